@@ -1,0 +1,56 @@
+# lobzero: `make demo` and `make test` work on a fresh clone (they set up .venv and build).
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+BIN     := $(VENV)/bin
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install build demo test test-rust test-python lint fmt bench stubtest clean
+
+# The venv is made once; dependencies are reinstalled only when pyproject.toml changes.
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.deps: pyproject.toml | $(PY)
+	$(BIN)/pip install --quiet "maturin>=1.7,<2"
+	$(BIN)/python -c "import tomllib,subprocess,sys; p=tomllib.load(open('pyproject.toml','rb'))['project']; deps=p['dependencies']+p['optional-dependencies']['dev']; subprocess.check_call([sys.executable,'-m','pip','install','--quiet',*deps])"
+	touch $@
+
+# maturin develop compiles the Rust extension (release) and installs the package in editable form.
+build: $(VENV)/.deps
+	$(BIN)/maturin develop --release --quiet
+
+install: build
+
+demo: build
+	$(PY) -m lobzero.cli demo
+
+test-rust:
+	cargo test -p lobzero-core --release --quiet
+
+test-python: build
+	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+
+test: test-rust test-python
+
+lint: $(VENV)/.deps
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets --release -- -D warnings
+	$(BIN)/ruff check python tests benchmarks examples
+	$(BIN)/ruff format --check python tests benchmarks examples
+
+stubtest: build
+	$(BIN)/python -m mypy.stubtest lobzero._core --allowlist stubtest-allowlist.txt
+
+fmt:
+	cargo fmt --all
+	$(BIN)/ruff format python tests benchmarks examples
+	$(BIN)/ruff check --fix python tests benchmarks examples
+
+bench: build
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf target $(VENV) python/lobzero/_core*.so

@@ -1,0 +1,39 @@
+"""lobzero: train and judge planning agents on limit-order-book data.
+
+The public API. See the README for a tour.
+"""
+
+from lobzero._core import __version__
+from lobzero.data import FORMATS, Instrument, Market, import_market
+from lobzero.exceptions import (
+    ConfigError,
+    CrossedBookError,
+    DataError,
+    DataIOError,
+    FormatError,
+    InvalidValueError,
+    LobzeroError,
+    ParseError,
+    SequenceGapError,
+    TimestampOrderError,
+    TruncatedFileError,
+)
+
+__all__ = [
+    "FORMATS",
+    "ConfigError",
+    "CrossedBookError",
+    "DataError",
+    "DataIOError",
+    "FormatError",
+    "Instrument",
+    "InvalidValueError",
+    "LobzeroError",
+    "Market",
+    "ParseError",
+    "SequenceGapError",
+    "TimestampOrderError",
+    "TruncatedFileError",
+    "__version__",
+    "import_market",
+]

@@ -1,0 +1,6 @@
+"""Market data: the event stream (`Market`), importers, the Parquet store and the generator."""
+
+from lobzero.data.importers import FORMATS, import_market, register_importer
+from lobzero.data.market import COLUMNS, KIND_NAMES, Instrument, Market
+
+__all__ = ["COLUMNS", "FORMATS", "KIND_NAMES", "Instrument", "Market", "import_market", "register_importer"]

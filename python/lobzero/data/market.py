@@ -1,0 +1,263 @@
+"""`Market`: an L2 event stream in memory, with its instrument and import report.
+
+Columns (one row per event, in receive order):
+
+=============  =======  ====================================================================
+column         dtype    meaning
+=============  =======  ====================================================================
+ts_ns          int64    exchange time, ns since the Unix epoch (informational)
+recv_ts_ns     int64    local receive time, ns; never decreases; the replay clock
+kind           uint8    0 snapshot level, 1 level update, 2 trade, 3 clear
+side           int8     +1 bid / buyer-initiated, -1 ask / seller-initiated, 0 none
+price_ticks    int64    price in ticks of the instrument
+qty_lots       int64    size in lots (levels: the new absolute size, 0 deletes the level)
+=============  =======  ====================================================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from lobzero import _core
+from lobzero.exceptions import DataIOError, FormatError, InvalidValueError, ParseError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+COLUMNS: dict[str, np.dtype[Any]] = {
+    "ts_ns": np.dtype(np.int64),
+    "recv_ts_ns": np.dtype(np.int64),
+    "kind": np.dtype(np.uint8),
+    "side": np.dtype(np.int8),
+    "price_ticks": np.dtype(np.int64),
+    "qty_lots": np.dtype(np.int64),
+}
+KIND_SNAPSHOT, KIND_UPDATE, KIND_TRADE, KIND_CLEAR = 0, 1, 2, 3
+KIND_NAMES = ("snapshot", "update", "trade", "clear")
+SIDE_BID, SIDE_ASK, SIDE_NONE = 1, -1, 0
+
+_META_KEY = b"lobzero"
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """What is traded and the grid of its prices and sizes.
+
+    ``tick_size`` and ``lot_size`` are exact decimal strings (``"0.01"``); ``tick`` and ``lot``
+    give them as floats for the edges where floats are needed.
+    """
+
+    symbol: str
+    venue: str
+    tick_size: str
+    lot_size: str
+
+    @property
+    def tick(self) -> float:
+        return float(self.tick_size)
+
+    @property
+    def lot(self) -> float:
+        return float(self.lot_size)
+
+
+class Market:
+    """An event stream held in Rust memory, validated, with its instrument.
+
+    Build one with :func:`lobzero.import_market`, :func:`lobzero.synth_market`,
+    :meth:`Market.load` or :meth:`Market.from_polars`. ``len(market)`` is the number of events;
+    ``start_ns`` / ``end_ns`` are the first and last receive times (ns).
+    """
+
+    __slots__ = ("_stream", "import_report")
+
+    def __init__(self, stream: _core.Stream, import_report: Mapping[str, Any] | None = None):
+        self._stream = stream
+        self.import_report: dict[str, Any] = dict(import_report or {})
+
+    # -- basic facts -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._stream)
+
+    @property
+    def start_ns(self) -> int | None:
+        return self._stream.start_ns
+
+    @property
+    def end_ns(self) -> int | None:
+        return self._stream.end_ns
+
+    @property
+    def metadata(self) -> Instrument:
+        return Instrument(**self._stream.instrument)
+
+    @property
+    def stream(self) -> _core.Stream:
+        """The Rust stream (for the environment and other native consumers)."""
+        return self._stream
+
+    def __repr__(self) -> str:
+        m = self.metadata
+        span = ((self.end_ns or 0) - (self.start_ns or 0)) / 1e9
+        return (
+            f"Market({m.venue}:{m.symbol}, {len(self):,} events, {span:.1f} s, "
+            f"tick {m.tick_size}, lot {m.lot_size})"
+        )
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The six columns as read-only numpy arrays sharing the stream's memory."""
+        return self._stream.columns()
+
+    # -- polars ------------------------------------------------------------------------------
+    def to_polars(self) -> pl.DataFrame:
+        """The stream as a polars DataFrame (columns as documented in this module)."""
+        import polars as pl
+
+        return pl.DataFrame({name: np.asarray(col) for name, col in self.columns().items()})
+
+    @classmethod
+    def from_polars(
+        cls,
+        df: pl.DataFrame,
+        metadata: Instrument | Mapping[str, str],
+        *,
+        source: str = "polars",
+        import_report: Mapping[str, Any] | None = None,
+    ) -> Market:
+        """Builds a market from a DataFrame with the six columns, validated like any input.
+
+        Raises ``ParseError`` for a missing column, ``InvalidValueError`` for nulls, values that
+        do not fit the column's type or break a rule, ``TimestampOrderError`` and
+        ``CrossedBookError`` as any importer does.
+        """
+        meta = metadata if isinstance(metadata, Instrument) else Instrument(**dict(metadata))
+        arrays: dict[str, np.ndarray] = {}
+        for name, dtype in COLUMNS.items():
+            if name not in df.columns:
+                raise ParseError(f"{source}: missing column {name!r} (need {list(COLUMNS)})")
+            series = df.get_column(name)
+            if series.null_count():
+                row = int(series.is_null().arg_max() or 0)
+                raise InvalidValueError(f"{source} row {row}: column {name!r} is null")
+            arrays[name] = _to_dtype(series.to_numpy(), dtype, name, source)
+        stream = _core.Stream.from_columns(
+            **arrays,
+            symbol=meta.symbol,
+            venue=meta.venue,
+            tick_size=meta.tick_size,
+            lot_size=meta.lot_size,
+            source=source,
+        )
+        return cls(stream, import_report)
+
+    # -- Parquet -----------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """Writes lobzero's Parquet format: the six columns, instrument and import report in
+        the file's key-value metadata. Written to a temporary file and renamed, so a crash
+        never leaves a half-written file under the final name."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = Path(path)
+        table = pa.table({name: np.asarray(col) for name, col in self.columns().items()})
+        meta = {
+            "format_version": _FORMAT_VERSION,
+            "instrument": asdict(self.metadata),
+            "import_report": self.import_report,
+        }
+        table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, tmp, compression="zstd")
+            tmp.replace(path)
+        except OSError as e:
+            raise DataIOError(f"{path}: cannot write ({e})") from e
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Market:
+        """Reads a file written by :meth:`save` (validating it again)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        import polars as pl
+
+        path = Path(path)
+        try:
+            table = pq.read_table(path)
+        except FileNotFoundError as e:
+            raise DataIOError(f"{path}: no such file") from e
+        except (pa.ArrowInvalid, OSError) as e:
+            raise FormatError(f"{path}: not a valid parquet file ({e})") from e
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        if raw is None:
+            raise FormatError(
+                f"{path}: not a valid lobzero parquet file (no 'lobzero' metadata: "
+                "write it with Market.save or `lobzero data import`)"
+            )
+        try:
+            meta = json.loads(raw)
+            instrument = Instrument(**meta["instrument"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise FormatError(f"{path}: unreadable lobzero metadata ({e})") from e
+        df = pl.from_arrow(table)
+        assert isinstance(df, pl.DataFrame)
+        return cls.from_polars(
+            df, instrument, source=str(path), import_report=meta.get("import_report")
+        )
+
+    # -- views -------------------------------------------------------------------------------
+    def slice_rows(self, start: int, end: int) -> Market:
+        """Rows ``[start, end)`` as a new market (same instrument). The slice is not
+        re-validated: any contiguous part of a valid stream is valid."""
+        return Market(self._stream.slice(start, end), self.import_report)
+
+    def slice_time(self, start_ns: int | None = None, end_ns: int | None = None) -> Market:
+        """Events with ``start_ns <= recv_ts_ns < end_ns`` (either bound optional)."""
+        recv = self.columns()["recv_ts_ns"]
+        lo = 0 if start_ns is None else int(np.searchsorted(recv, start_ns, side="left"))
+        hi = len(recv) if end_ns is None else int(np.searchsorted(recv, end_ns, side="left"))
+        return self.slice_rows(lo, hi)
+
+    def sample_book(self, step_ms: float = 100.0, levels: int = 10) -> dict[str, np.ndarray]:
+        """Replays the stream and reads the book on a clock.
+
+        Returns ``ts_ns`` [T] and ``bid_price_ticks``, ``bid_qty_lots``, ``ask_price_ticks``,
+        ``ask_qty_lots`` [T, levels] (int64, best level first, 0 where a side has fewer levels),
+        one row every ``step_ms`` milliseconds of receive time after the first event.
+        """
+        return self._stream.sample_book(int(round(step_ms * 1e6)), int(levels))
+
+
+def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) -> np.ndarray:
+    """Casts a column to its dtype, refusing NaN, fractions and values out of range."""
+    if values.dtype == dtype:
+        return np.ascontiguousarray(values)
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values) | (values != np.round(values))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InvalidValueError(
+                f"{source} row {row}: column {name!r} holds {values[row]!r}, not an integer"
+            )
+    elif values.dtype.kind not in "iub":
+        raise InvalidValueError(
+            f"{source}: column {name!r} has dtype {values.dtype}, expected {dtype}"
+        )
+    info = np.iinfo(dtype)
+    if len(values):
+        lo, hi = values.min(), values.max()
+        if lo < info.min or hi > info.max:
+            bad_row = int(np.argmax((values < info.min) | (values > info.max)))
+            raise InvalidValueError(
+                f"{source} row {bad_row}: column {name!r} value {values[bad_row]!r} "
+                f"does not fit {dtype}"
+            )
+    return np.ascontiguousarray(values.astype(dtype))

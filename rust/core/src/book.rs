@@ -1,0 +1,271 @@
+//! The L2 order book on integer ticks and lots.
+//!
+//! [`OrderBook`] is the small interface the rest of lobzero uses; [`Book`] is its one
+//! implementation: per side, a sorted vector of levels with the best level at the *end*. Updates
+//! cluster near the touch, so an insert or delete moves only the few levels behind it, reading
+//! the top N levels is a slice copy, and memory follows the number of levels, not the price range
+//! (real books carry stray orders thousands of dollars away from the mid).
+
+use crate::event::{SIDE_ASK, SIDE_BID};
+
+/// The operations every book offers. `side` is [`SIDE_BID`] (+1) or [`SIDE_ASK`] (-1); any other
+/// value is treated as the ask side only where noted.
+pub trait OrderBook {
+    /// Sets the size of the level at `price_ticks`; size 0 deletes it.
+    fn set_level(&mut self, side: i8, price_ticks: i64, qty_lots: i64);
+    /// Empties one side (±1) or both (0).
+    fn clear(&mut self, side: i8);
+    /// Best bid as (price_ticks, qty_lots).
+    fn best_bid(&self) -> Option<(i64, i64)>;
+    /// Best ask as (price_ticks, qty_lots).
+    fn best_ask(&self) -> Option<(i64, i64)>;
+    /// Writes the first `min(n, levels)` levels of a side, best first, into the caller's buffers
+    /// (`n` = their common length) and returns how many were written; the rest is left as it is.
+    fn top_levels(&self, side: i8, price_ticks: &mut [i64], qty_lots: &mut [i64]) -> usize;
+    /// Total size on a side within `ticks` of that side's best price (inclusive).
+    fn depth_within(&self, side: i8, ticks: i64) -> i64;
+    /// Number of non-empty levels on a side.
+    fn depth_levels(&self, side: i8) -> usize;
+    /// Size at an exact price (0 if the level is empty).
+    fn qty_at(&self, side: i8, price_ticks: i64) -> i64;
+}
+
+/// One side: `keys` ascending, best level last. Bids use key = price, asks key = -price, so
+/// both sides share one code path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Ladder {
+    keys: Vec<i64>,
+    qtys: Vec<i64>,
+}
+
+impl Ladder {
+    /// Index of `key` or where it would go. Levels near the touch are the common case, so look
+    /// at the last few before falling back to a binary search.
+    #[inline]
+    fn find(&self, key: i64) -> Result<usize, usize> {
+        let n = self.keys.len();
+        let scan_from = n.saturating_sub(8);
+        if n == 0 || key >= self.keys[scan_from] {
+            let mut i = n;
+            while i > scan_from {
+                let k = self.keys[i - 1];
+                if k == key {
+                    return Ok(i - 1);
+                }
+                if k < key {
+                    return Err(i);
+                }
+                i -= 1;
+            }
+            return Err(scan_from);
+        }
+        self.keys[..scan_from].binary_search(&key)
+    }
+
+    #[inline]
+    fn set(&mut self, key: i64, qty: i64) {
+        match self.find(key) {
+            Ok(i) if qty > 0 => self.qtys[i] = qty,
+            Ok(i) => {
+                self.keys.remove(i);
+                self.qtys.remove(i);
+            }
+            Err(i) if qty > 0 => {
+                self.keys.insert(i, key);
+                self.qtys.insert(i, qty);
+            }
+            Err(_) => {}
+        }
+    }
+
+    #[inline]
+    fn best(&self) -> Option<(i64, i64)> {
+        Some((*self.keys.last()?, *self.qtys.last()?))
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.qtys.clear();
+    }
+}
+
+/// The L2 book. See the module documentation for the layout.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Book {
+    bids: Ladder,
+    asks: Ladder,
+}
+
+impl Book {
+    #[inline]
+    fn ladder(&self, side: i8) -> &Ladder {
+        if side == SIDE_BID {
+            &self.bids
+        } else {
+            &self.asks
+        }
+    }
+
+    #[inline]
+    fn key(side: i8, price_ticks: i64) -> i64 {
+        if side == SIDE_BID {
+            price_ticks
+        } else {
+            -price_ticks
+        }
+    }
+
+    /// Mid price in ticks (a half tick is possible, hence f64), if both sides exist.
+    pub fn mid_ticks(&self) -> Option<f64> {
+        let (b, _) = self.best_bid()?;
+        let (a, _) = self.best_ask()?;
+        Some((b + a) as f64 * 0.5)
+    }
+
+    /// Spread in ticks, if both sides exist.
+    pub fn spread_ticks(&self) -> Option<i64> {
+        Some(self.best_ask()?.0 - self.best_bid()?.0)
+    }
+
+    /// Is the book crossed or locked (best bid >= best ask)?
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.best_bid(), self.best_ask()), (Some((b, _)), Some((a, _))) if b >= a)
+    }
+}
+
+impl OrderBook for Book {
+    #[inline]
+    fn set_level(&mut self, side: i8, price_ticks: i64, qty_lots: i64) {
+        let key = Self::key(side, price_ticks);
+        if side == SIDE_BID {
+            self.bids.set(key, qty_lots);
+        } else {
+            self.asks.set(key, qty_lots);
+        }
+    }
+
+    fn clear(&mut self, side: i8) {
+        if side != SIDE_ASK {
+            self.bids.clear();
+        }
+        if side != SIDE_BID {
+            self.asks.clear();
+        }
+    }
+
+    #[inline]
+    fn best_bid(&self) -> Option<(i64, i64)> {
+        self.bids.best()
+    }
+
+    #[inline]
+    fn best_ask(&self) -> Option<(i64, i64)> {
+        self.asks.best().map(|(k, q)| (-k, q))
+    }
+
+    #[inline]
+    fn top_levels(&self, side: i8, price_ticks: &mut [i64], qty_lots: &mut [i64]) -> usize {
+        let ladder = self.ladder(side);
+        let n = price_ticks.len().min(qty_lots.len()).min(ladder.keys.len());
+        let len = ladder.keys.len();
+        let sign = if side == SIDE_BID { 1 } else { -1 };
+        for j in 0..n {
+            price_ticks[j] = sign * ladder.keys[len - 1 - j];
+            qty_lots[j] = ladder.qtys[len - 1 - j];
+        }
+        n
+    }
+
+    fn depth_within(&self, side: i8, ticks: i64) -> i64 {
+        let ladder = self.ladder(side);
+        let Some(&best) = ladder.keys.last() else {
+            return 0;
+        };
+        let mut total = 0;
+        for (k, q) in ladder.keys.iter().zip(&ladder.qtys).rev() {
+            if best - k > ticks {
+                break;
+            }
+            total += q;
+        }
+        total
+    }
+
+    fn depth_levels(&self, side: i8) -> usize {
+        self.ladder(side).keys.len()
+    }
+
+    fn qty_at(&self, side: i8, price_ticks: i64) -> i64 {
+        let ladder = self.ladder(side);
+        match ladder.find(Self::key(side, price_ticks)) {
+            Ok(i) => ladder.qtys[i],
+            Err(_) => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sets_reads_and_deletes_levels() {
+        let mut b = Book::default();
+        assert_eq!(b.best_bid(), None);
+        for (p, q) in [(100, 3), (98, 1), (99, 2), (90, 7)] {
+            b.set_level(SIDE_BID, p, q);
+        }
+        for (p, q) in [(101, 4), (105, 1), (103, 2)] {
+            b.set_level(SIDE_ASK, p, q);
+        }
+        assert_eq!(b.best_bid(), Some((100, 3)));
+        assert_eq!(b.best_ask(), Some((101, 4)));
+        assert_eq!(b.spread_ticks(), Some(1));
+        assert_eq!(b.mid_ticks(), Some(100.5));
+        let (mut px, mut qty) = ([0; 3], [0; 3]);
+        assert_eq!(b.top_levels(SIDE_BID, &mut px, &mut qty), 3);
+        assert_eq!((px, qty), ([100, 99, 98], [3, 2, 1]));
+        assert_eq!(b.top_levels(SIDE_ASK, &mut px, &mut qty), 3);
+        assert_eq!((px, qty), ([101, 103, 105], [4, 2, 1]));
+        assert_eq!(b.depth_within(SIDE_BID, 2), 6);
+        assert_eq!(b.depth_within(SIDE_ASK, 2), 6);
+        assert_eq!(b.depth_within(SIDE_ASK, 0), 4);
+        b.set_level(SIDE_BID, 100, 0);
+        assert_eq!(b.best_bid(), Some((99, 2)));
+        b.set_level(SIDE_BID, 95, 0); // deleting an absent level is a no-op
+        assert_eq!(b.depth_levels(SIDE_BID), 3);
+        assert_eq!(b.qty_at(SIDE_BID, 90), 7);
+        assert_eq!(b.qty_at(SIDE_ASK, 104), 0);
+        b.set_level(SIDE_ASK, 101, 9);
+        assert_eq!(b.best_ask(), Some((101, 9)));
+        let (mut px, mut qty) = ([0; 8], [0; 8]);
+        assert_eq!(b.top_levels(SIDE_ASK, &mut px, &mut qty), 3);
+        b.clear(SIDE_ASK);
+        assert_eq!(b.best_ask(), None);
+        assert_eq!(b.depth_levels(SIDE_BID), 3);
+        b.clear(0);
+        assert_eq!(b.depth_levels(SIDE_BID), 0);
+    }
+
+    #[test]
+    fn deep_books_stay_sorted() {
+        let mut b = Book::default();
+        // a pseudo-random order of inserts over a wide range
+        let mut x: i64 = 12345;
+        for _ in 0..5000 {
+            x = (x * 1103515245 + 12345) % 2147483648;
+            b.set_level(SIDE_BID, 1 + x % 3000, 1 + x % 7);
+            b.set_level(SIDE_ASK, 4000 + x % 3000, x % 3);
+        }
+        let n = b.depth_levels(SIDE_BID);
+        let (mut px, mut qty) = (vec![0; n], vec![0; n]);
+        b.top_levels(SIDE_BID, &mut px, &mut qty);
+        assert!(px.windows(2).all(|w| w[0] > w[1]));
+        assert!(qty.iter().all(|&q| q > 0));
+        let n = b.depth_levels(SIDE_ASK);
+        let (mut px, mut qty) = (vec![0; n], vec![0; n]);
+        b.top_levels(SIDE_ASK, &mut px, &mut qty);
+        assert!(px.windows(2).all(|w| w[0] < w[1]));
+        assert!(qty.iter().all(|&q| q > 0));
+    }
+}

@@ -1,0 +1,398 @@
+//! The columnar event stream every part of lobzero reads: one row per book or trade event, in the
+//! order the local machine received them.
+//!
+//! | column        | type | meaning                                                             |
+//! |---------------|------|---------------------------------------------------------------------|
+//! | `ts_ns`       | i64  | exchange time, ns since the Unix epoch (informational)              |
+//! | `recv_ts_ns`  | i64  | local receive time, ns; never decreases; the replay clock           |
+//! | `kind`        | u8   | [`KIND_SNAPSHOT`], [`KIND_UPDATE`], [`KIND_TRADE`], [`KIND_CLEAR`]  |
+//! | `side`        | i8   | [`SIDE_BID`] (+1), [`SIDE_ASK`] (-1), [`SIDE_NONE`] (0)             |
+//! | `price_ticks` | i64  | price in ticks of the instrument (> 0 for levels and trades)       |
+//! | `qty_lots`    | i64  | size in lots; for levels the new absolute size (0 deletes the level)|
+//!
+//! Kinds: a *snapshot* row sets one level of a full book image (a snapshot is a `clear` of both
+//! sides followed by its levels, all with one receive time); an *update* row sets one level; a
+//! *trade* row is a print whose `side` is the aggressor's (+1 buyer-initiated, -1 seller-initiated,
+//! 0 unknown) and which leaves the book as it is; a *clear* row empties one side (`side` ±1) or
+//! both (`side` 0), as after a sequence gap, when the book is unknown until the next snapshot.
+
+use crate::book::{Book, OrderBook};
+use crate::decimal::Decimal;
+use crate::error::{LobzeroError, Result};
+use serde::{Deserialize, Serialize};
+
+pub const KIND_SNAPSHOT: u8 = 0;
+pub const KIND_UPDATE: u8 = 1;
+pub const KIND_TRADE: u8 = 2;
+pub const KIND_CLEAR: u8 = 3;
+/// Names of the kinds, indexed by the kind code.
+pub const KIND_NAMES: [&str; 4] = ["snapshot", "update", "trade", "clear"];
+
+pub const SIDE_BID: i8 = 1;
+pub const SIDE_ASK: i8 = -1;
+pub const SIDE_NONE: i8 = 0;
+
+/// What is traded, and the grid its prices and sizes live on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instrument {
+    pub symbol: String,
+    pub venue: String,
+    /// Price of one tick, in quote currency, as an exact decimal string (e.g. "0.01").
+    pub tick_size: String,
+    /// Size of one lot, in base currency, as an exact decimal string (e.g. "0.00001").
+    pub lot_size: String,
+}
+
+impl Instrument {
+    pub fn new(symbol: &str, venue: &str, tick_size: Decimal, lot_size: Decimal) -> Result<Self> {
+        if tick_size.is_zero() || lot_size.is_zero() {
+            return Err(LobzeroError::config(
+                "tick_size and lot_size must be positive",
+            ));
+        }
+        Ok(Self {
+            symbol: symbol.to_string(),
+            venue: venue.to_string(),
+            tick_size: tick_size.to_string(),
+            lot_size: lot_size.to_string(),
+        })
+    }
+
+    /// Tick and lot as exact decimals; a malformed string is a configuration error.
+    pub fn steps(&self) -> Result<(Decimal, Decimal)> {
+        let parse = |name: &str, text: &str| {
+            let value = Decimal::parse(text)
+                .map_err(|e| LobzeroError::config(format!("instrument {name}: {e}")))?;
+            if value.is_zero() {
+                return Err(LobzeroError::config(format!(
+                    "instrument {name} must be positive"
+                )));
+            }
+            Ok(value)
+        };
+        Ok((
+            parse("tick_size", &self.tick_size)?,
+            parse("lot_size", &self.lot_size)?,
+        ))
+    }
+
+    pub fn tick_size_f64(&self) -> Result<f64> {
+        Ok(self.steps()?.0.to_f64())
+    }
+
+    pub fn lot_size_f64(&self) -> Result<f64> {
+        Ok(self.steps()?.1.to_f64())
+    }
+}
+
+/// One row of the stream, for building streams event by event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Event {
+    pub ts_ns: i64,
+    pub recv_ts_ns: i64,
+    pub kind: u8,
+    pub side: i8,
+    pub price_ticks: i64,
+    pub qty_lots: i64,
+}
+
+/// The stream itself, as columns of equal length.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventStream {
+    pub ts_ns: Vec<i64>,
+    pub recv_ts_ns: Vec<i64>,
+    pub kind: Vec<u8>,
+    pub side: Vec<i8>,
+    pub price_ticks: Vec<i64>,
+    pub qty_lots: Vec<i64>,
+}
+
+/// What [`EventStream::validate`] learnt on the way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StreamSummary {
+    pub events_by_kind: [u64; 4],
+    pub max_bid_levels: usize,
+    pub max_ask_levels: usize,
+}
+
+impl EventStream {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            ts_ns: Vec::with_capacity(n),
+            recv_ts_ns: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            side: Vec::with_capacity(n),
+            price_ticks: Vec::with_capacity(n),
+            qty_lots: Vec::with_capacity(n),
+        }
+    }
+
+    /// Builds a stream from columns, checking that they have one length.
+    pub fn from_columns(
+        ts_ns: Vec<i64>,
+        recv_ts_ns: Vec<i64>,
+        kind: Vec<u8>,
+        side: Vec<i8>,
+        price_ticks: Vec<i64>,
+        qty_lots: Vec<i64>,
+    ) -> Result<Self> {
+        let n = ts_ns.len();
+        let lengths = [
+            ("recv_ts_ns", recv_ts_ns.len()),
+            ("kind", kind.len()),
+            ("side", side.len()),
+            ("price_ticks", price_ticks.len()),
+            ("qty_lots", qty_lots.len()),
+        ];
+        for (name, len) in lengths {
+            if len != n {
+                return Err(LobzeroError::invalid(
+                    format!("column {name}"),
+                    format!("has {len} rows but ts_ns has {n}"),
+                ));
+            }
+        }
+        Ok(Self {
+            ts_ns,
+            recv_ts_ns,
+            kind,
+            side,
+            price_ticks,
+            qty_lots,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.kind.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kind.is_empty()
+    }
+
+    pub fn push(&mut self, e: Event) {
+        self.ts_ns.push(e.ts_ns);
+        self.recv_ts_ns.push(e.recv_ts_ns);
+        self.kind.push(e.kind);
+        self.side.push(e.side);
+        self.price_ticks.push(e.price_ticks);
+        self.qty_lots.push(e.qty_lots);
+    }
+
+    pub fn get(&self, i: usize) -> Event {
+        Event {
+            ts_ns: self.ts_ns[i],
+            recv_ts_ns: self.recv_ts_ns[i],
+            kind: self.kind[i],
+            side: self.side[i],
+            price_ticks: self.price_ticks[i],
+            qty_lots: self.qty_lots[i],
+        }
+    }
+
+    /// Appends another stream (the next file of one recording).
+    pub fn extend(&mut self, other: &EventStream) {
+        self.ts_ns.extend_from_slice(&other.ts_ns);
+        self.recv_ts_ns.extend_from_slice(&other.recv_ts_ns);
+        self.kind.extend_from_slice(&other.kind);
+        self.side.extend_from_slice(&other.side);
+        self.price_ticks.extend_from_slice(&other.price_ticks);
+        self.qty_lots.extend_from_slice(&other.qty_lots);
+    }
+
+    /// Rows `[start, end)` as a new stream.
+    pub fn slice(&self, start: usize, end: usize) -> Self {
+        let end = end.min(self.len());
+        let start = start.min(end);
+        Self {
+            ts_ns: self.ts_ns[start..end].to_vec(),
+            recv_ts_ns: self.recv_ts_ns[start..end].to_vec(),
+            kind: self.kind[start..end].to_vec(),
+            side: self.side[start..end].to_vec(),
+            price_ticks: self.price_ticks[start..end].to_vec(),
+            qty_lots: self.qty_lots[start..end].to_vec(),
+        }
+    }
+
+    pub fn start_ns(&self) -> Option<i64> {
+        self.recv_ts_ns.first().copied()
+    }
+
+    pub fn end_ns(&self) -> Option<i64> {
+        self.recv_ts_ns.last().copied()
+    }
+
+    /// Checks every rule of the format, replaying the book to find crossed states. `source` names
+    /// the stream in errors (rows are numbered from 0). The book is checked for crossing once all
+    /// the events of one receive time are applied: an exchange message may move both sides, and
+    /// only the state after it is ever observable.
+    pub fn validate(&self, source: &str) -> Result<StreamSummary> {
+        self.validate_with(|i| format!("{source} row {i}"))
+    }
+
+    /// [`EventStream::validate`] with errors located by `locate(row)` (an importer maps rows
+    /// back to the file and line they came from).
+    pub fn validate_with(&self, locate: impl Fn(usize) -> String) -> Result<StreamSummary> {
+        let mut summary = StreamSummary::default();
+        let mut book = Book::default();
+        let n = self.len();
+        for i in 0..n {
+            let loc = || locate(i);
+            let kind = self.kind[i];
+            let side = self.side[i];
+            let price = self.price_ticks[i];
+            let qty = self.qty_lots[i];
+            if i > 0 && self.recv_ts_ns[i] < self.recv_ts_ns[i - 1] {
+                return Err(LobzeroError::TimestampOrder {
+                    location: loc(),
+                    previous_ts_ns: self.recv_ts_ns[i - 1],
+                    ts_ns: self.recv_ts_ns[i],
+                });
+            }
+            if self.ts_ns[i] < 0 || self.recv_ts_ns[i] < 0 {
+                return Err(LobzeroError::invalid(loc(), "timestamps must be >= 0 ns"));
+            }
+            match kind {
+                KIND_SNAPSHOT | KIND_UPDATE => {
+                    if side != SIDE_BID && side != SIDE_ASK {
+                        return Err(LobzeroError::invalid(
+                            loc(),
+                            format!("a level must have side +1 (bid) or -1 (ask), got {side}"),
+                        ));
+                    }
+                    if price <= 0 {
+                        return Err(LobzeroError::invalid(
+                            loc(),
+                            format!("level price must be > 0 ticks, got {price}"),
+                        ));
+                    }
+                    if qty < 0 {
+                        return Err(LobzeroError::invalid(
+                            loc(),
+                            format!("level size must be >= 0 lots, got {qty}"),
+                        ));
+                    }
+                    book.set_level(side, price, qty);
+                }
+                KIND_TRADE => {
+                    if !(-1..=1).contains(&side) {
+                        return Err(LobzeroError::invalid(
+                            loc(),
+                            format!("a trade side must be +1, -1 or 0, got {side}"),
+                        ));
+                    }
+                    if price <= 0 || qty <= 0 {
+                        return Err(LobzeroError::invalid(
+                            loc(),
+                            format!("a trade needs price > 0 and size > 0, got {price} ticks x {qty} lots"),
+                        ));
+                    }
+                }
+                KIND_CLEAR => {
+                    if !(-1..=1).contains(&side) {
+                        return Err(LobzeroError::invalid(
+                            loc(),
+                            format!("a clear side must be +1, -1 or 0, got {side}"),
+                        ));
+                    }
+                    book.clear(side);
+                }
+                other => {
+                    return Err(LobzeroError::invalid(
+                        loc(),
+                        format!(
+                            "unknown event kind {other} (0 snapshot, 1 update, 2 trade, 3 clear)"
+                        ),
+                    ))
+                }
+            }
+            summary.events_by_kind[kind as usize] += 1;
+            let group_ends = i + 1 == n || self.recv_ts_ns[i + 1] != self.recv_ts_ns[i];
+            if group_ends {
+                if let (Some((bid, _)), Some((ask, _))) = (book.best_bid(), book.best_ask()) {
+                    if bid >= ask {
+                        return Err(LobzeroError::CrossedBook {
+                            location: loc(),
+                            best_bid_ticks: bid,
+                            best_ask_ticks: ask,
+                        });
+                    }
+                }
+                summary.max_bid_levels = summary.max_bid_levels.max(book.depth_levels(SIDE_BID));
+                summary.max_ask_levels = summary.max_ask_levels.max(book.depth_levels(SIDE_ASK));
+            }
+        }
+        Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(recv: i64, kind: u8, side: i8, price: i64, qty: i64) -> Event {
+        Event {
+            ts_ns: recv,
+            recv_ts_ns: recv,
+            kind,
+            side,
+            price_ticks: price,
+            qty_lots: qty,
+        }
+    }
+
+    #[test]
+    fn validates_a_good_stream() {
+        let mut s = EventStream::default();
+        s.push(ev(1, KIND_CLEAR, SIDE_NONE, 0, 0));
+        s.push(ev(1, KIND_SNAPSHOT, SIDE_BID, 99, 5));
+        s.push(ev(1, KIND_SNAPSHOT, SIDE_ASK, 101, 5));
+        s.push(ev(2, KIND_TRADE, SIDE_BID, 101, 1));
+        // crosses for a moment, inside one receive time: fine
+        s.push(ev(3, KIND_UPDATE, SIDE_BID, 102, 1));
+        s.push(ev(3, KIND_UPDATE, SIDE_ASK, 101, 0));
+        s.push(ev(3, KIND_UPDATE, SIDE_ASK, 103, 2));
+        let summary = s.validate("test").unwrap();
+        assert_eq!(summary.events_by_kind, [2, 3, 1, 1]);
+        assert_eq!(summary.max_bid_levels, 2);
+    }
+
+    #[test]
+    fn refuses_crossed_book_backwards_time_and_bad_values() {
+        let mut s = EventStream::default();
+        s.push(ev(1, KIND_UPDATE, SIDE_BID, 100, 5));
+        s.push(ev(2, KIND_UPDATE, SIDE_ASK, 100, 5));
+        assert!(matches!(
+            s.validate("t"),
+            Err(LobzeroError::CrossedBook { .. })
+        ));
+
+        let mut s = EventStream::default();
+        s.push(ev(2, KIND_UPDATE, SIDE_BID, 100, 5));
+        s.push(ev(1, KIND_UPDATE, SIDE_BID, 100, 5));
+        let err = s.validate("t").unwrap_err();
+        assert!(matches!(err, LobzeroError::TimestampOrder { .. }));
+        assert_eq!(err.location(), Some("t row 1"));
+
+        for bad in [
+            ev(1, KIND_UPDATE, SIDE_BID, 0, 5),
+            ev(1, KIND_UPDATE, SIDE_BID, 10, -5),
+            ev(1, KIND_UPDATE, SIDE_NONE, 10, 5),
+            ev(1, KIND_TRADE, SIDE_BID, 10, 0),
+            ev(1, 9, SIDE_BID, 10, 1),
+        ] {
+            let mut s = EventStream::default();
+            s.push(bad);
+            assert!(matches!(
+                s.validate("t"),
+                Err(LobzeroError::InvalidValue { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn columns_must_match() {
+        let err = EventStream::from_columns(vec![1], vec![1], vec![1], vec![1], vec![1], vec![]);
+        assert!(err.is_err());
+    }
+}

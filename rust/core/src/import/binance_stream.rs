@@ -1,0 +1,616 @@
+//! Binance market-data recordings: gzip (or plain) text, one message a line as
+//! `<local receive time, ns> <JSON>`, holding a REST depth snapshot, combined-stream `depthUpdate`
+//! diffs, `trade` / `aggTrade` prints and `bookTicker` quotes, for spot and USD-M futures.
+//!
+//! The book is built by Binance's documented procedure: diffs received before the snapshot are
+//! buffered; at the snapshot, diffs older than it are dropped (futures: `u < lastUpdateId`,
+//! spot: `u <= lastUpdateId`) and the rest applied in order; the first applied diff must straddle
+//! the snapshot id, and every later one continue the previous (futures `pu == previous u`, spot
+//! `U == previous u + 1`). A break is a gap: an error by default, or with `on_gap = resync` a
+//! `clear` of the book and a wait for the next snapshot. Buffered diffs are applied at the
+//! snapshot's receive time, since that is when the local machine could first know the book.
+//! `bookTicker` quotes repeat the top of the same book on another stream with other timing, so
+//! they are counted and not turned into events.
+
+use super::text::{open, Lines};
+use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
+use crate::decimal::Decimal;
+use crate::error::{LobzeroError, Result};
+use crate::event::{
+    KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE, SIDE_ASK, SIDE_BID, SIDE_NONE,
+};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::io::BufRead;
+use std::path::Path;
+
+const FORMAT: &str = "binance-stream";
+const MS: i64 = 1_000_000;
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    stream: Option<&'a str>,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(rename = "lastUpdateId")]
+    last_update_id: Option<u64>,
+    #[serde(borrow)]
+    bids: Option<Vec<[&'a str; 2]>>,
+    #[serde(borrow)]
+    asks: Option<Vec<[&'a str; 2]>>,
+    #[serde(rename = "E")]
+    event_ms: Option<i64>,
+    #[serde(rename = "T")]
+    transaction_ms: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct DepthUpdate<'a> {
+    #[serde(rename = "e")]
+    event: &'a str,
+    #[serde(rename = "E")]
+    event_ms: i64,
+    #[serde(rename = "T")]
+    transaction_ms: Option<i64>,
+    #[serde(rename = "s")]
+    symbol: &'a str,
+    #[serde(rename = "U")]
+    first_id: u64,
+    #[serde(rename = "u")]
+    last_id: u64,
+    pu: Option<u64>,
+    #[serde(rename = "b", borrow)]
+    bids: Vec<[&'a str; 2]>,
+    #[serde(rename = "a", borrow)]
+    asks: Vec<[&'a str; 2]>,
+}
+
+#[derive(Deserialize)]
+struct TradeMessage<'a> {
+    #[serde(rename = "e")]
+    event: &'a str,
+    #[serde(rename = "E")]
+    event_ms: i64,
+    #[serde(rename = "T")]
+    transaction_ms: Option<i64>,
+    #[serde(rename = "s")]
+    symbol: &'a str,
+    #[serde(rename = "p")]
+    price: &'a str,
+    #[serde(rename = "q")]
+    qty: &'a str,
+    #[serde(rename = "m")]
+    buyer_is_maker: bool,
+}
+
+/// A diff kept until it can be applied (before a snapshot).
+#[derive(Debug, Clone)]
+struct Diff {
+    ts_ns: i64,
+    first_id: u64,
+    last_id: u64,
+    prev_last_id: Option<u64>,
+    levels: Vec<(i8, Decimal, Decimal)>,
+    file: u32,
+    line: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    AwaitingSnapshot,
+    AfterSnapshot { last_update_id: u64 },
+    Synced { last_id: u64 },
+}
+
+/// Streaming importer: feed it the files of one recording in order, then [`finish`](Self::finish).
+pub struct BinanceStreamImporter {
+    options: ImportOptions,
+    raw: RawEvents,
+    report: ImportReport,
+    sync: Sync,
+    buffered: Vec<Diff>,
+    symbol: Option<String>,
+    futures: Option<bool>,
+    depth_diffs: u64,
+    last_recv_ts_ns: i64,
+}
+
+fn decimal(text: &str, what: &str, location: impl Fn() -> String) -> Result<Decimal> {
+    Decimal::parse(text).map_err(|e| LobzeroError::invalid(location(), format!("{what}: {e}")))
+}
+
+impl BinanceStreamImporter {
+    pub fn new(options: ImportOptions) -> Self {
+        Self {
+            options,
+            raw: RawEvents::default(),
+            report: ImportReport {
+                format: FORMAT.into(),
+                ..Default::default()
+            },
+            sync: Sync::AwaitingSnapshot,
+            buffered: Vec::new(),
+            symbol: None,
+            futures: None,
+            depth_diffs: 0,
+            last_recv_ts_ns: i64::MIN,
+        }
+    }
+
+    pub fn feed_file(&mut self, path: &Path) -> Result<()> {
+        let reader = open(path)?;
+        self.feed_reader(reader, &path.display().to_string())
+    }
+
+    /// Reads every line of one file of the recording.
+    pub fn feed_reader(&mut self, reader: impl BufRead, name: &str) -> Result<()> {
+        let file = self.raw.files.len() as u32;
+        self.raw.files.push(name.to_string());
+        let mut lines = Lines::new(reader, name);
+        let mut pending_error: Option<LobzeroError> = None;
+        while let Some((line, text, newline)) = lines.next_line()? {
+            if let Some(err) = pending_error.take() {
+                return Err(err);
+            }
+            if text.trim().is_empty() {
+                continue;
+            }
+            self.report.lines += 1;
+            let text = text.to_string();
+            if let Err(err) = self.line(file, line, &text) {
+                // A last line without its newline that fails to parse is a cut-off file.
+                if !newline && matches!(err, LobzeroError::Parse { .. }) {
+                    pending_error = Some(LobzeroError::Truncated {
+                        location: format!("{name}:{line}"),
+                        detail: "the last line is incomplete".into(),
+                    });
+                } else {
+                    return Err(err);
+                }
+            }
+        }
+        match pending_error {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    fn location(&self, file: u32, line: u64) -> String {
+        self.raw.location(file, line)
+    }
+
+    fn line(&mut self, file: u32, line: u64, text: &str) -> Result<()> {
+        let here = self.location(file, line);
+        let loc = || here.clone();
+        let (recv_text, json) = text
+            .split_once(' ')
+            .ok_or_else(|| LobzeroError::parse(loc(), "expected `<receive time ns> <JSON>`"))?;
+        let recv_ts_ns: i64 = recv_text.parse().map_err(|_| {
+            LobzeroError::parse(
+                loc(),
+                format!("receive time {recv_text:?} is not an integer (ns)"),
+            )
+        })?;
+        if recv_ts_ns < self.last_recv_ts_ns {
+            return Err(LobzeroError::TimestampOrder {
+                location: loc(),
+                previous_ts_ns: self.last_recv_ts_ns,
+                ts_ns: recv_ts_ns,
+            });
+        }
+        self.last_recv_ts_ns = recv_ts_ns;
+        let envelope: Envelope = serde_json::from_str(json)
+            .map_err(|e| LobzeroError::parse(loc(), format!("unparseable JSON ({e})")))?;
+        if let Some(last_update_id) = envelope.last_update_id {
+            let (Some(bids), Some(asks)) = (envelope.bids, envelope.asks) else {
+                return Err(LobzeroError::parse(
+                    loc(),
+                    "depth snapshot without bids and asks",
+                ));
+            };
+            let ts_ns = envelope
+                .transaction_ms
+                .or(envelope.event_ms)
+                .map_or(recv_ts_ns, |ms| ms * MS);
+            return self.snapshot(file, line, recv_ts_ns, ts_ns, last_update_id, &bids, &asks);
+        }
+        let (Some(stream), Some(data)) = (envelope.stream, envelope.data) else {
+            return Err(LobzeroError::Format {
+                location: loc(),
+                format: FORMAT.into(),
+                detail: "line is neither a combined-stream message ({\"stream\", \"data\"}) nor a depth snapshot ({\"lastUpdateId\", ...})".into(),
+            });
+        };
+        let channel = stream.split_once('@').map_or(stream, |(_, c)| c);
+        if channel.starts_with("depth") {
+            let rest = &channel["depth".len()..];
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                return Err(LobzeroError::Format {
+                    location: loc(),
+                    format: FORMAT.into(),
+                    detail: format!("partial-depth stream {stream:?} is not supported; record the diff stream <symbol>@depth"),
+                });
+            }
+            let msg: DepthUpdate = serde_json::from_str(data.get())
+                .map_err(|e| LobzeroError::parse(loc(), format!("bad depthUpdate ({e})")))?;
+            if msg.event != "depthUpdate" {
+                return Err(LobzeroError::parse(
+                    loc(),
+                    format!("depth stream carries event {:?}", msg.event),
+                ));
+            }
+            self.check_symbol(msg.symbol, file, line)?;
+            self.report.count_message("depthUpdate");
+            self.depth_diffs += 1;
+            let mut levels = Vec::with_capacity(msg.bids.len() + msg.asks.len());
+            for (side, entries) in [(SIDE_BID, &msg.bids), (SIDE_ASK, &msg.asks)] {
+                for [px, qty] in entries.iter() {
+                    levels.push((side, decimal(px, "price", loc)?, decimal(qty, "size", loc)?));
+                }
+            }
+            let is_futures = msg.pu.is_some();
+            match self.futures {
+                None => self.futures = Some(is_futures),
+                Some(f) if f != is_futures => {
+                    return Err(LobzeroError::Format {
+                        location: loc(),
+                        format: FORMAT.into(),
+                        detail: "spot diffs (no `pu`) mixed with futures diffs (with `pu`)".into(),
+                    })
+                }
+                Some(_) => {}
+            }
+            let diff = Diff {
+                ts_ns: msg.transaction_ms.unwrap_or(msg.event_ms) * MS,
+                first_id: msg.first_id,
+                last_id: msg.last_id,
+                prev_last_id: msg.pu,
+                levels,
+                file,
+                line,
+            };
+            return self.diff(diff, recv_ts_ns);
+        }
+        match channel {
+            "trade" | "aggTrade" => {
+                let msg: TradeMessage = serde_json::from_str(data.get())
+                    .map_err(|e| LobzeroError::parse(loc(), format!("bad {channel} ({e})")))?;
+                if msg.event != channel {
+                    return Err(LobzeroError::parse(
+                        loc(),
+                        format!("{channel} stream carries event {:?}", msg.event),
+                    ));
+                }
+                self.check_symbol(msg.symbol, file, line)?;
+                self.report.count_message(channel);
+                let price = decimal(msg.price, "price", loc)?;
+                let qty = decimal(msg.qty, "size", loc)?;
+                if price.is_zero() || qty.is_zero() {
+                    return Err(LobzeroError::invalid(
+                        loc(),
+                        "a trade needs a positive price and size",
+                    ));
+                }
+                self.raw.events.push(RawEvent {
+                    ts_ns: msg.transaction_ms.unwrap_or(msg.event_ms) * MS,
+                    recv_ts_ns,
+                    kind: KIND_TRADE,
+                    // the buyer is the maker, so the seller crossed the spread
+                    side: if msg.buyer_is_maker {
+                        SIDE_ASK
+                    } else {
+                        SIDE_BID
+                    },
+                    price,
+                    qty,
+                    file,
+                    line,
+                });
+                Ok(())
+            }
+            "bookTicker" => {
+                serde_json::from_str::<serde::de::IgnoredAny>(data.get())
+                    .map_err(|e| LobzeroError::parse(loc(), format!("bad bookTicker ({e})")))?;
+                self.report.count_message("bookTicker");
+                Ok(())
+            }
+            other => Err(LobzeroError::Format {
+                location: loc(),
+                format: FORMAT.into(),
+                detail: format!(
+                    "unsupported stream {other:?} (supported: depth, trade, aggTrade, bookTicker)"
+                ),
+            }),
+        }
+    }
+
+    fn check_symbol(&mut self, symbol: &str, file: u32, line: u64) -> Result<()> {
+        match &self.symbol {
+            None => self.symbol = Some(symbol.to_string()),
+            Some(s) if s != symbol => {
+                return Err(LobzeroError::Format {
+                    location: self.location(file, line),
+                    format: FORMAT.into(),
+                    detail: format!("symbol {symbol:?} in a recording of {s:?}"),
+                })
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn snapshot(
+        &mut self,
+        file: u32,
+        line: u64,
+        recv_ts_ns: i64,
+        ts_ns: i64,
+        last_update_id: u64,
+        bids: &[[&str; 2]],
+        asks: &[[&str; 2]],
+    ) -> Result<()> {
+        let here = self.location(file, line);
+        let loc = || here.clone();
+        self.report.count_message("snapshot");
+        self.report.snapshots += 1;
+        let clear = RawEvent {
+            ts_ns,
+            recv_ts_ns,
+            kind: KIND_CLEAR,
+            side: SIDE_NONE,
+            price: Decimal {
+                mantissa: 0,
+                scale: 0,
+            },
+            qty: Decimal {
+                mantissa: 0,
+                scale: 0,
+            },
+            file,
+            line,
+        };
+        let mut events = vec![clear];
+        for (side, entries) in [(SIDE_BID, bids), (SIDE_ASK, asks)] {
+            for [px, qty] in entries {
+                events.push(RawEvent {
+                    kind: KIND_SNAPSHOT,
+                    side,
+                    price: decimal(px, "price", loc)?,
+                    qty: decimal(qty, "size", loc)?,
+                    ..clear
+                });
+            }
+        }
+        self.raw.events.extend(events);
+        self.sync = Sync::AfterSnapshot { last_update_id };
+        let buffered = std::mem::take(&mut self.buffered);
+        for diff in buffered {
+            self.diff(diff, recv_ts_ns)?;
+        }
+        Ok(())
+    }
+
+    fn diff(&mut self, diff: Diff, recv_ts_ns: i64) -> Result<()> {
+        let futures = diff.prev_last_id.is_some();
+        match self.sync {
+            Sync::AwaitingSnapshot => {
+                self.buffered.push(diff);
+                Ok(())
+            }
+            Sync::AfterSnapshot { last_update_id } => {
+                let stale = if futures {
+                    diff.last_id < last_update_id
+                } else {
+                    diff.last_id <= last_update_id
+                };
+                if stale {
+                    self.report.stale_diffs_dropped += 1;
+                    return Ok(());
+                }
+                let first_allowed = if futures {
+                    last_update_id
+                } else {
+                    last_update_id + 1
+                };
+                if diff.first_id > first_allowed {
+                    let rule = format!(
+                        "first diff after snapshot {last_update_id} starts at U={} (must be <= {first_allowed})",
+                        diff.first_id
+                    );
+                    return self.gap(diff, recv_ts_ns, rule);
+                }
+                self.emit(&diff, recv_ts_ns);
+                Ok(())
+            }
+            Sync::Synced { last_id } => {
+                let continues = match diff.prev_last_id {
+                    Some(pu) => pu == last_id,
+                    None => diff.first_id == last_id + 1,
+                };
+                if !continues {
+                    let rule = match diff.prev_last_id {
+                        Some(pu) => format!("pu={pu} but the previous diff ended at u={last_id}"),
+                        None => format!(
+                            "U={} but the previous diff ended at u={last_id}",
+                            diff.first_id
+                        ),
+                    };
+                    return self.gap(diff, recv_ts_ns, rule);
+                }
+                self.emit(&diff, recv_ts_ns);
+                Ok(())
+            }
+        }
+    }
+
+    fn emit(&mut self, diff: &Diff, recv_ts_ns: i64) {
+        for &(side, price, qty) in &diff.levels {
+            self.raw.events.push(RawEvent {
+                ts_ns: diff.ts_ns,
+                recv_ts_ns,
+                kind: KIND_UPDATE,
+                side,
+                price,
+                qty,
+                file: diff.file,
+                line: diff.line,
+            });
+        }
+        self.sync = Sync::Synced {
+            last_id: diff.last_id,
+        };
+    }
+
+    fn gap(&mut self, diff: Diff, recv_ts_ns: i64, rule: String) -> Result<()> {
+        let location = self.location(diff.file, diff.line);
+        match self.options.on_gap {
+            GapPolicy::Error => Err(LobzeroError::SequenceGap { location, rule }),
+            GapPolicy::Resync => {
+                self.report.gaps += 1;
+                self.report.notes.push(format!(
+                    "gap at {location}: {rule}; book cleared until the next snapshot"
+                ));
+                self.raw.events.push(RawEvent {
+                    ts_ns: diff.ts_ns,
+                    recv_ts_ns,
+                    kind: KIND_CLEAR,
+                    side: SIDE_NONE,
+                    price: Decimal {
+                        mantissa: 0,
+                        scale: 0,
+                    },
+                    qty: Decimal {
+                        mantissa: 0,
+                        scale: 0,
+                    },
+                    file: diff.file,
+                    line: diff.line,
+                });
+                self.sync = Sync::AwaitingSnapshot;
+                self.buffered.push(diff);
+                Ok(())
+            }
+        }
+    }
+
+    /// Converts, validates and reports. A recording with depth diffs but no snapshot cannot
+    /// give a book and is refused.
+    pub fn finish(mut self) -> Result<Imported> {
+        if self.depth_diffs > 0 && self.report.snapshots == 0 {
+            let location = self.raw.files.join(", ");
+            return Err(LobzeroError::Format {
+                location,
+                format: FORMAT.into(),
+                detail: "depth diffs but no REST depth snapshot (a line with \"lastUpdateId\"): the book cannot be built".into(),
+            });
+        }
+        self.report.diffs_dropped_awaiting_snapshot += self.buffered.len() as u64;
+        if self.report.messages.contains_key("bookTicker") {
+            self.report.notes.push("bookTicker quotes counted, not turned into events (they repeat the top of the diff-built book on another stream)".into());
+        }
+        let venue = match self.futures {
+            Some(true) => "binance-futures",
+            _ => "binance",
+        };
+        let symbol = self.symbol.clone().unwrap_or_default();
+        let options = self.options.clone();
+        self.raw.finish(&options, &symbol, venue, self.report)
+    }
+}
+
+/// Imports the files of one Binance recording, in order.
+pub fn import(paths: &[&Path], options: ImportOptions) -> Result<Imported> {
+    let mut importer = BinanceStreamImporter::new(options);
+    for path in paths {
+        importer.feed_file(path)?;
+    }
+    importer.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, on_gap: GapPolicy) -> Result<Imported> {
+        let mut imp = BinanceStreamImporter::new(ImportOptions {
+            on_gap,
+            ..Default::default()
+        });
+        imp.feed_reader(text.as_bytes(), "mem")?;
+        imp.finish()
+    }
+
+    const FUT: &str = concat!(
+        "100 {\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1,\"T\":1,\"s\":\"BTCUSDT\",\"U\":5,\"u\":8,\"pu\":4,\"b\":[[\"100.0\",\"1.000\"]],\"a\":[]}}\n",
+        "200 {\"lastUpdateId\":9,\"E\":2,\"T\":2,\"bids\":[[\"100.0\",\"2.000\"],[\"99.9\",\"1.5\"]],\"asks\":[[\"100.2\",\"3\"]]}\n",
+        "300 {\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":3,\"T\":3,\"s\":\"BTCUSDT\",\"U\":9,\"u\":12,\"pu\":8,\"b\":[[\"100.1\",\"0.5\"]],\"a\":[[\"100.2\",\"0\"],[\"100.3\",\"1\"]]}}\n",
+        "400 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":4,\"T\":4,\"s\":\"BTCUSDT\",\"t\":1,\"p\":\"100.3\",\"q\":\"0.25\",\"m\":false}}\n",
+        "450 {\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":12,\"s\":\"BTCUSDT\",\"b\":\"100.1\",\"B\":\"0.5\",\"a\":\"100.3\",\"A\":\"1\"}}\n",
+        "500 {\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":5,\"T\":5,\"s\":\"BTCUSDT\",\"U\":13,\"u\":14,\"pu\":12,\"b\":[],\"a\":[[\"100.4\",\"2\"]]}}\n",
+    );
+
+    #[test]
+    fn builds_the_book_by_the_documented_procedure() {
+        let out = run(FUT, GapPolicy::Error).unwrap();
+        assert_eq!(out.instrument.symbol, "BTCUSDT");
+        assert_eq!(out.instrument.venue, "binance-futures");
+        assert_eq!(out.instrument.tick_size, "0.1");
+        assert_eq!(out.instrument.lot_size, "0.01");
+        assert_eq!(out.report.stale_diffs_dropped, 1);
+        let s = &out.events;
+        // clear + 3 snapshot levels, 3 updates, 1 trade, 1 update
+        assert_eq!(s.len(), 9);
+        assert_eq!(s.kind[0], KIND_CLEAR);
+        assert_eq!(&s.price_ticks[1..4], &[1000, 999, 1002]);
+        assert_eq!(&s.qty_lots[1..4], &[200, 150, 300]);
+        assert_eq!(s.kind[7], KIND_TRADE);
+        assert_eq!(s.side[7], SIDE_BID);
+        assert_eq!(s.ts_ns[7], 4 * MS);
+        assert_eq!(s.recv_ts_ns[7], 400);
+        assert_eq!(out.report.messages.get("bookTicker"), Some(&1));
+    }
+
+    #[test]
+    fn gaps_error_or_resync() {
+        let broken = FUT.replace("\"pu\":12", "\"pu\":11");
+        let err = run(&broken, GapPolicy::Error).unwrap_err();
+        assert!(matches!(err, LobzeroError::SequenceGap { .. }), "{err}");
+        assert_eq!(err.location(), Some("mem:6"));
+        let out = run(&broken, GapPolicy::Resync).unwrap();
+        assert_eq!(out.report.gaps, 1);
+        assert_eq!(out.report.diffs_dropped_awaiting_snapshot, 1);
+        assert_eq!(*out.events.kind.last().unwrap(), KIND_CLEAR);
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let cases = [
+            ("abc\n", "Parse"),
+            ("12 {not json}\n", "Parse"),
+            ("12 {\"foo\":1}\n", "Format"),
+            ("12 {\"stream\":\"x@kline_1m\",\"data\":{}}\n", "Format"),
+            ("12 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":4,\"s\":\"B\",\"p\":\"-1\",\"q\":\"1\",\"m\":true}}\n", "InvalidValue"),
+            ("12 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":4,\"s\":\"B\",\"p\":\"1\",\"q\":\"1\",\"m\":true}}\n11 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"E\":4,\"s\":\"B\",\"p\":\"1\",\"q\":\"1\",\"m\":true}}\n", "TimestampOrder"),
+            ("12 {\"stream\":\"btcusdt@depth\",\"data\":{\"e\":\"depthUpdate\",\"E\":1,\"s\":\"B\",\"U\":1,\"u\":2,\"b\":[],\"a\":[]}}\n", "Format"),
+        ];
+        for (text, want) in cases {
+            let err = run(text, GapPolicy::Error).unwrap_err();
+            let got = format!("{err:?}");
+            assert!(got.starts_with(want), "{text:?}: {got}");
+            assert!(err.location().unwrap().starts_with("mem"), "{err}");
+        }
+        let cut = &FUT[..FUT.len() - 20];
+        let err = run(cut, GapPolicy::Error).unwrap_err();
+        assert!(matches!(err, LobzeroError::Truncated { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_crossed_book_names_the_line() {
+        let crossing = FUT.replace("[\"100.4\",\"2\"]", "[\"100.0\",\"2\"]");
+        let err = run(&crossing, GapPolicy::Error).unwrap_err();
+        assert!(matches!(err, LobzeroError::CrossedBook { .. }), "{err}");
+        assert_eq!(err.location(), Some("mem:6"));
+    }
+}

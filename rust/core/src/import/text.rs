@@ -1,0 +1,103 @@
+//! Reading text files line by line, gzip or plain, with errors that name the file and line.
+
+use crate::error::{LobzeroError, Result};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+/// Opens a file for line reading, decompressing it when it starts with the gzip magic bytes.
+pub fn open(path: &Path) -> Result<Box<dyn BufRead>> {
+    let location = path.display().to_string();
+    let mut file = File::open(path).map_err(|e| LobzeroError::Io {
+        location: location.clone(),
+        detail: e.to_string(),
+    })?;
+    let mut magic = [0u8; 2];
+    let got = file.read(&mut magic).map_err(|e| LobzeroError::Io {
+        location: location.clone(),
+        detail: e.to_string(),
+    })?;
+    let file = File::open(path).map_err(|e| LobzeroError::Io {
+        location,
+        detail: e.to_string(),
+    })?;
+    if got == 2 && magic == [0x1f, 0x8b] {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)),
+        )))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+    }
+}
+
+/// Iterates over the lines of a reader: `(line_number, text, ends_with_newline)`, 1-based. A read
+/// error (a truncated gzip stream, a bad disk) or a line that is not UTF-8 becomes an error
+/// naming the file and line.
+pub struct Lines<R: BufRead> {
+    reader: R,
+    name: String,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub fn new(reader: R, name: &str) -> Self {
+        Self {
+            reader,
+            name: name.to_string(),
+            line: 0,
+            buf: Vec::with_capacity(1 << 12),
+        }
+    }
+
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.name, self.line)
+    }
+
+    /// The next line without its line ending; `Ok(None)` at the end of the file.
+    pub fn next_line(&mut self) -> Result<Option<(u64, &str, bool)>> {
+        self.buf.clear();
+        let n = self.reader.read_until(b'\n', &mut self.buf).map_err(|e| {
+            let location = format!("{}:{}", self.name, self.line + 1);
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                LobzeroError::Truncated {
+                    location,
+                    detail: format!("compressed stream ends early: {e}"),
+                }
+            } else if e.kind() == std::io::ErrorKind::InvalidInput
+                || e.kind() == std::io::ErrorKind::InvalidData
+            {
+                LobzeroError::Format {
+                    location,
+                    format: "gzip".into(),
+                    detail: e.to_string(),
+                }
+            } else {
+                LobzeroError::Io {
+                    location,
+                    detail: e.to_string(),
+                }
+            }
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        let mut end = self.buf.len();
+        let newline = self.buf[end - 1] == b'\n';
+        if newline {
+            end -= 1;
+            if end > 0 && self.buf[end - 1] == b'\r' {
+                end -= 1;
+            }
+        }
+        let text = std::str::from_utf8(&self.buf[..end]).map_err(|e| {
+            LobzeroError::parse(
+                format!("{}:{}", self.name, self.line),
+                format!("not UTF-8 text ({e})"),
+            )
+        })?;
+        Ok(Some((self.line, text, newline)))
+    }
+}

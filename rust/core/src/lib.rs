@@ -1,0 +1,16 @@
+//! lobzero-core: the pure-Rust engine of lobzero (no Python here; see the `lobzero-py` crate for
+//! the bindings). Prices and sizes are integer ticks and lots, time is i64 ns since the Unix epoch.
+
+pub mod book;
+pub mod decimal;
+pub mod error;
+pub mod event;
+pub mod import;
+pub mod replay;
+pub mod rng;
+
+pub use book::{Book, OrderBook};
+pub use decimal::Decimal;
+pub use error::{LobzeroError, Result};
+pub use event::{Event, EventStream, Instrument};
+pub use replay::{sample_book, BookSamples, Replay};
