@@ -245,7 +245,7 @@ def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) 
         if bad.any():
             row = int(np.argmax(bad))
             raise InvalidValueError(
-                f"{source} row {row}: column {name!r} holds {values[row]!r}, not an integer"
+                f"{source} row {row}: column {name!r} holds {values[row].item()!r}, not an integer"
             )
     elif values.dtype.kind not in "iub":
         raise InvalidValueError(
@@ -257,7 +257,7 @@ def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) 
         if lo < info.min or hi > info.max:
             bad_row = int(np.argmax((values < info.min) | (values > info.max)))
             raise InvalidValueError(
-                f"{source} row {bad_row}: column {name!r} value {values[bad_row]!r} "
+                f"{source} row {bad_row}: column {name!r} value {values[bad_row].item()!r} "
                 f"does not fit {dtype}"
             )
     return np.ascontiguousarray(values.astype(dtype))

@@ -1,0 +1,161 @@
+"""The `lobzero` command. Subcommands per flow:
+
+    lobzero data import --format F IN... -o OUT.parquet   exchange/vendor files -> lobzero Parquet
+    lobzero data info FILE                                what a market file holds
+    lobzero data synth --seconds S --seed N -o OUT        the built-in synthetic market
+    lobzero demo                                          the quick tour `make demo` runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from lobzero.exceptions import LobzeroError
+
+console = Console()
+
+
+def _print_info(info: dict[str, Any], title: str) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    rows: list[tuple[str, Any]] = []
+    for key, value in info.items():
+        if key == "import" and isinstance(value, dict):
+            rows.extend((f"import.{k}", v) for k, v in value.items())
+        else:
+            rows.append((key, value))
+    for key, value in rows:
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "\n".join(str(v) for v in value) or "-"
+        table.add_row(key, _fmt(value))
+    console.print(table)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1e3 else f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from lobzero.data.importers import import_market
+    from lobzero.data.info import market_info
+
+    options: dict[str, Any] = {}
+    for key in ("symbol", "venue", "tick_size", "lot_size", "on_gap"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    if args.round_qty:
+        options["round_qty"] = True
+    with console.status(f"importing {len(args.inputs)} file(s)"):
+        market = import_market(args.inputs, format=args.format, **options)
+    path = market.save(args.output)
+    _print_info(market_info(market), f"{path}")
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from lobzero.data.importers import import_market
+    from lobzero.data.info import market_info
+
+    market = import_market(args.file, format=args.format)
+    info = market_info(market, step_ms=args.step_ms)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        _print_info(info, str(args.file))
+    return 0
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from lobzero.data.info import market_info
+    from lobzero.data.synth import SynthConfig, synth_market
+
+    config = SynthConfig.load(args.config) if args.config else SynthConfig()
+    overrides = {"seconds": args.seconds, "seed": args.seed,
+                 "signal_strength": args.signal_strength}
+    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    with console.status(f"generating {config.seconds:g} s of synthetic market"):
+        market = synth_market(config=config)
+    path = market.save(args.output)
+    _print_info(market_info(market), f"{path}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from lobzero.demo import run_demo
+
+    return run_demo(out=Path(args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lobzero", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="import, inspect and generate market data")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+
+    imp = data_sub.add_parser("import", help="exchange/vendor files -> lobzero Parquet")
+    imp.add_argument("inputs", nargs="+", type=Path, help="files of one recording, in order")
+    imp.add_argument("--format", "-f", default=None,
+                     help="binance-stream, binance-csv, tardis, hftbacktest, parquet (default: guessed)")
+    imp.add_argument("-o", "--output", type=Path, required=True, help="output .parquet")
+    imp.add_argument("--symbol")
+    imp.add_argument("--venue")
+    imp.add_argument("--tick-size", help="decimal, e.g. 0.01 (default: inferred when possible)")
+    imp.add_argument("--lot-size", help="decimal, e.g. 0.001 (default: inferred when possible)")
+    imp.add_argument("--on-gap", choices=["error", "resync"], default=None,
+                     help="on a sequence gap: stop (default) or clear the book until a snapshot")
+    imp.add_argument("--round-qty", action="store_true",
+                     help="round sizes off the lot grid to the nearest lot (counted)")
+    imp.set_defaults(func=_cmd_import)
+
+    info = data_sub.add_parser("info", help="what a market file holds")
+    info.add_argument("file", type=Path)
+    info.add_argument("--format", "-f", default=None)
+    info.add_argument("--step-ms", type=float, default=100.0,
+                      help="clock for spread/mid statistics (ms)")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=_cmd_info)
+
+    synth = data_sub.add_parser("synth", help="generate the built-in synthetic market")
+    synth.add_argument("--seconds", type=float, default=None, help="market time to generate (s)")
+    synth.add_argument("--seed", type=int, default=None)
+    synth.add_argument("--signal-strength", type=float, default=None,
+                       help="0 = no predictable signal, 1 = strongest")
+    synth.add_argument("--config", type=Path, default=None, help="SynthConfig TOML")
+    synth.add_argument("-o", "--output", type=Path, required=True)
+    synth.set_defaults(func=_cmd_synth)
+
+    demo = sub.add_parser("demo", help="the quick tour that `make demo` runs")
+    demo.add_argument("--out", default="runs/demo", help="output folder")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `lobzero` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LobzeroError as e:
+        console.print(f"[bold red]{type(e).__name__}[/]: {e}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
