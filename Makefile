@@ -35,11 +35,12 @@ test-python: build
 
 test: test-rust test-python
 
-lint: $(VENV)/.deps
+lint: build
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --release -- -D warnings
 	$(BIN)/ruff check python tests benchmarks examples
 	$(BIN)/ruff format --check python tests benchmarks examples
+	$(BIN)/python -m mypy.stubtest lobzero._core --allowlist stubtest-allowlist.txt
 
 stubtest: build
 	$(BIN)/python -m mypy.stubtest lobzero._core --allowlist stubtest-allowlist.txt

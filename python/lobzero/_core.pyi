@@ -1,7 +1,7 @@
 """Typed stubs for the Rust extension `lobzero._core` (checked by `make stubtest`)."""
 
 from os import PathLike
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +20,7 @@ class FormatError(DataError): ...
 class DataIOError(DataError): ...
 class ConfigError(LobzeroError): ...
 
+@final
 class Stream:
     """An immutable event stream with its instrument (see `lobzero.data.market`)."""
 

@@ -30,62 +30,56 @@ pub trait OrderBook {
     fn qty_at(&self, side: i8, price_ticks: i64) -> i64;
 }
 
-/// One side: `keys` ascending, best level last. Bids use key = price, asks key = -price, so
-/// both sides share one code path.
+/// One side: levels as `(key, qty)` pairs, keys ascending, best level last. Bids use
+/// key = price, asks key = -price, so both sides share one code path. Pairs rather than two
+/// vectors: an insert or delete moves one contiguous block, and a lookup touches one cache line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Ladder {
-    keys: Vec<i64>,
-    qtys: Vec<i64>,
+    levels: Vec<(i64, i64)>,
 }
+
+/// How many levels behind the touch a lookup scans linearly before it binary-searches.
+const LINEAR_SCAN: usize = 16;
 
 impl Ladder {
     /// Index of `key` or where it would go. Levels near the touch are the common case, so look
     /// at the last few before falling back to a binary search.
     #[inline]
     fn find(&self, key: i64) -> Result<usize, usize> {
-        let n = self.keys.len();
-        let scan_from = n.saturating_sub(8);
-        if n == 0 || key >= self.keys[scan_from] {
-            let mut i = n;
-            while i > scan_from {
-                let k = self.keys[i - 1];
-                if k == key {
-                    return Ok(i - 1);
+        let levels = &self.levels;
+        let n = levels.len();
+        let scan_from = n.saturating_sub(LINEAR_SCAN);
+        if n == 0 || key >= levels[scan_from].0 {
+            for i in (scan_from..n).rev() {
+                let k = levels[i].0;
+                if k <= key {
+                    return if k == key { Ok(i) } else { Err(i + 1) };
                 }
-                if k < key {
-                    return Err(i);
-                }
-                i -= 1;
             }
             return Err(scan_from);
         }
-        self.keys[..scan_from].binary_search(&key)
+        levels[..scan_from].binary_search_by_key(&key, |&(k, _)| k)
     }
 
     #[inline]
     fn set(&mut self, key: i64, qty: i64) {
         match self.find(key) {
-            Ok(i) if qty > 0 => self.qtys[i] = qty,
+            Ok(i) if qty > 0 => self.levels[i].1 = qty,
             Ok(i) => {
-                self.keys.remove(i);
-                self.qtys.remove(i);
+                self.levels.remove(i);
             }
-            Err(i) if qty > 0 => {
-                self.keys.insert(i, key);
-                self.qtys.insert(i, qty);
-            }
+            Err(i) if qty > 0 => self.levels.insert(i, (key, qty)),
             Err(_) => {}
         }
     }
 
     #[inline]
     fn best(&self) -> Option<(i64, i64)> {
-        Some((*self.keys.last()?, *self.qtys.last()?))
+        self.levels.last().copied()
     }
 
     fn clear(&mut self) {
-        self.keys.clear();
-        self.qtys.clear();
+        self.levels.clear();
     }
 }
 
@@ -165,40 +159,39 @@ impl OrderBook for Book {
 
     #[inline]
     fn top_levels(&self, side: i8, price_ticks: &mut [i64], qty_lots: &mut [i64]) -> usize {
-        let ladder = self.ladder(side);
-        let n = price_ticks.len().min(qty_lots.len()).min(ladder.keys.len());
-        let len = ladder.keys.len();
         let sign = if side == SIDE_BID { 1 } else { -1 };
-        for j in 0..n {
-            price_ticks[j] = sign * ladder.keys[len - 1 - j];
-            qty_lots[j] = ladder.qtys[len - 1 - j];
+        let levels = self.ladder(side).levels.iter().rev();
+        let mut written = 0;
+        for ((price, qty), &(key, q)) in price_ticks.iter_mut().zip(qty_lots.iter_mut()).zip(levels)
+        {
+            *price = sign * key;
+            *qty = q;
+            written += 1;
         }
-        n
+        written
     }
 
     fn depth_within(&self, side: i8, ticks: i64) -> i64 {
-        let ladder = self.ladder(side);
-        let Some(&best) = ladder.keys.last() else {
+        let levels = &self.ladder(side).levels;
+        let Some(&(best, _)) = levels.last() else {
             return 0;
         };
-        let mut total = 0;
-        for (k, q) in ladder.keys.iter().zip(&ladder.qtys).rev() {
-            if best - k > ticks {
-                break;
-            }
-            total += q;
-        }
-        total
+        levels
+            .iter()
+            .rev()
+            .take_while(|&&(k, _)| best - k <= ticks)
+            .map(|&(_, q)| q)
+            .sum()
     }
 
     fn depth_levels(&self, side: i8) -> usize {
-        self.ladder(side).keys.len()
+        self.ladder(side).levels.len()
     }
 
     fn qty_at(&self, side: i8, price_ticks: i64) -> i64 {
         let ladder = self.ladder(side);
         match ladder.find(Self::key(side, price_ticks)) {
-            Ok(i) => ladder.qtys[i],
+            Ok(i) => ladder.levels[i].1,
             Err(_) => 0,
         }
     }
