@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import lobzero
+import pytest
 from lobzero.cli import main
 
 
-def test_import_then_info(tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_then_info(
+    tmp_path: Path, shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = shared_data / "binance-usdm-btcusdt" / "btcusdt_20240808.gz"
     out = tmp_path / "usdm.parquet"
     assert main(["data", "import", str(src), "-o", str(out), "--format", "binance-stream"]) == 0

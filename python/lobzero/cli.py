@@ -1,9 +1,9 @@
 """The `lobzero` command. Subcommands per flow:
 
-    lobzero data import --format F IN... -o OUT.parquet   exchange/vendor files -> lobzero Parquet
-    lobzero data info FILE                                what a market file holds
-    lobzero data synth --seconds S --seed N -o OUT        the built-in synthetic market
-    lobzero demo                                          the quick tour `make demo` runs
+lobzero data import --format F IN... -o OUT.parquet   exchange/vendor files -> lobzero Parquet
+lobzero data info FILE                                what a market file holds
+lobzero data synth --seconds S --seed N -o OUT        the built-in synthetic market
+lobzero demo                                          the quick tour `make demo` runs
 """
 
 from __future__ import annotations
@@ -85,8 +85,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from lobzero.data.synth import SynthConfig, synth_market
 
     config = SynthConfig.load(args.config) if args.config else SynthConfig()
-    overrides = {"seconds": args.seconds, "seed": args.seed,
-                 "signal_strength": args.signal_strength}
+    overrides = {
+        "seconds": args.seconds,
+        "seed": args.seed,
+        "signal_strength": args.signal_strength,
+    }
     config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
     with console.status(f"generating {config.seconds:g} s of synthetic market"):
         market = synth_market(config=config)
@@ -102,8 +105,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lobzero", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="lobzero", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="import, inspect and generate market data")
@@ -111,32 +115,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = data_sub.add_parser("import", help="exchange/vendor files -> lobzero Parquet")
     imp.add_argument("inputs", nargs="+", type=Path, help="files of one recording, in order")
-    imp.add_argument("--format", "-f", default=None,
-                     help="binance-stream, binance-csv, tardis, hftbacktest, parquet (default: guessed)")
+    imp.add_argument(
+        "--format",
+        "-f",
+        default=None,
+        help="binance-stream, binance-csv, tardis, hftbacktest, parquet (default: guessed)",
+    )
     imp.add_argument("-o", "--output", type=Path, required=True, help="output .parquet")
     imp.add_argument("--symbol")
     imp.add_argument("--venue")
     imp.add_argument("--tick-size", help="decimal, e.g. 0.01 (default: inferred when possible)")
     imp.add_argument("--lot-size", help="decimal, e.g. 0.001 (default: inferred when possible)")
-    imp.add_argument("--on-gap", choices=["error", "resync"], default=None,
-                     help="on a sequence gap: stop (default) or clear the book until a snapshot")
-    imp.add_argument("--round-qty", action="store_true",
-                     help="round sizes off the lot grid to the nearest lot (counted)")
+    imp.add_argument(
+        "--on-gap",
+        choices=["error", "resync"],
+        default=None,
+        help="on a sequence gap: stop (default) or clear the book until a snapshot",
+    )
+    imp.add_argument(
+        "--round-qty",
+        action="store_true",
+        help="round sizes off the lot grid to the nearest lot (counted)",
+    )
     imp.set_defaults(func=_cmd_import)
 
     info = data_sub.add_parser("info", help="what a market file holds")
     info.add_argument("file", type=Path)
     info.add_argument("--format", "-f", default=None)
-    info.add_argument("--step-ms", type=float, default=100.0,
-                      help="clock for spread/mid statistics (ms)")
+    info.add_argument(
+        "--step-ms", type=float, default=100.0, help="clock for spread/mid statistics (ms)"
+    )
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(func=_cmd_info)
 
     synth = data_sub.add_parser("synth", help="generate the built-in synthetic market")
     synth.add_argument("--seconds", type=float, default=None, help="market time to generate (s)")
     synth.add_argument("--seed", type=int, default=None)
-    synth.add_argument("--signal-strength", type=float, default=None,
-                       help="0 = no predictable signal, 1 = strongest")
+    synth.add_argument(
+        "--signal-strength",
+        type=float,
+        default=None,
+        help="0 = no predictable signal, 1 = strongest",
+    )
     synth.add_argument("--config", type=Path, default=None, help="SynthConfig TOML")
     synth.add_argument("-o", "--output", type=Path, required=True)
     synth.set_defaults(func=_cmd_synth)

@@ -33,8 +33,9 @@ def run_demo(out: Path = Path("runs/demo"), seconds: float = 1800.0, seed: int =
     for key in ("events", "span_s", "events_per_s", "events_by_kind", "spread_ticks", "mid"):
         value = info.get(key)
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                              for k, v in value.items())
+            value = ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+            )
         elif isinstance(value, float):
             value = f"{value:,.1f}"
         table.add_row(key, str(value))

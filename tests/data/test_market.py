@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lobzero
 import numpy as np
 import polars as pl
 import pytest
-
-import lobzero
 from lobzero.data.market import Instrument
 
 META = Instrument(symbol="TEST", venue="unit", tick_size="0.5", lot_size="0.001")
@@ -25,7 +24,8 @@ def frame(**overrides) -> pl.DataFrame:
     }
     cols.update(overrides)
     return pl.DataFrame(cols).with_columns(
-        pl.col("kind").cast(pl.UInt8), pl.col("side").cast(pl.Int8))
+        pl.col("kind").cast(pl.UInt8), pl.col("side").cast(pl.Int8)
+    )
 
 
 def test_from_polars_and_back() -> None:
@@ -49,14 +49,20 @@ def test_plain_int_columns_are_accepted() -> None:
 @pytest.mark.parametrize(
     ("change", "error", "message"),
     [
-        ({"price_ticks": [0, 100, 102, 103, 101, 102]}, lobzero.CrossedBookError,
-         "polars row 3: crossed book"),
+        (
+            {"price_ticks": [0, 100, 102, 103, 101, 102]},
+            lobzero.CrossedBookError,
+            "polars row 3: crossed book",
+        ),
         ({"recv_ts_ns": [10, 10, 10, 20, 15, 40]}, lobzero.TimestampOrderError, "polars row 4"),
         ({"qty_lots": [0, 5, -5, 2, 1, 0]}, lobzero.InvalidValueError, "polars row 2: level size"),
         ({"kind": [3, 0, 0, 1, 7, 1]}, lobzero.InvalidValueError, "unknown event kind 7"),
         ({"side": [0, 1, -1, 0, -1, -1]}, lobzero.InvalidValueError, "side"),
-        ({"price_ticks": [0.0, 100.0, 102.5, 101.0, 101.0, 102.0]}, lobzero.InvalidValueError,
-         "polars row 2: column 'price_ticks' holds 102.5"),
+        (
+            {"price_ticks": [0.0, 100.0, 102.5, 101.0, 101.0, 102.0]},
+            lobzero.InvalidValueError,
+            "polars row 2: column 'price_ticks' holds 102.5",
+        ),
         ({"price_ticks": [0, None, 102, 101, 101, 102]}, lobzero.InvalidValueError, "is null"),
     ],
 )

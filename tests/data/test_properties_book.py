@@ -9,12 +9,11 @@ import gzip
 import tempfile
 from pathlib import Path
 
+import lobzero
 import numpy as np
 import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import lobzero
 from lobzero.data.market import Instrument
 
 META = Instrument(symbol="P", venue="prop", tick_size="0.01", lot_size="1")
@@ -31,8 +30,9 @@ event = st.tuples(
 
 def build(rows, disjoint: bool) -> pl.DataFrame:
     t = 0
-    cols: dict[str, list[int]] = {k: [] for k in
-                                  ("ts_ns", "recv_ts_ns", "kind", "side", "price_ticks", "qty_lots")}
+    cols: dict[str, list[int]] = {
+        k: [] for k in ("ts_ns", "recv_ts_ns", "kind", "side", "price_ticks", "qty_lots")
+    }
     for dt, kind, side, offset, qty in rows:
         t += dt
         price = (offset if side == 1 else 50 + offset) if disjoint else offset + 25
@@ -46,16 +46,21 @@ def build(rows, disjoint: bool) -> pl.DataFrame:
         cols["side"].append(side)
         cols["price_ticks"].append(price)
         cols["qty_lots"].append(qty)
-    return pl.DataFrame(cols).with_columns(pl.col("kind").cast(pl.UInt8),
-                                           pl.col("side").cast(pl.Int8))
+    return pl.DataFrame(cols).with_columns(
+        pl.col("kind").cast(pl.UInt8), pl.col("side").cast(pl.Int8)
+    )
 
 
 def reference_samples(df: pl.DataFrame, step: int) -> dict[str, np.ndarray]:
     """The book at each sample time, from a dict per side (the obvious implementation)."""
     rows = df.rows(named=True)
     start, end = rows[0]["recv_ts_ns"], rows[-1]["recv_ts_ns"]
-    out: dict[str, list[list[int]]] = {"bid_price_ticks": [], "bid_qty_lots": [],
-                                       "ask_price_ticks": [], "ask_qty_lots": []}
+    out: dict[str, list[list[int]]] = {
+        "bid_price_ticks": [],
+        "bid_qty_lots": [],
+        "ask_price_ticks": [],
+        "ask_qty_lots": [],
+    }
     books: dict[int, dict[int, int]] = {1: {}, -1: {}}
     i = 0
     for k in range((end - start) // step):
@@ -126,15 +131,15 @@ def test_parquet_round_trip_is_lossless(rows) -> None:
 
 
 VALID = (
-    '1000000 {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT",'
-    '"U":5,"u":8,"pu":4,"b":[["100.0","1.000"]],"a":[]}}\n'
-    '2000000 {"lastUpdateId":9,"E":2,"T":2,"bids":[["100.0","2.000"],["99.9","1.5"]],'
-    '"asks":[["100.2","3"]]}\n'
-    '3000000 {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":3,"T":3,"s":"BTCUSDT",'
-    '"U":9,"u":12,"pu":8,"b":[["100.1","0.5"]],"a":[["100.2","0"],["100.3","1"]]}}\n'
-    '4000000 {"stream":"btcusdt@trade","data":{"e":"trade","E":4,"T":4,"s":"BTCUSDT","t":1,'
-    '"p":"100.3","q":"0.25","m":false}}\n'
-).encode()
+    b'1000000 {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT",'
+    b'"U":5,"u":8,"pu":4,"b":[["100.0","1.000"]],"a":[]}}\n'
+    b'2000000 {"lastUpdateId":9,"E":2,"T":2,"bids":[["100.0","2.000"],["99.9","1.5"]],'
+    b'"asks":[["100.2","3"]]}\n'
+    b'3000000 {"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":3,"T":3,"s":"BTCUSDT",'
+    b'"U":9,"u":12,"pu":8,"b":[["100.1","0.5"]],"a":[["100.2","0"],["100.3","1"]]}}\n'
+    b'4000000 {"stream":"btcusdt@trade","data":{"e":"trade","E":4,"T":4,"s":"BTCUSDT","t":1,'
+    b'"p":"100.3","q":"0.25","m":false}}\n'
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -54,15 +54,28 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
                 "p99": float(np.percentile(spread, 99)),
                 "one_tick_share": float((spread == 1).mean()),
             }
-            info["mid"] = {"first": float(mid[0]), "last": float(mid[-1]),
-                           "min": float(mid.min()), "max": float(mid.max())}
+            info["mid"] = {
+                "first": float(mid[0]),
+                "last": float(mid[-1]),
+                "min": float(mid.min()),
+                "max": float(mid.max()),
+            }
     report = market.import_report
     if report:
         info["import"] = {
             key: report[key]
-            for key in ("format", "files", "snapshots", "stale_diffs_dropped", "gaps",
-                        "diffs_dropped_awaiting_snapshot", "qty_rounded", "max_bid_levels",
-                        "max_ask_levels", "notes")
+            for key in (
+                "format",
+                "files",
+                "snapshots",
+                "stale_diffs_dropped",
+                "gaps",
+                "diffs_dropped_awaiting_snapshot",
+                "qty_rounded",
+                "max_bid_levels",
+                "max_ask_levels",
+                "notes",
+            )
             if key in report
         }
     return info

@@ -185,9 +185,9 @@ class Market:
     @classmethod
     def load(cls, path: str | Path) -> Market:
         """Reads a file written by :meth:`save` (validating it again)."""
+        import polars as pl
         import pyarrow as pa
         import pyarrow.parquet as pq
-        import polars as pl
 
         path = Path(path)
         try:
@@ -233,7 +233,7 @@ class Market:
         ``ask_qty_lots`` [T, levels] (int64, best level first, 0 where a side has fewer levels),
         one row every ``step_ms`` milliseconds of receive time after the first event.
         """
-        return self._stream.sample_book(int(round(step_ms * 1e6)), int(levels))
+        return self._stream.sample_book(round(step_ms * 1e6), int(levels))
 
 
 def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) -> np.ndarray:
