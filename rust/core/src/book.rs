@@ -28,6 +28,9 @@ pub trait OrderBook {
     fn depth_levels(&self, side: i8) -> usize;
     /// Size at an exact price (0 if the level is empty).
     fn qty_at(&self, side: i8, price_ticks: i64) -> i64;
+    /// Calls `visit(price_ticks, qty_lots)` for the levels of a side, best first, until it
+    /// returns false.
+    fn walk(&self, side: i8, visit: &mut dyn FnMut(i64, i64) -> bool);
 }
 
 /// One side: levels as `(key, qty)` pairs, keys ascending, best level last. Bids use
@@ -186,6 +189,15 @@ impl OrderBook for Book {
 
     fn depth_levels(&self, side: i8) -> usize {
         self.ladder(side).levels.len()
+    }
+
+    fn walk(&self, side: i8, visit: &mut dyn FnMut(i64, i64) -> bool) {
+        let sign = if side == SIDE_BID { 1 } else { -1 };
+        for &(key, qty) in self.ladder(side).levels.iter().rev() {
+            if !visit(sign * key, qty) {
+                break;
+            }
+        }
     }
 
     fn qty_at(&self, side: i8, price_ticks: i64) -> i64 {

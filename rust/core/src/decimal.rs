@@ -46,7 +46,7 @@ impl Decimal {
         if digits == 0 {
             return Err(format!("not a number: {text:?}"));
         }
-        Ok(Self::new(mantissa, scale)?)
+        Self::new(mantissa, scale)
     }
 
     /// `mantissa * 10^-scale`, normalized.

@@ -1,10 +1,14 @@
 //! lobzero-core: the pure-Rust engine of lobzero (no Python here; see the `lobzero-py` crate for
 //! the bindings). Prices and sizes are integer ticks and lots, time is i64 ns since the Unix epoch.
 
+pub mod account;
 pub mod book;
 pub mod decimal;
+pub mod env;
 pub mod error;
 pub mod event;
+pub mod exec;
+pub mod features;
 pub mod import;
 pub mod replay;
 pub mod rng;

@@ -5,16 +5,23 @@
 use crate::book::{Book, OrderBook};
 use crate::event::{EventStream, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
 
-/// The cursor. `position()` is the index of the next event to apply.
+/// The cursor. `position()` is the index of the next event to apply. `S` is how the stream is
+/// held: `&EventStream` for a scan, `Arc<EventStream>` for an environment that owns its cursor.
 #[derive(Debug, Clone)]
-pub struct Replay<'a> {
-    stream: &'a EventStream,
+pub struct Replay<S: AsRef<EventStream>> {
+    stream: S,
     pos: usize,
     book: Book,
 }
 
-impl<'a> Replay<'a> {
-    pub fn new(stream: &'a EventStream) -> Self {
+impl AsRef<EventStream> for EventStream {
+    fn as_ref(&self) -> &EventStream {
+        self
+    }
+}
+
+impl<S: AsRef<EventStream>> Replay<S> {
+    pub fn new(stream: S) -> Self {
         Self {
             stream,
             pos: 0,
@@ -26,8 +33,8 @@ impl<'a> Replay<'a> {
         &self.book
     }
 
-    pub fn stream(&self) -> &'a EventStream {
-        self.stream
+    pub fn stream(&self) -> &EventStream {
+        self.stream.as_ref()
     }
 
     pub fn position(&self) -> usize {
@@ -35,17 +42,17 @@ impl<'a> Replay<'a> {
     }
 
     pub fn is_done(&self) -> bool {
-        self.pos >= self.stream.len()
+        self.pos >= self.stream().len()
     }
 
     /// Receive time of the next event, if any.
     pub fn next_ts_ns(&self) -> Option<i64> {
-        self.stream.recv_ts_ns.get(self.pos).copied()
+        self.stream().recv_ts_ns.get(self.pos).copied()
     }
 
     #[inline]
     fn apply(&mut self, i: usize) {
-        let s = self.stream;
+        let s = self.stream.as_ref();
         match s.kind[i] {
             KIND_SNAPSHOT | KIND_UPDATE => {
                 self.book
@@ -62,8 +69,8 @@ impl<'a> Replay<'a> {
     #[inline]
     pub fn advance_to(&mut self, ts_ns: i64) -> usize {
         let start = self.pos;
-        let recv = &self.stream.recv_ts_ns;
-        while self.pos < recv.len() && recv[self.pos] <= ts_ns {
+        let n = self.stream().len();
+        while self.pos < n && self.stream.as_ref().recv_ts_ns[self.pos] <= ts_ns {
             self.apply(self.pos);
             self.pos += 1;
         }
@@ -72,7 +79,7 @@ impl<'a> Replay<'a> {
 
     /// Applies the next `n` events (fewer at the end of the stream); returns how many were applied.
     pub fn advance_events(&mut self, n: usize) -> usize {
-        let end = self.pos.saturating_add(n).min(self.stream.len());
+        let end = self.pos.saturating_add(n).min(self.stream().len());
         let start = self.pos;
         while self.pos < end {
             self.apply(self.pos);
@@ -85,6 +92,58 @@ impl<'a> Replay<'a> {
     pub fn reset(&mut self) {
         self.pos = 0;
         self.book.clear(0);
+    }
+
+    /// Puts the cursor at the state after every event received at or before `ts_ns`, starting
+    /// from the nearest checkpoint instead of the beginning of the stream.
+    pub fn seek(&mut self, ts_ns: i64, checkpoints: &Checkpoints) {
+        let target = self.stream().recv_ts_ns.partition_point(|&t| t <= ts_ns);
+        if target < self.pos || self.pos + checkpoints.every < target {
+            let (pos, book) = checkpoints.before(target);
+            self.pos = pos;
+            self.book.clone_from(book);
+        }
+        self.advance_events(target - self.pos);
+    }
+}
+
+/// Copies of the book every `every` events, so a cursor can jump to any time cheaply (an
+/// environment starts each episode at a random time of a long stream).
+#[derive(Debug, Clone)]
+pub struct Checkpoints {
+    pub every: usize,
+    /// (position, book after the events before it); the first is (0, empty book).
+    books: Vec<(usize, Book)>,
+}
+
+impl Checkpoints {
+    /// One pass over the stream; `every` events between checkpoints (at least 1).
+    pub fn build(stream: &EventStream, every: usize) -> Self {
+        let every = every.max(1);
+        let mut books = vec![(0, Book::default())];
+        let mut replay = Replay::new(stream);
+        while replay.advance_events(every) == every && !replay.is_done() {
+            books.push((replay.position(), replay.book().clone()));
+        }
+        Self { every, books }
+    }
+
+    /// The last checkpoint at or before `position`.
+    pub fn before(&self, position: usize) -> (usize, &Book) {
+        let i = self
+            .books
+            .partition_point(|(p, _)| *p <= position)
+            .saturating_sub(1);
+        let (pos, book) = &self.books[i];
+        (*pos, book)
+    }
+
+    pub fn len(&self) -> usize {
+        self.books.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.books.is_empty()
     }
 }
 
@@ -184,6 +243,22 @@ mod tests {
         r.reset();
         assert_eq!(r.position(), 0);
         assert_eq!(r.book().best_bid(), None);
+    }
+
+    #[test]
+    fn seeking_through_checkpoints_equals_replaying() {
+        let s = stream();
+        for every in 1..5 {
+            let cps = Checkpoints::build(&s, every);
+            for t in [0, 10, 15, 20, 30, 44, 45, 100, 20, 10] {
+                let mut seeker = Replay::new(&s);
+                seeker.seek(t, &cps);
+                let mut plain = Replay::new(&s);
+                plain.advance_to(t);
+                assert_eq!(seeker.position(), plain.position());
+                assert_eq!(seeker.book(), plain.book());
+            }
+        }
     }
 
     #[test]

@@ -63,6 +63,9 @@ fn spot_session_continues_across_files() -> Result<(), Box<dyn std::error::Error
     assert_eq!(both.instrument.venue, "binance");
     // the second file alone has no snapshot: its diffs cannot build a book
     let err = binance_stream::import(&[second.as_path()], ImportOptions::default());
-    assert!(matches!(err, Err(lobzero_core::LobzeroError::Format { .. })));
+    assert!(matches!(
+        err,
+        Err(lobzero_core::LobzeroError::Format { .. })
+    ));
     Ok(())
 }

@@ -223,8 +223,7 @@ impl BinanceStreamImporter {
             });
         };
         let channel = stream.split_once('@').map_or(stream, |(_, c)| c);
-        if channel.starts_with("depth") {
-            let rest = &channel["depth".len()..];
+        if let Some(rest) = channel.strip_prefix("depth") {
             if rest.starts_with(|c: char| c.is_ascii_digit()) {
                 return Err(LobzeroError::Format {
                     location: loc(),

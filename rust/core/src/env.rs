@@ -1,0 +1,581 @@
+//! The trading environment: an agent trades one instrument with market orders against a
+//! replayed book, on a decision clock.
+//!
+//! One step: the agent saw the book at decision time `t` (events received up to `t`) and picks
+//! an action; a resulting order reaches the book at `t + latency`, walks the visible levels
+//! ([`crate::exec::sweep`]), pays the taker fee, and whatever cannot fill is cancelled; the next
+//! decision is at `max(t + step, t + latency)` (time clock) or after `step_events` more events
+//! (event clock), where the position is marked to the mid and the reward computed. Nothing at
+//! decision `t` depends on an event received after `t`, and a fill on nothing after
+//! `t + latency`.
+
+use crate::account::{Account, Fill};
+use crate::error::{LobzeroError, Result};
+use crate::event::{EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
+use crate::exec::{sweep, Consumed};
+use crate::features::{DecisionContext, FeatureConfig, FeatureState};
+use crate::replay::{Checkpoints, Replay};
+use crate::rng::Rng;
+use std::sync::Arc;
+
+/// How actions map to orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionMode {
+    /// Discrete(5): target position {-1, -0.5, 0, 0.5, 1} × max position.
+    Target,
+    /// Discrete(3): sell one unit, hold, buy one unit.
+    Side,
+    /// Box([-1], [1]): target position as a fraction of the max position.
+    Continuous,
+}
+
+/// What the reward measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewardKind {
+    /// Change of equity (net of fees), quote currency × `reward_scale`.
+    Pnl,
+    /// log(equity_t / equity_{t-1}).
+    LogReturn,
+    /// Pnl − `risk_aversion` × |position value| × one-decision volatility of the mid, × scale.
+    RiskAdjusted,
+}
+
+/// Everything the environment needs; units in the names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvConfig {
+    /// Time between decisions, ns (time clock).
+    pub step_ns: i64,
+    /// Events between decisions; 0 selects the time clock.
+    pub step_events: usize,
+    pub action_mode: ActionMode,
+    /// Largest absolute position, lots.
+    pub max_position_lots: i64,
+    /// Order size of one "side" action, lots.
+    pub side_unit_lots: i64,
+    pub taker_fee_bps: f64,
+    /// Kept for limit orders (not used by market orders).
+    pub maker_fee_bps: f64,
+    /// Time from decision to the order meeting the book, ns.
+    pub latency_ns: i64,
+    pub reward: RewardKind,
+    pub reward_scale: f64,
+    pub risk_aversion: f64,
+    /// Starting cash, quote currency.
+    pub initial_cash: f64,
+    /// Decisions per episode (truncation).
+    pub episode_steps: usize,
+    /// Episode starts are drawn uniformly from [start, end) receive times (None: the whole stream).
+    pub start_range_ns: Option<(i64, i64)>,
+    pub features: FeatureConfig,
+    pub seed: u64,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        Self {
+            step_ns: 100_000_000,
+            step_events: 0,
+            action_mode: ActionMode::Target,
+            max_position_lots: 1,
+            side_unit_lots: 1,
+            taker_fee_bps: 4.0,
+            maker_fee_bps: 2.0,
+            latency_ns: 10_000_000,
+            reward: RewardKind::Pnl,
+            reward_scale: 1.0,
+            risk_aversion: 0.0,
+            initial_cash: 10_000.0,
+            episode_steps: 1000,
+            start_range_ns: None,
+            features: FeatureConfig::default(),
+            seed: 0,
+        }
+    }
+}
+
+impl EnvConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(LobzeroError::config(m.to_string()));
+        if self.step_events == 0 && self.step_ns <= 0 {
+            return bad("step_ns must be > 0 (or set step_events)");
+        }
+        if self.max_position_lots <= 0 {
+            return bad("max_position must be at least one lot");
+        }
+        if self.side_unit_lots <= 0 {
+            return bad("side_unit must be at least one lot");
+        }
+        if !(self.taker_fee_bps.is_finite() && self.maker_fee_bps.is_finite())
+            || self.taker_fee_bps < 0.0
+        {
+            return bad("taker_fee_bps must be finite and >= 0 (maker_fee_bps finite)");
+        }
+        if self.latency_ns < 0 {
+            return bad("latency_ns must be >= 0");
+        }
+        if !(self.initial_cash.is_finite() && self.initial_cash > 0.0) {
+            return bad("initial_cash must be > 0");
+        }
+        if !(self.reward_scale.is_finite()
+            && self.risk_aversion.is_finite()
+            && self.risk_aversion >= 0.0)
+        {
+            return bad("reward_scale must be finite and risk_aversion finite and >= 0");
+        }
+        if self.episode_steps == 0 {
+            return bad("episode_steps must be > 0");
+        }
+        if let Some((lo, hi)) = self.start_range_ns {
+            if hi <= lo {
+                return bad("start_range_ns must be (start, end) with start < end");
+            }
+        }
+        self.features.validate()
+    }
+}
+
+/// An action as the caller gives it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    Discrete(i64),
+    Continuous(f64),
+}
+
+/// What one step returns besides the observation.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepOutcome {
+    pub reward: f64,
+    pub terminated: bool,
+    pub truncated: bool,
+}
+
+/// The state a caller reports in `info`, in quote currency and ticks/lots.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepInfo {
+    pub ts_ns: i64,
+    pub step: usize,
+    pub equity: f64,
+    pub cash: f64,
+    pub position_lots: i64,
+    pub mark_ticks: f64,
+    pub fees: f64,
+    pub realized_pnl: f64,
+    pub unrealized_pnl: f64,
+    /// Lots ordered this step that could not fill (cancelled, IOC).
+    pub unfilled_lots: i64,
+    /// Fills of this step are `account().fills[fills_start..]`.
+    pub fills_start: usize,
+}
+
+/// The market the environments share: the stream, its instrument and book checkpoints.
+#[derive(Debug, Clone)]
+pub struct SharedMarket {
+    pub stream: Arc<EventStream>,
+    pub instrument: Instrument,
+    pub checkpoints: Arc<Checkpoints>,
+    tick: f64,
+    lot: f64,
+}
+
+impl SharedMarket {
+    pub fn new(stream: Arc<EventStream>, instrument: Instrument) -> Result<Self> {
+        let (tick, lot) = instrument.steps()?;
+        if stream.is_empty() {
+            return Err(LobzeroError::config("the market has no events"));
+        }
+        let checkpoints = Arc::new(Checkpoints::build(&stream, 1 << 16));
+        Ok(Self {
+            stream,
+            instrument,
+            checkpoints,
+            tick: tick.to_f64(),
+            lot: lot.to_f64(),
+        })
+    }
+
+    pub fn tick(&self) -> f64 {
+        self.tick
+    }
+
+    pub fn lot(&self) -> f64 {
+        self.lot
+    }
+}
+
+/// One environment. See the module documentation for the timeline.
+#[derive(Debug, Clone)]
+pub struct TradingEnv {
+    market: SharedMarket,
+    config: EnvConfig,
+    replay: Replay<Arc<EventStream>>,
+    consumed: Consumed,
+    account: Account,
+    features: FeatureState,
+    rng: Rng,
+    now_ns: i64,
+    steps: usize,
+    last_mid_ticks: f64,
+    prev_equity: f64,
+    buy_lots: i64,
+    sell_lots: i64,
+    unfilled_lots: i64,
+    fills_start: usize,
+    needs_reset: bool,
+    scratch_obs: Vec<f32>,
+}
+
+impl TradingEnv {
+    pub fn new(market: SharedMarket, config: EnvConfig) -> Result<Self> {
+        config.validate()?;
+        let features = FeatureState::new(config.features.clone())?;
+        let account = Account::new(config.initial_cash, market.tick * market.lot);
+        let dim = config.features.dim();
+        Ok(Self {
+            replay: Replay::new(Arc::clone(&market.stream)),
+            rng: Rng::new(config.seed),
+            market,
+            config,
+            consumed: Consumed::default(),
+            account,
+            features,
+            now_ns: 0,
+            steps: 0,
+            last_mid_ticks: f64::NAN,
+            prev_equity: 0.0,
+            buy_lots: 0,
+            sell_lots: 0,
+            unfilled_lots: 0,
+            fills_start: 0,
+            needs_reset: true,
+            scratch_obs: vec![0.0; dim],
+        })
+    }
+
+    pub fn config(&self) -> &EnvConfig {
+        &self.config
+    }
+
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    pub fn market(&self) -> &SharedMarket {
+        &self.market
+    }
+
+    pub fn obs_dim(&self) -> usize {
+        self.config.features.dim()
+    }
+
+    pub fn now_ns(&self) -> i64 {
+        self.now_ns
+    }
+
+    pub fn needs_reset(&self) -> bool {
+        self.needs_reset
+    }
+
+    fn stream(&self) -> &EventStream {
+        &self.market.stream
+    }
+
+    /// Decision-clock step, ns, for drawing starts and warm-up (event clock: a rough guess from
+    /// the stream's mean event rate, only used to place the warm-up).
+    fn nominal_step_ns(&self) -> i64 {
+        if self.config.step_events == 0 {
+            return self.config.step_ns;
+        }
+        let s = self.stream();
+        let span = s.end_ns().unwrap_or(0) - s.start_ns().unwrap_or(0);
+        (span / s.len().max(1) as i64).max(1) * self.config.step_events as i64
+    }
+
+    /// Applies events up to `ts_ns`, tracking trade flow and forgetting consumed liquidity at
+    /// levels the exchange updates.
+    fn advance(&mut self, ts_ns: i64) {
+        let from = self.replay.position();
+        self.replay.advance_to(ts_ns);
+        let to = self.replay.position();
+        let s = &*self.market.stream;
+        for i in from..to {
+            match s.kind[i] {
+                KIND_TRADE => {
+                    if s.side[i] > 0 {
+                        self.buy_lots += s.qty_lots[i];
+                    } else if s.side[i] < 0 {
+                        self.sell_lots += s.qty_lots[i];
+                    }
+                }
+                KIND_UPDATE | KIND_SNAPSHOT => {
+                    self.consumed.on_level_update(s.side[i], s.price_ticks[i])
+                }
+                KIND_CLEAR => self.consumed.on_clear(s.side[i]),
+                _ => {}
+            }
+        }
+    }
+
+    fn mid(&mut self) -> f64 {
+        if let Some(mid) = self.replay.book().mid_ticks() {
+            self.last_mid_ticks = mid;
+        }
+        self.last_mid_ticks
+    }
+
+    fn next_decision_ns(&self) -> i64 {
+        if self.config.step_events == 0 {
+            return self.now_ns + self.config.step_ns;
+        }
+        let s = self.stream();
+        let target = self.replay.position() + self.config.step_events - 1;
+        s.recv_ts_ns.get(target).copied().unwrap_or(i64::MAX)
+    }
+
+    fn observe(&mut self, out: &mut [f32]) {
+        let mid = self.mid();
+        let max = self.config.max_position_lots as f64;
+        let ctx = DecisionContext {
+            position_fraction: self.account.position_lots as f64 / max,
+            unrealized_pnl_fraction: self.account.unrealized_pnl(mid) / self.account.initial_cash,
+            time_fraction: self.steps as f64 / self.config.episode_steps as f64,
+            buy_lots: self.buy_lots,
+            sell_lots: self.sell_lots,
+        };
+        self.buy_lots = 0;
+        self.sell_lots = 0;
+        self.features.observe(self.replay.book(), mid, &ctx, out);
+    }
+
+    /// Starts an episode and writes the first observation into `obs` (len `obs_dim()`).
+    /// `seed` re-seeds the environment's generator; `start_ns` fixes the start instead of
+    /// drawing it.
+    pub fn reset(
+        &mut self,
+        seed: Option<u64>,
+        start_ns: Option<i64>,
+        obs: &mut [f32],
+    ) -> Result<()> {
+        if obs.len() != self.obs_dim() {
+            return Err(LobzeroError::config(format!(
+                "observation buffer has {} values, the environment writes {}",
+                obs.len(),
+                self.obs_dim()
+            )));
+        }
+        if let Some(seed) = seed {
+            self.rng = Rng::new(seed);
+        }
+        let step = self.nominal_step_ns();
+        let warmup = self.config.features.warmup() as i64;
+        let (first, last) = (
+            self.stream().start_ns().unwrap_or(0),
+            self.stream().end_ns().unwrap_or(0),
+        );
+        let start = match start_ns {
+            Some(t) => {
+                if t < first || t > last {
+                    return Err(LobzeroError::config(format!(
+                        "start_ns {t} is outside the market ({first} .. {last})"
+                    )));
+                }
+                t
+            }
+            None => {
+                let (lo, hi) = self.config.start_range_ns.unwrap_or((first, last));
+                let lo = lo.max(first + warmup * step);
+                let hi = hi.min(last - self.config.episode_steps as i64 * step);
+                if hi <= lo {
+                    return Err(LobzeroError::config(format!(
+                        "the start range is too short: episodes of {} decisions of {} ns after a warm-up of {} decisions do not fit",
+                        self.config.episode_steps, step, warmup
+                    )));
+                }
+                let slots = ((hi - lo) / step).max(1) as u64;
+                lo + self.rng.below(slots) as i64 * step
+            }
+        };
+        self.account.reset();
+        self.consumed.clear();
+        self.features.reset();
+        self.last_mid_ticks = f64::NAN;
+        self.steps = 0;
+        self.unfilled_lots = 0;
+        self.fills_start = 0;
+        // warm-up: the decisions before the start fill the feature history
+        let warm_start = start - warmup * step;
+        let checkpoints = Arc::clone(&self.market.checkpoints);
+        self.replay.seek(warm_start.max(first - 1), &checkpoints);
+        let mut scratch = std::mem::take(&mut self.scratch_obs);
+        for k in 0..warmup {
+            self.buy_lots = 0;
+            self.sell_lots = 0;
+            self.now_ns = warm_start + k * step;
+            self.advance(self.now_ns);
+            self.observe(&mut scratch);
+        }
+        self.scratch_obs = scratch;
+        self.now_ns = start;
+        self.advance(start);
+        // an episode starts on a two-sided book: move forward until there is one
+        while self.replay.book().mid_ticks().is_none() {
+            if self.replay.is_done() {
+                return Err(LobzeroError::config(format!(
+                    "no two-sided book after {start} ns: the market cannot be traded from there"
+                )));
+            }
+            self.now_ns = self.next_decision_ns().min(last);
+            self.advance(self.now_ns);
+        }
+        self.observe(obs);
+        self.prev_equity = self.account.equity(self.last_mid_ticks);
+        self.needs_reset = false;
+        Ok(())
+    }
+
+    fn target_lots(&self, action: Action) -> Result<i64> {
+        let max = self.config.max_position_lots;
+        match (self.config.action_mode, action) {
+            (ActionMode::Target, Action::Discrete(a)) => {
+                const FRACTIONS: [f64; 5] = [-1.0, -0.5, 0.0, 0.5, 1.0];
+                let fraction = usize::try_from(a)
+                    .ok()
+                    .and_then(|i| FRACTIONS.get(i))
+                    .ok_or_else(|| {
+                        LobzeroError::invalid("action", format!("{a} is not in 0..5"))
+                    })?;
+                Ok((fraction * max as f64).round() as i64)
+            }
+            (ActionMode::Side, Action::Discrete(a)) => {
+                let delta = match a {
+                    0 => -self.config.side_unit_lots,
+                    1 => 0,
+                    2 => self.config.side_unit_lots,
+                    _ => {
+                        return Err(LobzeroError::invalid(
+                            "action",
+                            format!("{a} is not in 0..3"),
+                        ))
+                    }
+                };
+                Ok((self.account.position_lots + delta).clamp(-max, max))
+            }
+            (ActionMode::Continuous, Action::Continuous(x)) => {
+                if !x.is_finite() {
+                    return Err(LobzeroError::invalid(
+                        "action",
+                        format!("{x} is not a finite number"),
+                    ));
+                }
+                Ok((x.clamp(-1.0, 1.0) * max as f64).round() as i64)
+            }
+            (mode, action) => Err(LobzeroError::invalid(
+                "action",
+                format!("{action:?} does not fit action_mode {mode:?}"),
+            )),
+        }
+    }
+
+    /// One decision. Writes the next observation into `obs`.
+    pub fn step(&mut self, action: Action, obs: &mut [f32]) -> Result<StepOutcome> {
+        if self.needs_reset {
+            return Err(LobzeroError::config(
+                "the episode is over (or never started): call reset()",
+            ));
+        }
+        if obs.len() != self.obs_dim() {
+            return Err(LobzeroError::config(
+                "observation buffer has the wrong length",
+            ));
+        }
+        let target = self.target_lots(action)?;
+        let order = target - self.account.position_lots;
+        self.fills_start = self.account.fills.len();
+        self.unfilled_lots = 0;
+        let mut fill_ns = self.now_ns;
+        if order != 0 {
+            fill_ns = self.now_ns.saturating_add(self.config.latency_ns);
+            self.advance(fill_ns);
+            let side: i8 = if order > 0 { 1 } else { -1 };
+            let unit = self.account.quote_per_tick_lot;
+            let fee_rate = self.config.taker_fee_bps * 1e-4;
+            let account = &mut self.account;
+            let result = sweep(
+                self.replay.book(),
+                &mut self.consumed,
+                side,
+                order.abs(),
+                0,
+                &mut |price, lots| {
+                    let fee = price as f64 * lots as f64 * unit * fee_rate;
+                    account.apply_fill(Fill {
+                        ts_ns: fill_ns,
+                        side,
+                        price_ticks: price,
+                        qty_lots: lots,
+                        fee,
+                    });
+                },
+            );
+            self.unfilled_lots = result.unfilled_lots;
+        }
+        let end = self.stream().end_ns().unwrap_or(0);
+        let next = self.next_decision_ns().max(fill_ns);
+        let end_of_data = next > end;
+        self.now_ns = next.min(end);
+        self.advance(self.now_ns);
+        self.steps += 1;
+        let mid = self.mid();
+        let equity = self.account.equity(mid);
+        let pnl = equity - self.prev_equity;
+        let reward = match self.config.reward {
+            RewardKind::Pnl => pnl * self.config.reward_scale,
+            RewardKind::LogReturn => {
+                if self.prev_equity > 0.0 {
+                    (equity.max(self.prev_equity * 1e-12) / self.prev_equity).ln()
+                } else {
+                    0.0
+                }
+            }
+            RewardKind::RiskAdjusted => {
+                let vol = self.one_step_volatility();
+                let exposure =
+                    (self.account.position_lots as f64 * mid * self.account.quote_per_tick_lot)
+                        .abs();
+                (pnl - self.config.risk_aversion * exposure * vol) * self.config.reward_scale
+            }
+        };
+        self.prev_equity = equity;
+        let terminated = equity <= 0.0 || end_of_data;
+        let truncated = !terminated && self.steps >= self.config.episode_steps;
+        self.observe(obs);
+        self.needs_reset = terminated || truncated;
+        Ok(StepOutcome {
+            reward,
+            terminated,
+            truncated,
+        })
+    }
+
+    /// Standard deviation of one-decision mid log returns over the volatility window (a
+    /// fraction, not bps), from the feature history.
+    fn one_step_volatility(&self) -> f64 {
+        self.features.volatility_bps() * 1e-4
+    }
+
+    pub fn info(&self) -> StepInfo {
+        let mark = self.last_mid_ticks;
+        StepInfo {
+            ts_ns: self.now_ns,
+            step: self.steps,
+            equity: self.account.equity(mark),
+            cash: self.account.cash,
+            position_lots: self.account.position_lots,
+            mark_ticks: mark,
+            fees: self.account.fees_paid,
+            realized_pnl: self.account.realized_pnl,
+            unrealized_pnl: self.account.unrealized_pnl(mark),
+            unfilled_lots: self.unfilled_lots,
+            fills_start: self.fills_start,
+        }
+    }
+}
