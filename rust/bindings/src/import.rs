@@ -30,13 +30,7 @@ pub fn options(
 pub fn finish(imported: Imported) -> PyResult<(Stream, String)> {
     let report = serde_json::to_string(&imported.report)
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-    Ok((
-        Stream {
-            events: imported.events,
-            instrument: imported.instrument,
-        },
-        report,
-    ))
+    Ok((Stream::new(imported.events, imported.instrument), report))
 }
 
 /// Imports Binance recordings (`<recv_ns> <JSON>` lines, gzip or plain), in order.

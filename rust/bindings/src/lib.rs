@@ -1,6 +1,7 @@
 //! lobzero-py: the thin PyO3 layer over lobzero-core. Each wrapper converts arguments, releases
 //! the GIL around the Rust work and maps errors; the logic lives in the core crate.
 
+mod env;
 mod errors;
 mod import;
 mod stream;
@@ -11,6 +12,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<stream::Stream>()?;
+    env::register(m)?;
     m.add_function(wrap_pyfunction!(import::import_binance_stream, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,7 +1,9 @@
 //! `Stream`: an immutable event stream plus its instrument, shared with numpy without copies.
 
 use crate::errors::IntoPyResult;
+use lobzero_core::env::SharedMarket;
 use lobzero_core::event::Instrument;
+use std::sync::{Arc, OnceLock};
 use lobzero_core::{Decimal, EventStream, LobzeroError};
 use numpy::ndarray::ArrayView1;
 use numpy::{Element, PyArray1, PyArrayMethods, PyReadonlyArray1};
@@ -9,11 +11,34 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 /// An event stream held in Rust memory. Immutable: its columns are handed to numpy as read-only
-/// views that keep the stream alive.
+/// views that keep the stream alive, and environments share it without copies.
 #[pyclass(frozen, module = "lobzero._core")]
 pub struct Stream {
-    pub events: EventStream,
+    pub events: Arc<EventStream>,
     pub instrument: Instrument,
+    /// Built on first use by an environment (book checkpoints), then shared.
+    market: OnceLock<SharedMarket>,
+}
+
+impl Stream {
+    pub fn new(events: EventStream, instrument: Instrument) -> Self {
+        Self {
+            events: Arc::new(events),
+            instrument,
+            market: OnceLock::new(),
+        }
+    }
+
+    /// The stream as environments see it, built once.
+    pub fn shared_market(&self, py: Python<'_>) -> PyResult<SharedMarket> {
+        if let Some(market) = self.market.get() {
+            return Ok(market.clone());
+        }
+        let built = py
+            .detach(|| SharedMarket::new(Arc::clone(&self.events), self.instrument.clone()))
+            .py()?;
+        Ok(self.market.get_or_init(|| built).clone())
+    }
 }
 
 fn column<'py, T: Element>(
@@ -81,7 +106,7 @@ impl Stream {
         )
         .py()?;
         py.detach(|| events.validate(source)).py()?;
-        Ok(Self { events, instrument })
+        Ok(Self::new(events, instrument))
     }
 
     fn __len__(&self) -> usize {
@@ -128,10 +153,7 @@ impl Stream {
     /// Rows [start, end) as a new stream with the same instrument.
     fn slice(&self, py: Python<'_>, start: usize, end: usize) -> Self {
         let events = py.detach(|| self.events.slice(start, end));
-        Self {
-            events,
-            instrument: self.instrument.clone(),
-        }
+        Self::new(events, self.instrument.clone())
     }
 
     /// Replays the stream and reads `levels` levels a side every `step_ns` of receive time.

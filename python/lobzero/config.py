@@ -1,0 +1,124 @@
+"""Configuration dataclasses that load from and save to TOML.
+
+Every configuration of lobzero (`EnvConfig`, `SynthConfig`, ...) is a dataclass deriving from
+:class:`TomlConfig`: ``Config.load(path)``, ``config.save(path)``, ``config.replace(**changes)``
+and ``Config.from_dict(d)``, which refuses unknown keys with a :class:`ConfigError` naming them.
+Nested dataclasses become TOML tables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, Self, get_type_hints
+
+from lobzero.exceptions import ConfigError
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        if isinstance(value, float) and value != value:
+            raise ConfigError("NaN cannot be written to TOML")
+        return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {type(value).__name__} {value!r} to TOML")
+
+
+def _dump(data: dict[str, Any], prefix: str = "") -> list[str]:
+    # TOML has no null: a None option is left out and loads back as its default
+    lines = [
+        f"{k} = {_toml_value(v)}"
+        for k, v in data.items()
+        if v is not None and not isinstance(v, dict)
+    ]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            name = f"{prefix}{key}"
+            lines += ["", f"[{name}]", *_dump(value, name + ".")]
+    return lines
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    """Turns TOML values into the field's type (lists into tuples, ints into floats, tables
+    into nested configs), refusing values of the wrong kind."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(name, args[0], value) if len(args) == 1 else value
+    if isinstance(hint, type) and issubclass(hint, TomlConfig):
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected a table, got {value!r}")
+        return hint.from_dict(value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        (item,) = typing.get_args(hint)[:1] or (Any,)
+        return tuple(_coerce(name, item, v) for v in value)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not isinstance(value, hint):
+        raise ConfigError(f"{name}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+class TomlConfig:
+    """Mixin for dataclass configurations (see the module docstring)."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        assert dataclasses.is_dataclass(cls)
+        hints = get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+            )
+        values = {k: _coerce(f"{cls.__name__}.{k}", hints[k], v) for k, v in data.items()}
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (tuples as lists, nested configs as dicts)."""
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, TomlConfig):
+                return v.to_dict()
+            if isinstance(v, tuple | list):
+                return [plain(x) for x in v]
+            return v
+
+        assert dataclasses.is_dataclass(self)
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError as e:
+            raise ConfigError(f"{path}: no such file") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from e
+        return cls.from_dict(data)
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(_dump(self.to_dict())) + "\n")
+        return path
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (validated like `from_dict`)."""
+        return type(self).from_dict({**self.to_dict(), **changes})

@@ -1,0 +1,110 @@
+"""`EnvConfig`: everything a trading environment needs, in user units (ms, base units, quote)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lobzero.config import TomlConfig
+from lobzero.data.market import Instrument
+from lobzero.exceptions import ConfigError
+
+ALL_FEATURES = (
+    "levels",
+    "spread",
+    "imbalance",
+    "ofi",
+    "microprice",
+    "returns",
+    "volatility",
+    "trade_flow",
+    "position",
+    "unrealized_pnl",
+    "time_fraction",
+)
+
+
+@dataclass(frozen=True)
+class EnvConfig(TomlConfig):
+    """Configuration of :class:`lobzero.TradingEnv` and :class:`lobzero.VecTradingEnv`.
+
+    Decision clock: one decision every ``step_ms`` milliseconds of market (receive) time, or
+    every ``step_events`` events when that is > 0. Actions (``action_mode``): ``"target"``,
+    Discrete(5) target positions {-1, -0.5, 0, 0.5, 1} × ``max_position``; ``"side"``,
+    Discrete(3) sell / hold / buy ``side_unit``; ``"continuous"``, Box([-1], [1]) target
+    position as a fraction of ``max_position``. Orders are market orders that meet the book
+    ``latency_ms`` after the decision and pay ``taker_fee_bps`` of their notional.
+
+    Rewards (``reward``): ``"pnl"``, the change of equity net of fees in quote currency times
+    ``reward_scale``; ``"log_return"``, log(equity_t / equity_{t-1}); ``"risk_adjusted"``, pnl
+    minus ``risk_aversion`` × |position value| × one-decision mid volatility, times the scale.
+
+    Episodes last ``episode_steps`` decisions from a start drawn uniformly from the receive
+    times [``start_ns``, ``end_ns``) (the whole market when absent), after a warm-up that fills
+    the feature history; ``reset(options={"start_ns": t})`` fixes the start.
+    """
+
+    step_ms: float = 100.0
+    step_events: int = 0
+    action_mode: Literal["target", "side", "continuous"] = "target"
+    #: largest absolute position, base units (e.g. BTC); rounded to whole lots
+    max_position: float = 1.0
+    #: size of one "side" action, base units (default: half of max_position)
+    side_unit: float | None = None
+    taker_fee_bps: float = 4.0
+    maker_fee_bps: float = 2.0
+    latency_ms: float = 10.0
+    reward: Literal["pnl", "log_return", "risk_adjusted"] = "pnl"
+    reward_scale: float = 1.0
+    risk_aversion: float = 0.0
+    #: starting cash, quote currency
+    initial_cash: float = 100_000.0
+    episode_steps: int = 1000
+    start_ns: int | None = None
+    end_ns: int | None = None
+    features: tuple[str, ...] = ALL_FEATURES
+    levels: int = 5
+    imbalance_depths: tuple[int, ...] = (1, 3, 5)
+    return_horizons: tuple[int, ...] = (1, 5, 20)
+    volatility_window: int = 20
+    frame_stack: int = 1
+    seed: int = 0
+
+    def to_core(self, instrument: Instrument) -> dict[str, Any]:
+        """The dict the Rust core takes: sizes in lots, times in ns."""
+
+        def lots(name: str, value: float) -> int:
+            n = round(value / instrument.lot)
+            if n < 1:
+                raise ConfigError(
+                    f"{name}={value} is less than one lot ({instrument.lot_size} "
+                    f"{instrument.symbol})"
+                )
+            return n
+
+        max_lots = lots("max_position", self.max_position)
+        side = self.side_unit if self.side_unit is not None else self.max_position / 2
+        return {
+            "step_ns": round(self.step_ms * 1e6),
+            "step_events": self.step_events,
+            "action_mode": self.action_mode,
+            "max_position_lots": max_lots,
+            "side_unit_lots": max(1, round(side / instrument.lot)),
+            "taker_fee_bps": self.taker_fee_bps,
+            "maker_fee_bps": self.maker_fee_bps,
+            "latency_ns": round(self.latency_ms * 1e6),
+            "reward": self.reward,
+            "reward_scale": self.reward_scale,
+            "risk_aversion": self.risk_aversion,
+            "initial_cash": self.initial_cash,
+            "episode_steps": self.episode_steps,
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "features": list(self.features),
+            "levels": self.levels,
+            "imbalance_depths": list(self.imbalance_depths),
+            "return_horizons": list(self.return_horizons),
+            "volatility_window": self.volatility_window,
+            "frame_stack": self.frame_stack,
+            "seed": self.seed,
+        }

@@ -1,0 +1,113 @@
+"""`TradingEnv`: the gymnasium face of one Rust trading environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from lobzero import _core
+from lobzero.data.market import Market
+from lobzero.envs.config import EnvConfig
+
+DEFAULT_SYNTH_SECONDS = 3600.0
+
+
+def resolve_market(market: Market | str | Path | None) -> Market:
+    """A :class:`Market` from a market, a file path (any importable format), or None (the
+    built-in synthetic market: one hour, seed 0)."""
+    if market is None:
+        from lobzero.data.synth import synth_market
+
+        return synth_market(seconds=DEFAULT_SYNTH_SECONDS, seed=0)
+    if isinstance(market, Market):
+        return market
+    from lobzero.data.importers import import_market
+
+    return import_market(market)
+
+
+def build_spaces(core: Any, config: EnvConfig) -> tuple[spaces.Box, spaces.Space[Any]]:
+    """Observation and action spaces of one environment (bounds are the features' true bounds)."""
+    s = core.spaces()
+    observation_space = spaces.Box(low=s["obs_low"], high=s["obs_high"], dtype=np.float32)
+    action_space: spaces.Space[Any]
+    if config.action_mode == "target":
+        action_space = spaces.Discrete(5)
+    elif config.action_mode == "side":
+        action_space = spaces.Discrete(3)
+    else:
+        action_space = spaces.Box(low=-1.0, high=1.0, shape=(1,), dtype=np.float32)
+    return observation_space, action_space
+
+
+class TradingEnv(gym.Env[np.ndarray, Any]):
+    """Trade one instrument with market orders against a replayed order book.
+
+    ``market``: a :class:`lobzero.Market`, a path to a market file, or None for the built-in
+    synthetic market. ``config``: an :class:`EnvConfig` (keyword arguments override its fields).
+
+    Observation: float32 [obs_dim], the features of ``config.features`` (see
+    ``feature_names``), stacked ``frame_stack`` times. ``info`` after each step: ``equity``,
+    ``cash``, ``fees`` (cumulative), ``realized_pnl``, ``unrealized_pnl`` (quote currency),
+    ``position`` and ``unfilled`` (base units), ``mark`` (the mid valuing the position),
+    ``ts_ns``, ``step``, and ``fills``, the step's fills as (ts_ns, side, price, size, fee).
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        market: Market | str | Path | None = None,
+        config: EnvConfig | None = None,
+        render_mode: str | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.market = resolve_market(market)
+        config = config or EnvConfig()
+        self.config = config.replace(**overrides) if overrides else config
+        self._core = _core.EnvCore(self.market.stream, self.config.to_core(self.market.metadata))
+        self.observation_space, self.action_space = build_spaces(self._core, self.config)
+        self.feature_names: list[str] = self._core.spaces()["frame_names"]
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        self.render_mode = render_mode
+        self._last_info: dict[str, Any] = {}
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Starts an episode; ``options={"start_ns": t}`` fixes its start (receive time, ns)."""
+        super().reset(seed=seed)
+        start_ns = (options or {}).get("start_ns")
+        core_seed = None if seed is None else int(seed) & 0xFFFF_FFFF_FFFF_FFFF
+        obs = self._core.reset(core_seed, None if start_ns is None else int(start_ns))
+        self._last_info = self._core.info()
+        return obs, dict(self._last_info)
+
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self._core.step(action)
+        self._last_info = info
+        return obs, reward, terminated, truncated, info
+
+    def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
+        """Round-trip trades of the episode: (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
+        pnl, fees), money in quote currency."""
+        return self._core.round_trips()
+
+    @property
+    def traded_notional(self) -> float:
+        """Quote notional traded in the episode so far."""
+        return float(self._core.traded_notional)
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        i = self._last_info
+        return (
+            f"step {i.get('step')}: equity {i.get('equity', 0.0):,.2f} position "
+            f"{i.get('position', 0.0):g} mark {i.get('mark', 0.0):,.2f} fees {i.get('fees', 0.0):,.2f}"
+        )

@@ -1,0 +1,108 @@
+"""`VecTradingEnv`: a batch of Rust environments as a gymnasium `VectorEnv`, stepped in one call
+that writes into preallocated numpy buffers with the GIL released."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
+
+from lobzero import _core
+from lobzero.data.market import Market
+from lobzero.envs.config import EnvConfig
+from lobzero.envs.trading_env import build_spaces, resolve_market
+
+
+class VecTradingEnv(gym.vector.VectorEnv):
+    """``num_envs`` trading environments (environment i seeded ``config.seed + i``), equal to
+    that many :class:`TradingEnv` built with those seeds.
+
+    Episodes that end are reset within the same ``step`` (gymnasium's ``SAME_STEP`` autoreset):
+    the returned observation row is the new episode's first, and ``infos["final_obs"]`` /
+    ``infos["final_info"]`` (with masks ``_final_obs`` / ``_final_info``) hold the finished one's
+    last. ``infos`` also carries per-environment arrays ``equity``, ``cash``, ``position``,
+    ``mark``, ``fees``, ``realized_pnl``, ``unrealized_pnl``, ``unfilled`` and ``ts_ns``.
+
+    Returned arrays are the environment's own buffers, overwritten by the next call (``copy``
+    False) unless ``copy=True``.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(
+        self,
+        market: Market | str | Path | None = None,
+        num_envs: int = 8,
+        config: EnvConfig | None = None,
+        copy: bool = False,
+        num_threads: int | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.market = resolve_market(market)
+        config = config or EnvConfig()
+        self.config = config.replace(**overrides) if overrides else config
+        core_config = self.config.to_core(self.market.metadata)
+        if num_threads is not None:
+            core_config["num_threads"] = num_threads
+        self._core = _core.VecEnvCore(self.market.stream, int(num_envs), core_config)
+        self.num_envs = int(num_envs)
+        self.single_observation_space, self.single_action_space = build_spaces(
+            self._core, self.config
+        )
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.feature_names: list[str] = self._core.spaces()["frame_names"]
+        self.copy = copy
+        d = self._core.obs_dim
+        self._obs = np.zeros((self.num_envs, d), np.float32)
+        self._final_obs = np.zeros((self.num_envs, d), np.float32)
+        self._rewards = np.zeros(self.num_envs, np.float64)
+        self._terminated = np.zeros(self.num_envs, np.bool_)
+        self._truncated = np.zeros(self.num_envs, np.bool_)
+        self._continuous = self.config.action_mode == "continuous"
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Resets every environment; ``seed`` s gives environment i the seed s + i."""
+        if isinstance(seed, list):
+            seed = seed[0] if seed else None
+        if seed is not None:
+            self._np_random, _ = gym.utils.seeding.np_random(seed)
+        self._core.reset(self._obs, None if seed is None else int(seed))
+        return self._out(self._obs), dict(self._core.infos())
+
+    def step(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        if self._continuous:
+            a = np.ascontiguousarray(np.asarray(actions, dtype=np.float64).reshape(self.num_envs))
+        else:
+            a = np.ascontiguousarray(np.asarray(actions, dtype=np.int64).reshape(self.num_envs))
+        self._core.step(
+            a, self._obs, self._rewards, self._terminated, self._truncated, self._final_obs
+        )
+        infos: dict[str, Any] = dict(self._core.infos())
+        done = self._terminated | self._truncated
+        if done.any():
+            final_obs = np.empty(self.num_envs, dtype=object)
+            final_info = np.empty(self.num_envs, dtype=object)
+            for i, info in self._core.final_infos().items():
+                final_obs[i] = self._final_obs[i].copy()
+                final_info[i] = info
+            infos["final_obs"], infos["_final_obs"] = final_obs, done.copy()
+            infos["final_info"], infos["_final_info"] = final_info, done.copy()
+        return (
+            self._out(self._obs),
+            self._out(self._rewards),
+            self._out(self._terminated),
+            self._out(self._truncated),
+            infos,
+        )
+
+    def _out(self, array: np.ndarray) -> np.ndarray:
+        return array.copy() if self.copy else array

@@ -1,0 +1,365 @@
+//! Trading environments for Python: `EnvCore` (one) and `VecEnvCore` (a batch writing into numpy
+//! buffers without copies, the GIL released). The gymnasium classes in `lobzero.envs` wrap them.
+
+use crate::errors::{to_py, IntoPyResult};
+use crate::stream::Stream;
+use lobzero_core::env::{Action, ActionMode, EnvConfig, RewardKind, StepInfo, TradingEnv};
+use lobzero_core::features::{Feature, FeatureConfig};
+use lobzero_core::vec_env::{StepBuffers, VecTradingEnv};
+use lobzero_core::LobzeroError;
+use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+fn config_error(message: String) -> PyErr {
+    to_py(LobzeroError::config(message))
+}
+
+fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>> {
+    match d.get_item(key)? {
+        None => Ok(None),
+        Some(v) if v.is_none() => Ok(None),
+        Some(v) => v.extract::<T>().map(Some).map_err(|_| {
+            config_error(format!(
+                "env config {key}: expected {}, got {v:?}",
+                std::any::type_name::<T>().rsplit("::").next().unwrap_or("a value")
+            ))
+        }),
+    }
+}
+
+use pyo3::conversion::FromPyObjectOwned;
+
+/// Builds the core configuration from the dict `lobzero.EnvConfig.to_core()` produces (sizes
+/// already in lots, times in ns). Unknown keys are refused.
+pub fn env_config(d: &Bound<'_, PyDict>) -> PyResult<EnvConfig> {
+    const KNOWN: [&str; 24] = [
+        "step_ns", "step_events", "action_mode", "max_position_lots", "side_unit_lots",
+        "taker_fee_bps", "maker_fee_bps", "latency_ns", "reward", "reward_scale", "risk_aversion",
+        "initial_cash", "episode_steps", "start_ns", "end_ns", "features", "levels",
+        "imbalance_depths", "return_horizons", "volatility_window", "frame_stack", "seed",
+        "adversary", "num_threads",
+    ];
+    for key in d.keys() {
+        let key: String = key.extract()?;
+        if !KNOWN.contains(&key.as_str()) {
+            return Err(config_error(format!("unknown env config key {key:?}")));
+        }
+    }
+    let mut c = EnvConfig::default();
+    let mut f = FeatureConfig::default();
+    if let Some(v) = get(d, "step_ns")? {
+        c.step_ns = v;
+    }
+    if let Some(v) = get(d, "step_events")? {
+        c.step_events = v;
+    }
+    if let Some(v) = get::<String>(d, "action_mode")? {
+        c.action_mode = match v.as_str() {
+            "target" => ActionMode::Target,
+            "side" => ActionMode::Side,
+            "continuous" => ActionMode::Continuous,
+            other => {
+                return Err(config_error(format!(
+                    "action_mode must be \"target\", \"side\" or \"continuous\", got {other:?}"
+                )))
+            }
+        };
+    }
+    if let Some(v) = get::<String>(d, "reward")? {
+        c.reward = match v.as_str() {
+            "pnl" => RewardKind::Pnl,
+            "log_return" => RewardKind::LogReturn,
+            "risk_adjusted" => RewardKind::RiskAdjusted,
+            other => {
+                return Err(config_error(format!(
+                    "reward must be \"pnl\", \"log_return\" or \"risk_adjusted\", got {other:?}"
+                )))
+            }
+        };
+    }
+    macro_rules! set {
+        ($key:literal, $field:expr) => {
+            if let Some(v) = get(d, $key)? {
+                $field = v;
+            }
+        };
+    }
+    set!("max_position_lots", c.max_position_lots);
+    set!("side_unit_lots", c.side_unit_lots);
+    set!("taker_fee_bps", c.taker_fee_bps);
+    set!("maker_fee_bps", c.maker_fee_bps);
+    set!("latency_ns", c.latency_ns);
+    set!("reward_scale", c.reward_scale);
+    set!("risk_aversion", c.risk_aversion);
+    set!("initial_cash", c.initial_cash);
+    set!("episode_steps", c.episode_steps);
+    set!("seed", c.seed);
+    set!("levels", f.levels);
+    set!("imbalance_depths", f.imbalance_depths);
+    set!("return_horizons", f.return_horizons);
+    set!("volatility_window", f.volatility_window);
+    set!("frame_stack", f.frame_stack);
+    if let Some(names) = get::<Vec<String>>(d, "features")? {
+        f.features = names.iter().map(|n| Feature::parse(n)).collect::<Result<_, _>>().py()?;
+    }
+    let start: Option<i64> = get(d, "start_ns")?;
+    let end: Option<i64> = get(d, "end_ns")?;
+    c.start_range_ns = match (start, end) {
+        (None, None) => None,
+        (s, e) => Some((s.unwrap_or(i64::MIN), e.unwrap_or(i64::MAX))),
+    };
+    c.features = f;
+    c.validate().py()?;
+    Ok(c)
+}
+
+fn action_from_py(mode: ActionMode, action: &Bound<'_, PyAny>) -> PyResult<Action> {
+    match mode {
+        ActionMode::Continuous => {
+            let x: f64 = match action.extract::<f64>() {
+                Ok(x) => x,
+                Err(_) => {
+                    let values: Vec<f64> = action
+                        .call_method0("ravel")
+                        .and_then(|a| a.extract())
+                        .map_err(|_| to_py(LobzeroError::invalid("action", "expected a float or an array of one float")))?;
+                    match values.as_slice() {
+                        [x] => *x,
+                        _ => return Err(to_py(LobzeroError::invalid("action", format!("expected one value, got {}", values.len())))),
+                    }
+                }
+            };
+            Ok(Action::Continuous(x))
+        }
+        _ => {
+            let a: i64 = action
+                .extract()
+                .map_err(|_| to_py(LobzeroError::invalid("action", format!("expected an integer, got {action}"))))?;
+            Ok(Action::Discrete(a))
+        }
+    }
+}
+
+/// The `info` of a step in user units: quote currency for money, base units for sizes, prices
+/// as prices; `fills` lists the step's fills as (ts_ns, side, price, size, fee).
+fn info_dict<'py>(py: Python<'py>, env: &TradingEnv, info: &StepInfo, with_fills: bool) -> PyResult<Bound<'py, PyDict>> {
+    let (tick, lot) = (env.market().tick(), env.market().lot());
+    let d = PyDict::new(py);
+    d.set_item("equity", info.equity)?;
+    d.set_item("cash", info.cash)?;
+    d.set_item("position", info.position_lots as f64 * lot)?;
+    d.set_item("mark", info.mark_ticks * tick)?;
+    d.set_item("fees", info.fees)?;
+    d.set_item("realized_pnl", info.realized_pnl)?;
+    d.set_item("unrealized_pnl", info.unrealized_pnl)?;
+    d.set_item("unfilled", info.unfilled_lots as f64 * lot)?;
+    d.set_item("ts_ns", info.ts_ns)?;
+    d.set_item("step", info.step)?;
+    if with_fills {
+        let fills = &env.account().fills[info.fills_start.min(env.account().fills.len())..];
+        let list = PyList::new(
+            py,
+            fills.iter().map(|f| (f.ts_ns, f.side, f.price_ticks as f64 * tick, f.qty_lots as f64 * lot, f.fee)),
+        )?;
+        d.set_item("fills", list)?;
+    }
+    Ok(d)
+}
+
+/// Properties shared by both classes.
+fn spaces<'py>(py: Python<'py>, cfg: &EnvConfig) -> PyResult<Bound<'py, PyDict>> {
+    let (low, high) = cfg.features.bounds();
+    let d = PyDict::new(py);
+    d.set_item("obs_low", PyArray1::from_vec(py, low))?;
+    d.set_item("obs_high", PyArray1::from_vec(py, high))?;
+    d.set_item("frame_names", cfg.features.frame_names())?;
+    d.set_item("frame_stack", cfg.features.frame_stack)?;
+    Ok(d)
+}
+
+/// One environment (see `lobzero_core::env`).
+#[pyclass(module = "lobzero._core")]
+pub struct EnvCore {
+    env: TradingEnv,
+}
+
+#[pymethods]
+impl EnvCore {
+    #[new]
+    fn new(py: Python<'_>, stream: &Bound<'_, Stream>, config: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let cfg = env_config(config)?;
+        let market = stream.get().shared_market(py)?;
+        Ok(Self { env: TradingEnv::new(market, cfg).py()? })
+    }
+
+    #[getter]
+    fn obs_dim(&self) -> usize {
+        self.env.obs_dim()
+    }
+
+    /// obs_low, obs_high (float32 [obs_dim]), frame_names, frame_stack.
+    fn spaces<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        spaces(py, self.env.config())
+    }
+
+    #[pyo3(signature = (seed=None, start_ns=None))]
+    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>, start_ns: Option<i64>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let mut obs = vec![0.0f32; self.env.obs_dim()];
+        self.env.reset(seed, start_ns, &mut obs).py()?;
+        Ok(PyArray1::from_vec(py, obs))
+    }
+
+    /// One decision: (obs, reward, terminated, truncated, info).
+    #[allow(clippy::type_complexity)]
+    fn step<'py>(
+        &mut self,
+        py: Python<'py>,
+        action: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64, bool, bool, Bound<'py, PyDict>)> {
+        let action = action_from_py(self.env.config().action_mode, action)?;
+        let mut obs = vec![0.0f32; self.env.obs_dim()];
+        let out = self.env.step(action, &mut obs).py()?;
+        let info = info_dict(py, &self.env, &self.env.info(), true)?;
+        Ok((PyArray1::from_vec(py, obs), out.reward, out.terminated, out.truncated, info))
+    }
+
+    /// The current state as a step's `info` (with the last step's fills).
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        info_dict(py, &self.env, &self.env.info(), true)
+    }
+
+    /// Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots, pnl, fees).
+    fn round_trips<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(
+            py,
+            self.env
+                .account()
+                .round_trips
+                .iter()
+                .map(|t| (t.entry_ts_ns, t.exit_ts_ns, t.side, t.max_qty_lots, t.pnl, t.fees)),
+        )
+    }
+
+    /// Traded notional of the episode so far, quote currency.
+    #[getter]
+    fn traded_notional(&self) -> f64 {
+        self.env.account().traded_notional
+    }
+}
+
+/// A batch of environments; environment i is seeded with `seed + i`.
+#[pyclass(module = "lobzero._core")]
+pub struct VecEnvCore {
+    envs: VecTradingEnv,
+    actions: Vec<Action>,
+}
+
+#[pymethods]
+impl VecEnvCore {
+    #[new]
+    fn new(py: Python<'_>, stream: &Bound<'_, Stream>, num_envs: usize, config: &Bound<'_, PyDict>) -> PyResult<Self> {
+        let cfg = env_config(config)?;
+        let threads: Option<usize> = get(config, "num_threads")?;
+        let market = stream.get().shared_market(py)?;
+        let mut envs = py.detach(|| VecTradingEnv::new(market, num_envs, cfg)).py()?;
+        if let Some(t) = threads {
+            envs.set_threads(t);
+        }
+        Ok(Self { actions: Vec::with_capacity(num_envs), envs })
+    }
+
+    #[getter]
+    fn num_envs(&self) -> usize {
+        self.envs.num_envs()
+    }
+
+    #[getter]
+    fn obs_dim(&self) -> usize {
+        self.envs.obs_dim()
+    }
+
+    fn spaces<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        spaces(py, self.envs.envs()[0].config())
+    }
+
+    /// Resets all environments into `obs` [N, obs_dim] float32.
+    #[pyo3(signature = (obs, seed=None))]
+    fn reset(&mut self, py: Python<'_>, mut obs: PyReadwriteArray2<'_, f32>, seed: Option<u64>) -> PyResult<()> {
+        let obs = obs.as_slice_mut().map_err(|_| config_error("obs must be a C-contiguous float32 array".into()))?;
+        py.detach(|| self.envs.reset(seed, obs)).py()
+    }
+
+    /// Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N] (continuous);
+    /// outputs are written in place.
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &mut self,
+        py: Python<'_>,
+        actions: &Bound<'_, PyAny>,
+        mut obs: PyReadwriteArray2<'_, f32>,
+        mut rewards: PyReadwriteArray1<'_, f64>,
+        mut terminated: PyReadwriteArray1<'_, bool>,
+        mut truncated: PyReadwriteArray1<'_, bool>,
+        mut final_obs: PyReadwriteArray2<'_, f32>,
+    ) -> PyResult<()> {
+        let mode = self.envs.envs()[0].config().action_mode;
+        self.actions.clear();
+        if mode == ActionMode::Continuous {
+            let a: PyReadonlyArray1<'_, f64> = actions.extract().map_err(|_| config_error("continuous actions must be a float64 array [N]".into()))?;
+            self.actions.extend(a.as_array().iter().map(|&x| Action::Continuous(x)));
+        } else {
+            let a: PyReadonlyArray1<'_, i64> = actions.extract().map_err(|_| config_error("discrete actions must be an int64 array [N]".into()))?;
+            self.actions.extend(a.as_array().iter().map(|&x| Action::Discrete(x)));
+        }
+        let contiguous = |name: &str| config_error(format!("{name} must be a C-contiguous array"));
+        let buffers = StepBuffers {
+            obs: obs.as_slice_mut().map_err(|_| contiguous("obs"))?,
+            rewards: rewards.as_slice_mut().map_err(|_| contiguous("rewards"))?,
+            terminated: terminated.as_slice_mut().map_err(|_| contiguous("terminated"))?,
+            truncated: truncated.as_slice_mut().map_err(|_| contiguous("truncated"))?,
+            final_obs: final_obs.as_slice_mut().map_err(|_| contiguous("final_obs"))?,
+        };
+        let envs = &mut self.envs;
+        let actions = &self.actions;
+        py.detach(move || envs.step(actions, buffers)).py()
+    }
+
+    /// Current state of every environment as arrays [N] in user units: equity, cash, position,
+    /// mark, fees, realized_pnl, unrealized_pnl, unfilled (float64), ts_ns (int64).
+    fn infos<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let envs = self.envs.envs();
+        let (tick, lot) = (envs[0].market().tick(), envs[0].market().lot());
+        let infos: Vec<StepInfo> = envs.iter().map(|e| e.info()).collect();
+        let d = PyDict::new(py);
+        let f = |g: &dyn Fn(&StepInfo) -> f64| PyArray1::from_iter(py, infos.iter().map(g));
+        d.set_item("equity", f(&|s| s.equity))?;
+        d.set_item("cash", f(&|s| s.cash))?;
+        d.set_item("position", f(&|s| s.position_lots as f64 * lot))?;
+        d.set_item("mark", f(&|s| s.mark_ticks * tick))?;
+        d.set_item("fees", f(&|s| s.fees))?;
+        d.set_item("realized_pnl", f(&|s| s.realized_pnl))?;
+        d.set_item("unrealized_pnl", f(&|s| s.unrealized_pnl))?;
+        d.set_item("unfilled", f(&|s| s.unfilled_lots as f64 * lot))?;
+        d.set_item("ts_ns", PyArray1::from_iter(py, infos.iter().map(|s| s.ts_ns)))?;
+        Ok(d)
+    }
+
+    /// For the environments whose episode ended in the last step: {index: info dict of its last step}.
+    fn final_infos<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let envs = self.envs.envs();
+        for (i, info) in self.envs.final_info().iter().enumerate() {
+            if let Some(info) = info {
+                d.set_item(i, info_dict(py, &envs[i], info, false)?)?;
+            }
+        }
+        Ok(d)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<EnvCore>()?;
+    m.add_class::<VecEnvCore>()?;
+    Ok(())
+}

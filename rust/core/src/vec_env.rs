@@ -1,0 +1,275 @@
+//! A batch of environments stepped in one call, writing into caller buffers.
+//!
+//! Environment `i` is a [`TradingEnv`] seeded with `seed + i`, so a batch of N equals N single
+//! environments built with those seeds. Episodes that end are reset in the same call
+//! (gymnasium's "same-step" autoreset): the row of `obs` then holds the first observation of
+//! the new episode, and the last observation of the old one goes to `final_obs`.
+
+use crate::env::{Action, EnvConfig, SharedMarket, StepInfo, StepOutcome, TradingEnv};
+use crate::error::{LobzeroError, Result};
+
+/// Buffers of one batched step; every slice has `num_envs` rows.
+pub struct StepBuffers<'a> {
+    /// [N, obs_dim] observations after the step (after an autoreset where one happened).
+    pub obs: &'a mut [f32],
+    pub rewards: &'a mut [f64],
+    pub terminated: &'a mut [bool],
+    pub truncated: &'a mut [bool],
+    /// [N, obs_dim] last observation of episodes that ended in this step (other rows untouched).
+    pub final_obs: &'a mut [f32],
+}
+
+#[derive(Debug, Clone)]
+pub struct VecTradingEnv {
+    envs: Vec<TradingEnv>,
+    obs_dim: usize,
+    /// Info of the finished episode's last step, per environment, when it ended in the last call.
+    final_info: Vec<Option<StepInfo>>,
+    threads: usize,
+}
+
+impl VecTradingEnv {
+    pub fn new(market: SharedMarket, num_envs: usize, config: EnvConfig) -> Result<Self> {
+        if num_envs == 0 {
+            return Err(LobzeroError::config("num_envs must be > 0"));
+        }
+        let envs = (0..num_envs)
+            .map(|i| {
+                let mut c = config.clone();
+                c.seed = config.seed.wrapping_add(i as u64);
+                TradingEnv::new(market.clone(), c)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let obs_dim = envs[0].obs_dim();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Self {
+            envs,
+            obs_dim,
+            final_info: vec![None; num_envs],
+            threads,
+        })
+    }
+
+    pub fn num_envs(&self) -> usize {
+        self.envs.len()
+    }
+
+    pub fn obs_dim(&self) -> usize {
+        self.obs_dim
+    }
+
+    pub fn envs(&self) -> &[TradingEnv] {
+        &self.envs
+    }
+
+    /// Info of the last step of the episodes that ended in the last `step` call.
+    pub fn final_info(&self) -> &[Option<StepInfo>] {
+        &self.final_info
+    }
+
+    /// Work is split over at most this many threads (1 = the calling thread only).
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    fn check(&self, obs: &[f32]) -> Result<()> {
+        if obs.len() != self.envs.len() * self.obs_dim {
+            return Err(LobzeroError::config(format!(
+                "observation buffer has {} values, expected num_envs × obs_dim = {}",
+                obs.len(),
+                self.envs.len() * self.obs_dim
+            )));
+        }
+        Ok(())
+    }
+
+    /// Resets every environment (`seed`: environment i gets `seed + i`).
+    pub fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<()> {
+        self.check(obs)?;
+        for (i, (env, row)) in self
+            .envs
+            .iter_mut()
+            .zip(obs.chunks_mut(self.obs_dim))
+            .enumerate()
+        {
+            env.reset(seed.map(|s| s.wrapping_add(i as u64)), None, row)?;
+        }
+        self.final_info.iter_mut().for_each(|f| *f = None);
+        Ok(())
+    }
+
+    /// Steps every environment with its action, resetting those whose episode ends.
+    pub fn step(&mut self, actions: &[Action], buffers: StepBuffers<'_>) -> Result<()> {
+        let n = self.envs.len();
+        let d = self.obs_dim;
+        self.check(buffers.obs)?;
+        if actions.len() != n
+            || buffers.rewards.len() != n
+            || buffers.terminated.len() != n
+            || buffers.truncated.len() != n
+            || buffers.final_obs.len() != n * d
+        {
+            return Err(LobzeroError::config(format!(
+                "a batch of {n} environments needs {n} actions and {n} rows in every buffer"
+            )));
+        }
+        let threads = self.threads.min(n.div_ceil(64)).max(1);
+        let chunk = n.div_ceil(threads);
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let mut handles = Vec::new();
+            let parts = self
+                .envs
+                .chunks_mut(chunk)
+                .zip(self.final_info.chunks_mut(chunk))
+                .zip(actions.chunks(chunk))
+                .zip(buffers.obs.chunks_mut(chunk * d))
+                .zip(buffers.rewards.chunks_mut(chunk))
+                .zip(buffers.terminated.chunks_mut(chunk))
+                .zip(buffers.truncated.chunks_mut(chunk))
+                .zip(buffers.final_obs.chunks_mut(chunk * d));
+            for (((((((envs, infos), acts), obs), rew), term), trunc), fin) in parts {
+                let mut work = move || step_chunk(envs, infos, acts, obs, rew, term, trunc, fin, d);
+                if threads == 1 {
+                    handles.push(Ok(work()));
+                } else {
+                    handles.push(Err(scope.spawn(work)));
+                }
+            }
+            handles
+                .into_iter()
+                .map(|h| match h {
+                    Ok(r) => r,
+                    Err(handle) => handle.join().unwrap_or_else(|_| {
+                        Err(LobzeroError::config("an environment thread panicked"))
+                    }),
+                })
+                .collect()
+        });
+        results.into_iter().collect()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step_chunk(
+    envs: &mut [TradingEnv],
+    infos: &mut [Option<StepInfo>],
+    actions: &[Action],
+    obs: &mut [f32],
+    rewards: &mut [f64],
+    terminated: &mut [bool],
+    truncated: &mut [bool],
+    final_obs: &mut [f32],
+    d: usize,
+) -> Result<()> {
+    for (i, env) in envs.iter_mut().enumerate() {
+        let row = &mut obs[i * d..(i + 1) * d];
+        let StepOutcome {
+            reward,
+            terminated: term,
+            truncated: trunc,
+        } = env.step(actions[i], row)?;
+        rewards[i] = reward;
+        terminated[i] = term;
+        truncated[i] = trunc;
+        infos[i] = None;
+        if term || trunc {
+            final_obs[i * d..(i + 1) * d].copy_from_slice(row);
+            infos[i] = Some(env.info());
+            env.reset(None, None, row)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, EventStream, Instrument, KIND_SNAPSHOT, KIND_UPDATE};
+    use crate::Decimal;
+    use std::sync::Arc;
+
+    fn market() -> SharedMarket {
+        let mut s = EventStream::default();
+        let mut push = |t: i64, kind, side, price, qty| {
+            s.push(Event {
+                ts_ns: t,
+                recv_ts_ns: t,
+                kind,
+                side,
+                price_ticks: price,
+                qty_lots: qty,
+            })
+        };
+        push(0, KIND_SNAPSHOT, 1, 100, 5);
+        push(0, KIND_SNAPSHOT, -1, 102, 5);
+        for k in 1..2000i64 {
+            let p = 100 + (k % 7) - 3;
+            push(k * 10_000_000, KIND_UPDATE, 1, p, 3 + k % 4);
+            push(k * 10_000_000, KIND_UPDATE, -1, p + 5, 2 + k % 3);
+        }
+        let inst = Instrument::new("X", "t", Decimal::unit(0), Decimal::unit(0)).unwrap();
+        SharedMarket::new(Arc::new(s), inst).unwrap()
+    }
+
+    #[test]
+    fn a_batch_equals_single_environments() {
+        let cfg = EnvConfig {
+            episode_steps: 7,
+            seed: 5,
+            ..EnvConfig::default()
+        };
+        let n = 130; // more than one thread's chunk
+        let mut batch = VecTradingEnv::new(market(), n, cfg.clone()).unwrap();
+        batch.set_threads(2);
+        let d = batch.obs_dim();
+        let mut obs = vec![0.0; n * d];
+        batch.reset(None, &mut obs).unwrap();
+        let mut singles: Vec<TradingEnv> = (0..n)
+            .map(|i| {
+                let mut c = cfg.clone();
+                c.seed = 5 + i as u64;
+                TradingEnv::new(market(), c).unwrap()
+            })
+            .collect();
+        let mut single_obs = vec![vec![0.0; d]; n];
+        for (env, o) in singles.iter_mut().zip(&mut single_obs) {
+            env.reset(None, None, o).unwrap();
+        }
+        for (i, o) in single_obs.iter().enumerate() {
+            assert_eq!(&obs[i * d..(i + 1) * d], o.as_slice());
+        }
+        let (mut rew, mut term, mut trunc, mut fin) = (
+            vec![0.0; n],
+            vec![false; n],
+            vec![false; n],
+            vec![0.0; n * d],
+        );
+        for step in 0..20 {
+            let actions: Vec<Action> = (0..n)
+                .map(|i| Action::Discrete(((i + step) % 5) as i64))
+                .collect();
+            batch
+                .step(
+                    &actions,
+                    StepBuffers {
+                        obs: &mut obs,
+                        rewards: &mut rew,
+                        terminated: &mut term,
+                        truncated: &mut trunc,
+                        final_obs: &mut fin,
+                    },
+                )
+                .unwrap();
+            for i in 0..n {
+                let out = singles[i].step(actions[i], &mut single_obs[i]).unwrap();
+                assert_eq!(out.reward.to_bits(), rew[i].to_bits());
+                assert_eq!((out.terminated, out.truncated), (term[i], trunc[i]));
+                if out.terminated || out.truncated {
+                    assert_eq!(&fin[i * d..(i + 1) * d], single_obs[i].as_slice());
+                    singles[i].reset(None, None, &mut single_obs[i]).unwrap();
+                }
+                assert_eq!(&obs[i * d..(i + 1) * d], single_obs[i].as_slice());
+            }
+        }
+    }
+}
