@@ -9,11 +9,12 @@ Nested dataclasses become TOML tables.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from pathlib import Path
 from typing import Any, Self, get_type_hints
+
+import tomllib
 
 from lobzero.exceptions import ConfigError
 

@@ -183,7 +183,9 @@ impl SharedMarket {
         if stream.is_empty() {
             return Err(LobzeroError::config("the market has no events"));
         }
-        let checkpoints = Arc::new(Checkpoints::build(&stream, 1 << 16));
+        // a few hundred checkpoints: a reset replays at most a few thousand events to its start
+        let every = (stream.len() / 256).clamp(4096, 1 << 16);
+        let checkpoints = Arc::new(Checkpoints::build(&stream, every));
         Ok(Self {
             stream,
             instrument,

@@ -1,0 +1,184 @@
+"""TradingEnv and VecTradingEnv through gymnasium: checker, spaces, info, determinism,
+batch = singles, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import lobzero
+import numpy as np
+import polars as pl
+import pytest
+from gymnasium.utils.env_checker import check_env
+from lobzero.data.market import Instrument
+from lobzero.envs import EnvConfig, TradingEnv, VecTradingEnv
+
+MS = 1_000_000
+
+
+def wavy_market(seconds: int = 120, seed: int = 0) -> lobzero.Market:
+    """A small hand-built market: a 2-tick spread around a random-walk mid, updates every 10 ms,
+    a trade every 50 ms."""
+    rng = np.random.default_rng(seed)
+    rows: list[tuple[int, int, int, int, int]] = []
+    mid = 10_000
+    rows += [(0, 3, 0, 0, 0)]
+    for k in range(1, 6):
+        rows += [(0, 0, 1, mid - k, 5 + k), (0, 0, -1, mid + k, 5 + k)]
+    for i in range(1, seconds * 100):
+        t = i * 10 * MS
+        if rng.random() < 0.1:
+            step = int(rng.choice([-1, 1]))
+            # shift the whole book by one tick
+            for k in range(1, 6):
+                rows += [(t, 1, 1, mid - k, 0), (t, 1, -1, mid + k, 0)]
+            mid += step
+            for k in range(1, 6):
+                rows += [(t, 1, 1, mid - k, 3 + k), (t, 1, -1, mid + k, 3 + k)]
+        else:
+            k = int(rng.integers(1, 6))
+            side = int(rng.choice([-1, 1]))
+            rows += [(t, 1, side, mid - side * k, int(rng.integers(1, 20)))]
+        if i % 5 == 0:
+            rows += [(t, 2, int(rng.choice([-1, 1])), mid + 1, int(rng.integers(1, 4)))]
+    t, kind, side, price, qty = map(list, zip(*rows, strict=True))
+    df = pl.DataFrame(
+        {
+            "ts_ns": t,
+            "recv_ts_ns": t,
+            "kind": kind,
+            "side": side,
+            "price_ticks": price,
+            "qty_lots": qty,
+        }
+    )
+    meta = Instrument(symbol="WAVE", venue="test", tick_size="0.5", lot_size="0.01")
+    return lobzero.Market.from_polars(df, meta)
+
+
+@pytest.fixture(scope="module")
+def market() -> lobzero.Market:
+    return wavy_market()
+
+
+CONFIG = EnvConfig(max_position=0.1, episode_steps=50, initial_cash=10_000.0)
+
+
+@pytest.mark.parametrize("mode", ["target", "side", "continuous"])
+def test_gymnasium_checker_passes(market: lobzero.Market, mode: str) -> None:
+    env = TradingEnv(market, CONFIG, action_mode=mode)
+    check_env(env, skip_render_check=True)
+    expected = {"target": gym.spaces.Discrete(5), "side": gym.spaces.Discrete(3)}
+    if mode in expected:
+        assert env.action_space == expected[mode]
+    else:
+        assert env.action_space.shape == (1,)
+
+
+def test_info_carries_the_ledger(market: lobzero.Market) -> None:
+    env = TradingEnv(market, CONFIG)
+    obs, info = env.reset(seed=3)
+    assert obs.dtype == np.float32 and obs.shape == env.observation_space.shape
+    assert env.observation_space.contains(obs)
+    assert info["equity"] == 10_000.0 and info["position"] == 0.0
+    obs, reward, terminated, truncated, info = env.step(4)  # target +1 = 0.1 = 10 lots
+    assert info["position"] == pytest.approx(0.1)
+    assert info["fills"], "a market order on a live book fills"
+    paid = sum(f[4] for f in info["fills"])
+    assert info["fees"] == pytest.approx(paid)
+    assert info["equity"] == pytest.approx(info["cash"] + info["position"] * info["mark"])
+    assert reward == pytest.approx(info["equity"] - 10_000.0)
+    assert set(info) >= {"equity", "cash", "position", "mark", "fees", "fills"}
+
+
+def test_same_seed_same_episode(market: lobzero.Market) -> None:
+    def run() -> list[float]:
+        env = TradingEnv(market, CONFIG)
+        obs, _ = env.reset(seed=7)
+        out = [float(x) for x in obs]
+        for a in [4, 0, 2, 3, 1] * 4:
+            obs, r, *_ = env.step(a)
+            out += [r, *map(float, obs)]
+        return out
+
+    assert run() == run()
+
+
+def test_fixed_start_and_truncation(market: lobzero.Market) -> None:
+    env = TradingEnv(market, CONFIG)
+    start = market.start_ns + 30_000 * MS
+    _, info = env.reset(options={"start_ns": start})
+    assert info["ts_ns"] == start
+    steps = 0
+    while True:
+        _, _, terminated, truncated, _ = env.step(2)
+        steps += 1
+        if terminated or truncated:
+            break
+    assert truncated and not terminated and steps == 50
+    with pytest.raises(lobzero.ConfigError, match="call reset"):
+        env.step(2)
+
+
+def test_bad_actions_and_configs(market: lobzero.Market) -> None:
+    env = TradingEnv(market, CONFIG)
+    env.reset(seed=0)
+    with pytest.raises(lobzero.InvalidValueError, match="not in 0..5"):
+        env.step(7)
+    with pytest.raises(lobzero.ConfigError, match="less than one lot"):
+        TradingEnv(market, CONFIG, max_position=0.001)
+    with pytest.raises(lobzero.ConfigError, match="unknown feature"):
+        TradingEnv(market, CONFIG, features=("spread", "crystal_ball"))
+    with pytest.raises(lobzero.ConfigError, match="unknown option"):
+        CONFIG.replace(leverage=10)
+    with pytest.raises(lobzero.ConfigError, match="too short"):
+        TradingEnv(market, CONFIG, episode_steps=10**6).reset(seed=0)
+    with pytest.raises(lobzero.ConfigError, match="outside the market"):
+        env.reset(options={"start_ns": market.end_ns + 10**9})
+
+
+def test_config_toml_round_trip(tmp_path: Path) -> None:
+    config = EnvConfig(action_mode="side", features=("spread", "levels"), start_ns=5, seed=9)
+    back = EnvConfig.load(config.save(tmp_path / "env.toml"))
+    assert back == config
+
+
+def test_registered_with_gymnasium(market: lobzero.Market) -> None:
+    env = gym.make("lobzero/Trading-v0", market=market, config=CONFIG)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == env.observation_space.shape
+
+
+def test_batch_equals_single_environments(market: lobzero.Market) -> None:
+    n = 6
+    config = CONFIG.replace(seed=11, episode_steps=20)
+    vec = VecTradingEnv(market, n, config)
+    singles = [TradingEnv(market, config, seed=11 + i) for i in range(n)]
+    obs, _ = vec.reset()
+    for i, env in enumerate(singles):
+        single_obs, _ = env.reset()
+        np.testing.assert_array_equal(obs[i], single_obs)
+    rng = np.random.default_rng(0)
+    for _ in range(45):
+        actions = rng.integers(0, 5, n)
+        obs, rewards, terminated, truncated, infos = vec.step(actions)
+        for i, env in enumerate(singles):
+            o, r, te, tr, info = env.step(int(actions[i]))
+            assert rewards[i] == r and terminated[i] == te and truncated[i] == tr
+            if te or tr:
+                np.testing.assert_array_equal(infos["final_obs"][i], o)
+                assert infos["final_info"][i]["equity"] == info["equity"]
+                o, _ = env.reset()
+            np.testing.assert_array_equal(obs[i], o)
+            assert infos["equity"][i] == env._core.info()["equity"]
+
+
+def test_vector_env_spaces_and_continuous_actions(market: lobzero.Market) -> None:
+    vec = VecTradingEnv(market, 3, CONFIG, action_mode="continuous", copy=True)
+    obs, _ = vec.reset(seed=1)
+    assert vec.observation_space.shape == (3, *vec.single_observation_space.shape)
+    obs2, rewards, *_ = vec.step(np.array([[0.5], [-1.0], [0.0]], dtype=np.float32))
+    assert obs2 is not obs and rewards.shape == (3,)
+    with pytest.raises(lobzero.ConfigError):
+        VecTradingEnv(market, 0, CONFIG)
