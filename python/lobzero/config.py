@@ -85,7 +85,8 @@ class TomlConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise ConfigError(
-                f"{cls.__name__}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+                f"{cls.__name__}: unknown option(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(names))}"
             )
         values = {k: _coerce(f"{cls.__name__}.{k}", hints[k], v) for k, v in data.items()}
         return cls(**values)

@@ -82,7 +82,7 @@ def test_info_carries_the_ledger(market: lobzero.Market) -> None:
     assert obs.dtype == np.float32 and obs.shape == env.observation_space.shape
     assert env.observation_space.contains(obs)
     assert info["equity"] == 10_000.0 and info["position"] == 0.0
-    obs, reward, terminated, truncated, info = env.step(4)  # target +1 = 0.1 = 10 lots
+    obs, reward, _, _, info = env.step(4)  # target +1 = 0.1 = 10 lots
     assert info["position"] == pytest.approx(0.1)
     assert info["fills"], "a market order on a live book fills"
     paid = sum(f[4] for f in info["fills"])
@@ -124,7 +124,7 @@ def test_fixed_start_and_truncation(market: lobzero.Market) -> None:
 def test_bad_actions_and_configs(market: lobzero.Market) -> None:
     env = TradingEnv(market, CONFIG)
     env.reset(seed=0)
-    with pytest.raises(lobzero.InvalidValueError, match="not in 0..5"):
+    with pytest.raises(lobzero.InvalidValueError, match=r"not in 0\.\.5"):
         env.step(7)
     with pytest.raises(lobzero.ConfigError, match="less than one lot"):
         TradingEnv(market, CONFIG, max_position=0.001)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
@@ -57,7 +57,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
     ``ts_ns``, ``step``, and ``fills``, the step's fills as (ts_ns, side, price, size, fee).
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
 
     def __init__(
         self,
@@ -108,6 +108,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
             return None
         i = self._last_info
         return (
-            f"step {i.get('step')}: equity {i.get('equity', 0.0):,.2f} position "
-            f"{i.get('position', 0.0):g} mark {i.get('mark', 0.0):,.2f} fees {i.get('fees', 0.0):,.2f}"
+            f"step {i.get('step')}: equity {i.get('equity', 0.0):,.2f} "
+            f"position {i.get('position', 0.0):g} mark {i.get('mark', 0.0):,.2f} "
+            f"fees {i.get('fees', 0.0):,.2f}"
         )

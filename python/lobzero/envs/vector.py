@@ -4,7 +4,7 @@ that writes into preallocated numpy buffers with the GIL released."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -31,7 +31,7 @@ class VecTradingEnv(gym.vector.VectorEnv):
     False) unless ``copy=True``.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.SAME_STEP}
 
     def __init__(
         self,
