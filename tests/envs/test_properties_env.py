@@ -77,9 +77,11 @@ def test_changing_later_events_changes_nothing_before(seed, config, actions, cut
 def book_at(df: pl.DataFrame, ts_ns: int) -> dict[tuple[int, int], int]:
     """The book after every event received at or before ts_ns (plain-Python reference)."""
     book: dict[tuple[int, int], int] = {}
-    for kind, side, price, qty in df.filter(pl.col("recv_ts_ns") <= ts_ns).select(
-        "kind", "side", "price_ticks", "qty_lots"
-    ).iter_rows():
+    for kind, side, price, qty in (
+        df.filter(pl.col("recv_ts_ns") <= ts_ns)
+        .select("kind", "side", "price_ticks", "qty_lots")
+        .iter_rows()
+    ):
         if kind in (0, 1):
             if qty:
                 book[(side, price)] = qty
