@@ -3,13 +3,13 @@ identities, position limits, fees >= 0, fills never larger than the visible leve
 
 from __future__ import annotations
 
+import lobzero
 import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import lobzero
 from lobzero.envs import EnvConfig, TradingEnv
+
 from tests.envs.test_trading_env import wavy_market
 
 MARKETS = {seed: wavy_market(seconds=40, seed=seed) for seed in range(3)}

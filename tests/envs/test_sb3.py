@@ -9,11 +9,11 @@ import pytest
 
 sb3 = pytest.importorskip("stable_baselines3", reason="stable-baselines3 is not installed")
 
+from lobzero.envs import EnvConfig, TradingEnv, VecTradingEnv  # noqa: E402
+from lobzero.envs.sb3 import Sb3VecEnv  # noqa: E402
 from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.env_checker import check_env as sb3_check_env  # noqa: E402
 
-from lobzero.envs import EnvConfig, TradingEnv, VecTradingEnv  # noqa: E402
-from lobzero.envs.sb3 import Sb3VecEnv  # noqa: E402
 from tests.envs.test_trading_env import wavy_market  # noqa: E402
 
 CONFIG = EnvConfig(max_position=0.1, episode_steps=64, initial_cash=10_000.0)

@@ -55,7 +55,7 @@ class Sb3VecEnv(VecEnv):
     def close(self) -> None:
         self.venv.close()
 
-    def seed(self, seed: int | None = None) -> Sequence[None | int]:
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
         self._seed = seed
         return [None if seed is None else seed + i for i in range(self.num_envs)]
 
