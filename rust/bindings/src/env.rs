@@ -8,6 +8,7 @@ use lobzero_core::features::{Feature, FeatureConfig};
 use lobzero_core::vec_env::{StepBuffers, VecTradingEnv};
 use lobzero_core::LobzeroError;
 use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -22,7 +23,10 @@ fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyR
         Some(v) => v.extract::<T>().map(Some).map_err(|_| {
             config_error(format!(
                 "env config {key}: expected {}, got {v:?}",
-                std::any::type_name::<T>().rsplit("::").next().unwrap_or("a value")
+                std::any::type_name::<T>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or("a value")
             ))
         }),
     }
@@ -34,11 +38,30 @@ use pyo3::conversion::FromPyObjectOwned;
 /// already in lots, times in ns). Unknown keys are refused.
 pub fn env_config(d: &Bound<'_, PyDict>) -> PyResult<EnvConfig> {
     const KNOWN: [&str; 24] = [
-        "step_ns", "step_events", "action_mode", "max_position_lots", "side_unit_lots",
-        "taker_fee_bps", "maker_fee_bps", "latency_ns", "reward", "reward_scale", "risk_aversion",
-        "initial_cash", "episode_steps", "start_ns", "end_ns", "features", "levels",
-        "imbalance_depths", "return_horizons", "volatility_window", "frame_stack", "seed",
-        "adversary", "num_threads",
+        "step_ns",
+        "step_events",
+        "action_mode",
+        "max_position_lots",
+        "side_unit_lots",
+        "taker_fee_bps",
+        "maker_fee_bps",
+        "latency_ns",
+        "reward",
+        "reward_scale",
+        "risk_aversion",
+        "initial_cash",
+        "episode_steps",
+        "start_ns",
+        "end_ns",
+        "features",
+        "levels",
+        "imbalance_depths",
+        "return_horizons",
+        "volatility_window",
+        "frame_stack",
+        "seed",
+        "adversary",
+        "num_threads",
     ];
     for key in d.keys() {
         let key: String = key.extract()?;
@@ -101,7 +124,11 @@ pub fn env_config(d: &Bound<'_, PyDict>) -> PyResult<EnvConfig> {
     set!("volatility_window", f.volatility_window);
     set!("frame_stack", f.frame_stack);
     if let Some(names) = get::<Vec<String>>(d, "features")? {
-        f.features = names.iter().map(|n| Feature::parse(n)).collect::<Result<_, _>>().py()?;
+        f.features = names
+            .iter()
+            .map(|n| Feature::parse(n))
+            .collect::<Result<_, _>>()
+            .py()?;
     }
     let start: Option<i64> = get(d, "start_ns")?;
     let end: Option<i64> = get(d, "end_ns")?;
@@ -123,19 +150,32 @@ fn action_from_py(mode: ActionMode, action: &Bound<'_, PyAny>) -> PyResult<Actio
                     let values: Vec<f64> = action
                         .call_method0("ravel")
                         .and_then(|a| a.extract())
-                        .map_err(|_| to_py(LobzeroError::invalid("action", "expected a float or an array of one float")))?;
+                        .map_err(|_| {
+                        to_py(LobzeroError::invalid(
+                            "action",
+                            "expected a float or an array of one float",
+                        ))
+                    })?;
                     match values.as_slice() {
                         [x] => *x,
-                        _ => return Err(to_py(LobzeroError::invalid("action", format!("expected one value, got {}", values.len())))),
+                        _ => {
+                            return Err(to_py(LobzeroError::invalid(
+                                "action",
+                                format!("expected one value, got {}", values.len()),
+                            )))
+                        }
                     }
                 }
             };
             Ok(Action::Continuous(x))
         }
         _ => {
-            let a: i64 = action
-                .extract()
-                .map_err(|_| to_py(LobzeroError::invalid("action", format!("expected an integer, got {action}"))))?;
+            let a: i64 = action.extract().map_err(|_| {
+                to_py(LobzeroError::invalid(
+                    "action",
+                    format!("expected an integer, got {action}"),
+                ))
+            })?;
             Ok(Action::Discrete(a))
         }
     }
@@ -143,26 +183,39 @@ fn action_from_py(mode: ActionMode, action: &Bound<'_, PyAny>) -> PyResult<Actio
 
 /// The `info` of a step in user units: quote currency for money, base units for sizes, prices
 /// as prices; `fills` lists the step's fills as (ts_ns, side, price, size, fee).
-fn info_dict<'py>(py: Python<'py>, env: &TradingEnv, info: &StepInfo, with_fills: bool) -> PyResult<Bound<'py, PyDict>> {
+fn info_dict<'py>(
+    py: Python<'py>,
+    env: &TradingEnv,
+    info: &StepInfo,
+    with_fills: bool,
+) -> PyResult<Bound<'py, PyDict>> {
     let (tick, lot) = (env.market().tick(), env.market().lot());
     let d = PyDict::new(py);
-    d.set_item("equity", info.equity)?;
-    d.set_item("cash", info.cash)?;
-    d.set_item("position", info.position_lots as f64 * lot)?;
-    d.set_item("mark", info.mark_ticks * tick)?;
-    d.set_item("fees", info.fees)?;
-    d.set_item("realized_pnl", info.realized_pnl)?;
-    d.set_item("unrealized_pnl", info.unrealized_pnl)?;
-    d.set_item("unfilled", info.unfilled_lots as f64 * lot)?;
-    d.set_item("ts_ns", info.ts_ns)?;
-    d.set_item("step", info.step)?;
+    d.set_item(intern!(py, "equity"), info.equity)?;
+    d.set_item(intern!(py, "cash"), info.cash)?;
+    d.set_item(intern!(py, "position"), info.position_lots as f64 * lot)?;
+    d.set_item(intern!(py, "mark"), info.mark_ticks * tick)?;
+    d.set_item(intern!(py, "fees"), info.fees)?;
+    d.set_item(intern!(py, "realized_pnl"), info.realized_pnl)?;
+    d.set_item(intern!(py, "unrealized_pnl"), info.unrealized_pnl)?;
+    d.set_item(intern!(py, "unfilled"), info.unfilled_lots as f64 * lot)?;
+    d.set_item(intern!(py, "ts_ns"), info.ts_ns)?;
+    d.set_item(intern!(py, "step"), info.step)?;
     if with_fills {
         let fills = &env.account().fills[info.fills_start.min(env.account().fills.len())..];
         let list = PyList::new(
             py,
-            fills.iter().map(|f| (f.ts_ns, f.side, f.price_ticks as f64 * tick, f.qty_lots as f64 * lot, f.fee)),
+            fills.iter().map(|f| {
+                (
+                    f.ts_ns,
+                    f.side,
+                    f.price_ticks as f64 * tick,
+                    f.qty_lots as f64 * lot,
+                    f.fee,
+                )
+            }),
         )?;
-        d.set_item("fills", list)?;
+        d.set_item(intern!(py, "fills"), list)?;
     }
     Ok(d)
 }
@@ -171,10 +224,10 @@ fn info_dict<'py>(py: Python<'py>, env: &TradingEnv, info: &StepInfo, with_fills
 fn spaces<'py>(py: Python<'py>, cfg: &EnvConfig) -> PyResult<Bound<'py, PyDict>> {
     let (low, high) = cfg.features.bounds();
     let d = PyDict::new(py);
-    d.set_item("obs_low", PyArray1::from_vec(py, low))?;
-    d.set_item("obs_high", PyArray1::from_vec(py, high))?;
-    d.set_item("frame_names", cfg.features.frame_names())?;
-    d.set_item("frame_stack", cfg.features.frame_stack)?;
+    d.set_item(intern!(py, "obs_low"), PyArray1::from_vec(py, low))?;
+    d.set_item(intern!(py, "obs_high"), PyArray1::from_vec(py, high))?;
+    d.set_item(intern!(py, "frame_names"), cfg.features.frame_names())?;
+    d.set_item(intern!(py, "frame_stack"), cfg.features.frame_stack)?;
     Ok(d)
 }
 
@@ -187,10 +240,16 @@ pub struct EnvCore {
 #[pymethods]
 impl EnvCore {
     #[new]
-    fn new(py: Python<'_>, stream: &Bound<'_, Stream>, config: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        stream: &Bound<'_, Stream>,
+        config: &Bound<'_, PyDict>,
+    ) -> PyResult<Self> {
         let cfg = env_config(config)?;
         let market = stream.get().shared_market(py)?;
-        Ok(Self { env: TradingEnv::new(market, cfg).py()? })
+        Ok(Self {
+            env: TradingEnv::new(market, cfg).py()?,
+        })
     }
 
     #[getter]
@@ -204,7 +263,12 @@ impl EnvCore {
     }
 
     #[pyo3(signature = (seed=None, start_ns=None))]
-    fn reset<'py>(&mut self, py: Python<'py>, seed: Option<u64>, start_ns: Option<i64>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    fn reset<'py>(
+        &mut self,
+        py: Python<'py>,
+        seed: Option<u64>,
+        start_ns: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let mut obs = vec![0.0f32; self.env.obs_dim()];
         self.env.reset(seed, start_ns, &mut obs).py()?;
         Ok(PyArray1::from_vec(py, obs))
@@ -216,12 +280,24 @@ impl EnvCore {
         &mut self,
         py: Python<'py>,
         action: &Bound<'py, PyAny>,
-    ) -> PyResult<(Bound<'py, PyArray1<f32>>, f64, bool, bool, Bound<'py, PyDict>)> {
+    ) -> PyResult<(
+        Bound<'py, PyArray1<f32>>,
+        f64,
+        bool,
+        bool,
+        Bound<'py, PyDict>,
+    )> {
         let action = action_from_py(self.env.config().action_mode, action)?;
         let mut obs = vec![0.0f32; self.env.obs_dim()];
         let out = self.env.step(action, &mut obs).py()?;
         let info = info_dict(py, &self.env, &self.env.info(), true)?;
-        Ok((PyArray1::from_vec(py, obs), out.reward, out.terminated, out.truncated, info))
+        Ok((
+            PyArray1::from_vec(py, obs),
+            out.reward,
+            out.terminated,
+            out.truncated,
+            info,
+        ))
     }
 
     /// The current state as a step's `info` (with the last step's fills).
@@ -233,11 +309,16 @@ impl EnvCore {
     fn round_trips<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(
             py,
-            self.env
-                .account()
-                .round_trips
-                .iter()
-                .map(|t| (t.entry_ts_ns, t.exit_ts_ns, t.side, t.max_qty_lots, t.pnl, t.fees)),
+            self.env.account().round_trips.iter().map(|t| {
+                (
+                    t.entry_ts_ns,
+                    t.exit_ts_ns,
+                    t.side,
+                    t.max_qty_lots,
+                    t.pnl,
+                    t.fees,
+                )
+            }),
         )
     }
 
@@ -258,15 +339,25 @@ pub struct VecEnvCore {
 #[pymethods]
 impl VecEnvCore {
     #[new]
-    fn new(py: Python<'_>, stream: &Bound<'_, Stream>, num_envs: usize, config: &Bound<'_, PyDict>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        stream: &Bound<'_, Stream>,
+        num_envs: usize,
+        config: &Bound<'_, PyDict>,
+    ) -> PyResult<Self> {
         let cfg = env_config(config)?;
         let threads: Option<usize> = get(config, "num_threads")?;
         let market = stream.get().shared_market(py)?;
-        let mut envs = py.detach(|| VecTradingEnv::new(market, num_envs, cfg)).py()?;
+        let mut envs = py
+            .detach(|| VecTradingEnv::new(market, num_envs, cfg))
+            .py()?;
         if let Some(t) = threads {
             envs.set_threads(t);
         }
-        Ok(Self { actions: Vec::with_capacity(num_envs), envs })
+        Ok(Self {
+            actions: Vec::with_capacity(num_envs),
+            envs,
+        })
     }
 
     #[getter]
@@ -285,8 +376,15 @@ impl VecEnvCore {
 
     /// Resets all environments into `obs` [N, obs_dim] float32.
     #[pyo3(signature = (obs, seed=None))]
-    fn reset(&mut self, py: Python<'_>, mut obs: PyReadwriteArray2<'_, f32>, seed: Option<u64>) -> PyResult<()> {
-        let obs = obs.as_slice_mut().map_err(|_| config_error("obs must be a C-contiguous float32 array".into()))?;
+    fn reset(
+        &mut self,
+        py: Python<'_>,
+        mut obs: PyReadwriteArray2<'_, f32>,
+        seed: Option<u64>,
+    ) -> PyResult<()> {
+        let obs = obs
+            .as_slice_mut()
+            .map_err(|_| config_error("obs must be a C-contiguous float32 array".into()))?;
         py.detach(|| self.envs.reset(seed, obs)).py()
     }
 
@@ -306,19 +404,31 @@ impl VecEnvCore {
         let mode = self.envs.envs()[0].config().action_mode;
         self.actions.clear();
         if mode == ActionMode::Continuous {
-            let a: PyReadonlyArray1<'_, f64> = actions.extract().map_err(|_| config_error("continuous actions must be a float64 array [N]".into()))?;
-            self.actions.extend(a.as_array().iter().map(|&x| Action::Continuous(x)));
+            let a: PyReadonlyArray1<'_, f64> = actions.extract().map_err(|_| {
+                config_error("continuous actions must be a float64 array [N]".into())
+            })?;
+            self.actions
+                .extend(a.as_array().iter().map(|&x| Action::Continuous(x)));
         } else {
-            let a: PyReadonlyArray1<'_, i64> = actions.extract().map_err(|_| config_error("discrete actions must be an int64 array [N]".into()))?;
-            self.actions.extend(a.as_array().iter().map(|&x| Action::Discrete(x)));
+            let a: PyReadonlyArray1<'_, i64> = actions
+                .extract()
+                .map_err(|_| config_error("discrete actions must be an int64 array [N]".into()))?;
+            self.actions
+                .extend(a.as_array().iter().map(|&x| Action::Discrete(x)));
         }
         let contiguous = |name: &str| config_error(format!("{name} must be a C-contiguous array"));
         let buffers = StepBuffers {
             obs: obs.as_slice_mut().map_err(|_| contiguous("obs"))?,
             rewards: rewards.as_slice_mut().map_err(|_| contiguous("rewards"))?,
-            terminated: terminated.as_slice_mut().map_err(|_| contiguous("terminated"))?,
-            truncated: truncated.as_slice_mut().map_err(|_| contiguous("truncated"))?,
-            final_obs: final_obs.as_slice_mut().map_err(|_| contiguous("final_obs"))?,
+            terminated: terminated
+                .as_slice_mut()
+                .map_err(|_| contiguous("terminated"))?,
+            truncated: truncated
+                .as_slice_mut()
+                .map_err(|_| contiguous("truncated"))?,
+            final_obs: final_obs
+                .as_slice_mut()
+                .map_err(|_| contiguous("final_obs"))?,
         };
         let envs = &mut self.envs;
         let actions = &self.actions;
@@ -333,15 +443,24 @@ impl VecEnvCore {
         let infos: Vec<StepInfo> = envs.iter().map(|e| e.info()).collect();
         let d = PyDict::new(py);
         let f = |g: &dyn Fn(&StepInfo) -> f64| PyArray1::from_iter(py, infos.iter().map(g));
-        d.set_item("equity", f(&|s| s.equity))?;
-        d.set_item("cash", f(&|s| s.cash))?;
-        d.set_item("position", f(&|s| s.position_lots as f64 * lot))?;
-        d.set_item("mark", f(&|s| s.mark_ticks * tick))?;
-        d.set_item("fees", f(&|s| s.fees))?;
-        d.set_item("realized_pnl", f(&|s| s.realized_pnl))?;
-        d.set_item("unrealized_pnl", f(&|s| s.unrealized_pnl))?;
-        d.set_item("unfilled", f(&|s| s.unfilled_lots as f64 * lot))?;
-        d.set_item("ts_ns", PyArray1::from_iter(py, infos.iter().map(|s| s.ts_ns)))?;
+        d.set_item(intern!(py, "equity"), f(&|s| s.equity))?;
+        d.set_item(intern!(py, "cash"), f(&|s| s.cash))?;
+        d.set_item(
+            intern!(py, "position"),
+            f(&|s| s.position_lots as f64 * lot),
+        )?;
+        d.set_item(intern!(py, "mark"), f(&|s| s.mark_ticks * tick))?;
+        d.set_item(intern!(py, "fees"), f(&|s| s.fees))?;
+        d.set_item(intern!(py, "realized_pnl"), f(&|s| s.realized_pnl))?;
+        d.set_item(intern!(py, "unrealized_pnl"), f(&|s| s.unrealized_pnl))?;
+        d.set_item(
+            intern!(py, "unfilled"),
+            f(&|s| s.unfilled_lots as f64 * lot),
+        )?;
+        d.set_item(
+            "ts_ns",
+            PyArray1::from_iter(py, infos.iter().map(|s| s.ts_ns)),
+        )?;
         Ok(d)
     }
 

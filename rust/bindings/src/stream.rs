@@ -3,12 +3,12 @@
 use crate::errors::IntoPyResult;
 use lobzero_core::env::SharedMarket;
 use lobzero_core::event::Instrument;
-use std::sync::{Arc, OnceLock};
 use lobzero_core::{Decimal, EventStream, LobzeroError};
 use numpy::ndarray::ArrayView1;
 use numpy::{Element, PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use std::sync::{Arc, OnceLock};
 
 /// An event stream held in Rust memory. Immutable: its columns are handed to numpy as read-only
 /// views that keep the stream alive, and environments share it without copies.

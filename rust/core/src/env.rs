@@ -295,26 +295,22 @@ impl TradingEnv {
     /// Applies events up to `ts_ns`, tracking trade flow and forgetting consumed liquidity at
     /// levels the exchange updates.
     fn advance(&mut self, ts_ns: i64) {
-        let from = self.replay.position();
-        self.replay.advance_to(ts_ns);
-        let to = self.replay.position();
-        let s = &*self.market.stream;
-        for i in from..to {
-            match s.kind[i] {
+        let (buy, sell, consumed) = (&mut self.buy_lots, &mut self.sell_lots, &mut self.consumed);
+        self.replay
+            .advance_to_visiting(ts_ns, |s, i| match s.kind[i] {
                 KIND_TRADE => {
                     if s.side[i] > 0 {
-                        self.buy_lots += s.qty_lots[i];
+                        *buy += s.qty_lots[i];
                     } else if s.side[i] < 0 {
-                        self.sell_lots += s.qty_lots[i];
+                        *sell += s.qty_lots[i];
                     }
                 }
                 KIND_UPDATE | KIND_SNAPSHOT => {
-                    self.consumed.on_level_update(s.side[i], s.price_ticks[i])
+                    consumed.on_level_update(s.side[i], s.price_ticks[i])
                 }
-                KIND_CLEAR => self.consumed.on_clear(s.side[i]),
+                KIND_CLEAR => consumed.on_clear(s.side[i]),
                 _ => {}
-            }
-        }
+            });
     }
 
     fn mid(&mut self) -> f64 {

@@ -77,6 +77,24 @@ impl<S: AsRef<EventStream>> Replay<S> {
         self.pos - start
     }
 
+    /// [`Replay::advance_to`] that also shows each applied event's index to `visit`, for callers
+    /// that track flow or react to level updates in the same pass.
+    #[inline]
+    pub fn advance_to_visiting(
+        &mut self,
+        ts_ns: i64,
+        mut visit: impl FnMut(&EventStream, usize),
+    ) -> usize {
+        let start = self.pos;
+        let n = self.stream().len();
+        while self.pos < n && self.stream.as_ref().recv_ts_ns[self.pos] <= ts_ns {
+            self.apply(self.pos);
+            visit(self.stream.as_ref(), self.pos);
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
     /// Applies the next `n` events (fewer at the end of the stream); returns how many were applied.
     pub fn advance_events(&mut self, n: usize) -> usize {
         let end = self.pos.saturating_add(n).min(self.stream().len());

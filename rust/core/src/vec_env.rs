@@ -7,6 +7,7 @@
 
 use crate::env::{Action, EnvConfig, SharedMarket, StepInfo, StepOutcome, TradingEnv};
 use crate::error::{LobzeroError, Result};
+use rayon::prelude::*;
 
 /// Buffers of one batched step; every slice has `num_envs` rows.
 pub struct StepBuffers<'a> {
@@ -113,39 +114,28 @@ impl VecTradingEnv {
                 "a batch of {n} environments needs {n} actions and {n} rows in every buffer"
             )));
         }
-        let threads = self.threads.min(n.div_ceil(64)).max(1);
+        // chunks of at least 32 environments, no more chunks than threads; rayon's pool
+        // persists, so a step pays no thread start-up
+        let threads = self.threads.min(n.div_ceil(32)).max(1);
         let chunk = n.div_ceil(threads);
-        let results: Vec<Result<()>> = std::thread::scope(|scope| {
-            let mut handles = Vec::new();
-            let parts = self
-                .envs
-                .chunks_mut(chunk)
-                .zip(self.final_info.chunks_mut(chunk))
-                .zip(actions.chunks(chunk))
-                .zip(buffers.obs.chunks_mut(chunk * d))
-                .zip(buffers.rewards.chunks_mut(chunk))
-                .zip(buffers.terminated.chunks_mut(chunk))
-                .zip(buffers.truncated.chunks_mut(chunk))
-                .zip(buffers.final_obs.chunks_mut(chunk * d));
-            for (((((((envs, infos), acts), obs), rew), term), trunc), fin) in parts {
-                let mut work = move || step_chunk(envs, infos, acts, obs, rew, term, trunc, fin, d);
-                if threads == 1 {
-                    handles.push(Ok(work()));
-                } else {
-                    handles.push(Err(scope.spawn(work)));
-                }
-            }
-            handles
-                .into_iter()
-                .map(|h| match h {
-                    Ok(r) => r,
-                    Err(handle) => handle.join().unwrap_or_else(|_| {
-                        Err(LobzeroError::config("an environment thread panicked"))
-                    }),
-                })
-                .collect()
-        });
-        results.into_iter().collect()
+        let work = |(((((((envs, infos), acts), obs), rew), term), trunc), fin)| {
+            step_chunk(envs, infos, acts, obs, rew, term, trunc, fin, d)
+        };
+        let parts = self
+            .envs
+            .chunks_mut(chunk)
+            .zip(self.final_info.chunks_mut(chunk))
+            .zip(actions.chunks(chunk))
+            .zip(buffers.obs.chunks_mut(chunk * d))
+            .zip(buffers.rewards.chunks_mut(chunk))
+            .zip(buffers.terminated.chunks_mut(chunk))
+            .zip(buffers.truncated.chunks_mut(chunk))
+            .zip(buffers.final_obs.chunks_mut(chunk * d));
+        if threads == 1 {
+            return parts.map(work).try_for_each(|r| r);
+        }
+        let parts: Vec<_> = parts.collect();
+        parts.into_par_iter().map(work).try_for_each(|r| r)
     }
 }
 
