@@ -4,7 +4,8 @@ The public API. See the README for a tour.
 """
 
 from lobzero._core import __version__
-from lobzero.data import FORMATS, Instrument, Market, import_market
+from lobzero.data import FORMATS, Instrument, Market, SynthConfig, import_market, synth_market
+from lobzero.envs import EnvConfig, TradingEnv, VecTradingEnv
 from lobzero.exceptions import (
     ConfigError,
     CrossedBookError,
@@ -25,6 +26,7 @@ __all__ = [
     "CrossedBookError",
     "DataError",
     "DataIOError",
+    "EnvConfig",
     "FormatError",
     "Instrument",
     "InvalidValueError",
@@ -32,8 +34,12 @@ __all__ = [
     "Market",
     "ParseError",
     "SequenceGapError",
+    "SynthConfig",
     "TimestampOrderError",
+    "TradingEnv",
     "TruncatedFileError",
+    "VecTradingEnv",
     "__version__",
     "import_market",
+    "synth_market",
 ]

@@ -2,5 +2,16 @@
 
 from lobzero.data.importers import FORMATS, import_market, register_importer
 from lobzero.data.market import COLUMNS, KIND_NAMES, Instrument, Market
+from lobzero.data.synth import SynthConfig, synth_market
 
-__all__ = ["COLUMNS", "FORMATS", "KIND_NAMES", "Instrument", "Market", "import_market", "register_importer"]
+__all__ = [
+    "COLUMNS",
+    "FORMATS",
+    "KIND_NAMES",
+    "Instrument",
+    "Market",
+    "SynthConfig",
+    "import_market",
+    "register_importer",
+    "synth_market",
+]

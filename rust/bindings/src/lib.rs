@@ -5,6 +5,7 @@ mod env;
 mod errors;
 mod import;
 mod stream;
+mod synth;
 
 use pyo3::prelude::*;
 
@@ -14,6 +15,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::Stream>()?;
     env::register(m)?;
     m.add_function(wrap_pyfunction!(import::import_binance_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(synth::synth_market, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

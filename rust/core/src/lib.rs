@@ -12,6 +12,7 @@ pub mod features;
 pub mod import;
 pub mod replay;
 pub mod rng;
+pub mod synth;
 pub mod vec_env;
 
 pub use book::{Book, OrderBook};
