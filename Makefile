@@ -20,7 +20,8 @@ $(VENV)/.deps: pyproject.toml | $(PY)
 
 # maturin develop compiles the Rust extension (release) and installs the package in editable form.
 build: $(VENV)/.deps
-	$(BIN)/maturin develop --release --quiet
+	@$(BIN)/maturin develop --release --quiet 2>&1 | grep -v "^Requirement already satisfied" || true
+	@$(PY) -c "import lobzero._core" || (echo "the Rust extension did not build" && exit 1)
 
 install: build
 

@@ -51,5 +51,23 @@ def run_demo(out: Path = Path("runs/demo"), seconds: float = 1800.0, seed: int =
         f"reads of 10 levels a side) in {best * 1e3:.1f} ms = "
         f"[bold]{len(market) / best / 1e6:.1f} M events/s[/]"
     )
+
+    import numpy as np
+
+    from lobzero.envs import EnvConfig, VecTradingEnv
+
+    num_envs = 256
+    vec = VecTradingEnv(market, num_envs, EnvConfig(max_position=0.1, episode_steps=1000))
+    vec.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    actions = rng.integers(0, 5, size=(50, num_envs))
+    t = time.perf_counter()
+    for a in actions:
+        vec.step(a)
+    elapsed = time.perf_counter() - t
+    console.print(
+        f"environment: {num_envs} trading environments (100 ms decisions, market orders walking "
+        f"the book, fees, 10 ms latency) at [bold]{50 * num_envs / elapsed / 1e6:.2f} M steps/s[/]"
+    )
     console.print(f"files in {out}/; next: `lobzero data info {path}`")
     return 0

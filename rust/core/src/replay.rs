@@ -3,7 +3,7 @@
 //! the events received up to `t`.
 
 use crate::book::{Book, OrderBook};
-use crate::event::{EventStream, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
+use crate::event::{EventStream, KIND_CLEAR, KIND_SNAPSHOT, KIND_UPDATE};
 
 /// The cursor. `position()` is the index of the next event to apply. `S` is how the stream is
 /// held: `&EventStream` for a scan, `Arc<EventStream>` for an environment that owns its cursor.
@@ -50,31 +50,39 @@ impl<S: AsRef<EventStream>> Replay<S> {
         self.stream().recv_ts_ns.get(self.pos).copied()
     }
 
+    /// Applies the events `[self.pos, end)` to the book, showing each to `visit`.
     #[inline]
-    fn apply(&mut self, i: usize) {
+    fn apply_until(&mut self, end: usize, mut visit: impl FnMut(&EventStream, usize)) {
         let s = self.stream.as_ref();
-        match s.kind[i] {
-            KIND_SNAPSHOT | KIND_UPDATE => {
-                self.book
-                    .set_level(s.side[i], s.price_ticks[i], s.qty_lots[i])
+        let range = self.pos..end;
+        let rows = s.kind[range.clone()]
+            .iter()
+            .zip(&s.side[range.clone()])
+            .zip(&s.price_ticks[range.clone()])
+            .zip(&s.qty_lots[range.clone()]);
+        for (i, (((&kind, &side), &price), &qty)) in range.zip(rows) {
+            match kind {
+                KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level(side, price, qty),
+                KIND_CLEAR => self.book.clear(side),
+                // trades leave the book as it is; validated streams hold no other kind
+                _ => {}
             }
-            KIND_CLEAR => self.book.clear(s.side[i]),
-            KIND_TRADE => {}
-            // validated streams hold no other kind; an unknown row changes nothing
-            _ => {}
+            visit(s, i);
         }
+        self.pos = end;
+    }
+
+    /// Index of the first event received after `ts_ns`, from the cursor on.
+    #[inline]
+    fn end_of(&self, ts_ns: i64) -> usize {
+        let recv = &self.stream.as_ref().recv_ts_ns[self.pos..];
+        self.pos + recv.iter().position(|&t| t > ts_ns).unwrap_or(recv.len())
     }
 
     /// Applies every event received at or before `ts_ns`; returns how many were applied.
     #[inline]
     pub fn advance_to(&mut self, ts_ns: i64) -> usize {
-        let start = self.pos;
-        let n = self.stream().len();
-        while self.pos < n && self.stream.as_ref().recv_ts_ns[self.pos] <= ts_ns {
-            self.apply(self.pos);
-            self.pos += 1;
-        }
-        self.pos - start
+        self.advance_to_visiting(ts_ns, |_, _| {})
     }
 
     /// [`Replay::advance_to`] that also shows each applied event's index to `visit`, for callers
@@ -83,26 +91,19 @@ impl<S: AsRef<EventStream>> Replay<S> {
     pub fn advance_to_visiting(
         &mut self,
         ts_ns: i64,
-        mut visit: impl FnMut(&EventStream, usize),
+        visit: impl FnMut(&EventStream, usize),
     ) -> usize {
         let start = self.pos;
-        let n = self.stream().len();
-        while self.pos < n && self.stream.as_ref().recv_ts_ns[self.pos] <= ts_ns {
-            self.apply(self.pos);
-            visit(self.stream.as_ref(), self.pos);
-            self.pos += 1;
-        }
-        self.pos - start
+        let end = self.end_of(ts_ns);
+        self.apply_until(end, visit);
+        end - start
     }
 
     /// Applies the next `n` events (fewer at the end of the stream); returns how many were applied.
     pub fn advance_events(&mut self, n: usize) -> usize {
         let end = self.pos.saturating_add(n).min(self.stream().len());
         let start = self.pos;
-        while self.pos < end {
-            self.apply(self.pos);
-            self.pos += 1;
-        }
+        self.apply_until(end, |_, _| {});
         end - start
     }
 
@@ -218,7 +219,7 @@ pub fn sample_book(stream: &EventStream, step_ns: i64, levels: usize) -> BookSam
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Event, SIDE_ASK, SIDE_BID};
+    use crate::event::{Event, KIND_TRADE, SIDE_ASK, SIDE_BID};
 
     fn stream() -> EventStream {
         let mut s = EventStream::default();
