@@ -102,3 +102,18 @@ class VecEnvCore:
     ) -> None: ...
     def infos(self) -> dict[str, npt.NDArray[Any]]: ...
     def final_infos(self) -> dict[int, dict[str, Any]]: ...
+
+def import_hftbacktest(
+    ev: npt.NDArray[np.uint64],
+    exch_ts: npt.NDArray[np.int64],
+    local_ts: npt.NDArray[np.int64],
+    px: npt.NDArray[np.float64],
+    qty: npt.NDArray[np.float64],
+    source: str,
+    *,
+    symbol: str | None = None,
+    venue: str | None = None,
+    tick_size: str | None = None,
+    lot_size: str | None = None,
+    round_qty: bool = False,
+) -> tuple[Stream, str]: ...

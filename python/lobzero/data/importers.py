@@ -17,13 +17,22 @@ options, counted in ``market.import_report``.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lobzero import _core
 from lobzero.data.market import Market
-from lobzero.exceptions import ConfigError, DataIOError
+from lobzero.exceptions import (
+    ConfigError,
+    DataIOError,
+    FormatError,
+    ParseError,
+    TruncatedFileError,
+)
 
 PathLike = str | Path
 
@@ -46,6 +55,58 @@ def _binance_stream(paths: list[Path], **options: Any) -> Market:
     return Market(stream, json.loads(report))
 
 
+HBT_FIELDS = {
+    "ev": np.uint64,
+    "exch_ts": np.int64,
+    "local_ts": np.int64,
+    "px": np.float64,
+    "qty": np.float64,
+}
+
+
+def _read_hftbacktest_npz(path: Path) -> np.ndarray:
+    """The event array of an hftbacktest .npz (key ``data``, or its only array)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.keys())
+            if "data" in keys:
+                key = "data"
+            elif len(keys) == 1:
+                key = keys[0]
+            else:
+                raise FormatError(
+                    f"{path}: not a valid hftbacktest file (no 'data' array among {keys})"
+                )
+            data = archive[key]
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise DataIOError(f"{path}: no such file") from e
+        with open(path, "rb") as fh:
+            zipped = fh.read(4) == b"PK\x03\x04"
+        if zipped:
+            raise TruncatedFileError(f"{path}: file is truncated or damaged ({e})") from e
+        raise FormatError(f"{path}: not a valid hftbacktest file (not an .npz archive: {e})") from e
+    names = data.dtype.names or ()
+    for field in HBT_FIELDS:
+        if field not in names:
+            raise ParseError(
+                f"{path}: missing field {field!r} (hftbacktest's event_dtype has "
+                f"{', '.join(HBT_FIELDS)}, ...; found {list(names)})"
+            )
+    return data
+
+
+def _hftbacktest(paths: list[Path], **options: Any) -> Market:
+    arrays = [_read_hftbacktest_npz(p) for p in paths]
+    data = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
+    cols = {
+        name: np.ascontiguousarray(data[name], dtype=dtype) for name, dtype in HBT_FIELDS.items()
+    }
+    source = str(paths[0]) if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1} files)"
+    stream, report = _core.import_hftbacktest(**cols, source=source, **options)
+    return Market(stream, json.loads(report))
+
+
 def _parquet(paths: list[Path], **options: Any) -> Market:
     if options:
         raise ConfigError(f"format 'parquet' takes no options, got {sorted(options)}")
@@ -56,6 +117,7 @@ def _parquet(paths: list[Path], **options: Any) -> Market:
 
 _IMPORTERS: dict[str, Callable[..., Market]] = {
     "binance-stream": _binance_stream,
+    "hftbacktest": _hftbacktest,
     "parquet": _parquet,
 }
 

@@ -2,7 +2,8 @@
 
 use crate::errors::IntoPyResult;
 use crate::stream::{parse_decimal, Stream};
-use lobzero_core::import::{binance_stream, GapPolicy, ImportOptions, Imported};
+use lobzero_core::import::{binance_stream, hftbacktest, GapPolicy, ImportOptions, Imported};
+use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -50,5 +51,43 @@ pub fn import_binance_stream(
     let opts = options(symbol, venue, tick_size, lot_size, on_gap, round_qty)?;
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let imported = py.detach(|| binance_stream::import(&refs, opts)).py()?;
+    finish(imported)
+}
+
+/// Converts hftbacktest event columns (numpy arrays of its `event_dtype` fields).
+#[pyfunction]
+#[pyo3(signature = (ev, exch_ts, local_ts, px, qty, source, *, symbol=None, venue=None, tick_size=None, lot_size=None, round_qty=false))]
+#[allow(clippy::too_many_arguments)]
+pub fn import_hftbacktest(
+    py: Python<'_>,
+    ev: PyReadonlyArray1<'_, u64>,
+    exch_ts: PyReadonlyArray1<'_, i64>,
+    local_ts: PyReadonlyArray1<'_, i64>,
+    px: PyReadonlyArray1<'_, f64>,
+    qty: PyReadonlyArray1<'_, f64>,
+    source: &str,
+    symbol: Option<String>,
+    venue: Option<String>,
+    tick_size: Option<&str>,
+    lot_size: Option<&str>,
+    round_qty: bool,
+) -> PyResult<(Stream, String)> {
+    let opts = options(symbol, venue, tick_size, lot_size, "error", round_qty)?;
+    let contiguous = |name: &str| {
+        crate::errors::to_py(lobzero_core::LobzeroError::parse(
+            source,
+            format!("field {name} must be a contiguous array"),
+        ))
+    };
+    let cols = hftbacktest::HbtColumns {
+        ev: ev.as_slice().map_err(|_| contiguous("ev"))?,
+        exch_ts: exch_ts.as_slice().map_err(|_| contiguous("exch_ts"))?,
+        local_ts: local_ts.as_slice().map_err(|_| contiguous("local_ts"))?,
+        px: px.as_slice().map_err(|_| contiguous("px"))?,
+        qty: qty.as_slice().map_err(|_| contiguous("qty"))?,
+    };
+    let imported = py
+        .detach(|| hftbacktest::import(&cols, source, &opts))
+        .py()?;
     finish(imported)
 }

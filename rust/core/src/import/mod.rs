@@ -6,6 +6,7 @@
 //! names the line of the file that caused it.
 
 pub mod binance_stream;
+pub mod hftbacktest;
 pub mod text;
 
 use crate::decimal::Decimal;
@@ -86,7 +87,7 @@ impl ImportReport {
         *self.messages.entry(name.to_string()).or_default() += 1;
     }
 
-    fn set_summary(&mut self, summary: &StreamSummary) {
+    pub fn set_summary(&mut self, summary: &StreamSummary) {
         for (k, name) in crate::event::KIND_NAMES.iter().enumerate() {
             self.events_by_kind
                 .insert(name.to_string(), summary.events_by_kind[k]);
