@@ -106,7 +106,7 @@ def test_bad_files(tmp_path: Path) -> None:
         lobzero.import_market(path, **opts)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"hello, not a zip")
-    with pytest.raises(lobzero.FormatError, match="not an .npz archive"):
+    with pytest.raises(lobzero.FormatError, match=r"not an \.npz archive"):
         lobzero.import_market(junk, **opts)
     two = tmp_path / "two.npz"
     np.savez(two, a=events(GOOD), b=events(GOOD))
