@@ -49,7 +49,8 @@ class Stream:
     def slice(self, start: int, end: int) -> Stream: ...
     def sample_book(self, step_ns: int, levels: int) -> dict[str, npt.NDArray[np.int64]]: ...
 
-def import_binance_stream(
+def import_files(
+    format: str,
     paths: list[str | PathLike[str]],
     *,
     symbol: str | None = None,

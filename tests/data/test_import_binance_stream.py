@@ -76,7 +76,7 @@ def test_small_futures_recording_by_hand(tmp_path: Path) -> None:
         "BTCUSDT",
         "binance-futures",
         "0.1",
-        "0.01",
+        "0.05",  # the coarsest 1/2/5 grid of the sizes seen: 2, 1.5, 3, 0.5, 1, 0.25, 2
     )
     cols = market.columns()
     # the diff before the snapshot is stale (u=8 < lastUpdateId=9) and dropped
@@ -86,13 +86,13 @@ def test_small_futures_recording_by_hand(tmp_path: Path) -> None:
         KIND_UPDATE,
     ]
     assert list(cols["price_ticks"][1:4]) == [1000, 999, 1002]
-    assert list(cols["qty_lots"][1:4]) == [200, 150, 300]
+    assert list(cols["qty_lots"][1:4]) == [40, 30, 60]
     assert cols["side"][7] == 1  # buyer not maker: buyer-initiated
     book = market.sample_book(step_ms=1, levels=3)
     # at t = 5 ms: bids 100.1 x 0.5, 100.0 x 2, 99.9 x 1.5; asks 100.3 x 1, 100.4 x 2
     assert list(book["bid_price_ticks"][-1]) == [1001, 1000, 999]
     assert list(book["ask_price_ticks"][-1]) == [1003, 1004, 0]
-    assert list(book["ask_qty_lots"][-1]) == [100, 200, 0]
+    assert list(book["ask_qty_lots"][-1]) == [20, 40, 0]
 
 
 def test_tick_and_lot_can_be_given(tmp_path: Path) -> None:

@@ -142,10 +142,24 @@ VALID = (
 )
 
 
+VALID_FILES = {
+    "binance-stream": VALID,
+    "binance-csv": (
+        b"symbol,timestamp,first_update_id,last_update_id,side,update_type,price,qty,pu\n"
+        b"X,1000,10,10,b,snap,100.0,1.0,-1\nX,1000,10,10,a,snap,100.5,2.0,-1\n"
+        b"X,1002,11,12,b,set,100.1,0.5,10\nX,1002,11,12,a,set,100.5,0,10\n"
+    ),
+    "tardis": (
+        b"exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n"
+        b"x,S,1,10,true,ask,100.5,3\nx,S,1,10,true,bid,100,2\nx,S,2,20,false,bid,100,0\n"
+    ),
+}
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.data())
-def test_random_corruption_is_a_data_error_never_a_crash(data) -> None:
-    blob = bytearray(VALID)
+@given(st.data(), st.sampled_from(sorted(VALID_FILES)))
+def test_random_corruption_is_a_data_error_never_a_crash(data, fmt) -> None:
+    blob = bytearray(VALID_FILES[fmt])
     for _ in range(data.draw(st.integers(1, 4))):
         op = data.draw(st.sampled_from(["flip", "delete", "insert", "cut"]))
         pos = data.draw(st.integers(0, max(len(blob) - 1, 0)))
@@ -165,7 +179,7 @@ def test_random_corruption_is_a_data_error_never_a_crash(data) -> None:
             raw = path.read_bytes()
             path.write_bytes(raw[: data.draw(st.integers(0, len(raw)))])
         try:
-            market = lobzero.import_market(path, format="binance-stream")
+            market = lobzero.import_market(path, format=fmt)
         except lobzero.DataError:
             return
         # accepted input must still be a valid stream

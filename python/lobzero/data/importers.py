@@ -50,9 +50,14 @@ def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     return out
 
 
-def _binance_stream(paths: list[Path], **options: Any) -> Market:
-    stream, report = _core.import_binance_stream([str(p) for p in paths], **options)
-    return Market(stream, json.loads(report))
+def _text_format(fmt: str) -> Callable[..., Market]:
+    """An importer for one of the text formats the Rust core reads."""
+
+    def importer(paths: list[Path], **options: Any) -> Market:
+        stream, report = _core.import_files(fmt, [str(p) for p in paths], **options)
+        return Market(stream, json.loads(report))
+
+    return importer
 
 
 HBT_FIELDS = {
@@ -116,7 +121,9 @@ def _parquet(paths: list[Path], **options: Any) -> Market:
 
 
 _IMPORTERS: dict[str, Callable[..., Market]] = {
-    "binance-stream": _binance_stream,
+    "binance-stream": _text_format("binance-stream"),
+    "binance-csv": _text_format("binance-csv"),
+    "tardis": _text_format("tardis"),
     "hftbacktest": _hftbacktest,
     "parquet": _parquet,
 }

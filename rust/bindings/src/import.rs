@@ -2,7 +2,9 @@
 
 use crate::errors::IntoPyResult;
 use crate::stream::{parse_decimal, Stream};
-use lobzero_core::import::{binance_stream, hftbacktest, GapPolicy, ImportOptions, Imported};
+use lobzero_core::import::{
+    binance_csv, binance_stream, hftbacktest, tardis, GapPolicy, ImportOptions, Imported,
+};
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use std::path::{Path, PathBuf};
@@ -34,12 +36,14 @@ pub fn finish(imported: Imported) -> PyResult<(Stream, String)> {
     Ok((Stream::new(imported.events, imported.instrument), report))
 }
 
-/// Imports Binance recordings (`<recv_ns> <JSON>` lines, gzip or plain), in order.
+/// Imports text files of one recording, in order: `format` is "binance-stream", "binance-csv"
+/// or "tardis".
 #[pyfunction]
-#[pyo3(signature = (paths, *, symbol=None, venue=None, tick_size=None, lot_size=None, on_gap="error", round_qty=false))]
+#[pyo3(signature = (format, paths, *, symbol=None, venue=None, tick_size=None, lot_size=None, on_gap="error", round_qty=false))]
 #[allow(clippy::too_many_arguments)]
-pub fn import_binance_stream(
+pub fn import_files(
     py: Python<'_>,
+    format: &str,
     paths: Vec<PathBuf>,
     symbol: Option<String>,
     venue: Option<String>,
@@ -49,8 +53,18 @@ pub fn import_binance_stream(
     round_qty: bool,
 ) -> PyResult<(Stream, String)> {
     let opts = options(symbol, venue, tick_size, lot_size, on_gap, round_qty)?;
+    let importer = match format {
+        "binance-stream" => binance_stream::import,
+        "binance-csv" => binance_csv::import,
+        "tardis" => tardis::import,
+        other => {
+            return Err(crate::errors::to_py(lobzero_core::LobzeroError::config(
+                format!("unknown text format {other:?}"),
+            )))
+        }
+    };
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-    let imported = py.detach(|| binance_stream::import(&refs, opts)).py()?;
+    let imported = py.detach(|| importer(&refs, opts)).py()?;
     finish(imported)
 }
 

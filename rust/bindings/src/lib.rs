@@ -14,7 +14,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<stream::Stream>()?;
     env::register(m)?;
-    m.add_function(wrap_pyfunction!(import::import_binance_stream, m)?)?;
+    m.add_function(wrap_pyfunction!(import::import_files, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_market, m)?)?;
     m.add_function(wrap_pyfunction!(import::import_hftbacktest, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

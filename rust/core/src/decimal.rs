@@ -15,6 +15,11 @@ pub struct Decimal {
 const MAX_SCALE: u32 = 18;
 
 impl Decimal {
+    pub const ZERO: Decimal = Decimal {
+        mantissa: 0,
+        scale: 0,
+    };
+
     /// Parses a plain decimal such as `"0.01"`, `"61737.63000000"` or `"2152"`. Signs, exponents,
     /// NaN and empty strings are refused: exchange sizes and prices are plain non-negative numbers.
     pub fn parse(text: &str) -> Result<Self, String> {

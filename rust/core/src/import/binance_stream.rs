@@ -359,14 +359,8 @@ impl BinanceStreamImporter {
             recv_ts_ns,
             kind: KIND_CLEAR,
             side: SIDE_NONE,
-            price: Decimal {
-                mantissa: 0,
-                scale: 0,
-            },
-            qty: Decimal {
-                mantissa: 0,
-                scale: 0,
-            },
+            price: Decimal::ZERO,
+            qty: Decimal::ZERO,
             file,
             line,
         };
@@ -476,14 +470,8 @@ impl BinanceStreamImporter {
                     recv_ts_ns,
                     kind: KIND_CLEAR,
                     side: SIDE_NONE,
-                    price: Decimal {
-                        mantissa: 0,
-                        scale: 0,
-                    },
-                    qty: Decimal {
-                        mantissa: 0,
-                        scale: 0,
-                    },
+                    price: Decimal::ZERO,
+                    qty: Decimal::ZERO,
                     file: diff.file,
                     line: diff.line,
                 });
@@ -556,14 +544,15 @@ mod tests {
         assert_eq!(out.instrument.symbol, "BTCUSDT");
         assert_eq!(out.instrument.venue, "binance-futures");
         assert_eq!(out.instrument.tick_size, "0.1");
-        assert_eq!(out.instrument.lot_size, "0.01");
+        // the coarsest usual grid of the sizes seen (1, 1.5, 3, 0.5, 1, 0.25, 2)
+        assert_eq!(out.instrument.lot_size, "0.05");
         assert_eq!(out.report.stale_diffs_dropped, 1);
         let s = &out.events;
         // clear + 3 snapshot levels, 3 updates, 1 trade, 1 update
         assert_eq!(s.len(), 9);
         assert_eq!(s.kind[0], KIND_CLEAR);
         assert_eq!(&s.price_ticks[1..4], &[1000, 999, 1002]);
-        assert_eq!(&s.qty_lots[1..4], &[200, 150, 300]);
+        assert_eq!(&s.qty_lots[1..4], &[40, 30, 60]);
         assert_eq!(s.kind[7], KIND_TRADE);
         assert_eq!(s.side[7], SIDE_BID);
         assert_eq!(s.ts_ns[7], 4 * MS);

@@ -5,8 +5,10 @@
 //! finest grid the data uses), converts to integers and validates the result, so every error
 //! names the line of the file that caused it.
 
+pub mod binance_csv;
 pub mod binance_stream;
 pub mod hftbacktest;
+pub mod tardis;
 pub mod text;
 
 use crate::decimal::Decimal;
@@ -105,6 +107,43 @@ pub struct Imported {
     pub report: ImportReport,
 }
 
+/// The coarsest usual grid every value lies on: the largest step of the form 1, 2 or 5 × 10^k
+/// that divides every value (e.g. 0.5 for Deribit prices 6421.5, 6422, ...; 0.5 again for a
+/// file whose only price is 8531.5, where the plain greatest common divisor would be the price
+/// itself); 1 when there are no non-zero values.
+pub fn coarsest_grid(values: impl Iterator<Item = Decimal>) -> Decimal {
+    fn gcd(mut a: i128, mut b: i128) -> i128 {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    }
+    let values: Vec<Decimal> = values.filter(|d| !d.is_zero()).collect();
+    let Some(scale) = values.iter().map(|d| d.scale).max() else {
+        return Decimal::unit(0);
+    };
+    let mut g: i128 = 0;
+    for d in &values {
+        g = gcd(g, d.mantissa * 10i128.pow(scale - d.scale));
+        if g == 1 {
+            break;
+        }
+    }
+    // the largest 1/2/5 × 10^k (in units of 10^-scale) dividing g
+    let mut best = 1i128;
+    let mut power = 1i128;
+    while power <= g {
+        for m in [1, 2, 5] {
+            let step = m * power;
+            if step <= g && g % step == 0 {
+                best = best.max(step);
+            }
+        }
+        power *= 10;
+    }
+    Decimal::new(best, scale).unwrap_or(Decimal::unit(scale))
+}
+
 /// An event with exact decimal price and size and the place it was read from.
 #[derive(Debug, Clone, Copy)]
 pub struct RawEvent {
@@ -126,6 +165,35 @@ pub struct RawEvents {
 }
 
 impl RawEvents {
+    /// Merges several imports into one stream ordered by receive time; ties keep the order of
+    /// `parts` (depth files before trade files, say). Each part must already be in order: a part
+    /// whose times go backwards is refused, not sorted.
+    pub fn merge(parts: Vec<RawEvents>) -> Result<RawEvents> {
+        let mut merged = RawEvents::default();
+        let mut tagged: Vec<(usize, RawEvent)> = Vec::new();
+        for (k, part) in parts.into_iter().enumerate() {
+            let offset = merged.files.len() as u32;
+            for w in part.events.windows(2) {
+                if w[1].recv_ts_ns < w[0].recv_ts_ns {
+                    return Err(LobzeroError::TimestampOrder {
+                        location: part.location(w[1].file, w[1].line),
+                        previous_ts_ns: w[0].recv_ts_ns,
+                        ts_ns: w[1].recv_ts_ns,
+                    });
+                }
+            }
+            tagged.extend(part.events.into_iter().map(|mut e| {
+                e.file += offset;
+                (k, e)
+            }));
+            merged.files.extend(part.files);
+        }
+        // stable: equal times keep part order, then file order within a part
+        tagged.sort_by_key(|(k, e)| (e.recv_ts_ns, *k));
+        merged.events = tagged.into_iter().map(|(_, e)| e).collect();
+        Ok(merged)
+    }
+
     pub fn location(&self, file: u32, line: u64) -> String {
         let name = self
             .files
@@ -142,28 +210,21 @@ impl RawEvents {
         venue: &str,
         mut report: ImportReport,
     ) -> Result<Imported> {
-        let finest = |values: &mut dyn Iterator<Item = Decimal>| {
-            values.filter(|d| !d.is_zero()).map(|d| d.scale).max()
-        };
         let (tick, tick_inferred) = match options.tick_size {
             Some(t) => (t, false),
-            None => {
-                let scale = finest(
-                    &mut self
-                        .events
+            None => (
+                coarsest_grid(
+                    self.events
                         .iter()
                         .filter(|e| e.kind != crate::event::KIND_CLEAR)
                         .map(|e| e.price),
-                );
-                (Decimal::unit(scale.unwrap_or(0)), true)
-            }
+                ),
+                true,
+            ),
         };
         let (lot, lot_inferred) = match options.lot_size {
             Some(l) => (l, false),
-            None => {
-                let scale = finest(&mut self.events.iter().map(|e| e.qty));
-                (Decimal::unit(scale.unwrap_or(0)), true)
-            }
+            None => (coarsest_grid(self.events.iter().map(|e| e.qty)), true),
         };
         let instrument = Instrument::new(
             options.symbol.as_deref().unwrap_or(symbol),

@@ -101,3 +101,70 @@ impl<R: BufRead> Lines<R> {
         Ok(Some((self.line, text, newline)))
     }
 }
+
+/// A CSV reader over a text file, plain or gzip.
+pub type CsvReader = csv::Reader<Box<dyn BufRead>>;
+
+/// A CSV reader over a (possibly gzip) file, with its header row read.
+pub fn csv_reader(path: &Path) -> Result<(CsvReader, Vec<String>)> {
+    let name = path.display().to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(open(path)?);
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(&name, e))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    Ok((reader, headers))
+}
+
+/// Maps a csv crate error to the matching lobzero error, naming file and line.
+pub fn csv_error(name: &str, err: csv::Error) -> LobzeroError {
+    let line = err.position().map_or(0, |p| p.line());
+    let location = format!("{name}:{line}");
+    match err.kind() {
+        csv::ErrorKind::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            LobzeroError::Truncated {
+                location,
+                detail: format!("compressed stream ends early: {e}"),
+            }
+        }
+        csv::ErrorKind::Io(e) => LobzeroError::Io {
+            location,
+            detail: e.to_string(),
+        },
+        csv::ErrorKind::Utf8 { .. } => LobzeroError::parse(location, "not UTF-8 text"),
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => LobzeroError::parse(
+            location,
+            format!("{len} fields where the header has {expected_len}"),
+        ),
+        _ => LobzeroError::parse(location, err.to_string()),
+    }
+}
+
+/// Column positions by name, refusing a header that lacks one.
+pub fn column_index(
+    headers: &[String],
+    names: &[&str],
+    location: &str,
+    format: &str,
+) -> Result<Vec<usize>> {
+    names
+        .iter()
+        .map(|name| {
+            headers
+                .iter()
+                .position(|h| h == name)
+                .ok_or_else(|| LobzeroError::Format {
+                    location: location.to_string(),
+                    format: format.to_string(),
+                    detail: format!("missing column {name:?} (header: {})", headers.join(",")),
+                })
+        })
+        .collect()
+}
