@@ -39,3 +39,33 @@ def test_help_lists_the_flows(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     out = capsys.readouterr().out
     assert "data import" in out and "demo" in out
+
+
+def test_synth_then_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "synth.parquet"
+    args = ["data", "synth", "--seconds", "30", "--seed", "3", "--signal-strength", "1"]
+    assert main([*args, "-o", str(out)]) == 0
+    market = lobzero.Market.load(out)
+    assert market.import_report["config"]["signal_strength"] == 1.0
+    assert market.to_polars().equals(
+        lobzero.synth_market(seconds=30, seed=3, signal_strength=1.0).to_polars()
+    )
+    capsys.readouterr()
+    assert main(["data", "synth", "--seconds", "-5", "-o", str(out)]) == 2
+    assert "ConfigError" in capsys.readouterr().out
+
+
+def test_synth_from_a_config_file(tmp_path: Path) -> None:
+    config = lobzero.SynthConfig(seconds=20, seed=9, levels=10).save(tmp_path / "s.toml")
+    out = tmp_path / "s.parquet"
+    assert main(["data", "synth", "--config", str(config), "-o", str(out)]) == 0
+    assert lobzero.Market.load(out).import_report["config"]["levels"] == 10
+
+
+def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lobzero.demo import run_demo
+
+    assert run_demo(out=tmp_path, seconds=120.0) == 0
+    text = capsys.readouterr().out
+    assert "M events/s" in text and "M steps/s" in text
+    assert (tmp_path / "synth.parquet").exists()

@@ -1,0 +1,450 @@
+//! The batch of trees: storage, reset (root expansion), the select / backup loop, results and
+//! subtree reuse. Selection rules live in [`super::puct`] and [`super::gumbel`].
+
+use super::{gumbel, puct, Algorithm, MctsConfig, NO_ACTION, NO_PARENT, ROOT, UNEXPANDED};
+use crate::error::{LobzeroError, Result};
+use crate::rng::Rng;
+
+/// Min-max statistics of the Q values (`reward + discount * value`) backed up in one tree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MinMax {
+    pub min: f64,
+    pub max: f64,
+}
+
+impl MinMax {
+    pub const EMPTY: Self = Self {
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+    };
+
+    #[inline]
+    pub fn update(&mut self, q: f64) {
+        self.min = self.min.min(q);
+        self.max = self.max.max(q);
+    }
+
+    /// `(q - min) / (max - min)` clamped to [0, 1]; 0 while the tree has seen fewer than two
+    /// distinct Q values (so a lone visited child is valued like an unvisited one).
+    #[inline]
+    pub fn normalize(&self, q: f64) -> f64 {
+        if self.max > self.min {
+            ((q - self.min) / (self.max - self.min)).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// No `reset` yet.
+    Empty,
+    /// Ready for `select`.
+    Ready,
+    /// `select` ran; `backup` must come next.
+    Selected,
+}
+
+/// `B` search trees in struct-of-arrays form (see the module docs for shapes and sentinels).
+#[derive(Debug, Clone)]
+pub struct MctsBatch {
+    pub(crate) cfg: MctsConfig,
+    pub(crate) capacity: usize,
+    pub(crate) visit_count: Vec<u32>,
+    pub(crate) value_sum: Vec<f64>,
+    pub(crate) raw_value: Vec<f64>,
+    pub(crate) reward: Vec<f64>,
+    pub(crate) parent: Vec<i32>,
+    pub(crate) action_from_parent: Vec<i32>,
+    pub(crate) prior: Vec<f64>,
+    pub(crate) children: Vec<i32>,
+    /// [B] nodes in use (the next expansion's slot).
+    pub(crate) num_nodes: Vec<u32>,
+    /// [B, A] legal root actions.
+    pub(crate) legal: Vec<bool>,
+    /// [B] Q statistics (fixed to `value_bounds` when given).
+    pub(crate) minmax: Vec<MinMax>,
+    /// [B, A] Gumbel draws at the root (0 without noise); Gumbel only.
+    pub(crate) gumbel: Vec<f64>,
+    /// [B, A] root actions kept by Gumbel-top-k (the legal ones for MuZero).
+    pub(crate) considered: Vec<bool>,
+    /// [B] number of considered root actions.
+    pub(crate) num_considered: Vec<u32>,
+    /// `schedule[m - 1][s]`: visits a considered root action must have to be chosen at
+    /// simulation `s` when `m` actions are considered (sequential halving).
+    pub(crate) schedule: Vec<Vec<u32>>,
+    /// [B] pending leaf edge chosen by `select`.
+    pub(crate) pending_parent: Vec<u32>,
+    pub(crate) pending_action: Vec<u32>,
+    pub(crate) sims_done: usize,
+    pub(crate) phase: Phase,
+    pub(crate) rngs: Vec<Rng>,
+    pub(crate) scratch: Vec<f64>,
+}
+
+fn softmax_row(
+    logits: &[f32],
+    legal: Option<&[bool]>,
+    out: &mut [f64],
+    location: impl Fn() -> String,
+) -> Result<()> {
+    let is_legal = |a: usize| legal.map_or(true, |l| l[a]);
+    let mut max = f64::NEG_INFINITY;
+    for (a, &x) in logits.iter().enumerate() {
+        if !is_legal(a) {
+            continue;
+        }
+        if !x.is_finite() {
+            return Err(LobzeroError::invalid(
+                location(),
+                format!("prior logit of action {a} is {x}; logits must be finite"),
+            ));
+        }
+        max = max.max(x as f64);
+    }
+    let mut total = 0.0;
+    for (a, (o, &x)) in out.iter_mut().zip(logits).enumerate() {
+        *o = if is_legal(a) {
+            (x as f64 - max).exp()
+        } else {
+            0.0
+        };
+        total += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= total;
+    }
+    Ok(())
+}
+
+fn check_len(name: &str, got: usize, want: usize, shape: &str) -> Result<()> {
+    if got != want {
+        return Err(LobzeroError::config(format!(
+            "mcts: {name} must have shape {shape} ({want} values), got {got} values"
+        )));
+    }
+    Ok(())
+}
+
+fn check_finite(name: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(b) => Err(LobzeroError::invalid(
+            format!("{name}[{b}]"),
+            format!("is {}; must be finite", values[b]),
+        )),
+        None => Ok(()),
+    }
+}
+
+impl MctsBatch {
+    pub fn new(cfg: MctsConfig) -> Result<Self> {
+        cfg.validate()?;
+        let (b, a, n) = (cfg.num_roots, cfg.num_actions, cfg.capacity());
+        let max_m = cfg.max_considered_actions.min(a);
+        let schedule = (1..=max_m)
+            .map(|m| gumbel::considered_visit_schedule(m, cfg.num_simulations))
+            .collect();
+        let rngs = (0..b as u64).map(|i| Rng::derive(cfg.seed, i)).collect();
+        Ok(Self {
+            capacity: n,
+            visit_count: vec![0; b * n],
+            value_sum: vec![0.0; b * n],
+            raw_value: vec![0.0; b * n],
+            reward: vec![0.0; b * n],
+            parent: vec![NO_PARENT; b * n],
+            action_from_parent: vec![NO_ACTION; b * n],
+            prior: vec![0.0; b * n * a],
+            children: vec![UNEXPANDED; b * n * a],
+            num_nodes: vec![0; b],
+            legal: vec![true; b * a],
+            minmax: vec![MinMax::EMPTY; b],
+            gumbel: vec![0.0; b * a],
+            considered: vec![true; b * a],
+            num_considered: vec![a as u32; b],
+            schedule,
+            pending_parent: vec![0; b],
+            pending_action: vec![0; b],
+            sims_done: 0,
+            phase: Phase::Empty,
+            rngs,
+            scratch: vec![0.0; 4 * a],
+            cfg,
+        })
+    }
+
+    pub fn config(&self) -> &MctsConfig {
+        &self.cfg
+    }
+
+    /// Nodes per tree (`N`).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Simulations run since the last `reset` / `reuse_subtree`.
+    pub fn simulations_done(&self) -> usize {
+        self.sims_done
+    }
+
+    #[inline]
+    pub(crate) fn node(&self, b: usize, n: usize) -> usize {
+        b * self.capacity + n
+    }
+
+    #[inline]
+    pub(crate) fn edge(&self, b: usize, n: usize, a: usize) -> usize {
+        (b * self.capacity + n) * self.cfg.num_actions + a
+    }
+
+    /// Child slot of edge (n, a) of tree b, or `None` when unexpanded.
+    #[inline]
+    pub(crate) fn child(&self, b: usize, n: usize, a: usize) -> Option<usize> {
+        let c = self.children[self.edge(b, n, a)];
+        (c != UNEXPANDED).then_some(c as usize)
+    }
+
+    /// `reward + discount * mean value` of node `c` (a visited child).
+    #[inline]
+    pub(crate) fn q_of(&self, b: usize, c: usize) -> f64 {
+        let i = self.node(b, c);
+        self.reward[i] + self.cfg.discount * (self.value_sum[i] / self.visit_count[i] as f64)
+    }
+
+    fn fresh_minmax(&self) -> MinMax {
+        match self.cfg.value_bounds {
+            Some((min, max)) => MinMax { min, max },
+            None => MinMax::EMPTY,
+        }
+    }
+
+    fn check_ready(&self, what: &str) -> Result<()> {
+        match self.phase {
+            Phase::Empty => Err(LobzeroError::config(format!(
+                "mcts: {what} called before reset"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Expands every root from the model's output and backs its value up once (root visits 1).
+    /// `prior_logits` is [B, A], `values` [B], `legal` [B, A] (None: all legal). With `noise`,
+    /// MuZero mixes Dirichlet noise into the root prior and Gumbel draws its Gumbel variables
+    /// (without, Gumbel uses zeros: a deterministic search for evaluation).
+    pub fn reset(
+        &mut self,
+        prior_logits: &[f32],
+        values: &[f32],
+        noise: bool,
+        legal: Option<&[bool]>,
+    ) -> Result<()> {
+        let (nb, na) = (self.cfg.num_roots, self.cfg.num_actions);
+        check_len("prior_logits", prior_logits.len(), nb * na, "[B, A]")?;
+        check_len("values", values.len(), nb, "[B]")?;
+        if let Some(l) = legal {
+            check_len("legal_mask", l.len(), nb * na, "[B, A]")?;
+        }
+        check_finite("values", values)?;
+        for b in 0..nb {
+            let row = legal.map(|l| &l[b * na..(b + 1) * na]);
+            self.reset_tree(b, &prior_logits[b * na..(b + 1) * na], values[b], noise, row)?;
+        }
+        self.sims_done = 0;
+        self.phase = Phase::Ready;
+        Ok(())
+    }
+
+    fn reset_tree(
+        &mut self,
+        b: usize,
+        logits: &[f32],
+        value: f32,
+        noise: bool,
+        legal: Option<&[bool]>,
+    ) -> Result<()> {
+        let na = self.cfg.num_actions;
+        if let Some(l) = legal {
+            if !l.iter().any(|&x| x) {
+                return Err(LobzeroError::invalid(
+                    format!("legal_mask[{b}]"),
+                    "has no legal action",
+                ));
+            }
+        }
+        let r = self.node(b, ROOT);
+        let e = self.edge(b, ROOT, 0);
+        softmax_row(logits, legal, &mut self.prior[e..e + na], || {
+            format!("prior_logits[{b}]")
+        })?;
+        self.children[e..e + na].fill(UNEXPANDED);
+        for a in 0..na {
+            self.legal[b * na + a] = legal.map_or(true, |l| l[a]);
+        }
+        self.visit_count[r] = 1;
+        self.value_sum[r] = value as f64;
+        self.raw_value[r] = value as f64;
+        self.reward[r] = 0.0;
+        self.parent[r] = NO_PARENT;
+        self.action_from_parent[r] = NO_ACTION;
+        self.num_nodes[b] = 1;
+        self.minmax[b] = self.fresh_minmax();
+        match self.cfg.algorithm {
+            Algorithm::MuZero => {
+                self.considered[b * na..(b + 1) * na].copy_from_slice(&self.legal[b * na..(b + 1) * na]);
+                self.num_considered[b] = self.legal[b * na..(b + 1) * na].iter().filter(|&&x| x).count() as u32;
+                if noise {
+                    self.add_root_noise(b);
+                }
+            }
+            Algorithm::Gumbel => gumbel::prepare_root(self, b, noise),
+        }
+        Ok(())
+    }
+
+    /// Mixes Dirichlet(alpha) noise over the legal root actions into the root prior.
+    fn add_root_noise(&mut self, b: usize) {
+        let na = self.cfg.num_actions;
+        let legal_count = self.num_considered[b] as usize;
+        let frac = self.cfg.exploration_fraction;
+        let mut noise = std::mem::take(&mut self.scratch);
+        self.rngs[b].dirichlet(self.cfg.dirichlet_alpha, &mut noise[..legal_count]);
+        let e = self.edge(b, ROOT, 0);
+        let mut k = 0;
+        for a in 0..na {
+            if self.legal[b * na + a] {
+                let p = &mut self.prior[e + a];
+                *p = *p * (1.0 - frac) + noise[k] * frac;
+                k += 1;
+            }
+        }
+        self.scratch = noise;
+    }
+
+    /// Chooses, for every tree, the leaf edge to expand: writes the slot of the node to expand
+    /// from into `parent_slot` [B] and the action to apply into `action` [B].
+    pub fn select(&mut self, parent_slot: &mut [i64], action: &mut [i64]) -> Result<()> {
+        let nb = self.cfg.num_roots;
+        check_len("parent_slot", parent_slot.len(), nb, "[B]")?;
+        check_len("action", action.len(), nb, "[B]")?;
+        match self.phase {
+            Phase::Empty => return Err(LobzeroError::config("mcts: select called before reset")),
+            Phase::Selected => {
+                return Err(LobzeroError::config(
+                    "mcts: select called twice; call backup with the model's output first",
+                ))
+            }
+            Phase::Ready => {}
+        }
+        if self.sims_done >= self.cfg.num_simulations {
+            return Err(LobzeroError::config(format!(
+                "mcts: the simulation budget ({}) is spent; call reset or reuse_subtree",
+                self.cfg.num_simulations
+            )));
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for b in 0..nb {
+            if self.num_nodes[b] as usize >= self.capacity {
+                self.scratch = scratch;
+                return Err(LobzeroError::config(format!(
+                    "mcts: tree {b} is full ({} nodes)",
+                    self.capacity
+                )));
+            }
+            let mut node = ROOT;
+            let a = loop {
+                let a = match self.cfg.algorithm {
+                    Algorithm::MuZero => puct::select_child(self, b, node),
+                    Algorithm::Gumbel if node == ROOT => {
+                        gumbel::select_root(self, b, self.sims_done, &mut scratch)
+                    }
+                    Algorithm::Gumbel => gumbel::select_interior(self, b, node, &mut scratch),
+                };
+                match self.child(b, node, a) {
+                    Some(c) => node = c,
+                    None => break a,
+                }
+            };
+            self.pending_parent[b] = node as u32;
+            self.pending_action[b] = a as u32;
+            parent_slot[b] = node as i64;
+            action[b] = a as i64;
+        }
+        self.scratch = scratch;
+        self.phase = Phase::Selected;
+        Ok(())
+    }
+
+    /// Slot each tree's next expansion goes to (`s + 1` at simulation `s` of a fresh search).
+    pub fn next_slots(&self) -> Vec<i64> {
+        self.num_nodes.iter().map(|&n| n as i64).collect()
+    }
+
+    /// Expands the leaves chosen by `select` with the model's output (`reward` [B] on the new
+    /// edge, `value` [B] and `prior_logits` [B, A] of the new node) and backs the value up.
+    pub fn backup(&mut self, reward: &[f32], value: &[f32], prior_logits: &[f32]) -> Result<()> {
+        let (nb, na) = (self.cfg.num_roots, self.cfg.num_actions);
+        if self.phase != Phase::Selected {
+            return Err(LobzeroError::config(
+                "mcts: backup called without a select before it",
+            ));
+        }
+        check_len("reward", reward.len(), nb, "[B]")?;
+        check_len("value", value.len(), nb, "[B]")?;
+        check_len("prior_logits", prior_logits.len(), nb * na, "[B, A]")?;
+        check_finite("reward", reward)?;
+        check_finite("value", value)?;
+        // validate every row before touching any tree, so an error leaves the batch unchanged
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for b in 0..nb {
+            let row = &prior_logits[b * na..(b + 1) * na];
+            if let Err(e) = softmax_row(row, None, &mut scratch[..na], || {
+                format!("prior_logits[{b}]")
+            }) {
+                self.scratch = scratch;
+                return Err(e);
+            }
+        }
+        self.scratch = scratch;
+        let discount = self.cfg.discount;
+        let fixed_bounds = self.cfg.value_bounds.is_some();
+        for b in 0..nb {
+            let parent = self.pending_parent[b] as usize;
+            let a = self.pending_action[b] as usize;
+            let slot = self.num_nodes[b] as usize;
+            self.num_nodes[b] += 1;
+            let i = self.node(b, slot);
+            let e = self.edge(b, slot, 0);
+            let pe = self.edge(b, parent, a);
+            self.children[pe] = slot as i32;
+            self.parent[i] = parent as i32;
+            self.action_from_parent[i] = a as i32;
+            self.reward[i] = reward[b] as f64;
+            self.raw_value[i] = value[b] as f64;
+            self.visit_count[i] = 0;
+            self.value_sum[i] = 0.0;
+            self.children[e..e + na].fill(UNEXPANDED);
+            // the row was validated above
+            let _ = softmax_row(&prior_logits[b * na..(b + 1) * na], None, &mut self.prior[e..e + na], String::new);
+            let mut g = value[b] as f64;
+            let mut node = slot;
+            loop {
+                let i = self.node(b, node);
+                self.value_sum[i] += g;
+                self.visit_count[i] += 1;
+                let p = self.parent[i];
+                if p == NO_PARENT {
+                    break;
+                }
+                if !fixed_bounds {
+                    let q = self.reward[i] + discount * (self.value_sum[i] / self.visit_count[i] as f64);
+                    self.minmax[b].update(q);
+                }
+                g = self.reward[i] + discount * g;
+                node = p as usize;
+            }
+        }
+        self.sims_done += 1;
+        self.phase = Phase::Ready;
+        Ok(())
+    }
+}
