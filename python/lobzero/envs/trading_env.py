@@ -75,7 +75,6 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         self.render_mode = render_mode
-        self._last_info: dict[str, Any] = {}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -85,13 +84,11 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
         start_ns = (options or {}).get("start_ns")
         core_seed = None if seed is None else int(seed) & 0xFFFF_FFFF_FFFF_FFFF
         obs = self._core.reset(core_seed, None if start_ns is None else int(start_ns))
-        self._last_info = self._core.info()
-        return obs, dict(self._last_info)
+        return obs, self._core.info()
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self._core.step(action)
-        self._last_info = info
-        return obs, reward, terminated, truncated, info
+        # the Rust step returns gymnasium's 5-tuple as it is: nothing to add on the hot path
+        return self._core.step(action)
 
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
         """Round-trip trades of the episode: (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
@@ -106,7 +103,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
     def render(self) -> str | None:
         if self.render_mode != "ansi":
             return None
-        i = self._last_info
+        i = self._core.info()
         return (
             f"step {i.get('step')}: equity {i.get('equity', 0.0):,.2f} "
             f"position {i.get('position', 0.0):g} mark {i.get('mark', 0.0):,.2f} "

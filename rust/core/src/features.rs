@@ -247,33 +247,106 @@ pub struct DecisionContext {
     pub sell_lots: i64,
 }
 
-/// Standard deviation of one-decision log mid returns over `window` decisions, in bps, from
-/// `mid_back(h)` = the mid `h` decisions ago (NaN or <= 0 when unknown); 0 with < 2 returns.
-fn volatility_bps(mid_back: impl Fn(usize) -> f64, window: usize) -> f64 {
-    let (mut sum, mut sum_sq, mut count) = (0.0, 0.0, 0usize);
-    for j in 0..window {
-        let (a, b) = (mid_back(j), mid_back(j + 1));
-        if a > 0.0 && b > 0.0 {
-            let r = (a / b).ln() * 1e4;
-            sum += r;
-            sum_sq += r * r;
-            count += 1;
+/// Log mids of past decisions and a rolling window of one-decision log returns, so that returns
+/// over any horizon and their volatility cost O(1) per decision.
+#[derive(Debug, Clone)]
+struct MidHistory {
+    /// ln(mid) of the last decisions, ring buffer; NaN where the mid was unknown.
+    log_mids: Vec<f64>,
+    seen: usize,
+    /// One-decision log returns in bps, ring buffer of the volatility window; NaN where unknown.
+    returns: Vec<f64>,
+    sum: f64,
+    sum_sq: f64,
+    count: usize,
+}
+
+impl MidHistory {
+    fn new(history: usize, window: usize) -> Self {
+        Self {
+            log_mids: vec![f64::NAN; history],
+            seen: 0,
+            returns: vec![f64::NAN; window],
+            sum: 0.0,
+            sum_sq: 0.0,
+            count: 0,
         }
     }
-    if count < 2 {
-        return 0.0;
+
+    fn reset(&mut self) {
+        self.log_mids.iter_mut().for_each(|m| *m = f64::NAN);
+        self.returns.iter_mut().for_each(|r| *r = f64::NAN);
+        self.seen = 0;
+        (self.sum, self.sum_sq, self.count) = (0.0, 0.0, 0);
     }
-    let mean = sum / count as f64;
-    (sum_sq / count as f64 - mean * mean).max(0.0).sqrt()
+
+    /// ln(mid) `h` decisions ago (NaN when unknown).
+    fn back(&self, h: usize) -> f64 {
+        if h >= self.seen || h >= self.log_mids.len() {
+            return f64::NAN;
+        }
+        self.log_mids[(self.seen - 1 - h) % self.log_mids.len()]
+    }
+
+    fn push(&mut self, mid_ticks: f64) {
+        let log_mid = if mid_ticks > 0.0 && mid_ticks.is_finite() {
+            mid_ticks.ln()
+        } else {
+            f64::NAN
+        };
+        let r = (log_mid - self.back(0)) * 1e4;
+        let w = self.returns.len();
+        let slot = self.seen % w;
+        let old = self.returns[slot];
+        if !old.is_nan() {
+            self.sum -= old;
+            self.sum_sq -= old * old;
+            self.count -= 1;
+        }
+        self.returns[slot] = r;
+        if !r.is_nan() {
+            self.sum += r;
+            self.sum_sq += r * r;
+            self.count += 1;
+        }
+        let n = self.log_mids.len();
+        self.log_mids[self.seen % n] = log_mid;
+        self.seen += 1;
+        if self.seen % w == 0 {
+            // start the running sums afresh once a window, so rounding never accumulates
+            let valid = self.returns.iter().filter(|r| !r.is_nan());
+            (self.sum, self.sum_sq, self.count) =
+                valid.fold((0.0, 0.0, 0), |(s, q, c), r| (s + r, q + r * r, c + 1));
+        }
+    }
+
+    /// log(mid_now / mid_h_ago) in bps; 0 before `h` decisions or with an unknown mid.
+    fn return_bps(&self, h: usize) -> f64 {
+        let r = (self.back(0) - self.back(h)) * 1e4;
+        if r.is_nan() {
+            0.0
+        } else {
+            r
+        }
+    }
+
+    /// Standard deviation of the one-decision returns in the window, bps; 0 with < 2 of them.
+    fn volatility_bps(&self) -> f64 {
+        if self.count < 2 {
+            return 0.0;
+        }
+        let mean = self.sum / self.count as f64;
+        (self.sum_sq / self.count as f64 - mean * mean)
+            .max(0.0)
+            .sqrt()
+    }
 }
 
 /// Per-environment feature state: mid history, the previous touch, stacked frames.
 #[derive(Debug, Clone)]
 pub struct FeatureState {
     config: FeatureConfig,
-    /// Mid prices (ticks) at past decisions, ring buffer; NaN where unknown.
-    mids: Vec<f64>,
-    mids_seen: usize,
+    mids: MidHistory,
     prev_touch: Option<(i64, i64, i64, i64)>,
     frames: Vec<f32>,
     frames_seen: usize,
@@ -290,8 +363,7 @@ impl FeatureState {
             .levels
             .max(*config.imbalance_depths.iter().max().unwrap_or(&1));
         Ok(Self {
-            mids: vec![f64::NAN; history],
-            mids_seen: 0,
+            mids: MidHistory::new(history, config.volatility_window),
             prev_touch: None,
             frames,
             frames_seen: 0,
@@ -307,20 +379,11 @@ impl FeatureState {
 
     /// The [`Feature::Volatility`] value at the last decision, bps (whether or not it is listed).
     pub fn volatility_bps(&self) -> f64 {
-        let (mids, seen) = (&self.mids, self.mids_seen);
-        let back = |h: usize| {
-            if h >= seen || h >= mids.len() {
-                f64::NAN
-            } else {
-                mids[(seen - 1 - h) % mids.len()]
-            }
-        };
-        volatility_bps(back, self.config.volatility_window)
+        self.mids.volatility_bps()
     }
 
     pub fn reset(&mut self) {
-        self.mids.iter_mut().for_each(|m| *m = f64::NAN);
-        self.mids_seen = 0;
+        self.mids.reset();
         self.prev_touch = None;
         self.frames.iter_mut().for_each(|v| *v = 0.0);
         self.frames_seen = 0;
@@ -329,9 +392,7 @@ impl FeatureState {
     /// Records the book at a decision and writes the observation into `out` (len = `dim()`).
     /// `mid_ticks` is the mid to use (the last known one when the book is one-sided).
     pub fn observe(&mut self, book: &Book, mid_ticks: f64, ctx: &DecisionContext, out: &mut [f32]) {
-        let n = self.mids.len();
-        self.mids[self.mids_seen % n] = mid_ticks;
-        self.mids_seen += 1;
+        self.mids.push(mid_ticks);
 
         let frame_dim = self.config.frame_dim();
         let stack = self.config.frame_stack;
@@ -357,14 +418,7 @@ impl FeatureState {
         let depth = self.px.len() / 2;
         let (bid_px, ask_px) = self.px.split_at_mut(depth);
         let (bid_q, ask_q) = self.qty.split_at_mut(depth);
-        let (mids, mids_seen) = (&self.mids, self.mids_seen);
-        // mid `h` decisions ago (NaN when unknown)
-        let mid_back = |h: usize| -> f64 {
-            if h >= mids_seen || h >= mids.len() {
-                return f64::NAN;
-            }
-            mids[(mids_seen - 1 - h) % mids.len()]
-        };
+        let mids = &self.mids;
         bid_px.iter_mut().for_each(|v| *v = 0);
         ask_px.iter_mut().for_each(|v| *v = 0);
         bid_q.iter_mut().for_each(|v| *v = 0);
@@ -471,19 +525,12 @@ impl FeatureState {
                 }
                 Feature::Returns => {
                     for &h in &cfg.return_horizons {
-                        let past = mid_back(h);
-                        let now = mid_back(0);
-                        let r = if past > 0.0 && now > 0.0 {
-                            (now / past).ln() * 1e4
-                        } else {
-                            0.0
-                        };
-                        out[i] = r as f32;
+                        out[i] = mids.return_bps(h) as f32;
                         i += 1;
                     }
                 }
                 Feature::Volatility => {
-                    out[i] = volatility_bps(mid_back, cfg.volatility_window) as f32;
+                    out[i] = mids.volatility_bps() as f32;
                     i += 1;
                 }
                 Feature::TradeFlow => {
@@ -529,6 +576,42 @@ mod tests {
         assert_eq!(cfg.frame_dim(), 20 + 1 + 3 + 1 + 1 + 3 + 1 + 1 + 1 + 1 + 1);
         assert!(Feature::parse("nope").is_err());
         assert_eq!(Feature::parse("ofi"), Ok(Feature::OrderFlowImbalance));
+    }
+
+    #[test]
+    fn rolling_volatility_equals_the_direct_formula() {
+        let window = 7;
+        let mut h = MidHistory::new(30, window);
+        let mut rng = crate::rng::Rng::new(3);
+        let mut mids = Vec::new();
+        for step in 0..500 {
+            // a random walk with a few unknown mids
+            let mid = if step % 97 == 13 {
+                f64::NAN
+            } else {
+                1000.0 + rng.normal() * 3.0 + step as f64 * 0.01
+            };
+            h.push(mid);
+            mids.push(mid);
+            let returns: Vec<f64> = (0..window.min(mids.len().saturating_sub(1)))
+                .map(|j| (mids[mids.len() - 1 - j].ln() - mids[mids.len() - 2 - j].ln()) * 1e4)
+                .filter(|r| !r.is_nan())
+                .collect();
+            let direct = if returns.len() < 2 {
+                0.0
+            } else {
+                let mean = returns.iter().sum::<f64>() / returns.len() as f64;
+                (returns.iter().map(|r| r * r).sum::<f64>() / returns.len() as f64 - mean * mean)
+                    .max(0.0)
+                    .sqrt()
+            };
+            assert!(
+                (h.volatility_bps() - direct).abs() < 1e-6,
+                "step {step}: {} vs {direct}",
+                h.volatility_bps()
+            );
+        }
+        assert!((h.return_bps(3) - (mids[499].ln() - mids[496].ln()) * 1e4).abs() < 1e-9);
     }
 
     #[test]

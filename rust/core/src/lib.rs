@@ -10,6 +10,7 @@ pub mod event;
 pub mod exec;
 pub mod features;
 pub mod import;
+pub mod mcts;
 pub mod replay;
 pub mod rng;
 pub mod synth;

@@ -31,7 +31,12 @@
 
 pub mod gumbel;
 pub mod puct;
+mod results;
+mod reuse;
 pub mod tree;
+
+#[cfg(test)]
+mod tests;
 
 pub use tree::{MctsBatch, MinMax};
 

@@ -218,15 +218,6 @@ impl MctsBatch {
         }
     }
 
-    fn check_ready(&self, what: &str) -> Result<()> {
-        match self.phase {
-            Phase::Empty => Err(LobzeroError::config(format!(
-                "mcts: {what} called before reset"
-            ))),
-            _ => Ok(()),
-        }
-    }
-
     /// Expands every root from the model's output and backs its value up once (root visits 1).
     /// `prior_logits` is [B, A], `values` [B], `legal` [B, A] (None: all legal). With `noise`,
     /// MuZero mixes Dirichlet noise into the root prior and Gumbel draws its Gumbel variables
@@ -247,14 +238,20 @@ impl MctsBatch {
         check_finite("values", values)?;
         for b in 0..nb {
             let row = legal.map(|l| &l[b * na..(b + 1) * na]);
-            self.reset_tree(b, &prior_logits[b * na..(b + 1) * na], values[b], noise, row)?;
+            self.reset_tree(
+                b,
+                &prior_logits[b * na..(b + 1) * na],
+                values[b],
+                noise,
+                row,
+            )?;
         }
         self.sims_done = 0;
         self.phase = Phase::Ready;
         Ok(())
     }
 
-    fn reset_tree(
+    pub(crate) fn reset_tree(
         &mut self,
         b: usize,
         logits: &[f32],
@@ -290,8 +287,12 @@ impl MctsBatch {
         self.minmax[b] = self.fresh_minmax();
         match self.cfg.algorithm {
             Algorithm::MuZero => {
-                self.considered[b * na..(b + 1) * na].copy_from_slice(&self.legal[b * na..(b + 1) * na]);
-                self.num_considered[b] = self.legal[b * na..(b + 1) * na].iter().filter(|&&x| x).count() as u32;
+                self.considered[b * na..(b + 1) * na]
+                    .copy_from_slice(&self.legal[b * na..(b + 1) * na]);
+                self.num_considered[b] = self.legal[b * na..(b + 1) * na]
+                    .iter()
+                    .filter(|&&x| x)
+                    .count() as u32;
                 if noise {
                     self.add_root_noise(b);
                 }
@@ -302,7 +303,7 @@ impl MctsBatch {
     }
 
     /// Mixes Dirichlet(alpha) noise over the legal root actions into the root prior.
-    fn add_root_noise(&mut self, b: usize) {
+    pub(crate) fn add_root_noise(&mut self, b: usize) {
         let na = self.cfg.num_actions;
         let legal_count = self.num_considered[b] as usize;
         let frac = self.cfg.exploration_fraction;
@@ -424,7 +425,12 @@ impl MctsBatch {
             self.value_sum[i] = 0.0;
             self.children[e..e + na].fill(UNEXPANDED);
             // the row was validated above
-            let _ = softmax_row(&prior_logits[b * na..(b + 1) * na], None, &mut self.prior[e..e + na], String::new);
+            let _ = softmax_row(
+                &prior_logits[b * na..(b + 1) * na],
+                None,
+                &mut self.prior[e..e + na],
+                String::new,
+            );
             let mut g = value[b] as f64;
             let mut node = slot;
             loop {
@@ -436,7 +442,8 @@ impl MctsBatch {
                     break;
                 }
                 if !fixed_bounds {
-                    let q = self.reward[i] + discount * (self.value_sum[i] / self.visit_count[i] as f64);
+                    let q = self.reward[i]
+                        + discount * (self.value_sum[i] / self.visit_count[i] as f64);
                     self.minmax[b].update(q);
                 }
                 g = self.reward[i] + discount * g;
