@@ -273,6 +273,11 @@ impl TradingEnv {
         self.now_ns
     }
 
+    /// See [`Replay::prefetch_next`].
+    pub fn prefetch(&self) {
+        self.replay.prefetch_next();
+    }
+
     pub fn needs_reset(&self) -> bool {
         self.needs_reset
     }

@@ -72,6 +72,34 @@ impl<S: AsRef<EventStream>> Replay<S> {
         self.pos = end;
     }
 
+    /// Asks the CPU to start loading the next events' columns into cache. A batch of
+    /// environments reads 256 streams at 256 positions, so each step would otherwise begin with
+    /// a cache miss per column; hinting the next environment's rows while stepping this one hides
+    /// that latency. A hint only: it never changes results.
+    #[inline]
+    pub fn prefetch_next(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let s = self.stream.as_ref();
+            let i = self.pos.min(s.len().saturating_sub(1));
+            if s.is_empty() {
+                return;
+            }
+            let lines = [
+                s.recv_ts_ns[i..].as_ptr() as *const i8,
+                s.kind[i..].as_ptr() as *const i8,
+                s.side[i..].as_ptr() as *const i8,
+                s.price_ticks[i..].as_ptr() as *const i8,
+                s.qty_lots[i..].as_ptr() as *const i8,
+            ];
+            for p in lines {
+                // SAFETY: prefetching is a hint that cannot fault, and the pointers are in bounds
+                unsafe { _mm_prefetch(p, _MM_HINT_T0) };
+            }
+        }
+    }
+
     /// Index of the first event received after `ts_ns`, from the cursor on.
     #[inline]
     fn end_of(&self, ts_ns: i64) -> usize {

@@ -151,7 +151,11 @@ fn step_chunk(
     final_obs: &mut [f32],
     d: usize,
 ) -> Result<()> {
-    for (i, env) in envs.iter_mut().enumerate() {
+    for i in 0..envs.len() {
+        if let Some(next) = envs.get(i + 1) {
+            next.prefetch();
+        }
+        let env = &mut envs[i];
         let row = &mut obs[i * d..(i + 1) * d];
         let StepOutcome {
             reward,
