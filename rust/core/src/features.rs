@@ -312,7 +312,7 @@ impl MidHistory {
         let n = self.log_mids.len();
         self.log_mids[self.seen % n] = log_mid;
         self.seen += 1;
-        if self.seen % w == 0 {
+        if self.seen.is_multiple_of(w) {
             // start the running sums afresh once a window, so rounding never accumulates
             let valid = self.returns.iter().filter(|r| !r.is_nan());
             (self.sum, self.sum_sq, self.count) =
