@@ -89,7 +89,7 @@ impl<S: AsRef<EventStream>> Replay<S> {
             let lines = [
                 s.recv_ts_ns[i..].as_ptr() as *const i8,
                 s.kind[i..].as_ptr() as *const i8,
-                s.side[i..].as_ptr() as *const i8,
+                s.side[i..].as_ptr(),
                 s.price_ticks[i..].as_ptr() as *const i8,
                 s.qty_lots[i..].as_ptr() as *const i8,
             ];
