@@ -182,3 +182,24 @@ def test_vector_env_spaces_and_continuous_actions(market: lobzero.Market) -> Non
     assert obs2 is not obs and rewards.shape == (3,)
     with pytest.raises(lobzero.ConfigError):
         VecTradingEnv(market, 0, CONFIG)
+
+
+def test_event_clock(market: lobzero.Market) -> None:
+    env = TradingEnv(market, CONFIG, step_events=25)
+    _, info = env.reset(options={"start_ns": market.start_ns + 20_000 * MS})
+    recv = market.columns()["recv_ts_ns"]
+    for _ in range(5):
+        before = info["ts_ns"]
+        _, _, _, _, info = env.step(2)
+        # the next decision is the receive time of the 25th event after the last one
+        assert np.sum((recv > before) & (recv < info["ts_ns"])) < 25
+        assert np.sum((recv > before) & (recv <= info["ts_ns"])) >= 25
+
+
+def test_ruin_terminates(market: lobzero.Market) -> None:
+    # a fee larger than the account: equity is gone after the first fill
+    env = TradingEnv(market, CONFIG, initial_cash=1.0, max_position=5.0, taker_fee_bps=50.0)
+    env.reset(seed=0)
+    _, _, terminated, truncated, info = env.step(4)
+    assert terminated and not truncated
+    assert info["equity"] <= 0
