@@ -5,7 +5,7 @@ The public API. See the README for a tour.
 
 from lobzero._core import __version__
 from lobzero.data import FORMATS, Instrument, Market, SynthConfig, import_market, synth_market
-from lobzero.envs import EnvConfig, TradingEnv, VecTradingEnv
+from lobzero.envs import AdversaryConfig, EnvConfig, TradingEnv, VecTradingEnv
 from lobzero.exceptions import (
     ConfigError,
     CrossedBookError,
@@ -19,9 +19,11 @@ from lobzero.exceptions import (
     TimestampOrderError,
     TruncatedFileError,
 )
+from lobzero.mcts import MctsBatch
 
 __all__ = [
     "FORMATS",
+    "AdversaryConfig",
     "ConfigError",
     "CrossedBookError",
     "DataError",
@@ -32,6 +34,7 @@ __all__ = [
     "InvalidValueError",
     "LobzeroError",
     "Market",
+    "MctsBatch",
     "ParseError",
     "SequenceGapError",
     "SynthConfig",

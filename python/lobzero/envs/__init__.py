@@ -2,7 +2,7 @@
 
 import gymnasium as gym
 
-from lobzero.envs.config import ALL_FEATURES, EnvConfig
+from lobzero.envs.config import ALL_FEATURES, PERTURBATIONS, AdversaryConfig, EnvConfig
 from lobzero.envs.trading_env import TradingEnv
 from lobzero.envs.vector import VecTradingEnv
 
@@ -11,4 +11,12 @@ ENV_ID = "lobzero/Trading-v0"
 if ENV_ID not in gym.registry:
     gym.register(id=ENV_ID, entry_point="lobzero.envs.trading_env:TradingEnv")
 
-__all__ = ["ALL_FEATURES", "ENV_ID", "EnvConfig", "TradingEnv", "VecTradingEnv"]
+__all__ = [
+    "ALL_FEATURES",
+    "ENV_ID",
+    "PERTURBATIONS",
+    "AdversaryConfig",
+    "EnvConfig",
+    "TradingEnv",
+    "VecTradingEnv",
+]

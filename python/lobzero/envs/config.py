@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lobzero.config import TomlConfig
@@ -22,6 +22,62 @@ ALL_FEATURES = (
     "unrealized_pnl",
     "time_fraction",
 )
+
+
+PERTURBATIONS = ("slippage", "price_gap", "liquidity", "latency_spike", "obs_noise", "reward")
+
+
+@dataclass(frozen=True)
+class AdversaryConfig(TomlConfig):
+    """Adversarial market injection, applied inside every environment step.
+
+    Each perturbation fires at a decision with probability ``intensity`` (0.2 = the 20 %
+    injection level), unless its own probability is given (``slippage=0.05`` and so on, absolute
+    per-decision probabilities). Draws come from the environment's seed on a stream of their own;
+    with every probability 0 the environment is bit-identical to one without an adversary.
+
+    - ``slippage``: fills land ``slippage_ticks`` further against the trader;
+    - ``price_gap``: the whole book moves ``gap_ticks`` up or down for the rest of the episode;
+    - ``liquidity``: the best ``liquidity_levels`` levels a side lose ``liquidity_fraction`` of
+      their size for ``liquidity_steps`` decisions (for fills and features alike);
+    - ``latency_spike``: the order latency is multiplied by ``latency_multiplier``;
+    - ``obs_noise``: Gaussian noise of std ``noise_std`` on every feature, clipped to its bounds;
+    - ``reward``: a pessimistic critic: positive rewards × ``reward_scale``, negative ones
+      × (2 − ``reward_scale``).
+
+    ``info["perturbations"]`` lists the ones that fired in the step.
+    """
+
+    intensity: float = 0.0
+    slippage: float | None = None
+    price_gap: float | None = None
+    liquidity: float | None = None
+    latency_spike: float | None = None
+    obs_noise: float | None = None
+    reward: float | None = None
+    slippage_ticks: int = 2
+    gap_ticks: int = 10
+    liquidity_fraction: float = 0.5
+    liquidity_levels: int = 3
+    liquidity_steps: int = 10
+    latency_multiplier: float = 10.0
+    noise_std: float = 0.1
+    reward_scale: float = 0.5
+
+    def probabilities(self) -> list[float]:
+        """Per-decision probability of each perturbation, in :data:`PERTURBATIONS` order."""
+        if not 0.0 <= self.intensity <= 1.0:
+            raise ConfigError(f"adversary intensity must be in [0, 1], got {self.intensity}")
+        out = []
+        for name in PERTURBATIONS:
+            override = getattr(self, name)
+            out.append(self.intensity if override is None else float(override))
+        return out
+
+    def to_core(self) -> dict[str, Any]:
+        """The table the Rust core takes."""
+        core = {k: v for k, v in self.to_dict().items() if k not in (*PERTURBATIONS, "intensity")}
+        return {**core, "probabilities": self.probabilities()}
 
 
 @dataclass(frozen=True)
@@ -68,6 +124,8 @@ class EnvConfig(TomlConfig):
     return_horizons: tuple[int, ...] = (1, 5, 20)
     volatility_window: int = 20
     frame_stack: int = 1
+    #: adversarial injection (none by default)
+    adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
     seed: int = 0
 
     def to_core(self, instrument: Instrument) -> dict[str, Any]:
@@ -106,5 +164,6 @@ class EnvConfig(TomlConfig):
             "return_horizons": list(self.return_horizons),
             "volatility_window": self.volatility_window,
             "frame_stack": self.frame_stack,
+            "adversary": self.adversary.to_core(),
             "seed": self.seed,
         }

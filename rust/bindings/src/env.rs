@@ -3,6 +3,7 @@
 
 use crate::errors::{to_py, IntoPyResult};
 use crate::stream::Stream;
+use lobzero_core::adversary::{AdversaryConfig, PERTURBATION_NAMES};
 use lobzero_core::env::{Action, ActionMode, EnvConfig, RewardKind, StepInfo, TradingEnv};
 use lobzero_core::features::{Feature, FeatureConfig};
 use lobzero_core::vec_env::{StepBuffers, VecTradingEnv};
@@ -137,8 +138,64 @@ pub fn env_config(d: &Bound<'_, PyDict>) -> PyResult<EnvConfig> {
         (s, e) => Some((s.unwrap_or(i64::MIN), e.unwrap_or(i64::MAX))),
     };
     c.features = f;
+    if let Some(table) = d.get_item("adversary")? {
+        if !table.is_none() {
+            let table = table
+                .cast_into::<PyDict>()
+                .map_err(|_| config_error("env config adversary: expected a table".into()))?;
+            c.adversary = adversary_config(&table)?;
+        }
+    }
     c.validate().py()?;
     Ok(c)
+}
+
+/// The adversary's table, as `lobzero.AdversaryConfig.to_core()` writes it.
+fn adversary_config(d: &Bound<'_, PyDict>) -> PyResult<AdversaryConfig> {
+    let mut a = AdversaryConfig::default();
+    for key in d.keys() {
+        let key: String = key.extract()?;
+        let known = [
+            "probabilities",
+            "slippage_ticks",
+            "gap_ticks",
+            "liquidity_fraction",
+            "liquidity_levels",
+            "liquidity_steps",
+            "latency_multiplier",
+            "noise_std",
+            "reward_scale",
+        ];
+        if !known.contains(&key.as_str()) {
+            return Err(config_error(format!("unknown adversary key {key:?}")));
+        }
+    }
+    if let Some(p) = get::<Vec<f64>>(d, "probabilities")? {
+        a.probabilities = p.try_into().map_err(|p: Vec<f64>| {
+            config_error(format!(
+                "adversary probabilities: expected {} values ({}), got {}",
+                PERTURBATION_NAMES.len(),
+                PERTURBATION_NAMES.join(", "),
+                p.len()
+            ))
+        })?;
+    }
+    macro_rules! set {
+        ($key:literal, $field:expr) => {
+            if let Some(v) = get(d, $key)? {
+                $field = v;
+            }
+        };
+    }
+    set!("slippage_ticks", a.slippage_ticks);
+    set!("gap_ticks", a.gap_ticks);
+    set!("liquidity_fraction", a.liquidity_fraction);
+    set!("liquidity_levels", a.liquidity_levels);
+    set!("liquidity_steps", a.liquidity_steps);
+    set!("latency_multiplier", a.latency_multiplier);
+    set!("noise_std", a.noise_std);
+    set!("reward_scale", a.reward_scale);
+    Ok(a)
 }
 
 fn action_from_py(mode: ActionMode, action: &Bound<'_, PyAny>) -> PyResult<Action> {
@@ -201,6 +258,10 @@ fn info_dict<'py>(
     d.set_item(intern!(py, "unfilled"), info.unfilled_lots as f64 * lot)?;
     d.set_item(intern!(py, "ts_ns"), info.ts_ns)?;
     d.set_item(intern!(py, "step"), info.step)?;
+    let fired = (0..PERTURBATION_NAMES.len())
+        .filter(|k| info.perturbations & (1 << k) != 0)
+        .map(|k| PERTURBATION_NAMES[k]);
+    d.set_item(intern!(py, "perturbations"), PyList::new(py, fired)?)?;
     if with_fills {
         let fills = &env.account().fills[info.fills_start.min(env.account().fills.len())..];
         let list = PyList::new(

@@ -10,9 +10,10 @@
 //! `t + latency`.
 
 use crate::account::{Account, Fill};
+use crate::adversary::{Adversary, AdversaryConfig};
 use crate::error::{LobzeroError, Result};
 use crate::event::{EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
-use crate::exec::{sweep, Consumed};
+use crate::exec::{sweep, Consumed, SweepAdjust};
 use crate::features::{DecisionContext, FeatureConfig, FeatureState};
 use crate::replay::{Checkpoints, Replay};
 use crate::rng::Rng;
@@ -67,6 +68,8 @@ pub struct EnvConfig {
     /// Episode starts are drawn uniformly from [start, end) receive times (None: the whole stream).
     pub start_range_ns: Option<(i64, i64)>,
     pub features: FeatureConfig,
+    /// Adversarial injection (all probabilities 0: none).
+    pub adversary: AdversaryConfig,
     pub seed: u64,
 }
 
@@ -88,6 +91,7 @@ impl Default for EnvConfig {
             episode_steps: 1000,
             start_range_ns: None,
             features: FeatureConfig::default(),
+            adversary: AdversaryConfig::default(),
             seed: 0,
         }
     }
@@ -130,6 +134,7 @@ impl EnvConfig {
                 return bad("start_range_ns must be (start, end) with start < end");
             }
         }
+        self.adversary.validate()?;
         self.features.validate()
     }
 }
@@ -165,6 +170,8 @@ pub struct StepInfo {
     pub unfilled_lots: i64,
     /// Fills of this step are `account().fills[fills_start..]`.
     pub fills_start: usize,
+    /// Bit k set when adversarial perturbation k fired this step (see `adversary`).
+    pub perturbations: u8,
 }
 
 /// The market the environments share: the stream, its instrument and book checkpoints.
@@ -224,6 +231,9 @@ pub struct TradingEnv {
     fills_start: usize,
     needs_reset: bool,
     scratch_obs: Vec<f32>,
+    adversary: Option<Adversary>,
+    /// Observation bounds, kept for clipping adversarial noise.
+    bounds: (Vec<f32>, Vec<f32>),
 }
 
 impl TradingEnv {
@@ -232,6 +242,12 @@ impl TradingEnv {
         let features = FeatureState::new(config.features.clone())?;
         let account = Account::new(config.initial_cash, market.tick * market.lot);
         let dim = config.features.dim();
+        let adversary = if config.adversary.is_active() {
+            Some(Adversary::new(config.adversary.clone(), config.seed)?)
+        } else {
+            None
+        };
+        let bounds = config.features.bounds();
         Ok(Self {
             replay: Replay::new(Arc::clone(&market.stream)),
             rng: Rng::new(config.seed),
@@ -250,6 +266,8 @@ impl TradingEnv {
             fills_start: 0,
             needs_reset: true,
             scratch_obs: vec![0.0; dim],
+            adversary,
+            bounds,
         })
     }
 
@@ -334,15 +352,31 @@ impl TradingEnv {
         s.recv_ts_ns.get(target).copied().unwrap_or(i64::MAX)
     }
 
+    /// Price gaps injected by the adversary in this episode, ticks.
+    fn offset_ticks(&self) -> i64 {
+        self.adversary.as_ref().map_or(0, |a| a.offset_ticks)
+    }
+
+    /// The mid that values the position: the book's mid plus any adversarial gap.
+    fn mark(&mut self) -> f64 {
+        self.mid() + self.offset_ticks() as f64
+    }
+
     fn observe(&mut self, out: &mut [f32]) {
         let mid = self.mid();
+        let mark = self.mark();
         let max = self.config.max_position_lots as f64;
+        let (withdrawn_levels, withdrawn_fraction) =
+            self.adversary.as_ref().map_or((0, 0.0), |a| a.withdrawal());
         let ctx = DecisionContext {
             position_fraction: self.account.position_lots as f64 / max,
-            unrealized_pnl_fraction: self.account.unrealized_pnl(mid) / self.account.initial_cash,
+            unrealized_pnl_fraction: self.account.unrealized_pnl(mark) / self.account.initial_cash,
             time_fraction: self.steps as f64 / self.config.episode_steps as f64,
             buy_lots: self.buy_lots,
             sell_lots: self.sell_lots,
+            price_offset_ticks: self.offset_ticks(),
+            withdrawn_levels,
+            withdrawn_fraction,
         };
         self.buy_lots = 0;
         self.sell_lots = 0;
@@ -398,6 +432,9 @@ impl TradingEnv {
             }
         };
         self.account.reset();
+        if let Some(adversary) = &mut self.adversary {
+            adversary.reset(seed);
+        }
         self.consumed.clear();
         self.features.reset();
         self.last_mid_ticks = f64::NAN;
@@ -430,7 +467,8 @@ impl TradingEnv {
             self.advance(self.now_ns);
         }
         self.observe(obs);
-        self.prev_equity = self.account.equity(self.last_mid_ticks);
+        let mark = self.mark();
+        self.prev_equity = self.account.equity(mark);
         self.needs_reset = false;
         Ok(())
     }
@@ -494,9 +532,22 @@ impl TradingEnv {
         let order = target - self.account.position_lots;
         self.fills_start = self.account.fills.len();
         self.unfilled_lots = 0;
+        let mut adjust = SweepAdjust::default();
+        let mut latency_ns = self.config.latency_ns;
+        if let Some(adversary) = &mut self.adversary {
+            adversary.draw();
+            let (levels, fraction) = adversary.withdrawal();
+            adjust = SweepAdjust {
+                slippage_ticks: adversary.slippage_ticks(),
+                offset_ticks: adversary.offset_ticks,
+                withdrawn_levels: levels,
+                withdrawn_fraction: fraction,
+            };
+            latency_ns = adversary.latency_ns(latency_ns);
+        }
         let mut fill_ns = self.now_ns;
         if order != 0 {
-            fill_ns = self.now_ns.saturating_add(self.config.latency_ns);
+            fill_ns = self.now_ns.saturating_add(latency_ns);
             self.advance(fill_ns);
             let side: i8 = if order > 0 { 1 } else { -1 };
             let unit = self.account.quote_per_tick_lot;
@@ -507,7 +558,7 @@ impl TradingEnv {
                 &mut self.consumed,
                 side,
                 order.abs(),
-                0,
+                adjust,
                 &mut |price, lots| {
                     let fee = price as f64 * lots as f64 * unit * fee_rate;
                     account.apply_fill(Fill {
@@ -527,7 +578,7 @@ impl TradingEnv {
         self.now_ns = next.min(end);
         self.advance(self.now_ns);
         self.steps += 1;
-        let mid = self.mid();
+        let mid = self.mark();
         let equity = self.account.equity(mid);
         let pnl = equity - self.prev_equity;
         let reward = match self.config.reward {
@@ -547,10 +598,18 @@ impl TradingEnv {
                 (pnl - self.config.risk_aversion * exposure * vol) * self.config.reward_scale
             }
         };
+        let reward = match &self.adversary {
+            Some(adversary) => adversary.reward(reward),
+            None => reward,
+        };
         self.prev_equity = equity;
         let terminated = equity <= 0.0 || end_of_data;
         let truncated = !terminated && self.steps >= self.config.episode_steps;
         self.observe(obs);
+        if let Some(adversary) = &mut self.adversary {
+            adversary.noise(obs, &self.bounds.0, &self.bounds.1);
+            adversary.end_step();
+        }
         self.needs_reset = terminated || truncated;
         Ok(StepOutcome {
             reward,
@@ -566,7 +625,7 @@ impl TradingEnv {
     }
 
     pub fn info(&self) -> StepInfo {
-        let mark = self.last_mid_ticks;
+        let mark = self.last_mid_ticks + self.offset_ticks() as f64;
         StepInfo {
             ts_ns: self.now_ns,
             step: self.steps,
@@ -579,6 +638,7 @@ impl TradingEnv {
             unrealized_pnl: self.account.unrealized_pnl(mark),
             unfilled_lots: self.unfilled_lots,
             fills_start: self.fills_start,
+            perturbations: self.adversary.as_ref().map_or(0, |a| a.fired),
         }
     }
 }

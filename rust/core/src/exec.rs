@@ -61,6 +61,30 @@ impl Consumed {
     }
 }
 
+/// How an adversary bends one sweep (all zero: the plain book).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SweepAdjust {
+    /// Extra ticks against the trader on every fill.
+    pub slippage_ticks: i64,
+    /// Added to every book price (a gap that moved the whole book).
+    pub offset_ticks: i64,
+    /// The best `withdrawn_levels` levels show only `1 − withdrawn_fraction` of their size.
+    pub withdrawn_levels: usize,
+    pub withdrawn_fraction: f64,
+}
+
+impl SweepAdjust {
+    /// Size a level shows at depth `level` (0 = the touch).
+    #[inline]
+    pub fn visible(&self, level: usize, qty_lots: i64) -> i64 {
+        if level < self.withdrawn_levels {
+            (qty_lots as f64 * (1.0 - self.withdrawn_fraction)).floor() as i64
+        } else {
+            qty_lots
+        }
+    }
+}
+
 /// The outcome of one market order.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Sweep {
@@ -74,15 +98,16 @@ pub struct Sweep {
 }
 
 /// Walks the book for a market order of `qty_lots` (> 0); `side` +1 buys (takes asks), -1 sells
-/// (takes bids). Each level offers its size minus what we already took there. `slippage_ticks`
-/// (>= 0) moves every fill price that many ticks against the trader (the adversary's lever).
-/// Fills are reported to `on_fill(price_ticks, lots)`, best level first.
+/// (takes bids). Each level offers its size minus what we already took there; `adjust` lets an
+/// adversary thin the top levels, shift prices and add slippage (fill prices then include the
+/// shift and the slippage; consumption is kept on the book's own prices). Fills are reported to
+/// `on_fill(price_ticks, lots)`, best level first.
 pub fn sweep(
     book: &impl OrderBook,
     consumed: &mut Consumed,
     side: i8,
     qty_lots: i64,
-    slippage_ticks: i64,
+    adjust: SweepAdjust,
     on_fill: &mut dyn FnMut(i64, i64),
 ) -> Sweep {
     let book_side = if side > 0 { SIDE_ASK } else { SIDE_BID };
@@ -90,11 +115,13 @@ pub fn sweep(
     let mut result = Sweep::default();
     let mut taken = std::mem::take(&mut consumed.scratch);
     taken.clear();
+    let mut level = 0;
     book.walk(book_side, &mut |price, qty| {
         if remaining == 0 {
             return false;
         }
-        let visible = qty - consumed.taken(book_side, price);
+        let visible = adjust.visible(level, qty) - consumed.taken(book_side, price);
+        level += 1;
         if visible > 0 {
             let lots = visible.min(remaining);
             remaining -= lots;
@@ -104,7 +131,7 @@ pub fn sweep(
     });
     for &(price, lots) in &taken {
         consumed.add(book_side, price, lots);
-        let fill_price = price + i64::from(side) * slippage_ticks;
+        let fill_price = price + adjust.offset_ticks + i64::from(side) * adjust.slippage_ticks;
         result.filled_lots += lots;
         result.cost_ticks_lots += fill_price * lots;
         result.worst_price_ticks = fill_price;
@@ -135,7 +162,14 @@ mod tests {
         let b = book();
         let mut consumed = Consumed::default();
         let mut fills = Vec::new();
-        let r = sweep(&b, &mut consumed, 1, 4, 0, &mut |p, q| fills.push((p, q)));
+        let r = sweep(
+            &b,
+            &mut consumed,
+            1,
+            4,
+            SweepAdjust::default(),
+            &mut |p, q| fills.push((p, q)),
+        );
         assert_eq!(fills, vec![(101, 2), (102, 2)]);
         assert_eq!(
             (r.filled_lots, r.unfilled_lots, r.cost_ticks_lots),
@@ -143,7 +177,14 @@ mod tests {
         );
         // the liquidity stays consumed: only 1 lot is left at 102
         fills.clear();
-        let r = sweep(&b, &mut consumed, 1, 10, 0, &mut |p, q| fills.push((p, q)));
+        let r = sweep(
+            &b,
+            &mut consumed,
+            1,
+            10,
+            SweepAdjust::default(),
+            &mut |p, q| fills.push((p, q)),
+        );
         assert_eq!(fills, vec![(102, 1)]);
         assert_eq!((r.filled_lots, r.unfilled_lots), (1, 9));
         // an update of the level resets what we took there
@@ -161,9 +202,34 @@ mod tests {
         let b = book();
         let mut consumed = Consumed::default();
         let mut fills = Vec::new();
-        let r = sweep(&b, &mut consumed, -1, 7, 2, &mut |p, q| fills.push((p, q)));
+        let slip = SweepAdjust {
+            slippage_ticks: 2,
+            ..SweepAdjust::default()
+        };
+        let r = sweep(&b, &mut consumed, -1, 7, slip, &mut |p, q| {
+            fills.push((p, q))
+        });
         assert_eq!(fills, vec![(97, 5), (96, 2)]);
         assert_eq!(r.worst_price_ticks, 96);
         assert_eq!(r.levels_used, 2);
+    }
+
+    #[test]
+    fn withdrawn_liquidity_and_gaps() {
+        let b = book();
+        let mut consumed = Consumed::default();
+        let mut fills = Vec::new();
+        let adjust = SweepAdjust {
+            offset_ticks: 10,
+            withdrawn_levels: 1,
+            withdrawn_fraction: 0.5,
+            ..SweepAdjust::default()
+        };
+        // the touch shows 1 of its 2 lots; prices are shifted 10 ticks up
+        sweep(&b, &mut consumed, 1, 3, adjust, &mut |p, q| {
+            fills.push((p, q))
+        });
+        assert_eq!(fills, vec![(111, 1), (112, 2)]);
+        assert_eq!(consumed.taken(SIDE_ASK, 101), 1);
     }
 }

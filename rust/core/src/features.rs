@@ -245,6 +245,12 @@ pub struct DecisionContext {
     /// Buyer- and seller-initiated lots traded since the previous decision.
     pub buy_lots: i64,
     pub sell_lots: i64,
+    /// Ticks added to every price by adversarial gaps (shifts the mid history only: features
+    /// relative to the mid do not move).
+    pub price_offset_ticks: i64,
+    /// The best `withdrawn_levels` levels a side show `1 − withdrawn_fraction` of their size.
+    pub withdrawn_levels: usize,
+    pub withdrawn_fraction: f64,
 }
 
 /// Log mids of past decisions and a rolling window of one-decision log returns, so that returns
@@ -392,7 +398,7 @@ impl FeatureState {
     /// Records the book at a decision and writes the observation into `out` (len = `dim()`).
     /// `mid_ticks` is the mid to use (the last known one when the book is one-sided).
     pub fn observe(&mut self, book: &Book, mid_ticks: f64, ctx: &DecisionContext, out: &mut [f32]) {
-        self.mids.push(mid_ticks);
+        self.mids.push(mid_ticks + ctx.price_offset_ticks as f64);
 
         let frame_dim = self.config.frame_dim();
         let stack = self.config.frame_stack;
@@ -425,6 +431,13 @@ impl FeatureState {
         ask_q.iter_mut().for_each(|v| *v = 0);
         let n_bid = book.top_levels(SIDE_BID, bid_px, bid_q);
         let n_ask = book.top_levels(SIDE_ASK, ask_px, ask_q);
+        let thin = ctx.withdrawn_levels.min(bid_q.len());
+        if thin > 0 {
+            let keep = 1.0 - ctx.withdrawn_fraction;
+            for q in bid_q[..thin].iter_mut().chain(ask_q[..thin].iter_mut()) {
+                *q = (*q as f64 * keep).floor() as i64;
+            }
+        }
         let cfg = &self.config;
         let mut i = 0;
         for &f in &cfg.features {

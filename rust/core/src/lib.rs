@@ -2,6 +2,7 @@
 //! the bindings). Prices and sizes are integer ticks and lots, time is i64 ns since the Unix epoch.
 
 pub mod account;
+pub mod adversary;
 pub mod book;
 pub mod decimal;
 pub mod env;
