@@ -4,6 +4,7 @@
 mod env;
 mod errors;
 mod import;
+mod mcts;
 mod stream;
 mod synth;
 
@@ -14,6 +15,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<stream::Stream>()?;
     env::register(m)?;
+    m.add_class::<mcts::MctsBatch>()?;
     m.add_function(wrap_pyfunction!(import::import_files, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_market, m)?)?;
     m.add_function(wrap_pyfunction!(import::import_hftbacktest, m)?)?;

@@ -81,7 +81,7 @@ fn muzero_visits_add_up_and_policy_sums_to_one() {
 fn bandit_most_visited_is_best_arm() {
     let arms = [0.1, 0.5, 0.9, 0.3, 0.2];
     for algorithm in [Algorithm::MuZero, Algorithm::Gumbel] {
-        let mut cfg = MctsConfig::new(4, 5, 64);
+        let mut cfg = MctsConfig::new(4, 5, 256);
         cfg.algorithm = algorithm;
         let mut t = bandit_search(cfg, &arms, true);
         let visits = t.root_visit_counts().expect("searched");
