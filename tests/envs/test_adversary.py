@@ -4,13 +4,12 @@ ledger and book invariants hold under any mix of them (hypothesis)."""
 from __future__ import annotations
 
 import lobzero
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lobzero.envs import PERTURBATIONS, AdversaryConfig, EnvConfig, TradingEnv
 
-from tests.envs.test_properties_env import MARKETS, book_at
+from tests.envs.test_properties_env import MARKETS, book_at, run_checking_invariants
 from tests.envs.test_trading_env import wavy_market
 
 MS = 1_000_000
@@ -121,30 +120,7 @@ adversaries = st.builds(
     actions=st.lists(st.integers(0, 4), min_size=5, max_size=40),
 )
 def test_invariants_hold_under_any_perturbation(seed, adversary, actions) -> None:
-    market = MARKETS[seed]
-    meta = market.metadata
-    df = market.to_polars()
     config = EnvConfig(
         max_position=0.2, episode_steps=60, initial_cash=2_000.0, adversary=adversary
     )
-    env = TradingEnv(market, config)
-    obs, info = env.reset(options={"start_ns": market.start_ns + 5_000 * MS})
-    start_cash = info["cash"]
-    for a in actions:
-        obs, reward, terminated, truncated, info = env.step(a)
-        assert env.observation_space.contains(obs)
-        assert np.isfinite(reward)
-        assert abs(info["position"]) <= config.max_position + 1e-12
-        assert info["fees"] >= 0
-        assert abs(info["equity"] - (info["cash"] + info["position"] * info["mark"])) < 1e-6
-        total = info["realized_pnl"] + info["unrealized_pnl"]
-        assert abs(total - (info["equity"] - start_cash)) < 1e-6
-        for ts, side, _, size, fee in info["fills"]:
-            assert fee >= 0 and size > 0
-            book = book_at(df, ts)
-            # whatever the adversary did, a fill never takes more than the largest level shows
-            assert round(size / meta.lot) <= max(
-                (q for (s, _), q in book.items() if s == -side), default=0
-            )
-        if terminated or truncated:
-            break
+    run_checking_invariants(MARKETS[seed], config, actions)

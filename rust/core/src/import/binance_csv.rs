@@ -12,7 +12,7 @@
 //! counted, otherwise they are a gap. Depth and trade files are merged by time, depth first on
 //! ties.
 
-use super::text::{column_index, csv_error, csv_reader};
+use super::text::{column_index, csv_reader, decimal, field, next_record};
 use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
@@ -44,17 +44,9 @@ fn epoch_to_ns(value: i64) -> i64 {
     }
 }
 
-fn field(record: &csv::StringRecord, i: usize) -> &str {
-    record.get(i).unwrap_or("").trim()
-}
-
 fn int(text: &str, what: &str, loc: &dyn Fn() -> String) -> Result<i64> {
     text.parse::<i64>()
         .map_err(|_| LobzeroError::parse(loc(), format!("{what} {text:?} is not an integer")))
-}
-
-fn decimal(text: &str, what: &str, loc: &dyn Fn() -> String) -> Result<Decimal> {
-    Decimal::parse(text).map_err(|e| LobzeroError::invalid(loc(), format!("{what}: {e}")))
 }
 
 struct Depth<'a> {
@@ -79,13 +71,7 @@ impl Depth<'_> {
         let mut record = csv::StringRecord::new();
         // the update being read: (first id, last id, pu)
         let mut current: Option<(i64, i64, i64)> = None;
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(csv_error(&name, e)),
-            }
-            let line = record.position().map_or(0, |p| p.line());
+        while let Some(line) = next_record(&mut reader, &mut record, &name)? {
             let loc = || format!("{name}:{line}");
             self.report.lines += 1;
             let symbol = field(&record, cols[0]);
@@ -113,8 +99,8 @@ impl Depth<'_> {
                     ))
                 }
             };
-            let price = decimal(field(&record, cols[6]), "price", &loc)?;
-            let qty = decimal(field(&record, cols[7]), "qty", &loc)?;
+            let price = decimal(field(&record, cols[6]), "price", loc)?;
+            let qty = decimal(field(&record, cols[7]), "qty", loc)?;
             let pu = int(field(&record, cols[8]), "pu", &loc)?;
             let event = |kind| RawEvent {
                 ts_ns,
@@ -239,7 +225,7 @@ impl Depth<'_> {
 /// Reads one trade file (header optional).
 fn read_trades(path: &Path, report: &mut ImportReport) -> Result<RawEvents> {
     let name = path.display().to_string();
-    let mut reader = csv::ReaderBuilder::new()
+    let mut reader: super::text::CsvReader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(false)
         .from_reader(super::text::open(path)?);
@@ -249,13 +235,7 @@ fn read_trades(path: &Path, report: &mut ImportReport) -> Result<RawEvents> {
     };
     let mut record = csv::StringRecord::new();
     let mut first = true;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(&name, e)),
-        }
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some(line) = next_record(&mut reader, &mut record, &name)? {
         let loc = || format!("{name}:{line}");
         if first {
             first = false;
@@ -284,8 +264,8 @@ fn read_trades(path: &Path, report: &mut ImportReport) -> Result<RawEvents> {
         }
         report.lines += 1;
         report.count_message("trade");
-        let price = decimal(field(&record, 1), "price", &loc)?;
-        let qty = decimal(field(&record, 2), "qty", &loc)?;
+        let price = decimal(field(&record, 1), "price", loc)?;
+        let qty = decimal(field(&record, 2), "qty", loc)?;
         if price.is_zero() || qty.is_zero() {
             return Err(LobzeroError::invalid(
                 loc(),

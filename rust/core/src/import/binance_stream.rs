@@ -12,7 +12,7 @@
 //! `bookTicker` quotes repeat the top of the same book on another stream with other timing, so
 //! they are counted and not turned into events.
 
-use super::text::{open, Lines};
+use super::text::{decimal, open, Lines};
 use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
@@ -114,10 +114,6 @@ pub struct BinanceStreamImporter {
     futures: Option<bool>,
     depth_diffs: u64,
     last_recv_ts_ns: i64,
-}
-
-fn decimal(text: &str, what: &str, location: impl Fn() -> String) -> Result<Decimal> {
-    Decimal::parse(text).map_err(|e| LobzeroError::invalid(location(), format!("{what}: {e}")))
 }
 
 impl BinanceStreamImporter {

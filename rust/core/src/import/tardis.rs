@@ -10,7 +10,7 @@
 //! the levels (empty cells are absent levels). Several files are merged by receive time, in the
 //! order given on ties.
 
-use super::text::{column_index, csv_error, csv_reader};
+use super::text::{column_index, csv_reader, decimal, field, next_record};
 use super::{ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
@@ -62,10 +62,6 @@ fn micros_to_ns(text: &str, what: &str, loc: &dyn Fn() -> String) -> Result<i64>
         })
 }
 
-fn decimal(text: &str, what: &str, loc: &dyn Fn() -> String) -> Result<Decimal> {
-    Decimal::parse(text).map_err(|e| LobzeroError::invalid(loc(), format!("{what}: {e}")))
-}
-
 struct FileMeta {
     exchange: Option<String>,
     symbol: Option<String>,
@@ -103,15 +99,9 @@ fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Res
     };
     let mut record = csv::StringRecord::new();
     let mut in_snapshot = false;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => return Err(csv_error(&name, e)),
-        }
-        let line = record.position().map_or(0, |p| p.line());
+    while let Some(line) = next_record(&mut reader, &mut record, &name)? {
         let loc = || format!("{name}:{line}");
-        let get = |i: usize| record.get(i).unwrap_or("").trim();
+        let get = |i: usize| field(&record, i);
         report.lines += 1;
         for (slot, value) in [
             (&mut meta.exchange, get(common[0])),
@@ -166,8 +156,8 @@ fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Res
                         ))
                     }
                 };
-                let price = decimal(get(specific[2]), "price", &loc)?;
-                let qty = decimal(get(specific[3]), "amount", &loc)?;
+                let price = decimal(get(specific[2]), "price", loc)?;
+                let qty = decimal(get(specific[3]), "amount", loc)?;
                 if snapshot && !in_snapshot {
                     report.snapshots += 1;
                     raw.events.push(event(KIND_CLEAR, SIDE_NONE, zero, zero));
@@ -193,8 +183,8 @@ fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Res
                         ))
                     }
                 };
-                let price = decimal(get(specific[1]), "price", &loc)?;
-                let qty = decimal(get(specific[2]), "amount", &loc)?;
+                let price = decimal(get(specific[1]), "price", loc)?;
+                let qty = decimal(get(specific[2]), "amount", loc)?;
                 if price.is_zero() || qty.is_zero() {
                     return Err(LobzeroError::invalid(
                         loc(),
@@ -217,8 +207,8 @@ fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Res
                         if p.is_empty() && q.is_empty() {
                             continue; // fewer levels than N on this side
                         }
-                        let price = decimal(p, "price", &loc)?;
-                        let qty = decimal(q, "amount", &loc)?;
+                        let price = decimal(p, "price", loc)?;
+                        let qty = decimal(q, "amount", loc)?;
                         raw.events.push(event(KIND_SNAPSHOT, side, price, qty));
                     }
                 }

@@ -168,3 +168,31 @@ pub fn column_index(
         })
         .collect()
 }
+
+/// The next CSV record and its line number; `None` at the end of the file.
+pub fn next_record(
+    reader: &mut CsvReader,
+    record: &mut csv::StringRecord,
+    name: &str,
+) -> Result<Option<u64>> {
+    match reader.read_record(record) {
+        Ok(true) => Ok(Some(record.position().map_or(0, |p| p.line()))),
+        Ok(false) => Ok(None),
+        Err(e) => Err(csv_error(name, e)),
+    }
+}
+
+/// Field `i` of a record, trimmed ("" when absent).
+pub fn field(record: &csv::StringRecord, i: usize) -> &str {
+    record.get(i).unwrap_or("").trim()
+}
+
+/// An exact decimal price or size; a bad one is an `InvalidValue` naming `what` and the place.
+pub fn decimal(
+    text: &str,
+    what: &str,
+    location: impl Fn() -> String,
+) -> Result<crate::decimal::Decimal> {
+    crate::decimal::Decimal::parse(text)
+        .map_err(|e| LobzeroError::invalid(location(), format!("{what}: {e}")))
+}
