@@ -58,9 +58,34 @@ def parse() -> Args:
         "--tick-size", default="0.1", help="tick of the npz (synth_hftbacktest_npz.py: 0.1)"
     )
     p.add_argument("--lot-size", default="0.001")
-    p.add_argument("--peer-python", default=None, help="python with hftbacktest installed")
+    p.add_argument(
+        "--peer-python",
+        default=None,
+        help="python with hftbacktest installed (default: this one if it has hftbacktest, else "
+        "$PEER_PYTHON or /tmp/peers/bin/python when present)",
+    )
+    p.add_argument("--no-peer", action="store_true", help="time lobzero only")
     p.add_argument("--json", action="store_true")
-    return Args(**vars(p.parse_args()))
+    ns = vars(p.parse_args())
+    if ns.pop("no_peer"):
+        ns["peer_python"] = None
+    elif ns["peer_python"] is None:
+        ns["peer_python"] = find_peer_python()
+    return Args(**ns)
+
+
+def find_peer_python() -> str | None:
+    """A Python interpreter that can import hftbacktest, if there is one at hand."""
+    import importlib.util
+    import os
+    import sys
+
+    if importlib.util.find_spec("hftbacktest") is not None:
+        return sys.executable
+    for candidate in (os.environ.get("PEER_PYTHON"), "/tmp/peers/bin/python"):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
 
 
 def load(args: Args) -> lobzero.Market:
