@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from lobzero.mcts import MctsBatch, search
 
 PEER_SCRIPT = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "lightzero_mcts.py"
