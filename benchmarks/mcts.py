@@ -9,7 +9,8 @@ through `lobzero.mcts.search`::
 
     python benchmarks/mcts.py --peer-python /tmp/peers_lz/bin/python --torch-net
 
-(the peer venv: ``python3 -m venv /tmp/peers_lz && /tmp/peers_lz/bin/pip install LightZero==0.1.0``).
+(the peer venv: ``python3 -m venv /tmp/peers_lz``, then
+``/tmp/peers_lz/bin/pip install LightZero==0.1.0``).
 ``--json`` prints one line.
 """
 
@@ -158,8 +159,9 @@ def main() -> None:
         if name in result:
             r = result[name]
             print(
-                f"  {name:15s} {r['ms_per_search']:8.2f} ms/search  tree {r['tree_ms_per_search']:8.3f}"
-                f" ms  {r['tree_sims_per_s'] / 1e6:7.2f} M sims/s"
+                f"  {name:15s} {r['ms_per_search']:8.2f} ms/search"
+                f"  tree {r['tree_ms_per_search']:8.3f} ms"
+                f"  {r['tree_sims_per_s'] / 1e6:7.2f} M sims/s"
             )
     if "tree_speedup_vs_lightzero" in result:
         print(f"  tree speed-up vs LightZero: {result['tree_speedup_vs_lightzero']:.1f}x")

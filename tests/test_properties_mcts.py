@@ -47,8 +47,8 @@ class RefMinMax:
 
 
 def ref_softmax(logits: np.ndarray, legal: list[bool]) -> list[float]:
-    top = max(float(x) for x, ok in zip(logits, legal) if ok)
-    exps = [math.exp(float(x) - top) if ok else 0.0 for x, ok in zip(logits, legal)]
+    top = max(float(x) for x, ok in zip(logits, legal, strict=True) if ok)
+    exps = [math.exp(float(x) - top) if ok else 0.0 for x, ok in zip(logits, legal, strict=True)]
     total = 0.0
     for e in exps:
         total += e

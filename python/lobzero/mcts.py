@@ -21,8 +21,9 @@ for masks); other dtypes are converted. The GIL is released during the tree work
 
 Configuration keywords (defaults): ``algorithm`` ("muzero" PUCT or "gumbel" Gumbel MuZero),
 ``discount`` (0.997), ``pb_c_base`` (19652), ``pb_c_init`` (1.25), ``dirichlet_alpha`` (0.3),
-``exploration_fraction`` (0.25), ``value_bounds`` (None: min-max over each tree), ``unvisited_value``
-("zero", as the MuZero pseudocode, or "parent"), ``max_considered_actions`` (16),
+``exploration_fraction`` (0.25), ``value_bounds`` (None: min-max over each tree),
+``unvisited_value`` ("zero", as the MuZero pseudocode, or "parent"),
+``max_considered_actions`` (16),
 ``gumbel_c_visit`` (50), ``gumbel_c_scale`` (0.1), ``reuse_subtree`` (False), ``seed`` (0).
 
 PUCT follows the MuZero pseudocode: ``pb_c = ln((N + base + 1) / base) + init``, times

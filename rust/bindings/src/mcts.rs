@@ -15,6 +15,7 @@ use std::borrow::Cow;
 
 type F32Matrix<'py> = PyArrayLike2<'py, f32, AllowTypeChange>;
 type F32Vector<'py> = PyArrayLike1<'py, f32, AllowTypeChange>;
+type SlotsAndActions<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>);
 
 fn config_err(message: String) -> PyErr {
     to_py(LobzeroError::config(message))
@@ -184,10 +185,7 @@ impl MctsBatch {
     }
 
     /// (parent_slot [B], action [B]) of the leaf edge each tree expands next.
-    fn select<'py>(
-        &mut self,
-        py: Python<'py>,
-    ) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>)> {
+    fn select<'py>(&mut self, py: Python<'py>) -> PyResult<SlotsAndActions<'py>> {
         let (b, _) = self.shape();
         let (mut parent_slot, mut action) = (vec![0i64; b], vec![0i64; b]);
         let inner = &mut self.inner;

@@ -18,6 +18,9 @@
 //! * The policy target is `pi'` at the root; the action played is the sequential-halving winner:
 //!   among the considered actions with the most visits, the largest `g + log prior + sigma(q)`.
 
+// index loops walk several parallel arrays (priors, children, sigma) by action
+#![allow(clippy::needless_range_loop)]
+
 use super::{MctsBatch, ROOT};
 
 /// Visits a considered root action must have to be chosen at each simulation, for `m`
@@ -33,7 +36,7 @@ pub fn considered_visit_schedule(m: usize, num_simulations: usize) -> Vec<u32> {
     while schedule.len() < num_simulations {
         let rounds = (num_simulations / (phases * remaining)).max(1);
         for _ in 0..rounds {
-            schedule.extend(std::iter::repeat(visits).take(remaining));
+            schedule.extend(std::iter::repeat_n(visits, remaining));
             visits += 1;
         }
         remaining = (remaining / 2).max(2);

@@ -212,9 +212,8 @@ impl MctsConfig {
         if self.max_considered_actions == 0 {
             return bad("mcts: max_considered_actions must be >= 1".into());
         }
-        if !(self.gumbel_c_visit.is_finite() && self.gumbel_c_visit >= 0.0)
-            || !(self.gumbel_c_scale.is_finite() && self.gumbel_c_scale >= 0.0)
-        {
+        let non_negative = |x: f64| x.is_finite() && x >= 0.0;
+        if !non_negative(self.gumbel_c_visit) || !non_negative(self.gumbel_c_scale) {
             return bad("mcts: gumbel_c_visit and gumbel_c_scale must be finite and >= 0".into());
         }
         if self.reuse_subtree && self.algorithm == Algorithm::Gumbel {

@@ -14,6 +14,9 @@
 //! The arithmetic is done in f64 in exactly this order, so a Python transcription of the
 //! pseudocode reproduces the visit counts bit for bit.
 
+// the loop walks priors, children and the legal mask by action
+#![allow(clippy::needless_range_loop)]
+
 use super::{MctsBatch, UnvisitedValue, ROOT};
 
 /// The action PUCT picks at node `node` of tree `b`.
@@ -22,8 +25,14 @@ pub(crate) fn select_child(t: &MctsBatch, b: usize, node: usize) -> usize {
     let na = cfg.num_actions;
     let i = t.node(b, node);
     let parent_visits = t.visit_count[i] as f64;
-    let pb_c_parent = ((parent_visits + cfg.pb_c_base + 1.0) / cfg.pb_c_base).ln() + cfg.pb_c_init;
-    let sqrt_parent = parent_visits.sqrt();
+    // tables hold exactly ln((n + base + 1) / base) + init and sqrt(n) for this visit count
+    let (pb_c_parent, sqrt_parent) = match t.pb_c_table.get(t.visit_count[i] as usize) {
+        Some(&pb_c) => (pb_c, t.sqrt_table[t.visit_count[i] as usize]),
+        None => (
+            ((parent_visits + cfg.pb_c_base + 1.0) / cfg.pb_c_base).ln() + cfg.pb_c_init,
+            parent_visits.sqrt(),
+        ),
+    };
     let mm = t.minmax[b];
     let unvisited = match cfg.unvisited_value {
         UnvisitedValue::Zero => 0.0,

@@ -8,7 +8,9 @@ use crate::error::{LobzeroError, Result};
 impl MctsBatch {
     /// Moves each tree's root to the child reached by `actions[b]`, compacting the kept subtree
     /// into slots `0..k` (creation order kept). Trees whose child was never expanded restart
-    /// from `prior_logits[b]` / `values[b]` like `reset`; for the others those rows are ignored.
+    /// from `prior_logits[b]` / `values[b]` like `reset` (as do trees whose kept subtree has more
+    /// than `num_simulations` nodes, possible only after repeated reuse, since the next search
+    /// would not fit); for the others those rows are ignored (but must be finite).
     /// `legal` [B, A] masks the new roots' actions (renormalizing their priors), and `noise`
     /// mixes fresh Dirichlet noise into them. Returns `kept_slot` [B, N]: the old slot now held
     /// by each new slot, -1 for a slot that is free (and for slot 0 of a restarted tree, whose
@@ -61,7 +63,7 @@ impl MctsBatch {
                     "has no legal action",
                 ));
             }
-            if self.child(b, ROOT, actions[b] as usize).is_none() {
+            {
                 if !values[b].is_finite() {
                     return Err(LobzeroError::invalid(
                         format!("values[{b}]"),
@@ -70,7 +72,7 @@ impl MctsBatch {
                 }
                 for a in 0..na {
                     let x = prior_logits[b * na + a];
-                    if row.map_or(true, |l| l[a]) && !x.is_finite() {
+                    if row.is_none_or(|l| l[a]) && !x.is_finite() {
                         return Err(LobzeroError::invalid(
                             format!("prior_logits[{b}]"),
                             format!("prior logit of action {a} is {x}; logits must be finite"),
@@ -105,6 +107,18 @@ impl MctsBatch {
                     count += 1;
                 }
             }
+            if count > self.cfg.num_simulations {
+                // only after repeated reuse: the next search would not fit, so start afresh
+                kept[b * cap..(b + 1) * cap].fill(-1);
+                self.reset_tree(
+                    b,
+                    &prior_logits[b * na..(b + 1) * na],
+                    values[b],
+                    noise,
+                    row,
+                )?;
+                continue;
+            }
             for new in 0..count {
                 let old = kept[b * cap + new] as usize;
                 let (o, n) = (self.node(b, old), self.node(b, new));
@@ -112,6 +126,7 @@ impl MctsBatch {
                 self.value_sum[n] = self.value_sum[o];
                 self.raw_value[n] = self.raw_value[o];
                 self.reward[n] = self.reward[o];
+                self.q_value[n] = self.q_value[o];
                 self.action_from_parent[n] = self.action_from_parent[o];
                 self.parent[n] = match self.parent[o] {
                     p if new == 0 || p < 0 => NO_PARENT,
@@ -145,7 +160,7 @@ impl MctsBatch {
             let e0 = self.edge(b, ROOT, 0);
             let mut total = 0.0;
             for a in 0..na {
-                let ok = row.map_or(true, |l| l[a]);
+                let ok = row.is_none_or(|l| l[a]);
                 self.legal[b * na + a] = ok;
                 self.considered[b * na + a] = ok;
                 if !ok {

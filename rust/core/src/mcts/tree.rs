@@ -55,6 +55,8 @@ pub struct MctsBatch {
     pub(crate) value_sum: Vec<f64>,
     pub(crate) raw_value: Vec<f64>,
     pub(crate) reward: Vec<f64>,
+    /// [B, N] `reward + discount * value_sum / visit_count`, refreshed by every backup.
+    pub(crate) q_value: Vec<f64>,
     pub(crate) parent: Vec<i32>,
     pub(crate) action_from_parent: Vec<i32>,
     pub(crate) prior: Vec<f64>,
@@ -81,7 +83,17 @@ pub struct MctsBatch {
     pub(crate) phase: Phase,
     pub(crate) rngs: Vec<Rng>,
     pub(crate) scratch: Vec<f64>,
+    /// One scratch buffer per chunk of trees searched in parallel by `select`.
+    chunk_scratch: Vec<Vec<f64>>,
+    /// `pb_c_table[n] = ln((n + pb_c_base + 1) / pb_c_base) + pb_c_init` and
+    /// `sqrt_table[n] = sqrt(n)` for every parent visit count `n` a tree can reach.
+    pub(crate) pb_c_table: Vec<f64>,
+    pub(crate) sqrt_table: Vec<f64>,
 }
+
+/// Trees per parallel chunk in `select`; batches below `PARALLEL_MIN_ROOTS` run on one thread.
+const CHUNK_ROOTS: usize = 32;
+const PARALLEL_MIN_ROOTS: usize = 64;
 
 fn softmax_row(
     logits: &[f32],
@@ -89,7 +101,7 @@ fn softmax_row(
     out: &mut [f64],
     location: impl Fn() -> String,
 ) -> Result<()> {
-    let is_legal = |a: usize| legal.map_or(true, |l| l[a]);
+    let is_legal = |a: usize| legal.is_none_or(|l| l[a]);
     let mut max = f64::NEG_INFINITY;
     for (a, &x) in logits.iter().enumerate() {
         if !is_legal(a) {
@@ -152,6 +164,7 @@ impl MctsBatch {
             value_sum: vec![0.0; b * n],
             raw_value: vec![0.0; b * n],
             reward: vec![0.0; b * n],
+            q_value: vec![0.0; b * n],
             parent: vec![NO_PARENT; b * n],
             action_from_parent: vec![NO_ACTION; b * n],
             prior: vec![0.0; b * n * a],
@@ -169,6 +182,11 @@ impl MctsBatch {
             phase: Phase::Empty,
             rngs,
             scratch: vec![0.0; 4 * a],
+            chunk_scratch: vec![vec![0.0; 4 * a]; b.div_ceil(CHUNK_ROOTS)],
+            pb_c_table: (0..=n + 1)
+                .map(|v| ((v as f64 + cfg.pb_c_base + 1.0) / cfg.pb_c_base).ln() + cfg.pb_c_init)
+                .collect(),
+            sqrt_table: (0..=n + 1).map(|v| (v as f64).sqrt()).collect(),
             cfg,
         })
     }
@@ -207,8 +225,7 @@ impl MctsBatch {
     /// `reward + discount * mean value` of node `c` (a visited child).
     #[inline]
     pub(crate) fn q_of(&self, b: usize, c: usize) -> f64 {
-        let i = self.node(b, c);
-        self.reward[i] + self.cfg.discount * (self.value_sum[i] / self.visit_count[i] as f64)
+        self.q_value[self.node(b, c)]
     }
 
     fn fresh_minmax(&self) -> MinMax {
@@ -275,7 +292,7 @@ impl MctsBatch {
         })?;
         self.children[e..e + na].fill(UNEXPANDED);
         for a in 0..na {
-            self.legal[b * na + a] = legal.map_or(true, |l| l[a]);
+            self.legal[b * na + a] = legal.is_none_or(|l| l[a]);
         }
         self.visit_count[r] = 1;
         self.value_sum[r] = value as f64;
@@ -342,37 +359,64 @@ impl MctsBatch {
                 self.cfg.num_simulations
             )));
         }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        for b in 0..nb {
-            if self.num_nodes[b] as usize >= self.capacity {
-                self.scratch = scratch;
-                return Err(LobzeroError::config(format!(
-                    "mcts: tree {b} is full ({} nodes)",
-                    self.capacity
-                )));
-            }
-            let mut node = ROOT;
-            let a = loop {
-                let a = match self.cfg.algorithm {
-                    Algorithm::MuZero => puct::select_child(self, b, node),
-                    Algorithm::Gumbel if node == ROOT => {
-                        gumbel::select_root(self, b, self.sims_done, &mut scratch)
-                    }
-                    Algorithm::Gumbel => gumbel::select_interior(self, b, node, &mut scratch),
-                };
-                match self.child(b, node, a) {
-                    Some(c) => node = c,
-                    None => break a,
-                }
-            };
-            self.pending_parent[b] = node as u32;
-            self.pending_action[b] = a as u32;
-            parent_slot[b] = node as i64;
-            action[b] = a as i64;
+        if let Some(b) = (0..nb).find(|&b| self.num_nodes[b] as usize >= self.capacity) {
+            return Err(LobzeroError::config(format!(
+                "mcts: tree {b} is full ({} nodes)",
+                self.capacity
+            )));
         }
-        self.scratch = scratch;
+        let mut chunk_scratch = std::mem::take(&mut self.chunk_scratch);
+        let this = &*self;
+        let run_chunk = |ci: usize, ps: &mut [i64], ac: &mut [i64], sc: &mut Vec<f64>| {
+            for j in 0..ps.len() {
+                let (node, a) = this.select_tree(ci * CHUNK_ROOTS + j, sc);
+                ps[j] = node as i64;
+                ac[j] = a as i64;
+            }
+        };
+        if nb >= PARALLEL_MIN_ROOTS {
+            use rayon::prelude::*;
+            parent_slot
+                .par_chunks_mut(CHUNK_ROOTS)
+                .zip(action.par_chunks_mut(CHUNK_ROOTS))
+                .zip(chunk_scratch.par_iter_mut())
+                .enumerate()
+                .for_each(|(ci, ((ps, ac), sc))| run_chunk(ci, ps, ac, sc));
+        } else {
+            for (ci, ((ps, ac), sc)) in parent_slot
+                .chunks_mut(CHUNK_ROOTS)
+                .zip(action.chunks_mut(CHUNK_ROOTS))
+                .zip(chunk_scratch.iter_mut())
+                .enumerate()
+            {
+                run_chunk(ci, ps, ac, sc);
+            }
+        }
+        self.chunk_scratch = chunk_scratch;
+        for b in 0..nb {
+            self.pending_parent[b] = parent_slot[b] as u32;
+            self.pending_action[b] = action[b] as u32;
+        }
         self.phase = Phase::Selected;
         Ok(())
+    }
+
+    /// Descends tree `b` to the leaf edge to expand: (slot of the node, action).
+    fn select_tree(&self, b: usize, scratch: &mut [f64]) -> (usize, usize) {
+        let mut node = ROOT;
+        loop {
+            let a = match self.cfg.algorithm {
+                Algorithm::MuZero => puct::select_child(self, b, node),
+                Algorithm::Gumbel if node == ROOT => {
+                    gumbel::select_root(self, b, self.sims_done, scratch)
+                }
+                Algorithm::Gumbel => gumbel::select_interior(self, b, node, scratch),
+            };
+            match self.child(b, node, a) {
+                Some(c) => node = c,
+                None => return (node, a),
+            }
+        }
     }
 
     /// Slot each tree's next expansion goes to (`s + 1` at simulation `s` of a fresh search).
@@ -395,17 +439,16 @@ impl MctsBatch {
         check_finite("reward", reward)?;
         check_finite("value", value)?;
         // validate every row before touching any tree, so an error leaves the batch unchanged
-        let mut scratch = std::mem::take(&mut self.scratch);
-        for b in 0..nb {
-            let row = &prior_logits[b * na..(b + 1) * na];
-            if let Err(e) = softmax_row(row, None, &mut scratch[..na], || {
-                format!("prior_logits[{b}]")
-            }) {
-                self.scratch = scratch;
-                return Err(e);
-            }
+        if let Some(i) = prior_logits.iter().position(|x| !x.is_finite()) {
+            return Err(LobzeroError::invalid(
+                format!("prior_logits[{}]", i / na),
+                format!(
+                    "prior logit of action {} is {}; logits must be finite",
+                    i % na,
+                    prior_logits[i]
+                ),
+            ));
         }
-        self.scratch = scratch;
         let discount = self.cfg.discount;
         let fixed_bounds = self.cfg.value_bounds.is_some();
         for b in 0..nb {
@@ -441,9 +484,10 @@ impl MctsBatch {
                 if p == NO_PARENT {
                     break;
                 }
+                let q =
+                    self.reward[i] + discount * (self.value_sum[i] / self.visit_count[i] as f64);
+                self.q_value[i] = q;
                 if !fixed_bounds {
-                    let q = self.reward[i]
-                        + discount * (self.value_sum[i] / self.visit_count[i] as f64);
                     self.minmax[b].update(q);
                 }
                 g = self.reward[i] + discount * g;
