@@ -42,18 +42,28 @@ struct Ladder {
 }
 
 /// How many levels behind the touch a lookup scans linearly before it binary-searches.
-const LINEAR_SCAN: usize = 16;
+const LINEAR_SCAN: usize = 8;
 
 impl Ladder {
-    /// Index of `key` or where it would go. Levels near the touch are the common case, so look
-    /// at the last few before falling back to a binary search.
+    /// Index of `key` or where it would go. The touch and the levels just behind it are the
+    /// common case, then levels beyond the deepest one (a book refilling its far end): both are
+    /// answered without a search; the rest scan a few levels back or binary-search.
     #[inline]
     fn find(&self, key: i64) -> Result<usize, usize> {
         let levels = &self.levels;
         let n = levels.len();
+        let Some(&(best, _)) = levels.last() else {
+            return Err(0);
+        };
+        if key >= best {
+            return if key == best { Ok(n - 1) } else { Err(n) };
+        }
+        if key < levels[0].0 {
+            return Err(0);
+        }
         let scan_from = n.saturating_sub(LINEAR_SCAN);
-        if n == 0 || key >= levels[scan_from].0 {
-            for i in (scan_from..n).rev() {
+        if key >= levels[scan_from].0 {
+            for i in (scan_from..n - 1).rev() {
                 let k = levels[i].0;
                 if k <= key {
                     return if k == key { Ok(i) } else { Err(i + 1) };
