@@ -3,12 +3,14 @@ that need it skip with a clear reason when it is absent (a user's fresh clone ha
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+# LOBZERO_SHARED_DATA points the tests at another copy of the recordings (or at nothing)
+SHARED_DATA = Path(os.environ.get("LOBZERO_SHARED_DATA", REPO / ".." / "shared" / "data")).resolve()
 
 
 @pytest.fixture(scope="session")
