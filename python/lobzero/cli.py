@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from lobzero.exceptions import LobzeroError
+from lobzero.exceptions import ConfigError, LobzeroError
 
 console = Console()
 
@@ -98,6 +98,40 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    from lobzero.evaluation.report import robustness_report
+
+    intensities = [float(x) for x in args.intensity.split(",") if x.strip()]
+    if not intensities:
+        raise ConfigError("--intensity needs at least one level, e.g. 0,0.1,0.2")
+    rows, paths = robustness_report(
+        agent_spec=args.agent,
+        data=args.data,
+        intensities=intensities,
+        seeds=list(range(args.seeds)),
+        episode_steps=args.episode_steps,
+        out=Path(args.out),
+        synth_seconds=args.synth_seconds,
+    )
+    table = Table(title=f"robustness of {args.agent} (mean over {args.seeds} seeds)")
+    for col in ("intensity", "Sharpe", "max drawdown", "return", "worst return", "fees"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            f"{r['intensity']:g}",
+            f"{r['sharpe']:.2f}",
+            f"{r['max_drawdown']:.1%}",
+            f"{r['total_return']:+.2%}",
+            f"{r['worst_return']:+.2%}",
+            f"{r['fees']:,.2f}",
+        )
+    console.print(table)
+    for line in paths["verdict"]:
+        console.print(line)
+    console.print(f"written: {paths['csv']}, {paths['json']}, {paths['png']}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lobzero.demo import run_demo
 
@@ -160,6 +194,27 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--config", type=Path, default=None, help="SynthConfig TOML")
     synth.add_argument("-o", "--output", type=Path, required=True)
     synth.set_defaults(func=_cmd_synth)
+
+    rob = sub.add_parser("robustness", help="an agent's metrics under adversarial injection")
+    rob.add_argument(
+        "--agent",
+        required=True,
+        help="rule:NAME (flat, buy_and_hold, random, imbalance) or an agent folder",
+    )
+    rob.add_argument(
+        "--data", default=None, help="market file (default: the built-in synthetic market)"
+    )
+    rob.add_argument("--intensity", default="0,0.1,0.2,0.3", help="comma-separated levels")
+    rob.add_argument("--seeds", type=int, default=3, help="episodes (seeds) per level")
+    rob.add_argument("--episode-steps", type=int, default=3000, help="decisions per episode")
+    rob.add_argument(
+        "--synth-seconds",
+        type=float,
+        default=3600.0,
+        help="length of the synthetic market when --data is absent",
+    )
+    rob.add_argument("--out", default="runs/robustness", help="output folder")
+    rob.set_defaults(func=_cmd_robustness)
 
     demo = sub.add_parser("demo", help="the quick tour that `make demo` runs")
     demo.add_argument("--out", default="runs/demo", help="output folder")

@@ -1,0 +1,124 @@
+"""Rule baselines behind the agent interface every lobzero agent shares:
+``act(obs_batch [N, obs_dim] float32) -> actions [N]``, ``save(dir)``, ``load(dir)``.
+
+- ``flat``: never holds a position;
+- ``buy_and_hold``: goes (and stays) fully long;
+- ``random``: uniform actions from a seeded generator;
+- ``imbalance``: long when the touch queue imbalance and the last step's trade flow lean to the
+  buyers by more than ``threshold``, short when they lean to the sellers, flat otherwise.
+
+They act in the ``"target"`` action mode (Discrete(5): -1, -0.5, 0, 0.5, 1 × max position).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from lobzero.exceptions import ConfigError
+
+SHORT, FLAT, LONG = 0, 2, 4
+
+
+@dataclass
+class RuleAgent(ABC):
+    """Base of the rule agents; ``feature_names`` is the environment's frame layout."""
+
+    name: ClassVar[str] = "rule"
+    feature_names: list[str] = field(default_factory=list)
+
+    @abstractmethod
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        """Actions [N] (int64, target mode) for observations [N, obs_dim]."""
+
+    def save(self, directory: str | Path) -> Path:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "agent.json").write_text(
+            json.dumps({"kind": "rule", "name": self.name, "params": asdict(self)})
+        )
+        return path
+
+
+@dataclass
+class FlatAgent(RuleAgent):
+    name: ClassVar[str] = "flat"
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        return np.full(len(obs_batch), FLAT, np.int64)
+
+
+@dataclass
+class BuyAndHoldAgent(RuleAgent):
+    name: ClassVar[str] = "buy_and_hold"
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        return np.full(len(obs_batch), LONG, np.int64)
+
+
+@dataclass
+class RandomAgent(RuleAgent):
+    name: ClassVar[str] = "random"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(self.seed)
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        return self._rng.integers(0, 5, size=len(obs_batch), dtype=np.int64)
+
+
+@dataclass
+class ImbalanceAgent(RuleAgent):
+    name: ClassVar[str] = "imbalance"
+    threshold: float = 0.3
+
+    def __post_init__(self) -> None:
+        missing = [n for n in ("imbalance_1", "trade_flow") if n not in self.feature_names]
+        if missing:
+            raise ConfigError(
+                f"the imbalance rule needs the features {missing}: add 'imbalance' (depth 1) "
+                "and 'trade_flow' to EnvConfig.features"
+            )
+        self._columns = [
+            self.feature_names.index("imbalance_1"),
+            self.feature_names.index("trade_flow"),
+        ]
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        # the newest frame is the last one when frames are stacked
+        frame = obs_batch[:, -len(self.feature_names) :]
+        signal = frame[:, self._columns].mean(axis=1)
+        return np.where(
+            signal > self.threshold, LONG, np.where(signal < -self.threshold, SHORT, FLAT)
+        ).astype(np.int64)
+
+
+RULES: dict[str, type[RuleAgent]] = {
+    cls.name: cls for cls in (FlatAgent, BuyAndHoldAgent, RandomAgent, ImbalanceAgent)
+}
+
+
+def make_rule_agent(name: str, feature_names: list[str], **params: Any) -> RuleAgent:
+    """A rule agent by name (see :data:`RULES`)."""
+    try:
+        cls = RULES[name]
+    except KeyError:
+        raise ConfigError(f"unknown rule agent {name!r}; choose one of {sorted(RULES)}") from None
+    return cls(feature_names=list(feature_names), **params)
+
+
+def load_rule_agent(directory: str | Path, feature_names: list[str]) -> RuleAgent:
+    """A rule agent saved with :meth:`RuleAgent.save`."""
+    path = Path(directory) / "agent.json"
+    try:
+        spec = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such file (not an agent directory)") from e
+    params = {k: v for k, v in spec.get("params", {}).items() if k != "feature_names"}
+    return make_rule_agent(spec["name"], feature_names, **params)

@@ -1,0 +1,101 @@
+"""Reports written to disk: tables as CSV/JSON and curves as PNG."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from lobzero.data.market import Market
+
+# the user's targets for a robust strategy (issue 4)
+ROBUST_SHARPE, ROBUST_MAX_DRAWDOWN, ROBUST_INTENSITY, COLLAPSE_RETURN = 1.0, 0.20, 0.2, -0.5
+
+
+def load_market(data: str | Path | None, synth_seconds: float) -> Market:
+    from lobzero.data.importers import import_market
+    from lobzero.data.synth import synth_market
+
+    return import_market(data) if data else synth_market(seconds=synth_seconds, seed=0)
+
+
+def load_agent_spec(spec: str, feature_names: list[str]) -> Any:
+    """``rule:NAME`` or a folder written by an agent's ``save``."""
+    from lobzero.baselines.rules import load_rule_agent, make_rule_agent
+
+    if spec.startswith("rule:"):
+        return make_rule_agent(spec.removeprefix("rule:"), feature_names)
+    return load_rule_agent(spec, feature_names)
+
+
+def robustness_report(
+    agent_spec: str,
+    data: str | Path | None,
+    intensities: list[float],
+    seeds: list[int],
+    episode_steps: int,
+    out: Path,
+    synth_seconds: float = 3600.0,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Runs :func:`lobzero.evaluation.robustness` and writes ``robustness.csv``,
+    ``robustness.json`` and ``robustness.png`` (Sharpe, drawdown and return per level)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lobzero.envs import EnvConfig, TradingEnv
+    from lobzero.evaluation.robustness import robustness
+
+    market = load_market(data, synth_seconds)
+    config = EnvConfig(max_position=0.1, episode_steps=episode_steps)
+    feature_names = TradingEnv(market, config).feature_names
+    agent = load_agent_spec(agent_spec, feature_names)
+    rows = robustness(agent, market, config, intensities, seeds)
+
+    out.mkdir(parents=True, exist_ok=True)
+    keys = ["intensity", "sharpe", "max_drawdown", "total_return", "worst_return", "fees"]
+    with open(out / "robustness.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in keys} for r in rows)
+    (out / "robustness.json").write_text(json.dumps({"agent": agent_spec, "rows": rows}, indent=1))
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    xs = [r["intensity"] for r in rows]
+    for ax, key, title in zip(
+        axes,
+        ("sharpe", "max_drawdown", "total_return"),
+        ("Sharpe (annualised)", "max drawdown", "total return"),
+        strict=True,
+    ):
+        ax.plot(xs, [r[key] for r in rows], marker="o")
+        ax.set_title(title)
+        ax.set_xlabel("injection intensity")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"robustness of {agent_spec}")
+    fig.tight_layout()
+    fig.savefig(out / "robustness.png", dpi=100)
+    plt.close(fig)
+
+    verdict = []
+    at = [r for r in rows if abs(r["intensity"] - ROBUST_INTENSITY) < 1e-9]
+    if at:
+        r = at[0]
+        ok = r["sharpe"] > ROBUST_SHARPE and r["max_drawdown"] < ROBUST_MAX_DRAWDOWN
+        verdict.append(
+            f"target at intensity {ROBUST_INTENSITY:g} (Sharpe > {ROBUST_SHARPE:g}, max drawdown "
+            f"< {ROBUST_MAX_DRAWDOWN:.0%}): {'met' if ok else 'NOT met'}"
+        )
+    collapse = [r["intensity"] for r in rows if r["worst_return"] <= COLLAPSE_RETURN]
+    verdict.append(
+        "no collapse (every episode above -50 %): "
+        + ("met" if not collapse else f"NOT met at {collapse}")
+    )
+    return rows, {
+        "csv": out / "robustness.csv",
+        "json": out / "robustness.json",
+        "png": out / "robustness.png",
+        "verdict": verdict,
+    }
