@@ -23,7 +23,8 @@ from lobzero.exceptions import ConfigError, LobzeroError
 console = Console()
 
 
-def _print_info(info: dict[str, Any], title: str) -> None:
+def print_info(info: dict[str, Any], title: str) -> None:
+    """Prints a summary dict (nested dicts on one line each) as a two-column rich table."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value")
@@ -63,7 +64,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     with console.status(f"importing {len(args.inputs)} file(s)"):
         market = import_market(args.inputs, format=args.format, **options)
     path = market.save(args.output)
-    _print_info(market_info(market), f"{path}")
+    print_info(market_info(market), f"{path}")
     return 0
 
 
@@ -76,7 +77,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info))
     else:
-        _print_info(info, str(args.file))
+        print_info(info, str(args.file))
     return 0
 
 
@@ -94,7 +95,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     with console.status(f"generating {config.seconds:g} s of synthetic market"):
         market = synth_market(config=config)
     path = market.save(args.output)
-    _print_info(market_info(market), f"{path}")
+    print_info(market_info(market), f"{path}")
     return 0
 
 

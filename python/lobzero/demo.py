@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 
 
 def run_demo(out: Path = Path("runs/demo"), seconds: float = 1800.0, seed: int = 0) -> int:
     """Runs the tour, writing files under ``out``; returns the exit code."""
+    from lobzero.cli import print_info
     from lobzero.data.info import market_info
     from lobzero.data.market import Market
     from lobzero.data.synth import synth_market
@@ -29,17 +29,8 @@ def run_demo(out: Path = Path("runs/demo"), seconds: float = 1800.0, seed: int =
 
     market = Market.load(path)
     info = market_info(market)
-    table = Table(title="synthetic market (lobzero data info)", show_header=False)
-    for key in ("events", "span_s", "events_per_s", "events_by_kind", "spread_ticks", "mid"):
-        value = info.get(key)
-        if isinstance(value, dict):
-            value = ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
-            )
-        elif isinstance(value, float):
-            value = f"{value:,.1f}"
-        table.add_row(key, str(value))
-    console.print(table)
+    keys = ("events", "span_s", "events_per_s", "events_by_kind", "spread_ticks", "mid")
+    print_info({k: info[k] for k in keys if k in info}, "synthetic market (lobzero data info)")
 
     best = float("inf")
     for _ in range(3):
