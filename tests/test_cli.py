@@ -23,6 +23,7 @@ def test_import_then_info(
     assert info["venue"] == "binance-futures"
     assert info["spread_ticks"]["median"] == 1.0
     assert info["import"]["gaps"] == 0
+    assert info["max_levels"]["bid"] > 1000  # the REST snapshot has 1000 levels a side
 
 
 def test_errors_are_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -39,6 +39,9 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
         "events_per_s": len(market) / span_s if span_s > 0 else float("nan"),
         "events_by_kind": {name: int(kinds[i]) for i, name in enumerate(KIND_NAMES)},
     }
+    if len(market):
+        summary = market.stream.summary()
+        info["max_levels"] = {"bid": summary["max_bid_levels"], "ask": summary["max_ask_levels"]}
     book = market.sample_book(step_ms=step_ms, levels=1) if len(market) else None
     if book is not None and len(book["ts_ns"]):
         bid = book["bid_price_ticks"][:, 0]

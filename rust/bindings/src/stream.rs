@@ -150,6 +150,17 @@ impl Stream {
         Ok(d)
     }
 
+    /// Replays the stream once: the deepest book seen on each side (levels) and the events by
+    /// kind, as a dict.
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let summary = py.detach(|| self.events.validate("stream")).py()?;
+        let d = PyDict::new(py);
+        d.set_item("max_bid_levels", summary.max_bid_levels)?;
+        d.set_item("max_ask_levels", summary.max_ask_levels)?;
+        d.set_item("events_by_kind", summary.events_by_kind.to_vec())?;
+        Ok(d)
+    }
+
     /// Rows [start, end) as a new stream with the same instrument.
     fn slice(&self, py: Python<'_>, start: usize, end: usize) -> Self {
         let events = py.detach(|| self.events.slice(start, end));
