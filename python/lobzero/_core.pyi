@@ -113,6 +113,7 @@ def import_hftbacktest(
     qty: npt.NDArray[np.float64],
     source: str,
     *,
+    files: list[tuple[str, int]] | None = None,
     symbol: str | None = None,
     venue: str | None = None,
     tick_size: str | None = None,

@@ -10,6 +10,7 @@ import pytest
 from lobzero.data.export import (
     HBT_BUY,
     HBT_DEPTH,
+    HBT_DEPTH_CLEAR,
     HBT_DEPTH_SNAPSHOT,
     HBT_EVENT_DTYPE,
     HBT_EXCH,
@@ -136,3 +137,89 @@ def test_the_peer_generator_file(tmp_path: Path) -> None:
         write(tmp_path, events(rows)), tick_size="0.1", lot_size="0.001", round_qty=True
     )
     assert len(market) == 22 and market.import_report["qty_rounded"] >= 1
+
+
+OPTS = {"tick_size": "0.1", "lot_size": "0.001"}
+
+HBT_BBO = 5
+
+
+def test_clears_skips_and_counts(tmp_path: Path) -> None:
+    rows = [
+        (HBT_DEPTH_CLEAR | LOCAL | HBT_BUY, 5, 99.0, 0.0),  # hftbacktest: clear bids (up to 99.0)
+        (HBT_DEPTH_CLEAR | LOCAL | HBT_SELL, 5, 101.0, 0.0),
+        *GOOD,
+        (HBT_BBO | LOCAL | HBT_BUY, 60, 100.0, 1.0),  # best bid/offer: not an L2 level
+        (11 | LOCAL | HBT_BUY, 70, 100.0, 1.0),  # order-by-order add: not L2 either
+    ]
+    market = lobzero.import_market(write(tmp_path, events(rows)), **OPTS)
+    cols = market.columns()
+    # the two side clears, then the snapshot's own clear of both sides
+    assert list(cols["kind"][:4]) == [3, 3, 3, 0]
+    assert list(cols["side"][:3]) == [1, -1, 0]
+    messages = market.import_report["messages"]
+    assert messages["skipped_bbo"] == 1 and messages["skipped_order_by_order_or_other"] == 1
+    assert messages["skipped_exchange_only"] == 1 and messages["clear"] == 2
+    assert any("whole flagged side" in n for n in market.import_report["notes"])
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (
+            (HBT_DEPTH | LOCAL | HBT_BUY, 30, float("nan"), 1.0),
+            r"ev\.npz row 2: price NaN is not a finite",
+        ),
+        ((HBT_DEPTH | LOCAL | HBT_BUY, 30, 100.0, -1.0), r"ev\.npz row 2: size -1 is negative"),
+        ((HBT_DEPTH | LOCAL | HBT_BUY | HBT_SELL, 30, 100.0, 1.0), r"row 2: .*both BUY and SELL"),
+    ],
+)
+def test_invalid_values_name_the_row(tmp_path: Path, row: tuple, message: str) -> None:
+    path = write(tmp_path, events([GOOD[0], GOOD[1], row]))
+    with pytest.raises(lobzero.InvalidValueError, match=message):
+        lobzero.import_market(path, **OPTS)
+
+
+def test_several_files_name_the_file_and_its_row(tmp_path: Path) -> None:
+    first = write(tmp_path, events(GOOD[:2]), name="a.npz")
+    second = write(tmp_path, events([(HBT_DEPTH | LOCAL | HBT_BUY, 30, 100.1, 0.2504)]), "b.npz")
+    with pytest.raises(lobzero.InvalidValueError, match=r"b\.npz row 0: size"):
+        lobzero.import_market([first, second], **OPTS)
+    market = lobzero.import_market([first, second], round_qty=True, **OPTS)
+    assert len(market) == 4 and market.import_report["files"] == [str(first), str(second)]
+
+
+def test_plain_npy_and_a_single_unnamed_array(tmp_path: Path) -> None:
+    npy = tmp_path / "ev.npy"
+    np.save(npy, events(GOOD))
+    unnamed = write(tmp_path, events(GOOD), name="other.npz", key="events")
+    for path in (npy, unnamed):
+        market = lobzero.import_market(path, format="hftbacktest", **OPTS)
+        assert list(market.columns()["kind"]) == [3, 0, 0, 1, 2, 1]
+
+
+def test_damaged_files(tmp_path: Path) -> None:
+    path = write(tmp_path, events(GOOD * 50))
+    damaged = bytearray(path.read_bytes())
+    for k in range(100, 140):  # inside the compressed array: the CRC no longer matches
+        damaged[k] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(lobzero.FormatError, match=r"ev\.npz: .*'data' is damaged"):
+        lobzero.import_market(path, **OPTS)
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, data=np.array([{"ev": 1}], dtype=object))
+    with pytest.raises(lobzero.FormatError, match=r"objects\.npz: .*not an event array"):
+        lobzero.import_market(objects, **OPTS)
+    grid = write(tmp_path, events(GOOD).reshape(2, 3), name="grid.npz")
+    with pytest.raises(lobzero.FormatError, match=r"grid\.npz: .*shape \(2, 3\)"):
+        lobzero.import_market(grid, **OPTS)
+    npy = tmp_path / "cut.npy"
+    np.save(npy, events(GOOD))
+    npy.write_bytes(npy.read_bytes()[:-10])
+    with pytest.raises(lobzero.TruncatedFileError, match=r"cut\.npy: .*bytes where its header"):
+        lobzero.import_market(npy, format="hftbacktest", **OPTS)
+
+
+def test_unknown_options_are_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(lobzero.ConfigError, match="no option tick"):
+        lobzero.import_market(write(tmp_path, events(GOOD)), tick=0.1, **OPTS)

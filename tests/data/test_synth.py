@@ -21,7 +21,7 @@ def test_same_seed_same_market_and_different_seeds_differ() -> None:
     assert (a.end_ns - a.start_ns) / 1e9 == pytest.approx(120, abs=1)
     report = a.import_report
     assert report["format"] == "synth" and report["config"]["seed"] == 5
-    assert report["generator"]["arrivals"] > 0
+    assert report["generator"]["arrivals"] > 0 and report["generator"]["fades"] > 0
 
 
 def test_the_stream_is_a_valid_book() -> None:
@@ -61,6 +61,8 @@ def test_config_errors_and_toml(tmp_path: Path) -> None:
         lobzero.synth_market(seconds=10, signal_strength=2.0)
     with pytest.raises(lobzero.ConfigError, match="hawkes_branching"):
         lobzero.synth_market(seconds=10, hawkes_branching=1.2)
+    with pytest.raises(lobzero.ConfigError, match="touch_fade_share must be in"):
+        lobzero.synth_market(seconds=10, touch_fade_share=-0.1)
     with pytest.raises(lobzero.ConfigError, match="unknown option"):
         lobzero.synth_market(seconds=10, volatility=3)
     with pytest.raises(lobzero.ConfigError, match="regime calm"):

@@ -6,7 +6,7 @@ Formats (``format=``):
   snapshot, ``depthUpdate`` diffs, ``trade`` / ``aggTrade``, ``bookTicker``), spot and USD-M.
 - ``binance-csv``: Binance historical depth CSVs (``snap`` / ``set`` rows) and trade CSVs.
 - ``tardis``: Tardis ``incremental_book_L2``, ``book_snapshot_N`` and ``trades`` CSVs.
-- ``hftbacktest``: hftbacktest ``.npz`` event arrays (its ``event_dtype``).
+- ``hftbacktest``: hftbacktest ``.npz`` (or ``.npy``) event arrays (its ``event_dtype``).
 - ``parquet``: lobzero's own format (:meth:`Market.save`).
 
 Every importer validates what it reads and raises a :class:`~lobzero.exceptions.DataError`
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -69,28 +70,80 @@ HBT_FIELDS = {
 }
 
 
-def _read_hftbacktest_npz(path: Path) -> np.ndarray:
-    """The event array of an hftbacktest .npz (key ``data``, or its only array)."""
+_ZIP_MAGIC = b"PK\x03\x04"
+_NPY_MAGIC = b"\x93NUMPY"
+HBT_OPTIONS = ("symbol", "venue", "tick_size", "lot_size", "round_qty", "on_gap")
+
+
+def _not_hftbacktest(path: Path, detail: str) -> FormatError:
+    return FormatError(f"{path}: not a valid hftbacktest file ({detail})")
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    """A plain ``.npy`` event array; a file shorter than its header says is truncated."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.keys())
-            if "data" in keys:
-                key = "data"
-            elif len(keys) == 1:
-                key = keys[0]
-            else:
-                raise FormatError(
-                    f"{path}: not a valid hftbacktest file (no 'data' array among {keys})"
-                )
-            data = archive[key]
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
-        if isinstance(e, FileNotFoundError):
-            raise DataIOError(f"{path}: no such file") from e
         with open(path, "rb") as fh:
-            zipped = fh.read(4) == b"PK\x03\x04"
-        if zipped:
-            raise TruncatedFileError(f"{path}: file is truncated or damaged ({e})") from e
-        raise FormatError(f"{path}: not a valid hftbacktest file (not an .npz archive: {e})") from e
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            else:
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            data_start = fh.tell()
+    except (ValueError, EOFError) as e:
+        raise TruncatedFileError(f"{path}: file is truncated (the .npy header is cut: {e})") from e
+    if dtype.hasobject:
+        raise _not_hftbacktest(path, "the array holds Python objects, not hftbacktest events")
+    expected = data_start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = path.stat().st_size
+    if size < expected:
+        raise TruncatedFileError(
+            f"{path}: file is truncated ({size} bytes where its header announces {expected})"
+        )
+    return np.load(path, allow_pickle=False)
+
+
+def _read_npz(path: Path) -> np.ndarray:
+    """The event array of an ``.npz`` archive: key ``data``, or its only array."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as e:
+        # the local header is there (checked by the caller) but the directory at the end is not
+        raise TruncatedFileError(
+            f"{path}: file is truncated (a zip archive without its closing directory: {e})"
+        ) from e
+    with archive:
+        members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+        if "data" in members:
+            key = "data"
+        elif len(members) == 1:
+            key = next(iter(members))
+        else:
+            raise _not_hftbacktest(path, f"no 'data' array among {sorted(members)}")
+        try:
+            with archive.open(members[key]) as member:
+                return np.lib.format.read_array(member, allow_pickle=False)
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as e:
+            raise _not_hftbacktest(
+                path, f"array {key!r} is damaged or not an event array: {e}"
+            ) from e
+
+
+def _read_hftbacktest_npz(path: Path) -> np.ndarray:
+    """The event array of an hftbacktest file: an ``.npz`` (key ``data``, or its only array) or
+    a plain ``.npy``, with the fields of hftbacktest's ``event_dtype`` (times in ns, prices and
+    sizes as floats). Not such a file or damaged → FormatError; cut short → TruncatedFileError;
+    a missing field → ParseError naming it."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(_NPY_MAGIC))
+    except OSError as e:
+        raise DataIOError(f"{path}: cannot read ({e})") from e
+    if magic.startswith(_NPY_MAGIC):
+        data = _read_npy(path)
+    elif magic.startswith(_ZIP_MAGIC):
+        data = _read_npz(path)
+    else:
+        raise _not_hftbacktest(path, f"not an .npz archive or .npy array: it starts {magic!r}")
     names = data.dtype.names or ()
     for field in HBT_FIELDS:
         if field not in names:
@@ -98,17 +151,29 @@ def _read_hftbacktest_npz(path: Path) -> np.ndarray:
                 f"{path}: missing field {field!r} (hftbacktest's event_dtype has "
                 f"{', '.join(HBT_FIELDS)}, ...; found {list(names)})"
             )
+    if data.ndim != 1:
+        shape = data.shape
+        raise _not_hftbacktest(path, f"the event array has shape {shape}, not one row per event")
     return data
 
 
 def _hftbacktest(paths: list[Path], **options: Any) -> Market:
+    unknown = sorted(set(options) - set(HBT_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"format 'hftbacktest' has no option {', '.join(unknown)}; "
+            f"its options are {', '.join(HBT_OPTIONS)}"
+        )
+    options.pop("on_gap", None)  # no sequence numbers in this format: nothing to resynchronise
     arrays = [_read_hftbacktest_npz(p) for p in paths]
     data = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
-    cols = {
+    cols: dict[str, Any] = {
         name: np.ascontiguousarray(data[name], dtype=dtype) for name, dtype in HBT_FIELDS.items()
     }
-    source = str(paths[0]) if len(paths) == 1 else f"{paths[0]} (+{len(paths) - 1} files)"
-    stream, report = _core.import_hftbacktest(**cols, source=source, **options)
+    files = [(str(p), len(a)) for p, a in zip(paths, arrays, strict=True)]
+    stream, report = _core.import_hftbacktest(
+        **cols, source=str(paths[0]), files=files if len(files) > 1 else None, **options
+    )
     return Market(stream, json.loads(report))
 
 

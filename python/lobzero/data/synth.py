@@ -1,5 +1,5 @@
 """The built-in synthetic market (Rust generator; the model is documented in
-``rust/core/src/synth.rs`` and summarised on :class:`SynthConfig`)."""
+``rust/core/src/synth/mod.rs`` and summarised on :class:`SynthConfig`)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,10 @@ class SynthConfig(TomlConfig):
     ``pressure_reversion`` per second) tilts market orders to the buy side with probability
     ``(1 + signal_strength·(tanh z + trend))/2`` (``trend``: the trending regime's drift) and
     limit orders likewise (0.6 × as much), so at ``signal_strength`` 0 the order flow predicts
-    nothing and at 1 it predicts the drift of the next seconds. Sizes are lots, prices decimal
+    nothing and at 1 it predicts the drift of the next seconds (at ``z = +1`` a market order is a
+    buy with probability 0.88 at strength 1, 0.69 at 0.5). Uninformed price moves come from
+    fading quotes (``touch_fade_share × (1 − signal_strength)`` of non-market arrivals withdraw
+    a whole touch queue), so a market without signal still moves. Sizes are lots, prices decimal
     strings, times seconds.
     """
 
@@ -60,6 +63,9 @@ class SynthConfig(TomlConfig):
     hawkes_branching: float = 0.85
     hawkes_decay: float = 60.0
     cancel_share: float = 0.45
+    #: share of non-market arrivals that withdraw a whole touch queue (a fading quote: the price
+    #: moves, either way with equal odds) at signal_strength 0; scaled by 1 - signal_strength
+    touch_fade_share: float = 0.02
     mean_queue_lots: float = 1500.0
     depth_slope: float = 0.08
     mean_market_lots: float = 350.0

@@ -68,9 +68,11 @@ pub fn import_files(
     finish(imported)
 }
 
-/// Converts hftbacktest event columns (numpy arrays of its `event_dtype` fields).
+/// Converts hftbacktest event columns (numpy arrays of its `event_dtype` fields). `files`, when
+/// the columns concatenate several files: `(name, rows)` of each, so errors name the file and
+/// its row.
 #[pyfunction]
-#[pyo3(signature = (ev, exch_ts, local_ts, px, qty, source, *, symbol=None, venue=None, tick_size=None, lot_size=None, round_qty=false))]
+#[pyo3(signature = (ev, exch_ts, local_ts, px, qty, source, *, files=None, symbol=None, venue=None, tick_size=None, lot_size=None, round_qty=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn import_hftbacktest(
     py: Python<'_>,
@@ -80,6 +82,7 @@ pub fn import_hftbacktest(
     px: PyReadonlyArray1<'_, f64>,
     qty: PyReadonlyArray1<'_, f64>,
     source: &str,
+    files: Option<Vec<(String, usize)>>,
     symbol: Option<String>,
     venue: Option<String>,
     tick_size: Option<&str>,
@@ -87,6 +90,10 @@ pub fn import_hftbacktest(
     round_qty: bool,
 ) -> PyResult<(Stream, String)> {
     let opts = options(symbol, venue, tick_size, lot_size, "error", round_qty)?;
+    let sources = match files {
+        Some(files) if !files.is_empty() => hftbacktest::RowSources::from_counts(&files),
+        _ => hftbacktest::RowSources::single(source),
+    };
     let contiguous = |name: &str| {
         crate::errors::to_py(lobzero_core::LobzeroError::parse(
             source,
@@ -101,7 +108,7 @@ pub fn import_hftbacktest(
         qty: qty.as_slice().map_err(|_| contiguous("qty"))?,
     };
     let imported = py
-        .detach(|| hftbacktest::import(&cols, source, &opts))
+        .detach(|| hftbacktest::import(&cols, &sources, &opts))
         .py()?;
     finish(imported)
 }

@@ -66,6 +66,7 @@ pub fn synth_market(py: Python<'_>, config: &Bound<'_, PyDict>) -> PyResult<(Str
             "hawkes_branching" => c.hawkes_branching = num()?,
             "hawkes_decay" => c.hawkes_decay = num()?,
             "cancel_share" => c.cancel_share = num()?,
+            "touch_fade_share" => c.touch_fade_share = num()?,
             "mean_queue_lots" => c.mean_queue_lots = num()?,
             "depth_slope" => c.depth_slope = num()?,
             "mean_market_lots" => c.mean_market_lots = num()?,

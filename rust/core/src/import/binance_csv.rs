@@ -4,13 +4,16 @@
 //! futures the same with a header).
 //!
 //! These files carry one timestamp (ms, or µs in newer spot files), used as both exchange and
-//! receive time. A run of `snap` rows is one snapshot (a clear, then its levels). `set` rows
-//! of one update (same `first_update_id`/`last_update_id`) apply together; when the file has
-//! `pu` (futures), each update must continue the previous one (`pu == previous
-//! last_update_id`, the snapshot's included), a break being a gap handled by `on_gap`. Updates
-//! before any snapshot cannot build a book: with `on_gap = resync` they are dropped and
-//! counted, otherwise they are a gap. Depth and trade files are merged by time, depth first on
-//! ties.
+//! receive time. A run of `snap` rows with one timestamp and id is one snapshot (a clear, then
+//! its levels). `set` rows of one update (same `first_update_id`/`last_update_id`/`pu`) apply
+//! together. Sequence rules, across the depth files of one import: right after a snapshot `S`,
+//! updates ending before `S` are stale (dropped, counted) and the first one covering `S` applies;
+//! after that a futures update needs `pu` = the previous `last_update_id` and a spot update
+//! (`pu` = -1) `first_update_id` = the previous `last_update_id + 1`. A break is a gap handled by
+//! `on_gap` (error, or clear the book and drop updates until the next snapshot). Updates before
+//! any snapshot cannot build a book: a gap too, and a file set with updates but no snapshot at
+//! all is refused. Depth and trade files are merged by time, depth first on ties. A last line
+//! without a line break that does not read is a cut file (`Truncated`).
 
 use super::text::{column_index, csv_reader, decimal, field, next_record};
 use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
@@ -57,20 +60,35 @@ struct Depth<'a> {
     futures: Option<bool>,
     /// The last applied update id (snapshot or update), when the book is in sync.
     last_id: Option<i64>,
-    in_snapshot: bool,
+    /// `(timestamp, last_update_id)` of the snapshot being read (a run of `snap` rows).
+    snapshot_key: Option<(i64, i64)>,
+    /// True between a snapshot and the first update applied after it.
+    fresh_snapshot: bool,
     sets: u64,
+}
+
+/// What to do with the rows of one depth update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Apply,
+    Drop,
 }
 
 impl Depth<'_> {
     fn read(&mut self, path: &Path) -> Result<()> {
+        self.read_rows(path)
+            .map_err(|e| super::text::explain_cut(e, path))
+    }
+
+    fn read_rows(&mut self, path: &Path) -> Result<()> {
         let name = path.display().to_string();
         let (mut reader, headers) = csv_reader(path)?;
         let cols = column_index(&headers, &DEPTH_COLUMNS, &format!("{name}:1"), FORMAT)?;
         let file = self.raw.files.len() as u32;
         self.raw.files.push(name.clone());
         let mut record = csv::StringRecord::new();
-        // the update being read: (first id, last id, pu)
-        let mut current: Option<(i64, i64, i64)> = None;
+        // the update being read: (first id, last id, pu) and what happens to its rows
+        let mut current: Option<((i64, i64, i64), Verdict)> = None;
         while let Some(line) = next_record(&mut reader, &mut record, &name)? {
             let loc = || format!("{name}:{line}");
             self.report.lines += 1;
@@ -115,36 +133,38 @@ impl Depth<'_> {
             match field(&record, cols[5]) {
                 "snap" => {
                     current = None;
-                    if !self.in_snapshot {
+                    // a run of snap rows with one timestamp and id is one snapshot
+                    if self.snapshot_key != Some((ts_ns, last_id)) {
                         self.report.snapshots += 1;
                         self.report.count_message("snapshot");
                         self.raw.events.push(RawEvent {
-                            kind: KIND_CLEAR,
                             side: SIDE_NONE,
                             price: Decimal::ZERO,
                             qty: Decimal::ZERO,
                             ..event(KIND_CLEAR)
                         });
                     }
-                    self.in_snapshot = true;
+                    self.snapshot_key = Some((ts_ns, last_id));
+                    self.fresh_snapshot = true;
                     self.last_id = Some(last_id);
                     self.raw.events.push(event(KIND_SNAPSHOT));
                 }
                 "set" => {
-                    self.in_snapshot = false;
+                    self.snapshot_key = None;
                     self.sets += 1;
-                    if current != Some((first_id, last_id, pu)) {
-                        current = Some((first_id, last_id, pu));
-                        self.report.count_message("update");
-                        if !self.check_continuity(first_id, last_id, pu, &loc, ts_ns, file, line)? {
-                            continue;
+                    let key = (first_id, last_id, pu);
+                    let verdict = match current {
+                        Some((k, verdict)) if k == key => verdict,
+                        _ => {
+                            self.report.count_message("update");
+                            let verdict = self.check_continuity(key, &loc, ts_ns, file, line)?;
+                            current = Some((key, verdict));
+                            verdict
                         }
-                    } else if self.last_id.is_none() {
-                        // the rest of an update dropped while waiting for a snapshot
-                        self.report.diffs_dropped_awaiting_snapshot += 1;
-                        continue;
+                    };
+                    if verdict == Verdict::Apply {
+                        self.raw.events.push(event(KIND_UPDATE));
                     }
-                    self.raw.events.push(event(KIND_UPDATE));
                 }
                 other => {
                     return Err(LobzeroError::invalid(
@@ -157,25 +177,26 @@ impl Depth<'_> {
         Ok(())
     }
 
-    /// Checks that an update continues the book; false when it must be dropped (resync).
-    #[allow(clippy::too_many_arguments)]
+    /// Decides whether an update `(first_id, last_id, pu)` continues the book. Right after a
+    /// snapshot with id `S`, an update ending before `S` is stale (dropped, counted) and one that
+    /// covers `S` (or, futures, names it as `pu`) applies. After that,
+    /// futures updates must have `pu` = the previous `last_update_id`, spot updates (no `pu`, -1)
+    /// `first_id` = the previous `last_update_id + 1`. Anything else is a gap (`on_gap`).
     fn check_continuity(
         &mut self,
-        first_id: i64,
-        last_id: i64,
-        pu: i64,
+        (first_id, last_id, pu): (i64, i64, i64),
         loc: &dyn Fn() -> String,
         ts_ns: i64,
         file: u32,
         line: u64,
-    ) -> Result<bool> {
+    ) -> Result<Verdict> {
         let futures = pu >= 0;
         self.futures.get_or_insert(futures);
         let Some(prev) = self.last_id else {
             return match self.options.on_gap {
                 GapPolicy::Resync => {
                     self.report.diffs_dropped_awaiting_snapshot += 1;
-                    Ok(false)
+                    Ok(Verdict::Drop)
                 }
                 GapPolicy::Error => Err(LobzeroError::SequenceGap {
                     location: loc(),
@@ -183,47 +204,77 @@ impl Depth<'_> {
                 }),
             };
         };
-        // spot files carry no pu (-1): their updates cannot be checked
-        if futures && pu != prev {
-            let rule = format!(
+        let continues = if self.fresh_snapshot {
+            // Binance's rules for the first update after a snapshot `S`: futures drop `u < S`
+            // and start at `U <= S <= u` (or `pu == S`); spot drop `u <= S`, start at `U <= S+1`
+            let stale = if futures {
+                last_id < prev
+            } else {
+                last_id <= prev
+            };
+            if stale {
+                self.report.stale_diffs_dropped += 1;
+                return Ok(Verdict::Drop);
+            }
+            if futures {
+                pu == prev || first_id <= prev
+            } else {
+                first_id <= prev.saturating_add(1)
+            }
+        } else if futures {
+            pu == prev
+        } else {
+            first_id == prev.saturating_add(1)
+        };
+        if continues {
+            self.fresh_snapshot = false;
+            self.last_id = Some(last_id);
+            return Ok(Verdict::Apply);
+        }
+        let rule = if futures {
+            format!(
                 "pu={pu} but the previous update ended at {prev} (update {first_id}..{last_id})"
-            );
-            match self.options.on_gap {
-                GapPolicy::Error => {
-                    return Err(LobzeroError::SequenceGap {
-                        location: loc(),
-                        rule,
-                    })
-                }
-                GapPolicy::Resync => {
-                    self.report.gaps += 1;
-                    self.report.notes.push(format!(
-                        "gap at {}: {rule}; book cleared until the next snapshot",
-                        loc()
-                    ));
-                    self.raw.events.push(RawEvent {
-                        ts_ns,
-                        recv_ts_ns: ts_ns,
-                        kind: KIND_CLEAR,
-                        side: SIDE_NONE,
-                        price: Decimal::ZERO,
-                        qty: Decimal::ZERO,
-                        file,
-                        line,
-                    });
-                    self.last_id = None;
-                    self.report.diffs_dropped_awaiting_snapshot += 1;
-                    return Ok(false);
-                }
+            )
+        } else {
+            format!(
+                "first_update_id={first_id} but the previous update ended at {prev} (update {first_id}..{last_id})"
+            )
+        };
+        match self.options.on_gap {
+            GapPolicy::Error => Err(LobzeroError::SequenceGap {
+                location: loc(),
+                rule,
+            }),
+            GapPolicy::Resync => {
+                self.report.gaps += 1;
+                self.report.notes.push(format!(
+                    "gap at {}: {rule}; book cleared until the next snapshot",
+                    loc()
+                ));
+                self.raw.events.push(RawEvent {
+                    ts_ns,
+                    recv_ts_ns: ts_ns,
+                    kind: KIND_CLEAR,
+                    side: SIDE_NONE,
+                    price: Decimal::ZERO,
+                    qty: Decimal::ZERO,
+                    file,
+                    line,
+                });
+                self.last_id = None;
+                self.report.diffs_dropped_awaiting_snapshot += 1;
+                Ok(Verdict::Drop)
             }
         }
-        self.last_id = Some(last_id);
-        Ok(true)
     }
 }
 
 /// Reads one trade file (header optional).
 fn read_trades(path: &Path, report: &mut ImportReport) -> Result<RawEvents> {
+    read_trade_rows(path, report).map_err(|e| super::text::explain_cut(e, path))
+}
+
+fn read_trade_rows(path: &Path, report: &mut ImportReport) -> Result<RawEvents> {
     let name = path.display().to_string();
     let mut reader: super::text::CsvReader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -250,6 +301,17 @@ fn read_trades(path: &Path, report: &mut ImportReport) -> Result<RawEvents> {
                     });
                 }
                 continue;
+            }
+            if field(&record, 0).parse::<i64>().is_err() {
+                return Err(LobzeroError::Format {
+                    location: loc(),
+                    format: FORMAT.into(),
+                    detail: format!(
+                        "neither a depth file (header {}) nor a trade file (rows or header {})",
+                        DEPTH_COLUMNS.join(","),
+                        TRADE_COLUMNS.join(",")
+                    ),
+                });
             }
         }
         if record.len() < 6 {
@@ -326,7 +388,8 @@ pub fn import(paths: &[&Path], options: ImportOptions) -> Result<Imported> {
         symbol: None,
         futures: None,
         last_id: None,
-        in_snapshot: false,
+        snapshot_key: None,
+        fresh_snapshot: false,
         sets: 0,
     };
     for path in &depth_paths {
@@ -468,6 +531,90 @@ mod tests {
             import(&[updates_only.as_path()], resync),
             Err(LobzeroError::Format { .. })
         ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn snapshot_boundaries_stale_updates_and_spot_continuity() {
+        let dir = std::env::temp_dir().join(format!("lobzero-bcsv2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // two snapshots back to back (new timestamp) then a stale update, a straddling one
+        // and a continuing one (futures pu rule)
+        let depth = file(
+            &dir,
+            "futures.csv",
+            &format!(
+                "{HEADER}X,1000,10,10,b,snap,100.0,1.0,-1\nX,1000,10,10,a,snap,100.5,2.0,-1\n\
+                 X,2000,20,20,b,snap,100.1,1.0,-1\nX,2000,20,20,a,snap,100.6,2.0,-1\n\
+                 X,2001,15,18,b,set,100.0,5,14\nX,2002,19,22,b,set,100.2,1,18\n\
+                 X,2003,23,25,a,set,100.6,0,22\nX,2003,23,25,a,set,100.7,3,22\n"
+            ),
+        );
+        let out = import(&[depth.as_path()], ImportOptions::default()).unwrap();
+        assert_eq!(out.report.snapshots, 2);
+        assert_eq!(out.report.stale_diffs_dropped, 1);
+        assert_eq!(
+            out.events.kind,
+            vec![
+                KIND_CLEAR,
+                KIND_SNAPSHOT,
+                KIND_SNAPSHOT,
+                KIND_CLEAR,
+                KIND_SNAPSHOT,
+                KIND_SNAPSHOT,
+                KIND_UPDATE,
+                KIND_UPDATE,
+                KIND_UPDATE
+            ]
+        );
+        assert_eq!(out.events.price_ticks[6], 1002);
+        // spot: no pu, first_update_id must follow the previous last_update_id
+        let spot = file(
+            &dir,
+            "spot.csv",
+            &format!(
+                "{HEADER}X,1000,10,10,b,snap,100.0,1.0,-1\nX,1001,11,12,b,set,100.0,2,-1\n\
+                 X,1002,13,13,b,set,100.0,3,-1\nX,1003,15,16,b,set,100.0,4,-1\n"
+            ),
+        );
+        let err = import(&[spot.as_path()], ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, LobzeroError::SequenceGap { .. }), "{err}");
+        assert!(err.to_string().contains("spot.csv:5"), "{err}");
+        assert!(err.to_string().contains("first_update_id=15"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn cut_and_foreign_files() {
+        let dir = std::env::temp_dir().join(format!("lobzero-bcsv3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cut = file(
+            &dir,
+            "cut.csv",
+            &format!("{HEADER}X,1000,10,10,b,snap,100.0,1.0,-1\nX,1000,10,10,a,sn"),
+        );
+        let err = import(&[cut.as_path()], ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, LobzeroError::Truncated { .. }), "{err}");
+        assert!(err.location().unwrap().ends_with("cut.csv:3"), "{err}");
+        // the same short row followed by a line break is a parse error, not a cut file
+        let short = file(
+            &dir,
+            "short.csv",
+            &format!("{HEADER}X,1000,10,10,b,snap,100.0,1.0,-1\nX,1000,10,10,a,sn\n"),
+        );
+        let err = import(&[short.as_path()], ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, LobzeroError::Parse { .. }), "{err}");
+        let cut_trades = file(&dir, "t.csv", "1,100.5,0.3,30.15,1001,false\n2,100.1,0.");
+        let err = import(&[cut_trades.as_path()], ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, LobzeroError::Truncated { .. }), "{err}");
+        let tardis = file(
+            &dir,
+            "tardis.csv",
+            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\nx,S,1,1,a,buy,1,1\n",
+        );
+        let err = import(&[tardis.as_path()], ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, LobzeroError::Format { .. }), "{err}");
+        assert!(err.location().unwrap().ends_with("tardis.csv:1"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -36,9 +36,61 @@ pub struct HbtColumns<'a> {
     pub qty: &'a [f64],
 }
 
-/// Converts the local events of an hftbacktest array. `source` names the input in errors
-/// (rows are numbered from 0); tick and lot sizes are required, the format does not carry them.
-pub fn import(cols: &HbtColumns<'_>, source: &str, options: &ImportOptions) -> Result<Imported> {
+/// The files an event array was concatenated from, to name a row by its file and its index in
+/// that file (from 0).
+#[derive(Debug, Clone)]
+pub struct RowSources {
+    names: Vec<String>,
+    /// The first row of each file in the concatenated array (ascending, starting at 0).
+    starts: Vec<usize>,
+}
+
+impl RowSources {
+    /// One input of any length.
+    pub fn single(name: &str) -> Self {
+        Self {
+            names: vec![name.to_string()],
+            starts: vec![0],
+        }
+    }
+
+    /// Inputs with their row counts, in the order they were concatenated.
+    pub fn from_counts(files: &[(String, usize)]) -> Self {
+        let mut starts = Vec::with_capacity(files.len());
+        let mut next = 0usize;
+        for (_, rows) in files {
+            starts.push(next);
+            next = next.saturating_add(*rows);
+        }
+        Self {
+            names: files.iter().map(|(name, _)| name.clone()).collect(),
+            starts,
+        }
+    }
+
+    /// "`file` row `k`" for row `row` of the concatenation.
+    pub fn locate(&self, row: usize) -> String {
+        let k = self.starts.partition_point(|&start| start <= row).max(1) - 1;
+        let name = self.names.get(k).map_or("<input>", String::as_str);
+        let start = self.starts.get(k).copied().unwrap_or(0);
+        format!("{name} row {}", row - start.min(row))
+    }
+
+    fn describe(&self) -> String {
+        self.names.join(", ")
+    }
+}
+
+/// Converts the local events of an hftbacktest array. `sources` names the input in errors
+/// (rows are numbered from 0 in each file); tick and lot sizes are required, the format does not
+/// carry them.
+pub fn import(
+    cols: &HbtColumns<'_>,
+    sources: &RowSources,
+    options: &ImportOptions,
+) -> Result<Imported> {
+    let source = sources.describe();
+    let source = source.as_str();
     let n = cols.ev.len();
     if [
         cols.exch_ts.len(),
@@ -66,7 +118,7 @@ pub fn import(cols: &HbtColumns<'_>, source: &str, options: &ImportOptions) -> R
     let (tick_f, lot_f) = (tick.to_f64(), lot.to_f64());
     let mut report = ImportReport {
         format: "hftbacktest".into(),
-        files: vec![source.to_string()],
+        files: sources.names.clone(),
         lines: n as u64,
         tick_size: tick.to_string(),
         lot_size: lot.to_string(),
@@ -76,13 +128,16 @@ pub fn import(cols: &HbtColumns<'_>, source: &str, options: &ImportOptions) -> R
     let mut rows: Vec<usize> = Vec::with_capacity(n);
     let mut in_snapshot = false;
     let mut skipped_exchange_only = 0u64;
+    // hftbacktest events read, by the lobzero kind they map to (counted here, not per event in
+    // the report's map: this loop runs millions of times)
+    let mut read_by_kind = [0u64; 4];
     for i in 0..n {
         let ev = cols.ev[i];
         if ev & LOCAL_EVENT == 0 {
             skipped_exchange_only += 1;
             continue;
         }
-        let loc = || format!("{source} row {i}");
+        let loc = || sources.locate(i);
         let side = match (ev & BUY_EVENT != 0, ev & SELL_EVENT != 0) {
             (true, false) => SIDE_BID,
             (false, true) => SIDE_ASK,
@@ -110,7 +165,7 @@ pub fn import(cols: &HbtColumns<'_>, source: &str, options: &ImportOptions) -> R
                 continue;
             }
         };
-        report.count_message(crate::event::KIND_NAMES[kind as usize]);
+        read_by_kind[kind as usize] += 1;
         let (ts_ns, recv_ts_ns) = (cols.exch_ts[i], cols.local_ts[i]);
         if kind == KIND_SNAPSHOT && !in_snapshot {
             report.snapshots += 1;
@@ -175,8 +230,24 @@ pub fn import(cols: &HbtColumns<'_>, source: &str, options: &ImportOptions) -> R
             "{skipped_exchange_only} exchange-only events skipped (not seen by a local trader)"
         ));
     }
-    let summary =
-        out.validate_with(|row| format!("{source} row {}", rows.get(row).copied().unwrap_or(row)))?;
+    for (kind, &count) in read_by_kind.iter().enumerate() {
+        if count > 0 {
+            report
+                .messages
+                .insert(crate::event::KIND_NAMES[kind].to_string(), count);
+        }
+    }
+    if skipped_exchange_only > 0 {
+        report
+            .messages
+            .insert("skipped_exchange_only".into(), skipped_exchange_only);
+    }
+    if read_by_kind[KIND_CLEAR as usize] > 0 {
+        report.notes.push(
+            "DEPTH_CLEAR clears the whole flagged side (hftbacktest clears up to its price)".into(),
+        );
+    }
+    let summary = out.validate_with(|row| sources.locate(rows.get(row).copied().unwrap_or(row)))?;
     report.set_summary(&summary);
     let instrument = Instrument::new(
         options.symbol.as_deref().unwrap_or(""),
@@ -224,7 +295,7 @@ mod tests {
             px: &[100.0, 100.2, 100.1, 100.1, 100.0, 100.0],
             qty: &[1.0, 2.0, 1.0, 0.5, 0.25, 1.0],
         };
-        let out = import(&cols, "mem", &opts(false)).unwrap();
+        let out = import(&cols, &RowSources::single("mem"), &opts(false)).unwrap();
         let s = &out.events;
         assert_eq!(
             s.kind,
@@ -256,7 +327,7 @@ mod tests {
             px: &[100.05, 100.0],
             qty: &[1.0, 1.0],
         };
-        let err = import(&cols, "f.npz", &opts(false)).unwrap_err();
+        let err = import(&cols, &RowSources::single("f.npz"), &opts(false)).unwrap_err();
         assert_eq!(err.location(), Some("f.npz row 0"));
         let cols = HbtColumns {
             ev: &ev,
@@ -265,7 +336,7 @@ mod tests {
             px: &[100.0, 100.0],
             qty: &[1.0, 1.0],
         };
-        let err = import(&cols, "f.npz", &opts(false)).unwrap_err();
+        let err = import(&cols, &RowSources::single("f.npz"), &opts(false)).unwrap_err();
         assert!(err.to_string().contains("BUY or SELL"), "{err}");
         let cols = HbtColumns {
             ev: &ev[..1],
@@ -274,9 +345,14 @@ mod tests {
             px: &[100.0],
             qty: &[0.0004],
         };
-        assert!(import(&cols, "f.npz", &opts(false)).is_err());
-        assert!(import(&cols, "f.npz", &ImportOptions::default()).is_err());
-        let rounded = import(&cols, "f.npz", &opts(true)).unwrap();
+        assert!(import(&cols, &RowSources::single("f.npz"), &opts(false)).is_err());
+        assert!(import(
+            &cols,
+            &RowSources::single("f.npz"),
+            &ImportOptions::default()
+        )
+        .is_err());
+        let rounded = import(&cols, &RowSources::single("f.npz"), &opts(true)).unwrap();
         assert_eq!(rounded.report.qty_rounded, 1);
         let back = [DEPTH_EVENT | LOCAL_EVENT | BUY_EVENT; 2];
         let cols = HbtColumns {
@@ -287,8 +363,21 @@ mod tests {
             qty: &[1.0, 1.0],
         };
         assert!(matches!(
-            import(&cols, "f.npz", &opts(false)),
+            import(&cols, &RowSources::single("f.npz"), &opts(false)),
             Err(LobzeroError::TimestampOrder { .. })
         ));
+    }
+
+    #[test]
+    fn rows_are_named_by_file() {
+        let sources = RowSources::from_counts(&[("a.npz".into(), 3), ("b.npz".into(), 2)]);
+        assert_eq!(sources.locate(0), "a.npz row 0");
+        assert_eq!(sources.locate(2), "a.npz row 2");
+        assert_eq!(sources.locate(3), "b.npz row 0");
+        assert_eq!(sources.locate(4), "b.npz row 1");
+        // an empty file in the middle is skipped over
+        let sources = RowSources::from_counts(&[("a".into(), 1), ("e".into(), 0), ("b".into(), 1)]);
+        assert_eq!(sources.locate(1), "b row 0");
+        assert_eq!(RowSources::single("x.npz").locate(7), "x.npz row 7");
     }
 }

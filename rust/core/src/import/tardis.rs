@@ -7,8 +7,9 @@
 //! Receive time is `local_timestamp`, exchange time `timestamp`. In an incremental file a run of
 //! `is_snapshot=true` rows after updates (or at the start) is a new snapshot: the book is
 //! cleared first. Each `book_snapshot_N` row is a full image of the top N levels: a clear, then
-//! the levels (empty cells are absent levels). Several files are merged by receive time, in the
-//! order given on ties.
+//! the levels (empty cells are absent levels). Several files are merged by receive time; on equal
+//! times book files come before trade files, then the order given. Tardis rows carry no sequence numbers, so gaps cannot be seen. A last line
+//! without a line break that does not read is a cut file (`Truncated`).
 
 use super::text::{column_index, csv_reader, decimal, field, next_record};
 use super::{ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
@@ -67,7 +68,20 @@ struct FileMeta {
     symbol: Option<String>,
 }
 
-fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Result<RawEvents> {
+/// Reads one file; a last line cut short (no line break) is a `Truncated` error.
+fn read_file(
+    path: &Path,
+    report: &mut ImportReport,
+    meta: &mut FileMeta,
+) -> Result<(Kind, RawEvents)> {
+    read_rows(path, report, meta).map_err(|e| super::text::explain_cut(e, path))
+}
+
+fn read_rows(
+    path: &Path,
+    report: &mut ImportReport,
+    meta: &mut FileMeta,
+) -> Result<(Kind, RawEvents)> {
     let name = path.display().to_string();
     let (mut reader, headers) = csv_reader(path)?;
     let header_loc = format!("{name}:1");
@@ -99,6 +113,8 @@ fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Res
     };
     let mut record = csv::StringRecord::new();
     let mut in_snapshot = false;
+    let mut updates_before_snapshot = 0u64;
+    let mut seen_snapshot = false;
     while let Some(line) = next_record(&mut reader, &mut record, &name)? {
         let loc = || format!("{name}:{line}");
         let get = |i: usize| field(&record, i);
@@ -158,6 +174,10 @@ fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Res
                 };
                 let price = decimal(get(specific[2]), "price", loc)?;
                 let qty = decimal(get(specific[3]), "amount", loc)?;
+                if !snapshot && !seen_snapshot {
+                    updates_before_snapshot += 1;
+                }
+                seen_snapshot |= snapshot;
                 if snapshot && !in_snapshot {
                     report.snapshots += 1;
                     raw.events.push(event(KIND_CLEAR, SIDE_NONE, zero, zero));
@@ -215,7 +235,12 @@ fn read_file(path: &Path, report: &mut ImportReport, meta: &mut FileMeta) -> Res
             }
         }
     }
-    Ok(raw)
+    if updates_before_snapshot > 0 {
+        report.notes.push(format!(
+            "{name}: {updates_before_snapshot} updates before the first snapshot, applied to an empty book"
+        ));
+    }
+    Ok((kind, raw))
 }
 
 /// Imports Tardis CSV files of one instrument, merged by receive time.
@@ -232,7 +257,9 @@ pub fn import(paths: &[&Path], options: ImportOptions) -> Result<Imported> {
     for path in paths {
         parts.push(read_file(path, &mut report, &mut meta)?);
     }
-    let merged = RawEvents::merge(parts)?;
+    // book files before trade files, so that on equal receive times the book moves first
+    parts.sort_by_key(|(kind, _)| *kind == Kind::Trades);
+    let merged = RawEvents::merge(parts.into_iter().map(|(_, raw)| raw).collect())?;
     let symbol = meta.symbol.unwrap_or_default();
     let venue = meta.exchange.unwrap_or_default();
     merged.finish(&options, &symbol, &venue, report)
@@ -318,5 +345,34 @@ mod tests {
             import(&[two.as_path()], ImportOptions::default()),
             Err(LobzeroError::Format { .. })
         ));
+    }
+
+    #[test]
+    fn gzip_and_cut_files() {
+        use std::io::Write;
+        let text = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n\
+                    x,S,1,10,a,buy,100,1\nx,S,2,20,b,sell,100.5,2\n";
+        let path = file("tr.csv.gz", "");
+        let mut gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::default(),
+        );
+        gz.write_all(text.as_bytes()).unwrap();
+        gz.finish().unwrap();
+        let out = import(&[path.as_path()], ImportOptions::default()).unwrap();
+        assert_eq!(out.events.len(), 2);
+        assert_eq!(out.events.side[..], [SIDE_BID, SIDE_ASK]);
+        assert_eq!(out.events.ts_ns[1], 2_000);
+        let cut = file("cut.csv", &text[..text.len() - 5]);
+        let err = import(&[cut.as_path()], ImportOptions::default()).unwrap_err();
+        assert!(matches!(err, LobzeroError::Truncated { .. }), "{err}");
+        assert!(err.location().unwrap().ends_with("cut.csv:3"), "{err}");
+        let late = file(
+            "late.csv",
+            "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n\
+             x,S,1,10,false,bid,100,1\nx,S,2,20,true,bid,100,2\n",
+        );
+        let out = import(&[late.as_path()], ImportOptions::default()).unwrap();
+        assert!(out.report.notes[0].contains("1 updates before the first snapshot"));
     }
 }

@@ -196,3 +196,48 @@ pub fn decimal(
     crate::decimal::Decimal::parse(text)
         .map_err(|e| LobzeroError::invalid(location(), format!("{what}: {e}")))
 }
+
+/// The number of the last line of a file when that line has no line break (the mark of a file
+/// cut off while it was written or copied); `None` when the file ends with a line break, is
+/// empty, or cannot be read to its end. Reads the whole file: meant for error paths.
+pub fn unterminated_last_line(path: &Path) -> Option<u64> {
+    let mut reader = open(path).ok()?;
+    let mut buf = vec![0u8; 1 << 16];
+    let (mut newlines, mut last_byte) = (0u64, None);
+    loop {
+        let n = reader.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        newlines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        last_byte = Some(buf[n - 1]);
+    }
+    match last_byte {
+        Some(b) if b != b'\n' => Some(newlines + 1),
+        _ => None,
+    }
+}
+
+/// Turns a parse or value error on the last line of `path` into a `Truncated` error when that
+/// line has no line break: a row cut in the middle reads as too few fields or a broken number.
+pub fn explain_cut(err: LobzeroError, path: &Path) -> LobzeroError {
+    let (LobzeroError::Parse { location, rule } | LobzeroError::InvalidValue { location, rule }) =
+        &err
+    else {
+        return err;
+    };
+    let name = path.display().to_string();
+    let line = location
+        .strip_prefix(name.as_str())
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|n| n.parse::<u64>().ok());
+    match (line, unterminated_last_line(path)) {
+        (Some(line), Some(last)) if line == last => LobzeroError::Truncated {
+            location: location.clone(),
+            detail: format!(
+                "the last line has no line break and does not read ({rule}): the file was cut short"
+            ),
+        },
+        _ => err,
+    }
+}
