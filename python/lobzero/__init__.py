@@ -4,6 +4,7 @@ The public API. See the README for a tour.
 """
 
 from lobzero._core import __version__
+from lobzero.agents import load_agent
 from lobzero.data import FORMATS, Instrument, Market, SynthConfig, import_market, synth_market
 from lobzero.envs import AdversaryConfig, EnvConfig, TradingEnv, VecTradingEnv
 from lobzero.exceptions import (
@@ -44,5 +45,6 @@ __all__ = [
     "VecTradingEnv",
     "__version__",
     "import_market",
+    "load_agent",
     "synth_market",
 ]

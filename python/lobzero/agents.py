@@ -1,0 +1,65 @@
+"""One entry point to every saved lobzero agent: :func:`load_agent`.
+
+Every agent (rule baselines, SB3 PPO / SAC, MuZero) shares one interface:
+``act(obs_batch [N, obs_dim] float32) -> actions [N]``, ``save(dir)``, and ``action_mode``
+(the trading environment's action mode its actions are meant for). A saved agent is a folder
+with an ``agent.json`` whose ``kind`` says which loader reads it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from lobzero.exceptions import ConfigError
+
+
+class Agent(Protocol):
+    """What evaluation code needs of an agent."""
+
+    action_mode: str
+
+    def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
+
+    def save(self, directory: str | Path) -> Path: ...
+
+
+def _agent_dir(directory: str | Path) -> Path:
+    """The folder holding ``agent.json``: ``directory`` itself, or the ``agent/`` folder of a
+    training run's output."""
+    path = Path(directory)
+    for candidate in (path, path / "agent"):
+        if (candidate / "agent.json").is_file():
+            return candidate
+    raise ConfigError(f"{path}: no agent.json here or in {path / 'agent'} (not a saved agent)")
+
+
+def load_agent(
+    directory: str | Path, *, feature_names: list[str] | None = None, device: str = "cpu"
+) -> Any:
+    """The agent saved in ``directory`` (or in a training run's ``directory/agent``).
+
+    ``feature_names`` (the environment's frame layout) is needed by the rule agents that read
+    named features; ``device`` is where a neural agent runs.
+    """
+    path = _agent_dir(directory)
+    try:
+        kind = json.loads((path / "agent.json").read_text()).get("kind")
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path / 'agent.json'}: not valid JSON ({e})") from e
+    if kind == "muzero":
+        from lobzero.muzero.agent import MuZeroAgent
+
+        return MuZeroAgent.load(path, device=device)
+    if kind == "sb3":
+        from lobzero.baselines.sb3 import load_sb3_agent
+
+        return load_sb3_agent(path)
+    if kind == "rule":
+        from lobzero.baselines.rules import load_rule_agent
+
+        return load_rule_agent(path, feature_names or [])
+    raise ConfigError(f"{path / 'agent.json'}: unknown agent kind {kind!r}")

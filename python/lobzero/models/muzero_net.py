@@ -1,0 +1,245 @@
+"""MuZero's three functions as torch modules: representation h, dynamics g, prediction f.
+
+- h: observation ``[B, obs_dim]`` (optionally ``frame_stack`` frames, oldest first, through a
+  temporal encoder) → latent ``[B, latent_dim]``;
+- g: latent + one-hot action → next latent and reward;
+- f: latent → policy logits ``[B, A]`` and value.
+
+Latents are min-max scaled to [0, 1] per sample, as in the paper, so that they share the range
+of the one-hot action. Value and reward heads are categorical over ``2·support_size + 1`` atoms
+(see :mod:`lobzero.models.support`) or, with ``support_size = 0``, scalars.
+Observations pass through a running mean / std normaliser (:class:`ObsNormalizer`) whose
+statistics come from self-play observations only, and are saved with the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+from lobzero.exceptions import ConfigError
+from lobzero.models.alphazero import AlphaZeroNet, ResidualBlock
+from lobzero.models.support import scalar_to_support, support_to_scalar
+
+
+@dataclass(frozen=True)
+class ValueCodec:
+    """How a value or reward head's output ``[B, W]`` maps to scalars ``[B]`` and is trained:
+    categorical (``W = 2S + 1``, cross-entropy against two-hot targets) or scalar (``W = 1``,
+    squared error)."""
+
+    support_size: int
+    eps: float = 0.001
+
+    @property
+    def width(self) -> int:
+        return 2 * self.support_size + 1 if self.support_size > 0 else 1
+
+    def to_scalar(self, out: torch.Tensor) -> torch.Tensor:
+        if self.support_size == 0:
+            return out[..., 0]
+        return support_to_scalar(out, self.eps)
+
+    def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss ``[...]`` of outputs ``[..., W]`` against scalar targets ``[...]``."""
+        if self.support_size == 0:
+            return (out[..., 0] - target) ** 2
+        two_hot = scalar_to_support(target, self.support_size, self.eps)
+        return -(two_hot * functional.log_softmax(out, dim=-1)).sum(-1)
+
+
+class ObsNormalizer(nn.Module):
+    """Running per-feature mean and variance of observations (parallel Welford merge);
+    ``forward`` standardises and clips to ``±clip``. Updated only by :meth:`update`."""
+
+    count: torch.Tensor
+    mean: torch.Tensor
+    var: torch.Tensor
+
+    def __init__(self, obs_dim: int, clip: float = 10.0) -> None:
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(obs_dim, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(obs_dim, dtype=torch.float64))
+
+    @torch.no_grad()
+    def update(self, obs: torch.Tensor) -> None:
+        """Adds a batch ``[B, obs_dim]`` to the statistics (non-finite rows are skipped)."""
+        x = obs.to(torch.float64)
+        x = x[torch.isfinite(x).all(dim=1)]
+        n = x.shape[0]
+        if n == 0:
+            return
+        batch_mean = x.mean(0)
+        batch_var = x.var(0, unbiased=False)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        self.mean += delta * n / total
+        self.var.copy_(
+            (self.var * self.count + batch_var * n + delta**2 * self.count * n / total) / total
+        )
+        self.count.copy_(total)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        std = torch.sqrt(self.var + 1e-8).to(obs.dtype)
+        z = (obs - self.mean.to(obs.dtype)) / std
+        return torch.nan_to_num(z, nan=0.0).clamp(-self.clip, self.clip)
+
+
+def scale_latent(latent: torch.Tensor) -> torch.Tensor:
+    """Min-max scales each row of ``[B, latent_dim]`` to [0, 1] (the paper's hidden-state
+    scaling)."""
+    low = latent.min(dim=1, keepdim=True).values
+    high = latent.max(dim=1, keepdim=True).values
+    return (latent - low) / (high - low).clamp(min=1e-5)
+
+
+def residual_mlp(in_dim: int, hidden: int, out_dim: int, blocks: int) -> nn.Sequential:
+    """Linear → ``blocks`` pre-norm residual blocks → layer norm → ReLU → linear."""
+    return nn.Sequential(
+        nn.Linear(in_dim, hidden),
+        *[ResidualBlock(hidden) for _ in range(blocks)],
+        nn.LayerNorm(hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, out_dim),
+    )
+
+
+class TemporalEncoder(nn.Module):
+    """Encodes ``frame_stack`` stacked frames ``[B, W·F]`` (oldest first) into ``[B, hidden]``:
+    a 1-D convolution over time (``"conv"``) or a GRU whose last state is kept (``"gru"``)."""
+
+    def __init__(self, kind: str, frames: int, frame_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.kind, self.frames, self.frame_dim = kind, frames, frame_dim
+        if kind == "conv":
+            kernel = min(3, frames)
+            self.conv = nn.Conv1d(frame_dim, hidden, kernel_size=kernel)
+            self.proj = nn.Linear(hidden * (frames - kernel + 1), hidden)
+        elif kind == "gru":
+            self.gru = nn.GRU(frame_dim, hidden, batch_first=True)
+        else:
+            raise ConfigError(f"temporal_encoder must be 'none', 'conv' or 'gru', got {kind!r}")
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        seq = obs.reshape(obs.shape[0], self.frames, self.frame_dim)
+        if self.kind == "conv":
+            h = functional.relu(self.conv(seq.transpose(1, 2)))
+            return functional.relu(self.proj(h.flatten(1)))
+        _, last = self.gru(seq)
+        return last[0]
+
+
+class MuZeroNet(nn.Module):
+    """Representation, dynamics and prediction networks (see the module docstring).
+
+    ``support_size``: atoms per side of the categorical value and reward heads (0: scalar
+    heads). ``frame_stack`` > 1 with ``temporal_encoder`` "conv" or "gru" reads the observation
+    as that many frames of ``obs_dim / frame_stack`` features. ``prediction`` "mlp" (default)
+    or "alphazero" (:class:`AlphaZeroNet` as f: tanh value, needs scalar heads and values in
+    [-1, 1]).
+    """
+
+    def __init__(
+        self,
+        obs_dim: int,
+        num_actions: int,
+        *,
+        latent_dim: int = 64,
+        hidden: int = 128,
+        blocks: int = 2,
+        support_size: int = 300,
+        value_eps: float = 0.001,
+        frame_stack: int = 1,
+        temporal_encoder: str = "none",
+        prediction: str = "mlp",
+    ) -> None:
+        super().__init__()
+        if obs_dim <= 0 or num_actions <= 1 or latent_dim <= 1:
+            raise ConfigError(
+                f"MuZeroNet needs obs_dim > 0, num_actions > 1 and latent_dim > 1, got "
+                f"{obs_dim}, {num_actions}, {latent_dim}"
+            )
+        self.obs_dim, self.num_actions, self.latent_dim = obs_dim, num_actions, latent_dim
+        self.codec = ValueCodec(support_size, value_eps)
+        self.normalizer = ObsNormalizer(obs_dim)
+        if temporal_encoder != "none" and frame_stack > 1:
+            if obs_dim % frame_stack:
+                raise ConfigError(
+                    f"obs_dim {obs_dim} is not a whole number of {frame_stack} stacked frames"
+                )
+            self.temporal: TemporalEncoder | None = TemporalEncoder(
+                temporal_encoder, frame_stack, obs_dim // frame_stack, hidden
+            )
+            rep_in = hidden
+        else:
+            self.temporal = None
+            rep_in = obs_dim
+        self.representation_net = residual_mlp(rep_in, hidden, latent_dim, blocks)
+        self.dynamics_net = residual_mlp(latent_dim + num_actions, hidden, hidden, blocks)
+        self.next_latent_head = nn.Linear(hidden, latent_dim)
+        self.reward_head = nn.Sequential(nn.ReLU(), nn.Linear(hidden, self.codec.width))
+        if prediction == "alphazero":
+            if support_size != 0:
+                raise ConfigError("prediction='alphazero' has a tanh value: set support_size = 0")
+            self.prediction_net: nn.Module = AlphaZeroNet(latent_dim, num_actions, hidden, blocks)
+        elif prediction == "mlp":
+            self.prediction_net = residual_mlp(
+                latent_dim, hidden, num_actions + self.codec.width, blocks
+            )
+        else:
+            raise ConfigError(f"prediction must be 'mlp' or 'alphazero', got {prediction!r}")
+        self.prediction_kind = prediction
+        # zero output layers: a new network predicts a uniform policy and a value and reward
+        # of 0, so early search is not steered by random head weights
+        last_layers: list[nn.Module] = [self.reward_head[-1]]
+        if isinstance(self.prediction_net, nn.Sequential):
+            last_layers.append(self.prediction_net[-1])
+        for layer in last_layers:
+            assert isinstance(layer, nn.Linear)
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def representation(self, obs: torch.Tensor) -> torch.Tensor:
+        """h: observations ``[B, obs_dim]`` → latents ``[B, latent_dim]`` in [0, 1]."""
+        x = self.normalizer(obs)
+        if self.temporal is not None:
+            x = self.temporal(x)
+        return scale_latent(self.representation_net(x))
+
+    def dynamics(
+        self, latent: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """g: latents ``[B, latent_dim]`` and actions ``[B]`` (int64) → next latents
+        ``[B, latent_dim]`` and reward outputs ``[B, W]``."""
+        one_hot = functional.one_hot(action.long(), self.num_actions).to(latent.dtype)
+        h = self.dynamics_net(torch.cat([latent, one_hot], dim=1))
+        return scale_latent(self.next_latent_head(h)), self.reward_head(h)
+
+    def prediction(self, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """f: latents → policy logits ``[B, A]`` and value outputs ``[B, W]``."""
+        if self.prediction_kind == "alphazero":
+            logits, value = self.prediction_net(latent)
+            return logits, value.unsqueeze(-1)
+        out = self.prediction_net(latent)
+        return out[:, : self.num_actions], out[:, self.num_actions :]
+
+    def initial_inference(
+        self, obs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Latents, value outputs ``[B, W]`` and policy logits ``[B, A]`` of observations."""
+        latent = self.representation(obs)
+        logits, value = self.prediction(latent)
+        return latent, value, logits
+
+    def recurrent_inference(
+        self, latent: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Next latents, reward outputs, value outputs and policy logits after ``action``."""
+        nxt, reward = self.dynamics(latent, action)
+        logits, value = self.prediction(nxt)
+        return nxt, reward, value, logits

@@ -1,0 +1,119 @@
+"""`MuZeroAgent`: a trained MuZero network behind lobzero's agent interface
+(``act(obs_batch) -> actions``, ``save(dir)``, ``load(dir)``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from lobzero.exceptions import ConfigError
+from lobzero.models.muzero_net import MuZeroNet
+from lobzero.muzero.config import MuZeroConfig
+from lobzero.muzero.planner import Planner
+
+AGENT_FILE = "agent.json"
+MODEL_FILE = "model.pt"
+CONFIG_FILE = "muzero.toml"
+
+
+class MuZeroAgent:
+    """Plays with a search of ``config.num_simulations`` from each observation, without root
+    noise, taking the most visited action (``search=False``: the policy head's argmax).
+
+    ``action_mode`` is the trading environment's action mode the agent was trained in
+    (``"target"`` or ``"side"``; ``"gym"`` for a gymnasium environment).
+    """
+
+    kind = "muzero"
+
+    def __init__(
+        self,
+        net: MuZeroNet,
+        config: MuZeroConfig,
+        *,
+        action_mode: str = "target",
+        env: dict[str, Any] | None = None,
+        device: str | torch.device = "cpu",
+        search: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.net = net.to(device).eval()
+        self.config = config
+        self.action_mode = action_mode
+        self.env = env or {}
+        self.search = search
+        self.planner = Planner(self.net, config, device, seed=seed)
+
+    @property
+    def name(self) -> str:
+        return "muzero"
+
+    def act(self, obs_batch: np.ndarray) -> npt.NDArray[np.int64]:
+        """Actions ``[N]`` (int64) for observations ``[N, obs_dim]`` (float32)."""
+        obs = np.asarray(obs_batch, np.float32)
+        if obs.ndim != 2 or obs.shape[1] != self.net.obs_dim:
+            raise ConfigError(
+                f"MuZeroAgent.act expects observations [N, {self.net.obs_dim}], got {obs.shape}"
+            )
+        if not self.search:
+            with torch.inference_mode():
+                _, _, logits = self.net.initial_inference(
+                    torch.as_tensor(obs, device=self.planner.device)
+                )
+            return logits.argmax(-1).cpu().numpy().astype(np.int64)
+        return self.planner.run(obs, noise=False, temperature=0.0).action
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes ``agent.json``, ``model.pt`` (the network's state) and ``muzero.toml``."""
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        spec = {
+            "kind": self.kind,
+            "action_mode": self.action_mode,
+            "obs_dim": self.net.obs_dim,
+            "num_actions": self.net.num_actions,
+            "frame_stack": self.env.get("frame_stack", 1),
+            "env": self.env,
+        }
+        torch.save(self.net.state_dict(), path / MODEL_FILE)
+        self.config.save(path / CONFIG_FILE)
+        (path / AGENT_FILE).write_text(json.dumps(spec, indent=1))
+        return path
+
+    @classmethod
+    def load(
+        cls, directory: str | Path, device: str | torch.device = "cpu", search: bool = True
+    ) -> MuZeroAgent:
+        """The agent saved by :meth:`save` in ``directory``."""
+        path = Path(directory)
+        try:
+            spec = json.loads((path / AGENT_FILE).read_text())
+        except FileNotFoundError as e:
+            raise ConfigError(f"{path / AGENT_FILE}: no such file (not an agent directory)") from e
+        if spec.get("kind") != cls.kind:
+            raise ConfigError(f"{path}: a {spec.get('kind')!r} agent, not a MuZero agent")
+        config = MuZeroConfig.load(path / CONFIG_FILE)
+        net = build_network(
+            config, spec["obs_dim"], spec["num_actions"], spec.get("frame_stack", 1)
+        )
+        net.load_state_dict(torch.load(path / MODEL_FILE, map_location=device, weights_only=True))
+        return cls(
+            net,
+            config,
+            action_mode=spec.get("action_mode", "target"),
+            env=spec.get("env"),
+            device=device,
+            search=search,
+        )
+
+
+def build_network(
+    config: MuZeroConfig, obs_dim: int, num_actions: int, frame_stack: int = 1
+) -> MuZeroNet:
+    """The network a configuration describes, for an environment's observation and actions."""
+    return MuZeroNet(obs_dim, num_actions, frame_stack=frame_stack, **config.network_kwargs())  # type: ignore[arg-type]

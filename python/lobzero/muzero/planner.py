@@ -1,0 +1,111 @@
+"""One batched search with a MuZero network: the search every part of lobzero's MuZero shares
+(self-play, reanalyse, the trained agent's ``act``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from lobzero.mcts import MctsBatch, search
+from lobzero.models.muzero_net import MuZeroNet
+from lobzero.muzero.config import MuZeroConfig
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Result of :meth:`Planner.run` for ``B`` observations and ``A`` actions."""
+
+    action: npt.NDArray[np.int64]
+    """[B] chosen actions."""
+    policy: npt.NDArray[np.float32]
+    """[B, A] search policy (the policy target); rows sum to 1."""
+    root_value: npt.NDArray[np.float32]
+    """[B] root values after the search."""
+
+
+class Planner:
+    """Runs :func:`lobzero.mcts.search` with ``net`` as the model, on ``device``, keeping one
+    :class:`MctsBatch` per batch size (seeded ``seed``, then ``seed + 1``, ... per size)."""
+
+    def __init__(
+        self,
+        net: MuZeroNet,
+        config: MuZeroConfig,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
+        self.net, self.config = net, config
+        self.device = torch.device(device)
+        self.seed = seed
+        self._batches: dict[int, MctsBatch] = {}
+
+    def _batch(self, size: int) -> MctsBatch:
+        if size not in self._batches:
+            self._batches[size] = MctsBatch(
+                size,
+                self.net.num_actions,
+                self.config.num_simulations,
+                seed=self.seed + len(self._batches),
+                **self.config.mcts_kwargs(),
+            )
+        return self._batches[size]
+
+    @torch.inference_mode()
+    def values(self, obs: np.ndarray) -> npt.NDArray[np.float32]:
+        """The network's value ``[B]`` of observations ``[B, obs_dim]`` (no search)."""
+        _, value, _ = self.net.initial_inference(self._tensor(obs))
+        return self.net.codec.to_scalar(value).float().cpu().numpy()
+
+    def _tensor(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs, np.float32), device=self.device)
+
+    @torch.inference_mode()
+    def run(
+        self,
+        obs: np.ndarray,
+        *,
+        noise: bool,
+        temperature: float = 0.0,
+        legal_mask: np.ndarray | None = None,
+    ) -> Plan:
+        """Searches from observations ``[B, obs_dim]`` (float32); ``temperature`` 0 plays the
+        most visited action."""
+        net, codec = self.net, self.net.codec
+        was_training = net.training
+        net.eval()
+
+        def root_fn(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            latent, value, logits = net.initial_inference(self._tensor(x))
+            return latent, codec.to_scalar(value), logits
+
+        def recurrent_fn(
+            latent: torch.Tensor, action: torch.Tensor
+        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+            nxt, reward, value, logits = net.recurrent_inference(latent, action)
+            return nxt, codec.to_scalar(reward), codec.to_scalar(value), logits
+
+        try:
+            result = search(
+                root_fn,
+                recurrent_fn,
+                obs,
+                noise=noise,
+                legal_mask=legal_mask,
+                temperature=temperature,
+                batch=self._batch(len(obs)),
+            )
+        finally:
+            net.train(was_training)
+        return Plan(result.action, result.policy_target, result.root_value)
+
+    def search_fn(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Policy targets and root values of a fresh search without noise (for reanalyse).
+        Batches are padded to a multiple of 128 rows so that few tree sizes are ever built."""
+        n = len(obs)
+        padded = np.zeros((-(-n // 128) * 128, *obs.shape[1:]), np.float32)
+        padded[:n] = obs
+        plan = self.run(padded, noise=False)
+        return plan.policy[:n], plan.root_value[:n]

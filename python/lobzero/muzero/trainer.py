@@ -1,0 +1,351 @@
+"""The MuZero training loop: Play → Store → Train, with checkpoints that a killed run resumes.
+
+``out/`` holds ``config.toml`` (the MuZero settings), ``env.json`` (what was played),
+``train_log.csv`` and TensorBoard events under ``tb/`` (losses, returns, speed),
+``checkpoint.pt`` (network, target network, optimiser, replay buffer, counters and random
+states; written atomically every ``checkpoint_interval`` environment steps and at the end) and
+``agent/`` (the playable agent, :func:`lobzero.load_agent`).
+
+Resuming (``resume=True``) restores everything in the checkpoint; the actors start fresh
+episodes (an environment's mid-episode state is not saved), so nothing that was checkpointed is
+lost and the steps played after the last checkpoint are played again.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lobzero.data.market import Market
+from lobzero.envs.config import EnvConfig
+from lobzero.exceptions import ConfigError
+from lobzero.muzero.agent import MuZeroAgent, build_network
+from lobzero.muzero.config import MuZeroConfig
+from lobzero.muzero.learner import Learner
+from lobzero.muzero.planner import Planner
+from lobzero.muzero.replay_buffer import ReplayBuffer
+from lobzero.muzero.self_play import SelfPlay, check_discrete, make_gym_vec_env
+
+CHECKPOINT_FILE = "checkpoint.pt"
+LOG_FIELDS = (
+    "env_steps",
+    "updates",
+    "seconds",
+    "episodes",
+    "mean_return",
+    "mean_length",
+    "loss",
+    "value_loss",
+    "reward_loss",
+    "policy_loss",
+    "grad_norm",
+    "lr",
+    "temperature",
+    "env_steps_per_s",
+)
+
+CheckpointCallback = Callable[[int, MuZeroAgent], None]
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """Writes ``obj`` to ``path`` through a temporary file and a rename: a reader (or a resumed
+    run) sees the old file or the new one, never half of one."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        torch.save(obj, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def make_envs(
+    config: MuZeroConfig,
+    seed: int,
+    market: Market | None,
+    env_config: EnvConfig | None,
+    env_id: str | None,
+) -> tuple[gym.vector.VectorEnv, dict[str, Any]]:
+    """The self-play environments and a description of them (saved with the agent)."""
+    if env_id is not None:
+        if market is not None:
+            raise ConfigError("give either a market or a gymnasium env_id, not both")
+        return make_gym_vec_env(env_id, config.num_envs), {"type": "gym", "id": env_id}
+    from lobzero.envs import VecTradingEnv
+
+    env_config = (env_config or EnvConfig()).replace(seed=seed)
+    if env_config.action_mode == "continuous":
+        raise ConfigError(
+            "MuZero plans over discrete actions: use action_mode 'target' or 'side', not "
+            "'continuous'"
+        )
+    envs = VecTradingEnv(market, num_envs=config.num_envs, config=env_config)
+    spec = {
+        "type": "trading",
+        "market": str(envs.market),
+        "env_config": env_config.to_dict(),
+        "frame_stack": env_config.frame_stack,
+    }
+    return envs, spec
+
+
+class _Log:
+    """CSV rows and TensorBoard scalars of the run."""
+
+    def __init__(self, out: Path, resume: bool) -> None:
+        path = out / "train_log.csv"
+        fresh = not (resume and path.exists())
+        self.file = open(path, "w" if fresh else "a", newline="")  # noqa: SIM115
+        self.csv = csv.DictWriter(self.file, fieldnames=LOG_FIELDS)
+        if fresh:
+            self.csv.writeheader()
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb: Any = SummaryWriter(str(out / "tb"))
+        except ImportError:  # tensorboard is in the rl extra; the CSV log is always written
+            self.tb = None
+
+    def write(self, row: dict[str, float]) -> None:
+        self.csv.writerow({k: row.get(k, "") for k in LOG_FIELDS})
+        self.file.flush()
+        if self.tb is not None:
+            step = int(row["env_steps"])
+            for key, value in row.items():
+                if key != "env_steps" and value == value:
+                    self.tb.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.tb is not None:
+            self.tb.close()
+
+
+def train_muzero(
+    config: MuZeroConfig,
+    out: str | Path,
+    *,
+    market: Market | None = None,
+    env_config: EnvConfig | None = None,
+    env_id: str | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    device: str = "cpu",
+    on_checkpoint: CheckpointCallback | None = None,
+    progress: bool = True,
+) -> MuZeroAgent:
+    """Trains MuZero for ``config.total_env_steps`` environment steps and returns the agent.
+
+    Plays a :class:`lobzero.VecTradingEnv` over ``market`` (``env_config``; its
+    ``start_ns``/``end_ns`` range is all that is played, so a walk-forward split trains on its
+    train range only), or the gymnasium environment ``env_id`` (discrete actions). Writes
+    ``out/`` (see the module docstring); ``on_checkpoint(env_steps, agent)`` is called after
+    each checkpoint (e.g. to score the agent on a validation range).
+    """
+    config.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' asked for, but torch sees no CUDA device")
+    if config.torch_threads > 0:
+        torch.set_num_threads(config.torch_threads)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    envs, env_spec = make_envs(config, seed, market, env_config, env_id)
+    obs_dim, num_actions = check_discrete(envs)
+    net = build_network(config, obs_dim, num_actions, env_spec.get("frame_stack", 1)).to(device)
+    total_updates = int(max(0, config.total_env_steps - config.warmup_steps) * config.replay_ratio)
+    learner = Learner(net, config, total_updates, device)
+    buffer = ReplayBuffer(
+        config.replay_capacity,
+        config.num_envs,
+        obs_dim,
+        num_actions,
+        alpha=config.priority_alpha,
+        eps=config.priority_eps,
+        prioritized=config.prioritized,
+    )
+    env_steps, episodes = 0, 0
+    checkpoint_path = out / CHECKPOINT_FILE
+    if resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        try:
+            net.load_state_dict(state["net"])
+            learner.load_state_dict(state["learner"])
+        except RuntimeError as e:
+            raise ConfigError(
+                f"{checkpoint_path} does not fit this configuration's network: {e}"
+            ) from e
+        buffer.load_state_dict(state["buffer"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        env_steps, episodes = int(state["env_steps"]), int(state["episodes"])
+    config.save(out / "config.toml")
+    (out / "env.json").write_text(json.dumps(env_spec, indent=1))
+    # a resumed run draws new seeds for its episodes and searches, derived from where it stands
+    play_seed = seed + env_steps
+    planner = Planner(net, config, device, seed=play_seed)
+    actors = SelfPlay(envs, planner, buffer, seed=play_seed)
+    action_mode = env_spec.get("env_config", {}).get("action_mode", "gym")
+
+    def snapshot() -> MuZeroAgent:
+        copy = build_network(config, obs_dim, num_actions, env_spec.get("frame_stack", 1))
+        copy.load_state_dict(net.state_dict())
+        return MuZeroAgent(copy, config, action_mode=action_mode, env=env_spec, device=device)
+
+    checkpointed_at = -1  # a resumed run rewrites its checkpoint from the restored state
+
+    def checkpoint() -> None:
+        nonlocal checkpointed_at
+        checkpointed_at = env_steps
+        atomic_torch_save(
+            {
+                "version": 1,
+                "config": config.to_dict(),
+                "env": env_spec,
+                "env_steps": env_steps,
+                "episodes": episodes,
+                "net": net.state_dict(),
+                "learner": learner.state_dict(),
+                "buffer": buffer.state_dict(),
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+            },
+            checkpoint_path,
+        )
+        agent = snapshot()
+        agent.save(out / "agent")
+        if on_checkpoint is not None:
+            on_checkpoint(env_steps, agent)
+
+    log = _Log(out, resume)
+    recent: list[tuple[float, int]] = []
+    last_stats: dict[str, float] = {}
+    started, steps_at_start = time.perf_counter(), env_steps
+    next_log = (env_steps // config.log_interval + 1) * config.log_interval
+    next_checkpoint = (env_steps // config.checkpoint_interval + 1) * config.checkpoint_interval
+    bar = _progress(progress, config.total_env_steps, env_steps)
+    try:
+        while env_steps < config.total_env_steps:
+            temperature = config.temperature(env_steps)
+            actors.update_normalizer = env_steps < config.warmup_steps
+            finished = actors.step(temperature)
+            env_steps += config.num_envs
+            episodes += len(finished)
+            recent.extend(finished)
+            if env_steps >= config.warmup_steps:
+                owed = int((env_steps - config.warmup_steps) * config.replay_ratio)
+                beta = config.priority_beta + (
+                    config.priority_beta_final - config.priority_beta
+                ) * (env_steps / config.total_env_steps)
+                while learner.updates < owed:
+                    batch = buffer.sample(
+                        config.batch_size,
+                        unroll_steps=config.unroll_steps,
+                        td_steps=config.td_steps,
+                        discount=config.discount,
+                        beta=beta,
+                        rng=rng,
+                        value_fn=learner.target_values
+                        if config.value_bootstrap == "target"
+                        else None,
+                        reanalyse_fraction=config.reanalyse_fraction,
+                        search_fn=planner.search_fn if config.reanalyse_fraction > 0 else None,
+                    )
+                    last_stats, priorities = learner.update(batch)
+                    buffer.update_priorities(batch.lanes, batch.positions, priorities)
+            if bar is not None:
+                bar.advance(env_steps, recent)
+            if env_steps >= next_log or env_steps >= config.total_env_steps:
+                seconds = time.perf_counter() - started
+                returns = [r for r, _ in recent]
+                log.write(
+                    {
+                        "env_steps": env_steps,
+                        "updates": learner.updates,
+                        "seconds": seconds,
+                        "episodes": episodes,
+                        "mean_return": float(np.mean(returns)) if returns else float("nan"),
+                        "mean_length": float(np.mean([n for _, n in recent]))
+                        if recent
+                        else float("nan"),
+                        "temperature": temperature,
+                        "env_steps_per_s": (env_steps - steps_at_start) / max(seconds, 1e-9),
+                        **last_stats,
+                    }
+                )
+                recent = []
+                next_log += config.log_interval
+            if env_steps >= next_checkpoint:
+                checkpoint()
+                next_checkpoint += config.checkpoint_interval
+        if checkpointed_at != env_steps:
+            checkpoint()
+    finally:
+        log.close()
+        if bar is not None:
+            bar.stop()
+        envs.close()
+    return snapshot()
+
+
+class _Bar:
+    """A rich progress bar over environment steps, showing the recent mean return."""
+
+    def __init__(self, total: int, done: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("MuZero"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        self.task = self.progress.add_task("train", total=total, completed=done, info="")
+        self.progress.start()
+
+    def advance(self, env_steps: int, recent: list[tuple[float, int]]) -> None:
+        info = f"return {np.mean([r for r, _ in recent]):.3g}" if recent else ""
+        self.progress.update(self.task, completed=env_steps, info=info)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def _progress(enabled: bool, total: int, done: int) -> _Bar | None:
+    return _Bar(total, done) if enabled else None
+
+
+def evaluate_gym(
+    agent: MuZeroAgent, env_id: str, episodes: int = 20, seed: int = 10_000
+) -> list[float]:
+    """Returns of ``episodes`` episodes of ``env_id`` played by ``agent`` in one batch (one
+    search per step for all episodes still running)."""
+    envs = make_gym_vec_env(env_id, episodes)
+    obs, _ = envs.reset(seed=seed)
+    returns = np.zeros(episodes)
+    running = np.ones(episodes, bool)
+    while running.any():
+        actions = agent.act(np.asarray(obs, np.float32))
+        obs, rewards, terminated, truncated, _ = envs.step(actions)
+        returns += np.where(running, rewards, 0.0)
+        running &= ~(np.asarray(terminated) | np.asarray(truncated))
+    envs.close()
+    return returns.tolist()

@@ -1,0 +1,163 @@
+"""The MuZero loss: gradient scaling as in the pseudocode, learning on a fixed batch, policies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from lobzero.exceptions import ConfigError
+from lobzero.muzero import (
+    Learner,
+    MuZeroConfig,
+    Planner,
+    ReplayBuffer,
+    build_network,
+    muzero_loss,
+    scale_gradient,
+)
+from lobzero.muzero.replay_buffer import Batch
+
+
+def random_batch(rng: np.random.Generator, b: int = 32, k: int = 3, obs_dim: int = 6, a: int = 4):
+    policy = rng.random((b, k + 1, a)).astype(np.float32)
+    policy /= policy.sum(-1, keepdims=True)
+    return Batch(
+        obs=rng.normal(size=(b, obs_dim)).astype(np.float32),
+        actions=rng.integers(0, a, size=(b, k)),
+        value_target=rng.normal(0, 5, size=(b, k + 1)).astype(np.float32),
+        reward_target=rng.normal(0, 1, size=(b, k + 1)).astype(np.float32),
+        policy_target=policy,
+        value_mask=np.ones((b, k + 1), np.float32),
+        reward_mask=np.concatenate([np.zeros((b, 1)), np.ones((b, k))], 1).astype(np.float32),
+        policy_mask=np.ones((b, k + 1), np.float32),
+        weights=np.ones(b, np.float32),
+        lanes=np.zeros(b, np.int64),
+        positions=np.arange(b, dtype=np.int64),
+    )
+
+
+def test_scale_gradient() -> None:
+    x = torch.tensor([1.0, -2.0], requires_grad=True)
+    y = scale_gradient(x, 0.3)
+    assert torch.equal(y, x)
+    (y * torch.tensor([2.0, 5.0])).sum().backward()
+    assert torch.allclose(x.grad, torch.tensor([0.6, 1.5]))
+
+
+@pytest.mark.parametrize("support_size", [0, 20])
+def test_loss_gradient_matches_the_formula(support_size: int) -> None:
+    """d loss / d θ = Σ_k c_k · d l_k / d θ with c_0 = 1 and c_k = (1/K) · 0.5^(k-1): each
+    unrolled step scaled by 1/K, and every step back through the dynamics by 0.5."""
+    torch.manual_seed(0)
+    k = 3
+    config = MuZeroConfig(support_size=support_size, latent_dim=8, hidden=16, blocks=1)
+    net = build_network(config, 6, 4)
+    batch = random_batch(np.random.default_rng(1), k=k)
+    muzero_loss(net, batch, config).total.backward()
+    got = {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+
+    # the same losses, one step at a time, without any gradient scaling
+    obs = torch.as_tensor(batch.obs)
+    expected = {n: torch.zeros_like(g) for n, g in got.items()}
+    for step in range(k + 1):
+        net.zero_grad()
+        latent, value, logits = net.initial_inference(obs)
+        reward = None
+        for j in range(step):
+            latent, reward, value, logits = net.recurrent_inference(
+                latent, torch.as_tensor(batch.actions[:, j])
+            )
+        loss = config.value_loss_weight * net.codec.loss(
+            value, torch.as_tensor(batch.value_target[:, step])
+        )
+        loss = loss - (
+            torch.as_tensor(batch.policy_target[:, step]) * torch.log_softmax(logits, -1)
+        ).sum(-1)
+        if reward is not None:
+            loss = loss + net.codec.loss(reward, torch.as_tensor(batch.reward_target[:, step]))
+        loss.mean().backward()
+        c = 1.0 if step == 0 else (1.0 / k) * 0.5 ** (step - 1)
+        # the 0.5 applies to what flows back into the latent of earlier steps: parameters of
+        # the step's own heads and last dynamics see 1/K only; compare through the
+        # representation network, which every step reaches through all earlier dynamics
+        for n, p in net.named_parameters():
+            if n.startswith("representation_net") and p.grad is not None:
+                expected[n] += c * p.grad
+    for n in expected:
+        if n.startswith("representation_net"):
+            torch.testing.assert_close(got[n], expected[n], rtol=1e-4, atol=1e-6)
+
+
+def test_loss_falls_on_a_fixed_batch() -> None:
+    torch.manual_seed(0)
+    config = MuZeroConfig(support_size=20, latent_dim=16, hidden=32, blocks=1, learning_rate=3e-3)
+    net = build_network(config, 6, 4)
+    learner = Learner(net, config, total_updates=100)
+    batch = random_batch(np.random.default_rng(2))
+    first, _ = learner.update(batch)
+    for _ in range(99):
+        last, priorities = learner.update(batch)
+    assert last["loss"] < 0.5 * first["loss"], (first, last)
+    assert priorities.shape == (32,) and (priorities >= 0).all()
+
+
+def test_target_network_refreshes_on_schedule() -> None:
+    config = MuZeroConfig(
+        support_size=0, latent_dim=8, hidden=16, blocks=1, target_update_interval=3
+    )
+    net = build_network(config, 6, 4)
+    learner = Learner(net, config, total_updates=10)
+    batch = random_batch(np.random.default_rng(3))
+    before = [p.clone() for p in learner.target_net.parameters()]
+    learner.update(batch)
+    learner.update(batch)
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, learner.target_net.parameters(), strict=True)
+    )
+    learner.update(batch)
+    for a, b in zip(learner.target_net.parameters(), net.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_search_policies_sum_to_one() -> None:
+    torch.manual_seed(0)
+    config = MuZeroConfig(latent_dim=8, hidden=16, blocks=1, num_simulations=12)
+    net = build_network(config, 6, 4)
+    plan = Planner(net, config).run(
+        np.random.default_rng(0).normal(size=(9, 6)).astype(np.float32), noise=True, temperature=1.0
+    )
+    assert plan.policy.shape == (9, 4) and plan.action.shape == (9,)
+    np.testing.assert_allclose(plan.policy.sum(1), 1.0, rtol=1e-5)
+    assert ((plan.action >= 0) & (plan.action < 4)).all()
+
+
+def test_prioritized_sampling_weights() -> None:
+    """P(i) ∝ p_i^α and w_i = (N·P(i))^-β / max w, with the learner's priorities."""
+    buffer = ReplayBuffer(4, 1, obs_dim=1, num_actions=2, alpha=1.0, eps=0.0)
+    for i in range(4):
+        buffer.add(
+            np.array([[i]]),
+            np.array([0]),
+            np.array([0.0]),
+            np.array([0.0]),
+            np.array([[0.5, 0.5]]),
+            np.array([False]),
+            np.array([False]),
+        )
+    buffer.update_priorities(np.zeros(4, np.int64), np.arange(4), np.array([1.0, 1.0, 2.0, 4.0]))
+    rng = np.random.default_rng(0)
+    batch = buffer.sample(20_000, unroll_steps=1, td_steps=1, discount=1.0, beta=1.0, rng=rng)
+    freq = np.bincount(batch.positions, minlength=4) / 20_000
+    np.testing.assert_allclose(freq, [0.125, 0.125, 0.25, 0.5], atol=0.015)
+    # w = (4·P)^-1 / max: P = 1/8 → 2 (the max) → 1; P = 1/2 → 0.5 / 2 = 0.25
+    w = {int(p): float(x) for p, x in zip(batch.positions, batch.weights, strict=True)}
+    assert w[0] == pytest.approx(1.0) and w[3] == pytest.approx(0.25)
+
+
+def test_config_errors_name_the_setting() -> None:
+    with pytest.raises(ConfigError, match="discount"):
+        MuZeroConfig(discount=1.5).validate()
+    with pytest.raises(ConfigError, match="temperatures"):
+        MuZeroConfig(temperatures=(1.0,)).validate()
+    with pytest.raises(ConfigError, match="unknown option"):
+        MuZeroConfig.from_dict({"simulations": 3})
