@@ -191,3 +191,39 @@ def test_value_targets_match_the_reference(case) -> None:
         else:
             assert p.value_mask[0, j] == 0.0
         assert (p.policy_pos[0, j] != NO_BOOTSTRAP) == inside
+
+
+def test_reanalyse_replaces_policies_and_bootstrap_values() -> None:
+    buffer = ReplayBuffer(16, 1, obs_dim=1, num_actions=2, prioritized=False)
+    for i in range(8):
+        buffer.add(
+            obs=np.array([[float(i)]]),
+            actions=np.array([1]),
+            rewards=np.array([1.0]),
+            root_values=np.array([5.0]),
+            policies=np.array([[0.5, 0.5]]),
+            terminated=np.array([False]),
+            truncated=np.array([False]),
+        )
+
+    def fresh_search(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.tile([[0.1, 0.9]], (len(obs), 1)), obs[:, 0] * 100.0
+
+    kw = {"unroll_steps": 1, "td_steps": 2, "discount": GAMMA, "beta": 1.0}
+    rng = np.random.default_rng(0)
+    b = buffer.sample(40, rng=rng, search_fn=fresh_search, reanalyse_fraction=0.5, **kw)
+    fresh, stale = slice(0, 20), slice(20, 40)
+    known = b.policy_mask[:, 0] > 0
+    np.testing.assert_allclose(
+        b.policy_target[fresh][known[fresh], 0], [[0.1, 0.9]] * int(known[fresh].sum())
+    )
+    np.testing.assert_allclose(
+        b.policy_target[stale][known[stale], 0], [[0.5, 0.5]] * int(known[stale].sum())
+    )
+    # from t with two rewards inside the data: 1 + 0.5 + 0.25·v(t + 2)
+    inside = b.positions + 2 <= 7
+    expected_fresh = 1.5 + 0.25 * (b.positions + 2) * 100.0
+    np.testing.assert_allclose(
+        b.value_target[fresh][inside[fresh], 0], expected_fresh[fresh][inside[fresh]]
+    )
+    np.testing.assert_allclose(b.value_target[stale][inside[stale], 0], 1.5 + 0.25 * 5.0)
