@@ -23,3 +23,19 @@ def test_quickstart() -> None:
     results = quickstart.main(quickstart.Args(seconds=120.0, episode_steps=300))
     # fees only ever take money away
     assert results["pnl_fee_4bps"] <= results["pnl_fee_0bps"]
+
+
+def test_train_muzero(tmp_path: Path) -> None:
+    example = load("train_muzero")
+    args = example.Args(
+        seconds=900.0,
+        episode_steps=40,
+        total_env_steps=256,
+        num_simulations=4,
+        test_episodes=2,
+        out=str(tmp_path / "run"),
+    )
+    results = example.main(args)
+    assert set(results) == {"muzero", "random", "flat"}
+    assert results["flat"]["total_return"] == 0.0 and results["flat"]["fees"] == 0.0
+    assert (tmp_path / "run" / "agent" / "agent.json").exists()
