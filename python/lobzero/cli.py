@@ -3,6 +3,8 @@
 lobzero data import --format F IN... -o OUT.parquet   exchange/vendor files -> lobzero Parquet
 lobzero data info FILE                                what a market file holds
 lobzero data synth --seconds S --seed N -o OUT        the built-in synthetic market
+lobzero train-agent --algo muzero --data F --out DIR  train one agent (muzero, ppo, sac)
+lobzero compare --agents muzero,ppo,... --seeds 3     agents on the same walk-forward test
 lobzero demo                                          the quick tour `make demo` runs
 """
 
@@ -99,6 +101,74 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_market(data: str | None, synth_seconds: float, signal_strength: float) -> Any:
+    """The market of ``--data``, or the built-in synthetic market when it is absent."""
+    if data:
+        from lobzero.data.importers import import_market
+
+        with console.status(f"importing {data}"):
+            return import_market(data)
+    from lobzero.data.synth import synth_market
+
+    return synth_market(seconds=synth_seconds, seed=0, signal_strength=signal_strength)
+
+
+def _cmd_train_agent(args: argparse.Namespace) -> int:
+    from lobzero.envs.config import EnvConfig
+
+    out = Path(args.out)
+    env_config = EnvConfig.load(args.env_config) if args.env_config else EnvConfig()
+    if args.episode_steps is not None:
+        env_config = env_config.replace(episode_steps=args.episode_steps)
+    if args.algo == "muzero":
+        from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
+
+        config = MuZeroConfig.load(args.config) if args.config else MuZeroConfig()
+        if args.steps is not None:
+            config = config.replace(total_env_steps=args.steps)
+        market = None
+        if args.env is None:
+            market = _load_market(args.data, args.synth_seconds, args.signal_strength)
+        elif args.data:
+            raise ConfigError("give either --data (a market) or --env (a gymnasium id)")
+        agent = train_muzero(
+            config,
+            out,
+            market=market,
+            env_config=env_config,
+            env_id=args.env,
+            seed=args.seed,
+            resume=args.resume,
+            device=args.device,
+        )
+        if args.env is not None and config.eval_episodes > 0:
+            returns = evaluate_gym(agent, args.env, episodes=config.eval_episodes)
+            console.print(
+                f"{args.env}: mean return {sum(returns) / len(returns):.1f} over "
+                f"{len(returns)} greedy episodes"
+            )
+    else:
+        from lobzero.baselines.sb3 import CONFIGS, train_sb3
+
+        if args.env is not None:
+            raise ConfigError(f"--env is for MuZero; {args.algo} trains on a market (--data)")
+        if args.resume:
+            raise ConfigError(f"--resume is for MuZero runs; {args.algo} starts afresh")
+        sb3_config = CONFIGS[args.algo].load(args.config) if args.config else None
+        market = _load_market(args.data, args.synth_seconds, args.signal_strength)
+        train_sb3(
+            args.algo,
+            market,
+            env_config,
+            out,
+            seed=args.seed,
+            total_steps=args.steps or 100_000,
+            config=sb3_config,
+        )
+    console.print(f"agent: {out} (lobzero.load_agent({str(out)!r}))")
+    return 0
+
+
 def _cmd_robustness(args: argparse.Namespace) -> int:
     from lobzero.evaluation.report import robustness_report
 
@@ -130,6 +200,50 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     for line in paths["verdict"]:
         console.print(line)
     console.print(f"written: {paths['csv']}, {paths['json']}, {paths['png']}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+
+    from lobzero.evaluation.compare import CompareConfig, compare
+    from lobzero.evaluation.compare_report import fmt_ci
+    from lobzero.evaluation.verdict import targets_line
+
+    config = CompareConfig.load(args.config) if args.config else CompareConfig()
+    if args.episode_steps is not None:
+        config = config.replace(env=config.env.replace(episode_steps=args.episode_steps))
+    if args.folds is not None:
+        config = config.replace(walkforward=config.walkforward.replace(folds=args.folds))
+    market = _load_market(args.data, args.synth_seconds, args.signal_strength)
+    result = compare(
+        market,
+        args.agents,
+        args.seeds,
+        args.budget_steps,
+        Path(args.out),
+        config=config,
+        progress=True,
+    )
+    episodes = int(result.summary[result.agents[0]]["episodes"])
+    table = Table(
+        title=escape(
+            f"test metrics on {market} ({args.seeds} seeds, {episodes} episodes per agent; "
+            f"[{config.confidence:.0%} bootstrap interval])"
+        )
+    )
+    columns = ("sharpe", "max_drawdown", "profit_factor", "win_rate", "total_return", "trades")
+    table.add_column("agent", style="bold")
+    for header in ("Sharpe", "max DD", "profit factor", "win rate", "return", "trades/ep"):
+        table.add_column(header, justify="right")
+    for agent in result.agents:
+        table.add_row(agent, *(escape(fmt_ci(result, agent, k, sep="\n")) for k in columns))
+    console.print(table)
+    for v in result.verdicts:
+        console.print(escape(v.line()))
+    for agent in result.agents:
+        console.print(escape(targets_line(agent, result.summary[agent])))
+    console.print(f"report: {result.files['html']}")
     return 0
 
 
@@ -196,6 +310,24 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("-o", "--output", type=Path, required=True)
     synth.set_defaults(func=_cmd_synth)
 
+    train = sub.add_parser("train-agent", help="train one agent (MuZero, PPO or SAC)")
+    train.add_argument("--algo", choices=("muzero", "ppo", "sac"), default="muzero")
+    train.add_argument("--data", default=None, help="market file (default: synthetic market)")
+    train.add_argument(
+        "--env", default=None, help="a gymnasium environment id instead (MuZero, e.g. CartPole-v1)"
+    )
+    train.add_argument("--config", type=Path, default=None, help="the algorithm's TOML config")
+    train.add_argument("--env-config", type=Path, default=None, help="EnvConfig TOML")
+    train.add_argument("--steps", type=int, default=None, help="environment steps to train")
+    train.add_argument("--episode-steps", type=int, default=None, help="decisions per episode")
+    train.add_argument("--out", default="runs/agent", help="output folder")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--resume", action="store_true", help="continue from out/checkpoint.pt")
+    train.add_argument("--device", default="cpu", help="cpu or cuda")
+    train.add_argument("--synth-seconds", type=float, default=3600.0)
+    train.add_argument("--signal-strength", type=float, default=1.0)
+    train.set_defaults(func=_cmd_train_agent)
+
     rob = sub.add_parser("robustness", help="an agent's metrics under adversarial injection")
     rob.add_argument(
         "--agent",
@@ -216,6 +348,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rob.add_argument("--out", default="runs/robustness", help="output folder")
     rob.set_defaults(func=_cmd_robustness)
+
+    cmp = sub.add_parser(
+        "compare", help="train, select and test agents on the same walk-forward split"
+    )
+    cmp.add_argument(
+        "--data", default=None, help="market file (default: a synthetic market with a signal)"
+    )
+    cmp.add_argument(
+        "--agents",
+        default="muzero,ppo,sac,buy_and_hold,random,flat",
+        help="comma-separated: muzero, ppo, sac, buy_and_hold, random, flat, imbalance "
+        "(the first is the candidate of the verdict)",
+    )
+    cmp.add_argument("--seeds", type=int, default=3, help="seeds per agent")
+    cmp.add_argument(
+        "--budget-steps", type=int, default=20_000, help="training env steps per agent and seed"
+    )
+    cmp.add_argument("--out", default="runs/compare", help="report folder")
+    cmp.add_argument(
+        "--config", type=Path, default=None, help="CompareConfig TOML ([env], [ppo], ...)"
+    )
+    cmp.add_argument("--episode-steps", type=int, default=None, help="decisions per episode")
+    cmp.add_argument("--folds", type=int, default=None, help="rolling walk-forward folds")
+    cmp.add_argument(
+        "--synth-seconds",
+        type=float,
+        default=1800.0,
+        help="length of the synthetic market when --data is absent",
+    )
+    cmp.add_argument(
+        "--signal-strength",
+        type=float,
+        default=1.0,
+        help="signal of the synthetic market when --data is absent (0 none, 1 strongest)",
+    )
+    cmp.set_defaults(func=_cmd_compare)
 
     demo = sub.add_parser("demo", help="the quick tour that `make demo` runs")
     demo.add_argument("--out", default="runs/demo", help="output folder")

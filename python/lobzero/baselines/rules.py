@@ -30,6 +30,8 @@ class RuleAgent(ABC):
     """Base of the rule agents; ``feature_names`` is the environment's frame layout."""
 
     name: ClassVar[str] = "rule"
+    #: the environment action mode the actions are meant for
+    action_mode: ClassVar[str] = "target"
     feature_names: list[str] = field(default_factory=list)
 
     @abstractmethod

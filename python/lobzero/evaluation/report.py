@@ -13,6 +13,16 @@ from lobzero.data.market import Market
 ROBUST_SHARPE, ROBUST_MAX_DRAWDOWN, ROBUST_INTENSITY, COLLAPSE_RETURN = 1.0, 0.20, 0.2, -0.5
 
 
+def pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend (files only, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def load_market(data: str | Path | None, synth_seconds: float) -> Market:
     from lobzero.data.importers import import_market
     from lobzero.data.synth import synth_market
@@ -40,10 +50,7 @@ def robustness_report(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Runs :func:`lobzero.evaluation.robustness` and writes ``robustness.csv``,
     ``robustness.json`` and ``robustness.png`` (Sharpe, drawdown and return per level)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from lobzero.envs import EnvConfig, TradingEnv
     from lobzero.evaluation.robustness import robustness

@@ -8,7 +8,7 @@ curve gives its :class:`~lobzero.evaluation.metrics.Metrics`, averaged per inten
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -24,33 +24,85 @@ class Agent(Protocol):
 
 @dataclass(frozen=True)
 class EpisodeResult:
+    """One played episode: its metrics, its equity [T] at each decision (quote), the PnL of each
+    round trip (quote), and the receive times of its first and last decision (ns)."""
+
     metrics: Metrics
     equity: np.ndarray
+    trade_pnls: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    start_ns: int = 0
+    end_ns: int = 0
 
 
-def run_episode(agent: Agent, env: TradingEnv, seed: int) -> EpisodeResult:
-    """Plays one episode (start drawn from ``seed``) and measures it."""
-    obs, info = env.reset(seed=seed)
-    equity, positions = [info["equity"]], [info["position"]]
-    while True:
-        action = agent.act(obs[None, :])[0]
-        obs, _, terminated, truncated, info = env.step(action)
-        equity.append(info["equity"])
-        positions.append(info["position"])
-        if terminated or truncated:
-            break
+def run_episode(
+    agent: Agent, env: TradingEnv, seed: int, start_ns: int | None = None
+) -> EpisodeResult:
+    """Plays one episode and measures it: the start is drawn from ``seed`` in the environment's
+    start range, or fixed at ``start_ns`` (receive time, ns) when given."""
+    return run_episodes(agent, [env], [seed], [start_ns])[0]
+
+
+def run_episodes(
+    agent: Agent,
+    envs: Sequence[TradingEnv],
+    seeds: Sequence[int],
+    starts_ns: Sequence[int | None] | None = None,
+) -> list[EpisodeResult]:
+    """Plays one episode in each environment in lockstep, the agent acting on the batch of
+    their observations [N, obs_dim] at every decision (one call per step: a planning agent
+    searches N roots at once), and measures each. ``seeds[i]`` and ``starts_ns[i]`` as in
+    :func:`run_episode`; an episode that ends early stops there while the others go on."""
+    n = len(envs)
+    starts = list(starts_ns) if starts_ns is not None else [None] * n
+    if len(seeds) != n or len(starts) != n:
+        raise ValueError("run_episodes needs one seed and one start per environment")
+    obs, equity, positions, first_ns, last = [], [], [], [], []
+    for env, seed, start in zip(envs, seeds, starts, strict=True):
+        options = None if start is None else {"start_ns": int(start)}
+        o, info = env.reset(seed=seed, options=options)
+        obs.append(o)
+        equity.append([info["equity"]])
+        positions.append([info["position"]])
+        first_ns.append(int(info["ts_ns"]))
+        last.append(info)
+    live = list(range(n))
+    while live:
+        actions = agent.act(np.stack([obs[i] for i in live]))
+        still = []
+        for i, action in zip(live, actions, strict=True):
+            obs[i], _, terminated, truncated, last[i] = envs[i].step(action)
+            equity[i].append(last[i]["equity"])
+            positions[i].append(last[i]["position"])
+            if not (terminated or truncated):
+                still.append(i)
+        live = still
+    return [_measure(envs[i], equity[i], positions[i], last[i], first_ns[i]) for i in range(n)]
+
+
+def _measure(
+    env: TradingEnv,
+    equity: list[float],
+    positions: list[float],
+    info: dict[str, Any],
+    first_ns: int,
+) -> EpisodeResult:
     trips = env.round_trips()
-    step_s = env.config.step_ms / 1e3
     metrics = compute_metrics(
         np.maximum(np.asarray(equity), 1e-9),
-        step_seconds=step_s,
+        step_seconds=env.config.step_ms / 1e3,
         trade_pnls=[t[4] for t in trips],
         holding_seconds=[(t[1] - t[0]) / 1e9 for t in trips],
         positions=positions,
         fees=info["fees"],
         traded_notional=env.traded_notional,
     )
-    return EpisodeResult(metrics, np.asarray(equity))
+    return EpisodeResult(
+        metrics,
+        np.asarray(equity),
+        trade_pnls=np.asarray([t[4] for t in trips], dtype=np.float64),
+        start_ns=first_ns,
+        end_ns=int(info["ts_ns"]),
+    )
 
 
 def robustness(
@@ -82,4 +134,4 @@ def robustness(
     return rows
 
 
-__all__ = ["AdversaryConfig", "EpisodeResult", "robustness", "run_episode"]
+__all__ = ["AdversaryConfig", "EpisodeResult", "robustness", "run_episode", "run_episodes"]

@@ -1,0 +1,400 @@
+"""The comparison protocol: every agent through the same walk-forward test.
+
+For each agent and seed (and fold, with rolling folds):
+
+1. train on the train range only (learned agents: MuZero, PPO, SAC), or build (rule agents);
+2. pick the checkpoint with the best mean validation score (episode Sharpe, or total return)
+   over fixed validation episodes;
+3. play fixed test episodes with that checkpoint.
+
+Training, selection and testing use disjoint ranges in time order, and every episode ends
+before its range does (:mod:`lobzero.evaluation.walkforward`): no test-range event reaches
+training or selection. Per agent, the test episodes of all seeds and folds are pooled: means of
+the episode metrics (profit factor and win rate over all round trips), with bootstrap intervals
+over seeds × episodes (:mod:`lobzero.evaluation.bootstrap`). Then the roadmap's verdict and the
+user's targets (:mod:`lobzero.evaluation.verdict`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lobzero.agents import load_agent
+from lobzero.baselines.rules import RULES, make_rule_agent
+from lobzero.baselines.sb3 import PpoConfig, SacConfig
+from lobzero.config import TomlConfig
+from lobzero.data.market import Market
+from lobzero.envs.config import EnvConfig
+from lobzero.envs.trading_env import TradingEnv
+from lobzero.evaluation.bootstrap import ConfidenceInterval, bootstrap_ci
+from lobzero.evaluation.metrics import profit_factor
+from lobzero.evaluation.robustness import EpisodeResult, run_episodes
+from lobzero.evaluation.verdict import Verdict, judge_targets, verdict
+from lobzero.evaluation.walkforward import (
+    Split,
+    TimeRange,
+    WalkForwardConfig,
+    episode_starts,
+    walk_forward_splits,
+)
+from lobzero.exceptions import ConfigError
+
+LEARNED = ("muzero", "ppo", "sac")
+AGENTS = (*LEARNED, *RULES)
+#: metrics given a bootstrap interval
+CI_METRICS = ("sharpe", "sortino", "total_return", "max_drawdown", "profit_factor", "win_rate")
+SELECT_BY = ("sharpe", "total_return")
+
+
+def _default_env() -> EnvConfig:
+    return EnvConfig(episode_steps=300)
+
+
+@dataclass(frozen=True)
+class CompareConfig(TomlConfig):
+    """Settings of :func:`compare` (TOML tables ``[env]``, ``[walkforward]``, ``[ppo]``,
+    ``[sac]``, ``[muzero]``).
+
+    ``env``: the environment every agent trains and is tested in (its action mode is each
+    agent's own); ``validation_episodes`` per checkpoint; ``test_episodes`` per seed (0: as
+    many as fit in the test range without overlapping); ``select_by``: "sharpe" or
+    "total_return", the mean validation score that picks the checkpoint; ``muzero``: the fields
+    of :class:`lobzero.muzero.MuZeroConfig` to change (``total_env_steps`` comes from the
+    budget, and ``checkpoint_interval``, unless given, is a quarter of it).
+    """
+
+    env: EnvConfig = field(default_factory=_default_env)
+    walkforward: WalkForwardConfig = field(default_factory=WalkForwardConfig)
+    validation_episodes: int = 4
+    test_episodes: int = 0
+    select_by: str = "sharpe"
+    bootstrap_resamples: int = 2000
+    confidence: float = 0.95
+    ppo: PpoConfig = field(default_factory=PpoConfig)
+    sac: SacConfig = field(default_factory=SacConfig)
+    muzero: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgentRun:
+    """One agent trained (or built) with one seed on one fold, and its test episodes.
+
+    ``validation``: (step, mean validation score) per checkpoint; ``selected_step`` the step of
+    the checkpoint tested (None for rule agents); seconds spent training and testing.
+    """
+
+    agent: str
+    fold: int
+    seed: int
+    episodes: list[EpisodeResult]
+    validation: list[tuple[int, float]] = field(default_factory=list)
+    selected_step: int | None = None
+    train_seconds: float = 0.0
+    test_seconds: float = 0.0
+
+
+@dataclass
+class CompareResult:
+    """Everything :func:`compare` measured; ``summary[agent]`` holds the test metrics (means
+    over episodes; pooled profit factor and win rate), ``ci[agent]`` their intervals."""
+
+    agents: list[str]
+    splits: list[Split]
+    runs: dict[str, list[AgentRun]]
+    summary: dict[str, dict[str, float]]
+    ci: dict[str, dict[str, ConfidenceInterval]]
+    verdicts: list[Verdict]
+    targets: dict[str, dict[str, bool]]
+    config: CompareConfig
+    budget_steps: int
+    market: str
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def parse_agents(agents: Sequence[str] | str) -> list[str]:
+    """Agent names from a list or a comma-separated string; unknown or repeated names raise
+    :class:`ConfigError`."""
+    names = [a.strip() for a in agents.split(",")] if isinstance(agents, str) else list(agents)
+    names = [n for n in names if n]
+    if not names:
+        raise ConfigError(f"no agents to compare; choose from {', '.join(AGENTS)}")
+    unknown = [n for n in names if n not in AGENTS]
+    if unknown:
+        raise ConfigError(f"unknown agent(s) {', '.join(unknown)}; choose from {', '.join(AGENTS)}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"agent(s) listed twice: {', '.join(repeated)}")
+    return names
+
+
+class _Selector:
+    """The checkpoint callback: scores a checkpoint on the validation episodes and saves it
+    when it is the best so far."""
+
+    def __init__(
+        self,
+        envs_for: Callable[[str, int], list[TradingEnv]],
+        starts: list[int],
+        seed: int,
+        select_by: str,
+        best_dir: Path,
+    ) -> None:
+        self.envs_for, self.starts, self.seed = envs_for, starts, seed
+        self.select_by, self.best_dir = select_by, best_dir
+        self.history: list[tuple[int, float]] = []
+        self.best: tuple[int, float] | None = None
+
+    def __call__(self, step: int, agent: Any) -> None:
+        envs = self.envs_for(agent.action_mode, len(self.starts))
+        results = run_episodes(agent, envs, [self.seed] * len(envs), self.starts)
+        score = float(np.mean([getattr(r.metrics, self.select_by) for r in results]))
+        self.history.append((int(step), score))
+        if self.best is None or score > self.best[1]:
+            self.best = (int(step), score)
+            agent.save(self.best_dir)
+
+
+def _train(
+    name: str,
+    market: Market,
+    train_env: EnvConfig,
+    run_dir: Path,
+    seed: int,
+    budget_steps: int,
+    config: CompareConfig,
+    selector: _Selector,
+) -> Any:
+    """Trains a learned agent on the train range, calling ``selector`` at its checkpoints."""
+    if name == "muzero":
+        from lobzero.muzero import MuZeroConfig, train_muzero
+
+        mz = MuZeroConfig.from_dict(config.muzero).replace(total_env_steps=budget_steps)
+        if "checkpoint_interval" not in config.muzero and hasattr(mz, "checkpoint_interval"):
+            # as many checkpoints to choose from as the SB3 agents get by default (4)
+            mz = mz.replace(checkpoint_interval=max(1, budget_steps // 4))
+        return train_muzero(
+            mz,
+            run_dir / "final",
+            market=market,
+            env_config=train_env,
+            seed=seed,
+            device="cpu",
+            on_checkpoint=selector,
+            progress=False,
+        )
+    from lobzero.baselines.sb3 import train_sb3
+
+    return train_sb3(
+        name,
+        market,
+        train_env,
+        run_dir / "final",
+        seed=seed,
+        total_steps=budget_steps,
+        config=config.ppo if name == "ppo" else config.sac,
+        on_checkpoint=selector,
+    )
+
+
+def _run_one(
+    name: str,
+    market: Market,
+    split: Split,
+    seed: int,
+    budget_steps: int,
+    config: CompareConfig,
+    out: Path,
+) -> AgentRun:
+    base = config.env.replace(seed=seed)
+    cache: dict[tuple[str, TimeRange], list[TradingEnv]] = {}
+
+    def envs_in(time_range: TimeRange) -> Callable[[str, int], list[TradingEnv]]:
+        """``n`` environments of the range in an action mode, played in lockstep."""
+
+        def get(mode: str, n: int) -> list[TradingEnv]:
+            envs = cache.setdefault((mode, time_range), [])
+            cfg = time_range.env_config(base).replace(action_mode=mode)
+            envs += [TradingEnv(market, cfg) for _ in range(n - len(envs))]
+            return envs[:n]
+
+        return get
+
+    feature_names = envs_in(split.test)("target", 1)[0].feature_names
+    val_starts = episode_starts(split.validation, base, config.validation_episodes)
+    test_starts = episode_starts(split.test, base, config.test_episodes or None)
+    run_dir = out / "agents" / name / f"fold{split.fold}_seed{seed}"
+    t0 = time.perf_counter()
+    run = AgentRun(name, split.fold, seed, episodes=[])
+    if name in LEARNED:
+        selector = _Selector(
+            envs_in(split.validation), val_starts, seed, config.select_by, run_dir / "best"
+        )
+        train_env = split.train.env_config(base)
+        final = _train(name, market, train_env, run_dir, seed, budget_steps, config, selector)
+        if not selector.history or selector.history[-1][0] < budget_steps:
+            selector(budget_steps, final)  # the final model, when no checkpoint was at the end
+        assert selector.best is not None
+        run.validation, run.selected_step = selector.history, selector.best[0]
+        agent = load_agent(run_dir / "best", feature_names=feature_names)
+    else:
+        params = {"seed": seed} if name == "random" else {}
+        agent = make_rule_agent(name, feature_names, **params)
+        agent.save(run_dir)
+    run.train_seconds = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    envs = envs_in(split.test)(agent.action_mode, len(test_starts))
+    run.episodes = run_episodes(agent, envs, [seed] * len(envs), test_starts)
+    run.test_seconds = time.perf_counter() - t0
+    return run
+
+
+def summarize(
+    runs: list[AgentRun], resamples: int = 2000, confidence: float = 0.95
+) -> tuple[dict[str, float], dict[str, ConfidenceInterval]]:
+    """Test metrics of one agent over all its runs' episodes: the mean of each episode metric,
+    except ``profit_factor`` (gross profit / gross loss of all round trips) and ``win_rate``
+    (winning / all round trips); bootstrap intervals (:data:`CI_METRICS`) over
+    seeds × episodes, seeds (and folds) as groups."""
+    episodes = [(f"{r.fold}:{r.seed}", e) for r in runs for e in r.episodes]
+    if not episodes:
+        raise ConfigError("no test episodes to summarize")
+    groups = [g for g, _ in episodes]
+    results = [e for _, e in episodes]
+    table = {
+        k: np.array([getattr(e.metrics, k) for e in results], np.float64)
+        for k in results[0].metrics.to_dict()
+    }
+    summary = {k: float(np.mean(v)) for k, v in table.items()}
+    # per episode: gross profit, gross loss, winning trips, trips
+    trips = np.array(
+        [
+            (p[p > 0].sum(), -p[p < 0].sum(), (p > 0).sum(), len(p))
+            for p in (e.trade_pnls for e in results)
+        ],
+        np.float64,
+    ).reshape(len(results), 4)
+
+    def pooled_pf(rows: np.ndarray) -> float:
+        return profit_factor([rows[:, 0].sum(), -rows[:, 1].sum()])
+
+    def pooled_win(rows: np.ndarray) -> float:
+        n = rows[:, 3].sum()
+        return float(rows[:, 2].sum() / n) if n > 0 else 0.0
+
+    summary["profit_factor"] = pooled_pf(trips)
+    summary["win_rate"] = pooled_win(trips)
+    summary["episodes"] = float(len(results))
+    kw: dict[str, Any] = {"groups": groups, "n_resamples": resamples, "confidence": confidence}
+    ci = {k: bootstrap_ci(table[k], **kw) for k in CI_METRICS if k in table}
+    ci["profit_factor"] = bootstrap_ci(trips, statistic=pooled_pf, **kw)
+    ci["win_rate"] = bootstrap_ci(trips, statistic=pooled_win, **kw)
+    return summary, ci
+
+
+def verdicts_for(
+    agents: list[str],
+    summary: dict[str, dict[str, float]],
+    ci: dict[str, dict[str, ConfidenceInterval]],
+) -> list[Verdict]:
+    """The first agent against each other one, and MuZero against each other one when it is
+    in the list but not first."""
+    candidates = [agents[0]]
+    if "muzero" in agents and agents[0] != "muzero":
+        candidates.append("muzero")
+    out = []
+    for cand in candidates:
+        for ref in agents:
+            if ref == cand:
+                continue
+            lohi = {a: {k: (c.low, c.high) for k, c in ci[a].items()} for a in (cand, ref)}
+            out.append(verdict(cand, summary[cand], ref, summary[ref], lohi[cand], lohi[ref]))
+    return out
+
+
+def compare(
+    market: Market,
+    agents: Sequence[str] | str,
+    seeds: Sequence[int] | int,
+    budget_steps: int,
+    out: str | Path,
+    *,
+    config: CompareConfig | None = None,
+    progress: bool = False,
+    report: bool = True,
+) -> CompareResult:
+    """Runs the protocol of the module docstring for every agent and seed, and (``report``)
+    writes ``metrics.csv``, ``metrics.json``, equity and drawdown PNGs and ``index.html`` into
+    ``out``.
+
+    ``agents``: names from :data:`AGENTS` (list or comma-separated); ``seeds``: seeds, or a
+    count (seeds 0..n-1); ``budget_steps``: environment steps of training per learned agent,
+    seed and fold.
+    """
+    config = config or CompareConfig()
+    names = parse_agents(agents)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise ConfigError("at least one seed is needed")
+    if any(n in LEARNED for n in names) and budget_steps < 1:
+        raise ConfigError(f"budget_steps must be >= 1 to train agents, got {budget_steps}")
+    if config.select_by not in SELECT_BY:
+        raise ConfigError(f"select_by must be one of {SELECT_BY}, got {config.select_by!r}")
+    if config.validation_episodes < 1 or config.test_episodes < 0:
+        raise ConfigError("validation_episodes must be >= 1 and test_episodes >= 0")
+    if "muzero" in names:
+        try:
+            from lobzero.muzero import MuZeroConfig, train_muzero  # noqa: F401
+        except ImportError as e:
+            raise ConfigError(f"the muzero agent is not available ({e})") from e
+    splits = walk_forward_splits(market, config.walkforward)
+    for split in splits:  # fail before any training when an episode does not fit a range
+        for r in (split.train, split.validation, split.test):
+            r.env_config(config.env)
+    out = Path(out)
+    jobs = [(n, s, k) for n in names for s in splits for k in seed_list]
+    runs: dict[str, list[AgentRun]] = {n: [] for n in names}
+    bar = None
+    if progress:
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        task = bar.add_task("comparing", total=len(jobs))
+        bar.start()
+    try:
+        for name, split, seed in jobs:
+            if bar is not None:
+                bar.update(task, description=f"{name} fold {split.fold} seed {seed}")
+            runs[name].append(_run_one(name, market, split, seed, budget_steps, config, out))
+            if bar is not None:
+                bar.advance(task)
+    finally:
+        if bar is not None:
+            bar.stop()
+    summary, ci = {}, {}
+    for name in names:
+        summary[name], ci[name] = summarize(
+            runs[name], config.bootstrap_resamples, config.confidence
+        )
+    result = CompareResult(
+        agents=names,
+        splits=splits,
+        runs=runs,
+        summary=summary,
+        ci=ci,
+        verdicts=verdicts_for(names, summary, ci),
+        targets={n: judge_targets(summary[n]) for n in names},
+        config=config,
+        budget_steps=budget_steps,
+        market=str(market),
+    )
+    if report:
+        from lobzero.evaluation.compare_report import write_compare_report
+
+        result.files = write_compare_report(result, out)
+    return result
