@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
 
 
@@ -58,8 +59,25 @@ def load_agent(
         from lobzero.baselines.sb3 import load_sb3_agent
 
         return load_sb3_agent(path)
+    if kind == "adversary":
+        from lobzero.adversarial import AdversaryAgent
+
+        return AdversaryAgent.load(path)
     if kind == "rule":
         from lobzero.baselines.rules import load_rule_agent
 
         return load_rule_agent(path, feature_names or [])
     raise ConfigError(f"{path / 'agent.json'}: unknown agent kind {kind!r}")
+
+
+def agent_env_config(agent: Any) -> EnvConfig | None:
+    """The trading environment configuration ``agent`` was trained in (None for rule agents
+    and agents of gymnasium environments): evaluate it in the same decision clock, features
+    and action mode."""
+    config = getattr(agent, "env_config", None)
+    if isinstance(config, EnvConfig):
+        return config
+    env = getattr(agent, "env", None)
+    if isinstance(env, dict) and isinstance(env.get("env_config"), dict):
+        return EnvConfig.from_dict(env["env_config"])
+    return None

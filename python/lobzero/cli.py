@@ -4,6 +4,7 @@ lobzero data import --format F IN... -o OUT.parquet   exchange/vendor files -> l
 lobzero data info FILE                                what a market file holds
 lobzero data synth --seconds S --seed N -o OUT        the built-in synthetic market
 lobzero train-agent --algo muzero --data F --out DIR  train one agent (muzero, ppo, sac)
+lobzero train-adversarial --trader ppo --rounds 3     a trader and an adversary, in turn
 lobzero compare --agents muzero,ppo,... --seeds 3     agents on the same walk-forward test
 lobzero demo                                          the quick tour `make demo` runs
 """
@@ -169,6 +170,55 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_adversarial(args: argparse.Namespace) -> int:
+    from lobzero.adversarial import AdversarialConfig, train_adversarial
+    from lobzero.envs.config import EnvConfig
+
+    config = AdversarialConfig.load(args.config) if args.config else AdversarialConfig()
+    overrides = {
+        "trader": args.trader,
+        "rounds": args.rounds,
+        "trader_steps": args.trader_steps,
+        "adversary_steps": args.adversary_steps,
+        "budget": args.budget,
+    }
+    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    env_config = EnvConfig.load(args.env_config) if args.env_config else EnvConfig()
+    if args.episode_steps is not None:
+        env_config = env_config.replace(episode_steps=args.episode_steps)
+    market = _load_market(args.data, args.synth_seconds, args.signal_strength)
+    table = Table(title=f"adversarial training of a {config.trader} trader (test returns)")
+    for col in ("round", "phase", "trader steps", "plain", "attacked", "moves/episode"):
+        table.add_column(col, justify="right")
+
+    def log(row: dict[str, Any]) -> None:
+        attacked = row.get("attacked_mean_return")
+        console.print(
+            f"round {row['round']} {row['phase']}: plain {row['plain_mean_return']:+.3%}"
+            + ("" if attacked is None else f", attacked {attacked:+.3%}")
+        )
+
+    with console.status("training trader and adversary in turn"):
+        rows = train_adversarial(
+            market, env_config, Path(args.out), config=config, seed=args.seed, log=log
+        )
+    for r in rows:
+        attacked = r.get("attacked_mean_return")
+        table.add_row(
+            str(r["round"]),
+            r["phase"],
+            f"{r['trader_steps']:,}",
+            f"{r['plain_mean_return']:+.3%}",
+            "-" if attacked is None else f"{attacked:+.3%}",
+            "-" if attacked is None else f"{r['adversary_moves_per_episode']:.1f}",
+        )
+    console.print(table)
+    console.print(
+        f"trader: {Path(args.out) / 'trader'}   adversary: {Path(args.out) / 'adversary'}"
+    )
+    return 0
+
+
 def _cmd_robustness(args: argparse.Namespace) -> int:
     from lobzero.evaluation.report import robustness_report
 
@@ -327,6 +377,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--synth-seconds", type=float, default=3600.0)
     train.add_argument("--signal-strength", type=float, default=1.0)
     train.set_defaults(func=_cmd_train_agent)
+
+    adv = sub.add_parser("train-adversarial", help="train a trader and an adversary (PPO) in turn")
+    adv.add_argument("--trader", choices=("ppo", "sac", "muzero"), default=None)
+    adv.add_argument("--data", default=None, help="market file (default: synthetic market)")
+    adv.add_argument("--config", type=Path, default=None, help="AdversarialConfig TOML")
+    adv.add_argument("--env-config", type=Path, default=None, help="EnvConfig TOML")
+    adv.add_argument("--rounds", type=int, default=None)
+    adv.add_argument("--trader-steps", type=int, default=None, help="per phase")
+    adv.add_argument("--adversary-steps", type=int, default=None, help="per phase")
+    adv.add_argument("--budget", type=int, default=None, help="perturbations per episode")
+    adv.add_argument("--episode-steps", type=int, default=None, help="decisions per episode")
+    adv.add_argument("--out", default="runs/adversarial", help="output folder")
+    adv.add_argument("--seed", type=int, default=0)
+    adv.add_argument("--synth-seconds", type=float, default=3600.0)
+    adv.add_argument("--signal-strength", type=float, default=1.0)
+    adv.set_defaults(func=_cmd_train_adversarial)
 
     rob = sub.add_parser("robustness", help="an agent's metrics under adversarial injection")
     rob.add_argument(

@@ -92,16 +92,28 @@ def book_at(df: pl.DataFrame, ts_ns: int) -> dict[tuple[int, int], int]:
     return book
 
 
-def run_checking_invariants(market: lobzero.Market, config: EnvConfig, actions: list[int]) -> None:
+def run_checking_invariants(
+    market: lobzero.Market,
+    config: EnvConfig,
+    actions: list[int],
+    forced: list[list[str]] | None = None,
+) -> None:
     """Steps an environment, checking after every step: finite reward, observation inside its
     space, |position| <= limit, fees >= 0, equity = cash + position × mark, realized +
-    unrealized = equity − start, and no fill larger than the level it took from."""
+    unrealized = equity − start, and no fill larger than the level it took from. ``forced``:
+    perturbations a trained adversary forces into each step (names, one list per step)."""
     meta = market.metadata
     df = market.to_polars()
     env = TradingEnv(market, config)
     _, info = env.reset(options={"start_ns": market.start_ns + 5_000 * MS})
     start_cash = info["cash"]
-    for a in actions:
+    gapped = False  # a price gap shifts the book for the rest of the episode
+    for i, a in enumerate(actions):
+        moved_prices = gapped
+        if forced is not None and i < len(forced):
+            env.force_perturbations(forced[i], gap_sign=(-1) ** i)
+            gapped = gapped or "price_gap" in forced[i]
+            moved_prices = gapped or "slippage" in forced[i]
         obs, reward, terminated, truncated, info = env.step(a)
         assert np.isfinite(reward)
         assert env.observation_space.contains(obs)
@@ -115,7 +127,7 @@ def run_checking_invariants(market: lobzero.Market, config: EnvConfig, actions: 
             book = book_at(df, ts)
             shown = {p: q for (s, p), q in book.items() if s == -side}
             slippage, gap, *_ = config.adversary.probabilities()
-            if not (slippage or gap):  # fill prices are book prices: check the exact level
+            if not (slippage or gap or moved_prices):  # fill prices are book prices
                 assert round(size / meta.lot) <= shown.get(round(price / meta.tick), 0)
             # whatever the adversary did, a fill never takes more than the largest level shows
             assert round(size / meta.lot) <= max(shown.values(), default=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
@@ -17,14 +18,15 @@ from lobzero.envs.vector import VecTradingEnv
 
 
 class Sb3VecEnv(VecEnv):
-    """SB3's VecEnv protocol over a :class:`VecTradingEnv`.
+    """SB3's VecEnv protocol over a :class:`VecTradingEnv` (or a wrapper of one with the same
+    ``infos``, such as :class:`lobzero.envs.adversarial.AdversarialVecEnv`).
 
     SB3 conventions: ``reset()`` returns observations only; a finished episode's last
     observation is ``infos[i]["terminal_observation"]`` and ``infos[i]["TimeLimit.truncated"]``
     tells truncation from termination; continuous actions arrive as [N, 1] float32.
     """
 
-    def __init__(self, venv: VecTradingEnv) -> None:
+    def __init__(self, venv: VecTradingEnv | gym.vector.VectorEnv) -> None:
         self.venv = venv
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
         self._actions: np.ndarray | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
@@ -11,7 +12,8 @@ from gymnasium import spaces
 
 from lobzero import _core
 from lobzero.data.market import Market
-from lobzero.envs.config import EnvConfig
+from lobzero.envs.config import PERTURBATIONS, EnvConfig
+from lobzero.exceptions import ConfigError
 
 DEFAULT_SYNTH_SECONDS = 3600.0
 
@@ -28,6 +30,18 @@ def resolve_market(market: Market | str | Path | None) -> Market:
     from lobzero.data.importers import import_market
 
     return import_market(market)
+
+
+def perturbation_mask(kinds: Iterable[str]) -> int:
+    """Bit mask of perturbation names (bit k for ``PERTURBATIONS[k]``)."""
+    mask = 0
+    for kind in kinds:
+        if kind not in PERTURBATIONS:
+            raise ConfigError(
+                f"unknown perturbation {kind!r}; choose from {', '.join(PERTURBATIONS)}"
+            )
+        mask |= 1 << PERTURBATIONS.index(kind)
+    return mask
 
 
 def build_spaces(core: Any, config: EnvConfig) -> tuple[spaces.Box, spaces.Space[Any]]:
@@ -89,6 +103,13 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         # the Rust step returns gymnasium's 5-tuple as it is: nothing to add on the hot path
         return self._core.step(action)
+
+    def force_perturbations(self, kinds: Iterable[str] = (), gap_sign: int = 0) -> None:
+        """Makes the next step apply exactly these perturbations (names of
+        :data:`~lobzero.envs.config.PERTURBATIONS`) instead of the adversary's random draw: the
+        move of a trained adversary. ``gap_sign``: +1 up, -1 down, 0 a coin flip, for
+        ``"price_gap"``. Magnitudes come from ``config.adversary``."""
+        self._core.force_perturbations(perturbation_mask(kinds), int(gap_sign))
 
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
         """Round-trip trades of the episode: (entry_ts_ns, exit_ts_ns, side, max_qty_lots,

@@ -104,5 +104,16 @@ class VecTradingEnv(gym.vector.VectorEnv):
             infos,
         )
 
+    def force_perturbations(self, masks: np.ndarray, gap_signs: np.ndarray | None = None) -> None:
+        """Forces the next step's perturbations of every environment: ``masks`` [N] (bit k for
+        ``PERTURBATIONS[k]``, see :func:`~lobzero.envs.trading_env.perturbation_mask`),
+        ``gap_signs`` [N] (+1, -1, or 0 for a coin flip; default 0)."""
+        m = np.ascontiguousarray(np.asarray(masks).reshape(self.num_envs), dtype=np.uint8)
+        if gap_signs is None:
+            signs = np.zeros(self.num_envs, np.int8)
+        else:
+            signs = np.ascontiguousarray(np.asarray(gap_signs).reshape(self.num_envs), np.int8)
+        self._core.force_perturbations(m, signs)
+
     def _out(self, array: np.ndarray) -> np.ndarray:
         return array.copy() if self.copy else array

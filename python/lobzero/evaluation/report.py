@@ -31,12 +31,14 @@ def load_market(data: str | Path | None, synth_seconds: float) -> Market:
 
 
 def load_agent_spec(spec: str, feature_names: list[str]) -> Any:
-    """``rule:NAME`` or a folder written by an agent's ``save``."""
-    from lobzero.baselines.rules import load_rule_agent, make_rule_agent
+    """``rule:NAME`` or a folder written by an agent's ``save`` (any kind, or a training run's
+    output folder)."""
+    from lobzero.agents import load_agent
+    from lobzero.baselines.rules import make_rule_agent
 
     if spec.startswith("rule:"):
         return make_rule_agent(spec.removeprefix("rule:"), feature_names)
-    return load_rule_agent(spec, feature_names)
+    return load_agent(spec, feature_names=feature_names)
 
 
 def robustness_report(
@@ -52,6 +54,7 @@ def robustness_report(
     ``robustness.json`` and ``robustness.png`` (Sharpe, drawdown and return per level)."""
     plt = pyplot()
 
+    from lobzero.agents import agent_env_config
     from lobzero.envs import EnvConfig, TradingEnv
     from lobzero.evaluation.robustness import robustness
 
@@ -59,6 +62,10 @@ def robustness_report(
     config = EnvConfig(max_position=0.1, episode_steps=episode_steps)
     feature_names = TradingEnv(market, config).feature_names
     agent = load_agent_spec(agent_spec, feature_names)
+    # a trained agent plays in the environment it learned (clock, features, action mode)
+    trained = agent_env_config(agent)
+    if trained is not None:
+        config = trained.replace(episode_steps=episode_steps, start_ns=None, end_ns=None)
     rows = robustness(agent, market, config, intensities, seeds)
 
     out.mkdir(parents=True, exist_ok=True)

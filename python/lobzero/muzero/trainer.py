@@ -54,6 +54,8 @@ LOG_FIELDS = (
 )
 
 CheckpointCallback = Callable[[int, MuZeroAgent], None]
+EnvWrapper = Callable[[Any], gym.vector.VectorEnv]
+"""Wraps the self-play VecTradingEnv (e.g. with an adversary acting inside)."""
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
@@ -73,6 +75,7 @@ def make_envs(
     market: Market | None,
     env_config: EnvConfig | None,
     env_id: str | None,
+    env_wrapper: EnvWrapper | None = None,
 ) -> tuple[gym.vector.VectorEnv, dict[str, Any]]:
     """The self-play environments and a description of them (saved with the agent)."""
     if env_id is not None:
@@ -87,10 +90,12 @@ def make_envs(
             "MuZero plans over discrete actions: use action_mode 'target' or 'side', not "
             "'continuous'"
         )
-    envs = VecTradingEnv(market, num_envs=config.num_envs, config=env_config)
+    envs: gym.vector.VectorEnv = VecTradingEnv(market, num_envs=config.num_envs, config=env_config)
+    if env_wrapper is not None:
+        envs = env_wrapper(envs)
     spec = {
         "type": "trading",
-        "market": str(envs.market),
+        "market": str(market) if market is not None else "synthetic (default)",
         "env_config": env_config.to_dict(),
         "frame_stack": env_config.frame_stack,
     }
@@ -141,6 +146,7 @@ def train_muzero(
     device: str = "cpu",
     on_checkpoint: CheckpointCallback | None = None,
     progress: bool = True,
+    env_wrapper: EnvWrapper | None = None,
 ) -> MuZeroAgent:
     """Trains MuZero for ``config.total_env_steps`` environment steps and returns the agent.
 
@@ -148,7 +154,8 @@ def train_muzero(
     ``start_ns``/``end_ns`` range is all that is played, so a walk-forward split trains on its
     train range only), or the gymnasium environment ``env_id`` (discrete actions). Writes
     ``out/`` (see the module docstring); ``on_checkpoint(env_steps, agent)`` is called after
-    each checkpoint (e.g. to score the agent on a validation range).
+    each checkpoint (e.g. to score the agent on a validation range). ``env_wrapper`` wraps the
+    trading environments before play (:class:`lobzero.envs.adversarial.AdversarialVecEnv`).
     """
     config.validate()
     out = Path(out)
@@ -159,7 +166,7 @@ def train_muzero(
         torch.set_num_threads(config.torch_threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    envs, env_spec = make_envs(config, seed, market, env_config, env_id)
+    envs, env_spec = make_envs(config, seed, market, env_config, env_id, env_wrapper)
     obs_dim, num_actions = check_discrete(envs)
     net = build_network(config, obs_dim, num_actions, env_spec.get("frame_stack", 1)).to(device)
     total_updates = int(max(0, config.total_env_steps - config.warmup_steps) * config.replay_ratio)

@@ -323,6 +323,13 @@ impl EnvCore {
         spaces(py, self.env.config())
     }
 
+    /// Forces the next step's perturbations: bit k of `mask` fires kind k (PERTURBATIONS order);
+    /// `gap_sign` +1 / -1 / 0 (coin flip) for a price gap.
+    #[pyo3(signature = (mask, gap_sign=0))]
+    fn force_perturbations(&mut self, mask: u8, gap_sign: i8) -> PyResult<()> {
+        self.env.force_perturbations(mask, gap_sign).py()
+    }
+
     #[pyo3(signature = (seed=None, start_ns=None))]
     fn reset<'py>(
         &mut self,
@@ -433,6 +440,22 @@ impl VecEnvCore {
 
     fn spaces<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         spaces(py, self.envs.envs()[0].config())
+    }
+
+    /// Forces the next step's perturbations of every environment: `masks` uint8 [N], `gap_signs`
+    /// int8 [N] (see `EnvCore.force_perturbations`).
+    fn force_perturbations(
+        &mut self,
+        masks: PyReadonlyArray1<'_, u8>,
+        gap_signs: PyReadonlyArray1<'_, i8>,
+    ) -> PyResult<()> {
+        let masks = masks
+            .as_slice()
+            .map_err(|_| config_error("masks must be contiguous uint8".into()))?;
+        let signs = gap_signs
+            .as_slice()
+            .map_err(|_| config_error("gap_signs must be contiguous int8".into()))?;
+        self.envs.force_perturbations(masks, signs).py()
     }
 
     /// Resets all environments into `obs` [N, obs_dim] float32.

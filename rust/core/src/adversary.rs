@@ -101,6 +101,30 @@ impl AdversaryConfig {
     }
 }
 
+/// Perturbations chosen from outside for one step (a trained adversary's move): bit k of `mask`
+/// fires kind k; `gap_sign` is the direction of a price gap (+1 up, -1 down, 0 a coin flip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Forced {
+    pub mask: u8,
+    pub gap_sign: i8,
+}
+
+impl Forced {
+    pub fn new(mask: u8, gap_sign: i8) -> Result<Self> {
+        if u32::from(mask) >= 1 << KINDS {
+            return Err(LobzeroError::config(format!(
+                "perturbation mask {mask:#b} has bits beyond the {KINDS} kinds"
+            )));
+        }
+        if !(-1..=1).contains(&gap_sign) {
+            return Err(LobzeroError::config(format!(
+                "gap_sign must be -1, 0 or +1, got {gap_sign}"
+            )));
+        }
+        Ok(Self { mask, gap_sign })
+    }
+}
+
 /// The adversary's state inside one environment.
 #[derive(Debug, Clone)]
 pub struct Adversary {
@@ -111,6 +135,8 @@ pub struct Adversary {
     liquidity_left: usize,
     /// Bit k set when perturbation k fired in the current step.
     pub fired: u8,
+    /// The next step's perturbations when chosen from outside (replaces that step's draw).
+    forced: Option<Forced>,
 }
 
 impl Adversary {
@@ -123,6 +149,7 @@ impl Adversary {
             offset_ticks: 0,
             liquidity_left: 0,
             fired: 0,
+            forced: None,
         })
     }
 
@@ -133,19 +160,36 @@ impl Adversary {
         self.offset_ticks = 0;
         self.liquidity_left = 0;
         self.fired = 0;
+        self.forced = None;
     }
 
-    /// Draws this step's perturbations (no draw at all for a kind with probability 0).
+    /// Makes the next step apply exactly `forced` instead of drawing.
+    pub fn force(&mut self, forced: Forced) {
+        self.forced = Some(forced);
+    }
+
+    /// Draws this step's perturbations (no draw at all for a kind with probability 0), or takes
+    /// the forced ones.
     pub fn draw(&mut self) {
         self.fired = 0;
-        for k in 0..KINDS {
-            let p = self.config.probabilities[k];
-            if p > 0.0 && self.rng.bernoulli(p) {
-                self.fired |= 1 << k;
+        let forced = self.forced.take();
+        match forced {
+            Some(f) => self.fired = f.mask,
+            None => {
+                for k in 0..KINDS {
+                    let p = self.config.probabilities[k];
+                    if p > 0.0 && self.rng.bernoulli(p) {
+                        self.fired |= 1 << k;
+                    }
+                }
             }
         }
         if self.has(PRICE_GAP) {
-            let sign = if self.rng.bernoulli(0.5) { 1 } else { -1 };
+            let sign = match forced {
+                Some(f) if f.gap_sign != 0 => i64::from(f.gap_sign),
+                _ if self.rng.bernoulli(0.5) => 1,
+                _ => -1,
+            };
             self.offset_ticks += sign * self.config.gap_ticks;
         }
         if self.has(LIQUIDITY) {
@@ -267,5 +311,18 @@ mod tests {
             ..AdversaryConfig::default()
         };
         assert!(Adversary::new(bad, 0).is_err());
+    }
+
+    #[test]
+    fn forced_perturbations_replace_the_draw_for_one_step() {
+        let mut a = Adversary::new(AdversaryConfig::default(), 7).unwrap();
+        a.force(Forced::new((1 << PRICE_GAP) | (1 << SLIPPAGE), -1).unwrap());
+        a.draw();
+        assert!(a.has(PRICE_GAP) && a.has(SLIPPAGE) && !a.has(LIQUIDITY));
+        assert_eq!(a.offset_ticks, -a.config.gap_ticks);
+        a.draw();
+        assert_eq!(a.fired, 0, "a forced move lasts one step");
+        assert!(Forced::new(1 << KINDS, 0).is_err());
+        assert!(Forced::new(1, 2).is_err());
     }
 }

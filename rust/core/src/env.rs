@@ -10,7 +10,7 @@
 //! `t + latency`.
 
 use crate::account::{Account, Fill};
-use crate::adversary::{Adversary, AdversaryConfig};
+use crate::adversary::{Adversary, AdversaryConfig, Forced};
 use crate::error::{LobzeroError, Result};
 use crate::event::{EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
 use crate::exec::{sweep, Consumed, SweepAdjust};
@@ -514,6 +514,24 @@ impl TradingEnv {
                 format!("{action:?} does not fit action_mode {mode:?}"),
             )),
         }
+    }
+
+    /// Makes the next step apply exactly these perturbations (bit k of `mask` fires kind k of
+    /// `adversary::PERTURBATION_NAMES`; `gap_sign` +1 / -1 / 0 for a coin flip) instead of the
+    /// random draw: the move of a trained adversary. An environment without an active
+    /// adversary gets one with the configured magnitudes and zero probabilities.
+    pub fn force_perturbations(&mut self, mask: u8, gap_sign: i8) -> Result<()> {
+        let forced = Forced::new(mask, gap_sign)?;
+        if self.adversary.is_none() {
+            self.adversary = Some(Adversary::new(
+                self.config.adversary.clone(),
+                self.config.seed,
+            )?);
+        }
+        if let Some(adversary) = &mut self.adversary {
+            adversary.force(forced);
+        }
+        Ok(())
     }
 
     /// One decision. Writes the next observation into `obs`.

@@ -51,6 +51,23 @@ impl VecTradingEnv {
         })
     }
 
+    /// Forces the next step's perturbations of every environment (see
+    /// `TradingEnv::force_perturbations`); `masks` and `gap_signs` have one entry each.
+    pub fn force_perturbations(&mut self, masks: &[u8], gap_signs: &[i8]) -> Result<()> {
+        if masks.len() != self.envs.len() || gap_signs.len() != self.envs.len() {
+            return Err(LobzeroError::config(format!(
+                "force_perturbations needs {} masks and gap signs, got {} and {}",
+                self.envs.len(),
+                masks.len(),
+                gap_signs.len()
+            )));
+        }
+        for ((env, &mask), &sign) in self.envs.iter_mut().zip(masks).zip(gap_signs) {
+            env.force_perturbations(mask, sign)?;
+        }
+        Ok(())
+    }
+
     pub fn num_envs(&self) -> usize {
         self.envs.len()
     }
