@@ -60,6 +60,9 @@ pub(crate) fn prepare_root(t: &mut MctsBatch, b: usize, noise: bool) {
         };
         t.considered[b * na + a] = false;
     }
+    for a in 0..na {
+        t.log_prior[e0 + a] = t.prior[e0 + a].ln();
+    }
     let m = t.cfg.max_considered_actions.min(legal_count);
     for _ in 0..m {
         let mut best = usize::MAX;
@@ -68,7 +71,7 @@ pub(crate) fn prepare_root(t: &mut MctsBatch, b: usize, noise: bool) {
             if !t.legal[b * na + a] || t.considered[b * na + a] {
                 continue;
             }
-            let score = t.gumbel[b * na + a] + t.prior[e0 + a].ln();
+            let score = t.gumbel[b * na + a] + t.log_prior[e0 + a];
             if best == usize::MAX || score > best_score {
                 best = a;
                 best_score = score;
@@ -82,8 +85,25 @@ pub(crate) fn prepare_root(t: &mut MctsBatch, b: usize, noise: bool) {
 /// Writes sigma(completed, normalized Q) of every child of `node` into `out` [A] and returns
 /// nothing for illegal root actions (left at 0; callers skip them).
 pub(crate) fn completed_sigma(t: &MctsBatch, b: usize, node: usize, out: &mut [f64]) {
+    completed_sigma_for::<0>(t, b, node, out)
+}
+
+/// The action count `A` when it is known at compile time (`A > 0`: loops unrolled, no bounds
+/// checks), else the configured one.
+#[inline(always)]
+fn actions<const A: usize>(t: &MctsBatch) -> usize {
+    if A > 0 {
+        A
+    } else {
+        t.cfg.num_actions
+    }
+}
+
+#[inline(always)]
+fn completed_sigma_for<const A: usize>(t: &MctsBatch, b: usize, node: usize, out: &mut [f64]) {
     let cfg = &t.cfg;
-    let na = cfg.num_actions;
+    let na = actions::<A>(t);
+    let out = &mut out[..na];
     let e0 = t.edge(b, node, 0);
     let legal = |a: usize| node != ROOT || t.legal[b * na + a];
     let (mut sum_visits, mut max_visits) = (0u64, 0u32);
@@ -93,9 +113,10 @@ pub(crate) fn completed_sigma(t: &MctsBatch, b: usize, node: usize, out: &mut [f
         if !legal(a) {
             continue;
         }
-        if let Some(c) = t.child(b, node, a) {
-            let n = t.visit_count[t.node(b, c)];
-            let q = t.q_of(b, c);
+        // an edge with visits is expanded (see `MctsBatch::edge_visits`)
+        let n = t.edge_visits[e0 + a];
+        if n > 0 {
+            let q = t.edge_q[e0 + a];
             out[a] = q;
             sum_visits += n as u64;
             max_visits = max_visits.max(n);
@@ -121,7 +142,7 @@ pub(crate) fn completed_sigma(t: &MctsBatch, b: usize, node: usize, out: &mut [f
         if !legal(a) {
             continue;
         }
-        if t.children[e0 + a] < 0 {
+        if t.edge_visits[e0 + a] == 0 {
             out[a] = mixed;
         }
         lo = lo.min(out[a]);
@@ -147,10 +168,7 @@ pub(crate) fn select_root(t: &MctsBatch, b: usize, sim: usize, scratch: &mut [f6
     let sigma = &mut scratch[..na];
     completed_sigma(t, b, ROOT, sigma);
     let e0 = t.edge(b, ROOT, 0);
-    let visits = |a: usize| {
-        t.child(b, ROOT, a)
-            .map_or(0, |c| t.visit_count[t.node(b, c)])
-    };
+    let visits = |a: usize| t.edge_visits[e0 + a];
     let mut best = usize::MAX;
     let mut best_score = f64::NEG_INFINITY;
     let mut fewest = (u32::MAX, usize::MAX);
@@ -165,7 +183,7 @@ pub(crate) fn select_root(t: &MctsBatch, b: usize, sim: usize, scratch: &mut [f6
         if n != target {
             continue;
         }
-        let score = t.gumbel[b * na + a] + t.prior[e0 + a].ln() + sigma[a];
+        let score = t.gumbel[b * na + a] + t.log_prior[e0 + a] + sigma[a];
         if best == usize::MAX || score > best_score {
             best = a;
             best_score = score;
@@ -187,14 +205,26 @@ pub(crate) fn improved_policy(
     sigma: &mut [f64],
     out: &mut [f64],
 ) {
-    let na = t.cfg.num_actions;
-    completed_sigma(t, b, node, sigma);
+    improved_policy_for::<0>(t, b, node, sigma, out)
+}
+
+#[inline(always)]
+fn improved_policy_for<const A: usize>(
+    t: &MctsBatch,
+    b: usize,
+    node: usize,
+    sigma: &mut [f64],
+    out: &mut [f64],
+) {
+    let na = actions::<A>(t);
+    let (sigma, out) = (&mut sigma[..na], &mut out[..na]);
+    completed_sigma_for::<A>(t, b, node, sigma);
     let e0 = t.edge(b, node, 0);
     let legal = |a: usize| node != ROOT || t.legal[b * na + a];
     let mut max = f64::NEG_INFINITY;
     for a in 0..na {
         out[a] = if legal(a) {
-            t.prior[e0 + a].ln() + sigma[a]
+            t.log_prior[e0 + a] + sigma[a]
         } else {
             f64::NEG_INFINITY
         };
@@ -210,16 +240,51 @@ pub(crate) fn improved_policy(
     }
 }
 
+/// Descends tree `b`: the root by sequential halving ([`select_root`]), the nodes below by
+/// [`select_interior_for`], down to the first unexpanded edge: (slot of the node, action).
+/// `scratch` holds at least `2 A` values.
+pub(crate) fn descend(t: &MctsBatch, b: usize, scratch: &mut [f64]) -> (usize, usize) {
+    // common action counts get a copy of the loop specialized for them
+    match t.cfg.num_actions {
+        2 => descend_for::<2>(t, b, scratch),
+        3 => descend_for::<3>(t, b, scratch),
+        4 => descend_for::<4>(t, b, scratch),
+        5 => descend_for::<5>(t, b, scratch),
+        6 => descend_for::<6>(t, b, scratch),
+        7 => descend_for::<7>(t, b, scratch),
+        8 => descend_for::<8>(t, b, scratch),
+        _ => descend_for::<0>(t, b, scratch),
+    }
+}
+
+/// [`descend`] for `A` actions (0: any count, read from the configuration).
+fn descend_for<const A: usize>(t: &MctsBatch, b: usize, scratch: &mut [f64]) -> (usize, usize) {
+    let mut node = ROOT;
+    let mut a = select_root(t, b, t.sims_done, scratch);
+    loop {
+        match t.child(b, node, a) {
+            Some(c) => node = c,
+            None => return (node, a),
+        }
+        a = select_interior_for::<A>(t, b, node, scratch);
+    }
+}
+
 /// Deterministic selection below the root: argmax pi'(a) - N(a) / (1 + sum N).
-pub(crate) fn select_interior(t: &MctsBatch, b: usize, node: usize, scratch: &mut [f64]) -> usize {
-    let na = t.cfg.num_actions;
+#[inline(always)]
+fn select_interior_for<const A: usize>(
+    t: &MctsBatch,
+    b: usize,
+    node: usize,
+    scratch: &mut [f64],
+) -> usize {
+    let na = actions::<A>(t);
     let (sigma, rest) = scratch.split_at_mut(na);
     let policy = &mut rest[..na];
-    improved_policy(t, b, node, sigma, policy);
-    let visits = |a: usize| {
-        t.child(b, node, a)
-            .map_or(0, |c| t.visit_count[t.node(b, c)]) as f64
-    };
+    improved_policy_for::<A>(t, b, node, sigma, policy);
+    let e0 = t.edge(b, node, 0);
+    let child_visits = &t.edge_visits[e0..e0 + na];
+    let visits = |a: usize| child_visits[a] as f64;
     let total: f64 = (0..na).map(visits).sum();
     let mut best = 0;
     let mut best_score = f64::NEG_INFINITY;
@@ -239,10 +304,7 @@ pub(crate) fn chosen_action(t: &MctsBatch, b: usize, sigma: &mut [f64]) -> usize
     let na = t.cfg.num_actions;
     completed_sigma(t, b, ROOT, sigma);
     let e0 = t.edge(b, ROOT, 0);
-    let visits = |a: usize| {
-        t.child(b, ROOT, a)
-            .map_or(0, |c| t.visit_count[t.node(b, c)])
-    };
+    let visits = |a: usize| t.edge_visits[e0 + a];
     let most = (0..na)
         .filter(|&a| t.considered[b * na + a])
         .map(visits)
@@ -254,7 +316,7 @@ pub(crate) fn chosen_action(t: &MctsBatch, b: usize, sigma: &mut [f64]) -> usize
         if !t.considered[b * na + a] || visits(a) != most {
             continue;
         }
-        let score = t.gumbel[b * na + a] + t.prior[e0 + a].ln() + sigma[a];
+        let score = t.gumbel[b * na + a] + t.log_prior[e0 + a] + sigma[a];
         if best == usize::MAX || score > best_score {
             best = a;
             best_score = score;

@@ -15,6 +15,16 @@
 //! | `action_from_parent` | `[B, N]`    | action that led to the node, [`NO_ACTION`] for the root    |
 //! | `prior`              | `[B, N, A]` | prior of child `a` of node `n` (root: after noise and mask)|
 //! | `children`           | `[B, N, A]` | slot of child `a` of node `n`, or [`UNEXPANDED`]           |
+//! | `edge_visits`        | `[B, N, A]` | `visit_count` of child `a` of node `n` (0: unexpanded)     |
+//! | `edge_q`             | `[B, N, A]` | `q_value` of child `a` of node `n` (0: unexpanded)         |
+//! | `log_prior`          | `[B, N, A]` | `ln(prior)`, Gumbel only (empty for MuZero)                |
+//!
+//! `edge_visits` and `edge_q` duplicate the child's own statistics next to the parent's priors,
+//! so that selection reads one node's edges as three contiguous runs of `A` values instead of
+//! following `children` to each child; `backup` writes both copies. An edge with visits is
+//! expanded (a new node is backed up in the `backup` that expands it). The edge rows of the
+//! slots a tree has not handed out yet are kept clean (unexpanded, 0 visits, Q 0) by `reset`
+//! and `reuse_subtree`, so expanding a node does not write its row.
 //!
 //! Flat index of node `n` of tree `b` is `b * N + n`; of edge `(n, a)` it is `(b * N + n) * A + a`.
 //! Slots are handed out in expansion order: the root is slot [`ROOT`] (0) and the node expanded

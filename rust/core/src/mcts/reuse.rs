@@ -135,6 +135,8 @@ impl MctsBatch {
                 for a in 0..na {
                     let (eo, en) = (self.edge(b, old, a), self.edge(b, new, a));
                     self.prior[en] = self.prior[eo];
+                    self.edge_visits[en] = self.edge_visits[eo];
+                    self.edge_q[en] = self.edge_q[eo];
                     let c = self.children[eo];
                     self.children[en] = if c < 0 {
                         UNEXPANDED
@@ -142,6 +144,11 @@ impl MctsBatch {
                         new_of_old[c as usize] as i32
                     };
                 }
+            }
+            // the slots the compacted subtree no longer uses must have clean edge rows
+            let used = self.num_nodes[b] as usize;
+            if used > count {
+                self.clear_edges(b, count, used);
             }
             let r = self.node(b, ROOT);
             self.reward[r] = 0.0;
