@@ -66,7 +66,17 @@ def test_synth_from_a_config_file(tmp_path: Path) -> None:
 def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from lobzero.demo import run_demo
 
-    assert run_demo(out=tmp_path, seconds=120.0) == 0
+    assert run_demo(out=tmp_path, seconds=2400.0, seeds=1, budget_steps=256) == 0
     text = capsys.readouterr().out
     assert "M events/s" in text and "M steps/s" in text
+    assert "muzero" in text and "report:" in text
     assert (tmp_path / "synth.parquet").exists()
+    assert (tmp_path / "compare" / "index.html").exists()
+
+
+def test_demo_comparison_is_the_shipped_example_config() -> None:
+    from lobzero.demo import DEMO_COMPARE
+    from lobzero.evaluation.compare import CompareConfig
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "configs" / "compare_synth.toml"
+    assert CompareConfig.load(example) == DEMO_COMPARE

@@ -5,7 +5,15 @@ The public API. See the README for a tour.
 
 from lobzero._core import __version__
 from lobzero.agents import load_agent
-from lobzero.data import FORMATS, Instrument, Market, SynthConfig, import_market, synth_market
+from lobzero.data import (
+    FORMATS,
+    Instrument,
+    Market,
+    SynthConfig,
+    import_market,
+    signal_market,
+    synth_market,
+)
 from lobzero.envs import AdversaryConfig, EnvConfig, TradingEnv, VecTradingEnv
 from lobzero.exceptions import (
     ConfigError,
@@ -46,5 +54,6 @@ __all__ = [
     "__version__",
     "import_market",
     "load_agent",
+    "signal_market",
     "synth_market",
 ]

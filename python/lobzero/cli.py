@@ -109,9 +109,9 @@ def _load_market(data: str | None, synth_seconds: float, signal_strength: float)
 
         with console.status(f"importing {data}"):
             return import_market(data)
-    from lobzero.data.synth import synth_market
+    from lobzero.data.synth import signal_market
 
-    return synth_market(seconds=synth_seconds, seed=0, signal_strength=signal_strength)
+    return signal_market(seconds=synth_seconds, seed=0, signal_strength=signal_strength)
 
 
 def _cmd_train_agent(args: argparse.Namespace) -> int:
@@ -254,11 +254,7 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from rich.markup import escape
-
     from lobzero.evaluation.compare import CompareConfig, compare
-    from lobzero.evaluation.compare_report import fmt_ci
-    from lobzero.evaluation.verdict import targets_line
 
     config = CompareConfig.load(args.config) if args.config else CompareConfig()
     if args.episode_steps is not None:
@@ -275,10 +271,22 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         config=config,
         progress=True,
     )
+    print_compare(result, market, config, args.seeds)
+    return 0
+
+
+def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
+    """The comparison's rich table of test metrics (with bootstrap intervals), the verdicts
+    and each agent against the user's targets, then the report's path."""
+    from rich.markup import escape
+
+    from lobzero.evaluation.compare_report import fmt_ci
+    from lobzero.evaluation.verdict import targets_line
+
     episodes = int(result.summary[result.agents[0]]["episodes"])
     table = Table(
         title=escape(
-            f"test metrics on {market} ({args.seeds} seeds, {episodes} episodes per agent; "
+            f"test metrics on {market} ({seeds} seeds, {episodes} episodes per agent; "
             f"[{config.confidence:.0%} bootstrap interval])"
         )
     )
@@ -294,13 +302,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     for agent in result.agents:
         console.print(escape(targets_line(agent, result.summary[agent])))
     console.print(f"report: {result.files['html']}")
-    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lobzero.demo import run_demo
 
-    return run_demo(out=Path(args.out))
+    return run_demo(out=Path(args.out), seeds=args.seeds, budget_steps=args.budget_steps)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -453,6 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the quick tour that `make demo` runs")
     demo.add_argument("--out", default="runs/demo", help="output folder")
+    demo.add_argument("--seeds", type=int, default=2, help="seeds per agent in the comparison")
+    demo.add_argument("--budget-steps", type=int, default=8000, help="training steps per agent")
     demo.set_defaults(func=_cmd_demo)
     return parser
 

@@ -1,6 +1,7 @@
-"""The quick tour `make demo` runs: generate the built-in synthetic market, store it, inspect it,
-and replay it at full speed. Later stages of the project (environment, agents, comparison) add
-their steps here."""
+"""The quick tour `make demo` runs: generate the built-in synthetic market with a real signal,
+store it, inspect it, replay it and step the batched environment at full speed, then compare
+MuZero, PPO, SAC and the rule baselines on it walk-forward, out of sample (``lobzero
+compare`` with :data:`DEMO_COMPARE`), ending with the table and the report's path."""
 
 from __future__ import annotations
 
@@ -9,20 +10,48 @@ from pathlib import Path
 
 from rich.console import Console
 
+from lobzero.envs.config import EnvConfig
+from lobzero.evaluation.compare import CompareConfig
 
-def run_demo(out: Path = Path("runs/demo"), seconds: float = 1800.0, seed: int = 0) -> int:
+#: the demo's comparison, also `examples/configs/compare_synth.toml`: decisions every second,
+#: 5-minute episodes, 1 BTC at most, a 1 bps (VIP-tier) taker fee, a small Gumbel MuZero
+DEMO_COMPARE = CompareConfig(
+    env=EnvConfig(step_ms=1000.0, episode_steps=300, max_position=1.0, taker_fee_bps=1.0),
+    validation_episodes=4,
+    muzero={
+        "algorithm": "gumbel",
+        "num_simulations": 16,
+        "num_envs": 16,
+        "support_size": 50,
+        "batch_size": 128,
+        "td_steps": 10,
+        "warmup_steps": 1000,
+        "replay_ratio": 0.25,
+        "torch_threads": 1,
+    },
+)
+DEMO_AGENTS = "muzero,ppo,sac,buy_and_hold,random,flat"
+
+
+def run_demo(
+    out: Path = Path("runs/demo"),
+    seconds: float = 7200.0,
+    seed: int = 0,
+    seeds: int = 2,
+    budget_steps: int = 8000,
+) -> int:
     """Runs the tour, writing files under ``out``; returns the exit code."""
     from lobzero.cli import print_info
     from lobzero.data.info import market_info
     from lobzero.data.market import Market
-    from lobzero.data.synth import synth_market
+    from lobzero.data.synth import signal_market
 
     console = Console()
     out.mkdir(parents=True, exist_ok=True)
     console.rule("[bold]lobzero demo")
 
     t = time.perf_counter()
-    market = synth_market(seconds=seconds, seed=seed)
+    market = signal_market(seconds=seconds, seed=seed)
     gen_s = time.perf_counter() - t
     path = market.save(out / "synth.parquet")
     console.print(f"generated {market} in {gen_s:.2f} s -> {path}")
@@ -45,7 +74,7 @@ def run_demo(out: Path = Path("runs/demo"), seconds: float = 1800.0, seed: int =
 
     import numpy as np
 
-    from lobzero.envs import EnvConfig, VecTradingEnv
+    from lobzero.envs import VecTradingEnv
 
     num_envs = 256
     vec = VecTradingEnv(market, num_envs, EnvConfig(max_position=0.1, episode_steps=1000))
@@ -60,5 +89,18 @@ def run_demo(out: Path = Path("runs/demo"), seconds: float = 1800.0, seed: int =
         f"environment: {num_envs} trading environments (100 ms decisions, market orders walking "
         f"the book, fees, 10 ms latency) at [bold]{50 * num_envs / elapsed / 1e6:.2f} M steps/s[/]"
     )
-    console.print(f"files in {out}/; next: `lobzero data info {path}`")
+    from lobzero.cli import print_compare
+    from lobzero.evaluation.compare import compare
+
+    console.rule(f"[bold]walk-forward comparison ({seeds} seeds, {budget_steps:,} steps each)")
+    result = compare(
+        market,
+        DEMO_AGENTS,
+        seeds,
+        budget_steps,
+        out / "compare",
+        config=DEMO_COMPARE,
+        progress=True,
+    )
+    print_compare(result, market, DEMO_COMPARE, seeds)
     return 0

@@ -2,7 +2,7 @@
 
 from lobzero.data.importers import FORMATS, import_market, register_importer
 from lobzero.data.market import COLUMNS, KIND_NAMES, Instrument, Market
-from lobzero.data.synth import SynthConfig, synth_market
+from lobzero.data.synth import SynthConfig, signal_market, synth_market
 
 __all__ = [
     "COLUMNS",
@@ -13,5 +13,6 @@ __all__ = [
     "SynthConfig",
     "import_market",
     "register_importer",
+    "signal_market",
     "synth_market",
 ]

@@ -90,3 +90,20 @@ def synth_market(config: SynthConfig | None = None, **overrides: Any) -> Market:
         config = config.replace(**overrides)
     stream, report = _core.synth_market(config.to_dict())
     return Market(stream, json.loads(report))
+
+
+#: the order-flow pressure's reversion rate of :func:`signal_market` (per second): a half-life
+#: of ln 2 / 0.05 ≈ 14 s, long enough for a taker to be paid for a round trip at low fees
+SIGNAL_MARKET_REVERSION = 0.05
+
+
+def signal_market(seconds: float = 7200.0, seed: int = 0, signal_strength: float = 1.0) -> Market:
+    """The built-in synthetic market with a real, tradeable signal: :func:`synth_market` with a
+    slow order-flow pressure (``pressure_reversion`` :data:`SIGNAL_MARKET_REVERSION`). What the
+    demo, ``lobzero compare`` and ``train-agent`` use when no market file is given."""
+    return synth_market(
+        seconds=seconds,
+        seed=seed,
+        signal_strength=signal_strength,
+        pressure_reversion=SIGNAL_MARKET_REVERSION,
+    )
