@@ -103,15 +103,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _load_market(data: str | None, synth_seconds: float, signal_strength: float) -> Any:
-    """The market of ``--data``, or the built-in synthetic market when it is absent."""
-    if data:
-        from lobzero.data.importers import import_market
+    """The market of ``--data``, or the built-in synthetic market with a signal (path 0)."""
+    from lobzero.evaluation.report import load_market
 
-        with console.status(f"importing {data}"):
-            return import_market(data)
-    from lobzero.data.synth import signal_market
-
-    return signal_market(seconds=synth_seconds, seed=0, signal_strength=signal_strength)
+    with console.status(f"importing {data}" if data else "generating the synthetic market"):
+        return load_market(data, synth_seconds, seed=0, signal_strength=signal_strength)
 
 
 def _cmd_train_agent(args: argparse.Namespace) -> int:
@@ -233,6 +229,7 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
         episode_steps=args.episode_steps,
         out=Path(args.out),
         synth_seconds=args.synth_seconds,
+        synth_seed=args.market_seed,
     )
     table = Table(title=f"robustness of {args.agent} (mean over {args.seeds} seeds)")
     for col in ("intensity", "Sharpe", "max drawdown", "return", "worst return", "fees"):
@@ -418,6 +415,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=3600.0,
         help="length of the synthetic market when --data is absent",
+    )
+    rob.add_argument(
+        "--market-seed",
+        type=int,
+        default=1,
+        help="path of the synthetic market without --data (1: not the path 0 that train-agent "
+        "and compare train on)",
     )
     rob.add_argument("--out", default="runs/robustness", help="output folder")
     rob.set_defaults(func=_cmd_robustness)

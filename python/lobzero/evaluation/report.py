@@ -23,11 +23,17 @@ def pyplot() -> Any:
     return plt
 
 
-def load_market(data: str | Path | None, synth_seconds: float) -> Market:
+def load_market(
+    data: str | Path | None, synth_seconds: float, seed: int = 0, signal_strength: float = 1.0
+) -> Market:
+    """The market of a file, or (``data`` None) the synthetic market with a real signal,
+    :func:`lobzero.signal_market` (``synth_seconds`` long, path ``seed``)."""
     from lobzero.data.importers import import_market
-    from lobzero.data.synth import synth_market
+    from lobzero.data.synth import signal_market
 
-    return import_market(data) if data else synth_market(seconds=synth_seconds, seed=0)
+    if data:
+        return import_market(data)
+    return signal_market(seconds=synth_seconds, seed=seed, signal_strength=signal_strength)
 
 
 def load_agent_spec(spec: str, feature_names: list[str]) -> Any:
@@ -49,6 +55,7 @@ def robustness_report(
     episode_steps: int,
     out: Path,
     synth_seconds: float = 3600.0,
+    synth_seed: int = 1,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Runs :func:`lobzero.evaluation.robustness` and writes ``robustness.csv``,
     ``robustness.json`` and ``robustness.png`` (Sharpe, drawdown and return per level)."""
@@ -58,7 +65,7 @@ def robustness_report(
     from lobzero.envs import EnvConfig, TradingEnv
     from lobzero.evaluation.robustness import robustness
 
-    market = load_market(data, synth_seconds)
+    market = load_market(data, synth_seconds, seed=synth_seed)
     config = EnvConfig(max_position=0.1, episode_steps=episode_steps)
     feature_names = TradingEnv(market, config).feature_names
     agent = load_agent_spec(agent_spec, feature_names)
