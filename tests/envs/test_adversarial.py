@@ -139,21 +139,28 @@ def test_an_adversary_inside_hurts_the_trader_it_targets(market: lobzero.Market)
     assert wrapped.single_observation_space == wrapped.vec.single_observation_space
 
 
-def test_train_adversarial_alternates_and_saves(tmp_path: Path) -> None:
-    from lobzero.adversarial import AdversarialConfig, train_adversarial
+def tiny_adversarial(budget: int):  # type: ignore[no-untyped-def]
+    """One round of a few PPO steps each (trader and adversary)."""
+    from lobzero.adversarial import AdversarialConfig
     from lobzero.baselines.sb3 import PpoConfig
 
-    market = lobzero.synth_market(seconds=120, seed=0, signal_strength=1.0)
     small = PpoConfig(n_steps=32, batch_size=64, num_envs=2, n_epochs=1)
-    config = AdversarialConfig(
+    return AdversarialConfig(
         rounds=1,
         trader_steps=64,
         adversary_steps=64,
-        budget=4,
+        budget=budget,
         eval_episodes=2,
         adversary=small,
         ppo=small,
     )
+
+
+def test_train_adversarial_alternates_and_saves(tmp_path: Path) -> None:
+    from lobzero.adversarial import train_adversarial
+
+    market = lobzero.synth_market(seconds=120, seed=0, signal_strength=1.0)
+    config = tiny_adversarial(budget=4)
     rows = train_adversarial(
         market, EnvConfig(max_position=0.1, episode_steps=20), tmp_path, config=config
     )
@@ -173,20 +180,9 @@ def test_train_adversarial_alternates_and_saves(tmp_path: Path) -> None:
 def test_cli_train_adversarial_then_robustness_of_the_trader(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lobzero.adversarial import AdversarialConfig
-    from lobzero.baselines.sb3 import PpoConfig
     from lobzero.cli import main
 
-    small = PpoConfig(n_steps=32, batch_size=64, num_envs=2, n_epochs=1)
-    config = AdversarialConfig(
-        rounds=1,
-        trader_steps=64,
-        adversary_steps=64,
-        budget=3,
-        eval_episodes=2,
-        adversary=small,
-        ppo=small,
-    ).save(tmp_path / "adv.toml")
+    config = tiny_adversarial(budget=3).save(tmp_path / "adv.toml")
     out = tmp_path / "run"
     argv = ["train-adversarial", "--config", str(config), "--synth-seconds", "120"]
     assert main([*argv, "--episode-steps", "20", "--out", str(out)]) == 0

@@ -8,24 +8,10 @@ import lobzero
 import numpy as np
 import pytest
 from lobzero.cli import main
-from lobzero.muzero import MuZeroConfig
 
-TINY = MuZeroConfig(
-    num_envs=4,
-    num_simulations=4,
-    latent_dim=8,
-    hidden=16,
-    blocks=1,
-    support_size=10,
-    td_steps=3,
-    unroll_steps=2,
-    batch_size=16,
-    replay_capacity=400,
-    warmup_steps=32,
-    log_interval=32,
-    checkpoint_interval=64,
-    eval_episodes=2,
-)
+from tests.muzero.test_train import TINY as TRAIN_TINY
+
+TINY = TRAIN_TINY.replace(checkpoint_interval=64, eval_episodes=2, reanalyse_fraction=0.0)
 
 
 def test_train_agent_on_a_gym_env_then_resume(
