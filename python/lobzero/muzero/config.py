@@ -18,7 +18,9 @@ class MuZeroConfig(TomlConfig):
     Budget: ``total_env_steps`` environment steps (all ``num_envs`` actors together); the
     learner does ``replay_ratio`` updates per environment step once ``warmup_steps`` steps are
     stored. Temperatures: ``temperatures[i]`` from the fraction ``temperature_steps[i - 1]`` of
-    the budget on (1.0, then 0.5 after half, 0.25 after three quarters).
+    the budget on (1.0, then 0.5 after half, 0.25 after three quarters). The observation
+    normaliser's mean and variance are gathered over the first ``warmup_steps`` steps and then
+    frozen, so the network's input scale does not drift under the learner.
     """
 
     total_env_steps: int = 100_000
