@@ -1,7 +1,7 @@
 """MuZero learns CartPole-v1: the evidence that lobzero's MuZero (network, batched Rust search,
 prioritized replay, n-step targets, K-step unroll) learns before it is trusted on markets.
 
-    python benchmarks/muzero_cartpole.py [--total-env-steps 60000] [--seed 0] [--out DIR]
+    python benchmarks/muzero_cartpole.py [--total-env-steps 200000] [--seed 0] [--out DIR]
 
 Trains with the settings below (every field of `Args` is a flag), evaluates 20 greedy episodes
 (search without noise) at each checkpoint, and stops early once the mean return reaches the
@@ -26,18 +26,18 @@ from lobzero.muzero import MuZeroAgent, MuZeroConfig, evaluate_gym, train_muzero
 @dataclass
 class Args:
     env_id: str = "CartPole-v1"
-    total_env_steps: int = 60_000
+    total_env_steps: int = 200_000
     seed: int = 0
     out: str = "runs/muzero_cartpole"
     target: float = 475.0
     eval_episodes: int = 20
-    checkpoint_interval: int = 2_500
+    checkpoint_interval: int = 5_000
     num_envs: int = 16
     num_simulations: int = 16
-    algorithm: str = "muzero"
+    algorithm: str = "gumbel"
     batch_size: int = 128
-    replay_ratio: float = 0.25
-    td_steps: int = 10
+    replay_ratio: float = 0.5
+    td_steps: int = 5
     learning_rate: float = 3e-3
     support_size: int = 300
     torch_threads: int = 1
