@@ -8,9 +8,10 @@ the worst the adversary found rather than random noise only.
 
 Schedule: the trader trains ``trader_steps`` on the plain market, then each of ``rounds``
 rounds trains the adversary ``adversary_steps`` against the current trader and the trader
-``trader_steps`` against the current adversary. After every phase both are saved
-(``out/trader``, ``out/adversary``) and the trader is scored over ``eval_episodes`` episodes
-with and without the adversary (``out/rounds.csv``).
+``trader_steps`` against the current adversary, all on the first ``1 - test_fraction`` of the
+market. After every phase both are saved (``out/trader``, ``out/adversary``) and the trader is
+scored over ``eval_episodes`` episodes inside the held-out rest, with and without the
+adversary (``out/rounds.csv``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from lobzero.envs.adversarial import (
 from lobzero.envs.config import EnvConfig
 from lobzero.envs.sb3 import Sb3VecEnv
 from lobzero.envs.vector import VecTradingEnv
+from lobzero.evaluation.walkforward import TimeRange
 from lobzero.exceptions import ConfigError
 
 TRADERS = ("ppo", "sac", "muzero")
@@ -97,6 +99,8 @@ class AdversarialConfig(TomlConfig):
     #: perturbations the adversary may inject per episode
     budget: int = 20
     eval_episodes: int = 8
+    #: the last share of the market, held out: the trader is scored there, nobody trains there
+    test_fraction: float = 0.2
     adversary: PpoConfig = field(default_factory=PpoConfig)
     ppo: PpoConfig = field(default_factory=PpoConfig)
     sac: SacConfig = field(default_factory=SacConfig)
@@ -110,6 +114,8 @@ class AdversarialConfig(TomlConfig):
                 raise ConfigError(f"AdversarialConfig.{name} must be >= 1")
         if self.budget < 0:
             raise ConfigError("AdversarialConfig.budget must be >= 0")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ConfigError("AdversarialConfig.test_fraction must be in (0, 1)")
 
 
 class _Trader:
@@ -234,10 +240,18 @@ def train_adversarial(
     ``log(row)`` is called after each phase (e.g. to print it)."""
     config = config or AdversarialConfig()
     config.validate()
+    # both sides train on the first (1 - test_fraction) of the market; the trader is scored on
+    # episodes that start and end inside the rest
+    split_ns = market.start_ns + int(
+        (1.0 - config.test_fraction) * (market.end_ns - market.start_ns)
+    )
+    train_config = TimeRange(market.start_ns, split_ns).env_config(env_config)
+    test_config = TimeRange(split_ns, market.end_ns + 1).env_config(env_config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "adversarial.toml")
-    trader = _Trader(config, market, env_config, out / "trader", seed)
+    trader = _Trader(config, market, train_config, out / "trader", seed)
+    test_env = test_config.replace(action_mode=trader.env_config.action_mode)
     adversary: AdversaryAgent | None = None
     adversary_model: Any = None
     rows: list[dict[str, Any]] = []
@@ -253,7 +267,7 @@ def train_adversarial(
             )
             adversary = AdversaryAgent(adversary_model, config.budget, trader.env_config)
             adversary.save(out / "adversary")
-        plain = evaluate_trader(agent, market, trader.env_config, config.eval_episodes)
+        plain = evaluate_trader(agent, market, test_env, config.eval_episodes)
         row: dict[str, Any] = {
             "round": round_no,
             "phase": who,
@@ -263,7 +277,7 @@ def train_adversarial(
         }
         if adversary is not None:
             attacked = evaluate_trader(
-                agent, market, trader.env_config, config.eval_episodes, adversary, config.budget
+                agent, market, test_env, config.eval_episodes, adversary, config.budget
             )
             row.update(
                 attacked_mean_return=attacked["mean_return"],
