@@ -3,29 +3,18 @@ written here (every error class at least once, with the line the message names).
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import lobzero
 import numpy as np
 import pytest
 
+from tests.data.textfiles import KIND, write
+
 DEPTH_HEADER = "symbol,timestamp,first_update_id,last_update_id,side,update_type,price,qty,pu\n"
 TRADE_HEADER = "id,price,qty,quote_qty,time,is_buyer_maker\n"
 # a futures snapshot (id 10) at t = 1000 ms: bid 100.0 x 1.0, ask 100.5 x 2.0
 SNAP = "X,1000,10,10,b,snap,100.0,1.0,-1\nX,1000,10,10,a,snap,100.5,2.0,-1\n"
-KIND = {"snapshot": 0, "update": 1, "trade": 2, "clear": 3}
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    """Writes ``text`` to ``tmp_path / name`` (gzip when the name ends in .gz)."""
-    path = tmp_path / name
-    if name.endswith(".gz"):
-        with gzip.open(path, "wt") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text)
-    return path
 
 
 def fixture(shared_data: Path, name: str) -> Path:

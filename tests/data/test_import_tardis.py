@@ -3,12 +3,13 @@ error class Tardis files can show, with the line the message names)."""
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 
 import lobzero
 import numpy as np
 import pytest
+
+from tests.data.textfiles import KIND, write
 
 L2_HEADER = "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n"
 TRADES_HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
@@ -18,18 +19,6 @@ SNAP2_HEADER = (
 )
 # a snapshot at local time 10 µs: ask 100.5 x 3, bid 100 x 2
 L2_SNAP = "x,S,1,10,true,ask,100.5,3\nx,S,1,10,true,bid,100,2\n"
-KIND = {"snapshot": 0, "update": 1, "trade": 2, "clear": 3}
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    """Writes ``text`` to ``tmp_path / name`` (gzip when the name ends in .gz)."""
-    path = tmp_path / name
-    if name.endswith(".gz"):
-        with gzip.open(path, "wt") as fh:
-            fh.write(text)
-    else:
-        path.write_text(text)
-    return path
 
 
 def fixture(shared_data: Path, name: str) -> Path:
