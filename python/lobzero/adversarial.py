@@ -240,13 +240,14 @@ def train_adversarial(
     ``log(row)`` is called after each phase (e.g. to print it)."""
     config = config or AdversarialConfig()
     config.validate()
+    first_ns, last_ns = market.start_ns, market.end_ns
+    if first_ns is None or last_ns is None:
+        raise ConfigError(f"{market} has no events to train on")
     # both sides train on the first (1 - test_fraction) of the market; the trader is scored on
     # episodes that start and end inside the rest
-    split_ns = market.start_ns + int(
-        (1.0 - config.test_fraction) * (market.end_ns - market.start_ns)
-    )
-    train_config = TimeRange(market.start_ns, split_ns).env_config(env_config)
-    test_config = TimeRange(split_ns, market.end_ns + 1).env_config(env_config)
+    split_ns = first_ns + int((1.0 - config.test_fraction) * (last_ns - first_ns))
+    train_config = TimeRange(first_ns, split_ns).env_config(env_config)
+    test_config = TimeRange(split_ns, last_ns + 1).env_config(env_config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "adversarial.toml")

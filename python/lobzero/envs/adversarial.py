@@ -25,7 +25,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from lobzero.envs.config import PERTURBATIONS
+from lobzero.envs.trading_env import perturbation_mask
 from lobzero.envs.vector import VecTradingEnv
 from lobzero.exceptions import ConfigError
 
@@ -46,8 +46,7 @@ ADVERSARY_MOVES: tuple[tuple[str, str | None, int], ...] = (
     ("reward", "reward", 0),
 )
 _MASKS = np.array(
-    [0 if kind is None else 1 << PERTURBATIONS.index(kind) for _, kind, _ in ADVERSARY_MOVES],
-    np.uint8,
+    [perturbation_mask([kind] if kind else []) for _, kind, _ in ADVERSARY_MOVES], np.uint8
 )
 _SIGNS = np.array([sign for _, _, sign in ADVERSARY_MOVES], np.int8)
 
@@ -61,8 +60,9 @@ class AdversaryMoves:
             raise ConfigError(f"the adversary's budget must be >= 0, got {budget}")
         self.vec, self.budget = vec, budget
         self.budget_left = np.full(vec.num_envs, budget, np.int64)
-        low = vec.single_observation_space.low
-        high = vec.single_observation_space.high
+        space = vec.single_observation_space
+        assert isinstance(space, spaces.Box)
+        low, high = space.low, space.high
         self.observation_space = spaces.Box(
             low=np.concatenate([low, [-1.0, 0.0]]).astype(np.float32),
             high=np.concatenate([high, [1.0, 1.0]]).astype(np.float32),

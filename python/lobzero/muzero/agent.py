@@ -49,10 +49,6 @@ class MuZeroAgent:
         self.search = search
         self.planner = Planner(self.net, config, device, seed=seed)
 
-    @property
-    def name(self) -> str:
-        return "muzero"
-
     def act(self, obs_batch: np.ndarray) -> npt.NDArray[np.int64]:
         """Actions ``[N]`` (int64) for observations ``[N, obs_dim]`` (float32)."""
         obs = np.asarray(obs_batch, np.float32)

@@ -239,7 +239,7 @@ def train_muzero(
     started, steps_at_start = time.perf_counter(), env_steps
     next_log = (env_steps // config.log_interval + 1) * config.log_interval
     next_checkpoint = (env_steps // config.checkpoint_interval + 1) * config.checkpoint_interval
-    bar = _progress(progress, config.total_env_steps, env_steps)
+    bar = _Bar(config.total_env_steps, env_steps) if progress else None
     try:
         while env_steps < config.total_env_steps:
             temperature = config.temperature(env_steps)
@@ -334,10 +334,6 @@ class _Bar:
 
     def stop(self) -> None:
         self.progress.stop()
-
-
-def _progress(enabled: bool, total: int, done: int) -> _Bar | None:
-    return _Bar(total, done) if enabled else None
 
 
 def evaluate_gym(
