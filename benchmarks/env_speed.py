@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import lobzero
 import numpy as np
 from lobzero.data.export import to_hftbacktest_npz
@@ -25,12 +26,20 @@ from lobzero.envs import EnvConfig, TradingEnv, VecTradingEnv
 BENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench"
 
 
-def best_of(repeats: int, run) -> float:
-    return max(run() for _ in range(repeats))
+def median_of(repeats: int, run) -> float:
+    """Median over repeated runs: a steady rate, not the luckiest one."""
+    return float(np.median([run() for _ in range(repeats)]))
 
 
-def single_env_steps_per_s(market: lobzero.Market, steps: int) -> float:
-    env = TradingEnv(market, EnvConfig(max_position=0.1, episode_steps=1000))
+def single_env_steps_per_s(market: lobzero.Market, steps: int, via_make: bool = False) -> float:
+    """Random actions from ``action_space.sample()``, as the peers' loop does. ``via_make``:
+    built by ``gym.make``, so through gymnasium's checking and order-enforcing wrappers."""
+    config = EnvConfig(max_position=0.1, episode_steps=1000)
+    env = (
+        gym.make("lobzero/Trading-v0", market=market, config=config)
+        if via_make
+        else TradingEnv(market, config)
+    )
 
     def run() -> float:
         env.reset(seed=0)
@@ -41,7 +50,7 @@ def single_env_steps_per_s(market: lobzero.Market, steps: int) -> float:
                 env.reset()
         return steps / (time.perf_counter() - t)
 
-    return best_of(3, run)
+    return median_of(3, run)
 
 
 def vec_env_steps_per_s(market: lobzero.Market, num_envs: int, calls: int) -> float:
@@ -55,7 +64,7 @@ def vec_env_steps_per_s(market: lobzero.Market, num_envs: int, calls: int) -> fl
             vec.step(a)
         return calls * num_envs / (time.perf_counter() - t)
 
-    return best_of(3, run)
+    return median_of(5, run)
 
 
 def peers(python: str, market: lobzero.Market, steps: int) -> dict[str, float]:
@@ -88,7 +97,7 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=1800.0, help="synthetic market length")
     p.add_argument("--steps", type=int, default=50_000, help="single-environment steps")
     p.add_argument("--num-envs", type=int, default=256)
-    p.add_argument("--calls", type=int, default=400, help="batched steps")
+    p.add_argument("--calls", type=int, default=2000, help="batched steps per timed run")
     p.add_argument("--peer-python", default=None)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -100,6 +109,9 @@ def main() -> None:
     result = {
         "market": repr(market),
         "single_env_steps_per_s": single_env_steps_per_s(market, args.steps),
+        "single_env_gym_make_steps_per_s": single_env_steps_per_s(
+            market, args.steps, via_make=True
+        ),
         "vec_env_steps_per_s": vec_env_steps_per_s(market, args.num_envs, args.calls),
         "peers": peers(args.peer_python, market, args.steps) if args.peer_python else {},
     }
@@ -114,6 +126,10 @@ def main() -> None:
     table.add_column("steps/s", justify="right")
     table.add_row(
         "lobzero TradingEnv (gymnasium, random actions)", f"{result['single_env_steps_per_s']:,.0f}"
+    )
+    table.add_row(
+        "lobzero TradingEnv from gym.make (gymnasium's wrappers)",
+        f"{result['single_env_gym_make_steps_per_s']:,.0f}",
     )
     table.add_row(
         f"lobzero VecTradingEnv × {args.num_envs}", f"{result['vec_env_steps_per_s']:,.0f}"

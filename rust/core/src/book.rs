@@ -41,37 +41,30 @@ struct Ladder {
     levels: Vec<(i64, i64)>,
 }
 
-/// How many levels behind the touch a lookup scans linearly before it binary-searches.
-const LINEAR_SCAN: usize = 8;
+/// How many levels from the touch a lookup examines with a branch-free count before it
+/// binary-searches the rest. Updates land unpredictably among the first few levels, so a count
+/// over a fixed window (no data-dependent branch) beats scanning with an early exit.
+const TOUCH_WINDOW: usize = 32;
 
 impl Ladder {
-    /// Index of `key` or where it would go. The touch and the levels just behind it are the
-    /// common case, then levels beyond the deepest one (a book refilling its far end): both are
-    /// answered without a search; the rest scan a few levels back or binary-search.
+    /// Index of `key` or where it would go.
     #[inline]
     fn find(&self, key: i64) -> Result<usize, usize> {
         let levels = &self.levels;
-        let n = levels.len();
-        let Some(&(best, _)) = levels.last() else {
-            return Err(0);
-        };
-        if key >= best {
-            return if key == best { Ok(n - 1) } else { Err(n) };
+        let window_start = levels.len().saturating_sub(TOUCH_WINDOW);
+        if window_start > 0 && key < levels[window_start].0 {
+            return levels[..window_start].binary_search_by_key(&key, |&(k, _)| k);
         }
-        if key < levels[0].0 {
-            return Err(0);
+        let at_or_below = levels[window_start..]
+            .iter()
+            .map(|&(k, _)| usize::from(k <= key))
+            .sum::<usize>();
+        let i = window_start + at_or_below;
+        if at_or_below > 0 && levels[i - 1].0 == key {
+            Ok(i - 1)
+        } else {
+            Err(i)
         }
-        let scan_from = n.saturating_sub(LINEAR_SCAN);
-        if key >= levels[scan_from].0 {
-            for i in (scan_from..n - 1).rev() {
-                let k = levels[i].0;
-                if k <= key {
-                    return if k == key { Ok(i) } else { Err(i + 1) };
-                }
-            }
-            return Err(scan_from);
-        }
-        levels[..scan_from].binary_search_by_key(&key, |&(k, _)| k)
     }
 
     #[inline]
@@ -86,6 +79,47 @@ impl Ladder {
         }
     }
 
+    /// What [`Ladder::set`] would do with `(key, qty)` on this ladder, as a slot.
+    #[inline]
+    fn locate(&self, key: i64, qty: i64) -> LevelSlot {
+        match self.find(key) {
+            Ok(i) if qty > 0 => LevelSlot::new(LevelSlot::SET, i),
+            Ok(i) => LevelSlot::new(LevelSlot::REMOVE, i),
+            Err(i) if qty > 0 => LevelSlot::new(LevelSlot::INSERT, i),
+            Err(_) => LevelSlot::NOTHING,
+        }
+    }
+
+    /// [`Ladder::set`] at a recorded slot, without searching. The slot is checked against the
+    /// levels around it (one cache line); one that does not fit this ladder falls back to the
+    /// search, so a wrong slot costs time, never a wrong book.
+    #[inline]
+    fn set_at(&mut self, key: i64, qty: i64, slot: LevelSlot) {
+        let i = slot.index();
+        let levels = &mut self.levels;
+        let fits = match slot.op() {
+            LevelSlot::SET => qty > 0 && levels.get(i).is_some_and(|l| l.0 == key),
+            LevelSlot::INSERT => {
+                qty > 0
+                    && i <= levels.len()
+                    && (i == 0 || levels[i - 1].0 < key)
+                    && levels.get(i).is_none_or(|l| l.0 > key)
+            }
+            LevelSlot::REMOVE => qty == 0 && levels.get(i).is_some_and(|l| l.0 == key),
+            _ => false,
+        };
+        if !fits {
+            return self.set(key, qty);
+        }
+        match slot.op() {
+            LevelSlot::SET => levels[i].1 = qty,
+            LevelSlot::INSERT => levels.insert(i, (key, qty)),
+            _ => {
+                levels.remove(i);
+            }
+        }
+    }
+
     #[inline]
     fn best(&self) -> Option<(i64, i64)> {
         self.levels.last().copied()
@@ -96,30 +130,97 @@ impl Ladder {
     }
 }
 
-/// The L2 book. See the module documentation for the layout.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Book {
-    bids: Ladder,
-    asks: Ladder,
-}
+/// Where an update lands in its side's ladder and what it does there (set a size, insert a
+/// level, remove one, or nothing), packed in 32 bits: the operation in the top two, the ladder
+/// index in the rest. The book is a function of the stream alone, so the slot of every event is
+/// the same on every replay: recorded once per market ([`crate::replay::ReplayIndex`]), it
+/// spares each later replay its search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelSlot(u32);
 
-impl Book {
+impl LevelSlot {
+    const SET: u32 = 0;
+    const INSERT: u32 = 1;
+    const REMOVE: u32 = 2;
+    const OTHER: u32 = 3;
+    const INDEX_BITS: u32 = 30;
+    const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
+    /// Not a level update (a trade or a clear), or a removal of an absent level.
+    pub const NOTHING: LevelSlot = LevelSlot(Self::OTHER << Self::INDEX_BITS);
+
     #[inline]
-    fn ladder(&self, side: i8) -> &Ladder {
-        if side == SIDE_BID {
-            &self.bids
-        } else {
-            &self.asks
+    fn new(op: u32, index: usize) -> Self {
+        match u32::try_from(index) {
+            Ok(i) if i <= Self::INDEX_MASK => LevelSlot((op << Self::INDEX_BITS) | i),
+            // a ladder beyond 2^30 levels: no shortcut, the replay searches
+            _ => Self::NOTHING,
         }
     }
 
     #[inline]
+    fn op(self) -> u32 {
+        self.0 >> Self::INDEX_BITS
+    }
+
+    #[inline]
+    fn index(self) -> usize {
+        (self.0 & Self::INDEX_MASK) as usize
+    }
+}
+
+/// The L2 book. See the module documentation for the layout.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Book {
+    /// `[bids, asks]`: indexed arithmetically by side, because the side of consecutive events
+    /// is a coin flip that a branch would mispredict half the time.
+    ladders: [Ladder; 2],
+}
+
+impl Book {
+    /// Ladder index (0 bids, 1 asks) and key sign of a side.
+    #[inline]
+    fn slot(side: i8) -> (usize, i64) {
+        let is_ask = usize::from(side != SIDE_BID);
+        (is_ask, 1 - 2 * is_ask as i64)
+    }
+
+    #[inline]
+    fn ladder(&self, side: i8) -> &Ladder {
+        &self.ladders[Self::slot(side).0]
+    }
+
+    #[inline]
     fn key(side: i8, price_ticks: i64) -> i64 {
-        if side == SIDE_BID {
-            price_ticks
-        } else {
-            -price_ticks
+        Self::slot(side).1 * price_ticks
+    }
+
+    /// Hints the CPU to load both touches (the levels most updates hit); see
+    /// [`crate::prefetch`].
+    #[inline]
+    pub fn prefetch_touch(&self) {
+        for ladder in &self.ladders {
+            let levels = &ladder.levels;
+            crate::prefetch::prefetch_slice(&levels[levels.len().saturating_sub(4)..]);
         }
+    }
+
+    /// [`OrderBook::set_level`] that also returns the slot the update used.
+    #[inline]
+    pub fn set_level_recording(&mut self, side: i8, price_ticks: i64, qty_lots: i64) -> LevelSlot {
+        let (slot, sign) = Self::slot(side);
+        let ladder = &mut self.ladders[slot];
+        let key = sign * price_ticks;
+        let level_slot = ladder.locate(key, qty_lots);
+        ladder.set_at(key, qty_lots, level_slot);
+        level_slot
+    }
+
+    /// [`OrderBook::set_level`] at a slot [`Book::set_level_recording`] returned when the same
+    /// update met the same book (any other slot is detected and searched instead).
+    #[inline]
+    pub fn set_level_at(&mut self, side: i8, price_ticks: i64, qty_lots: i64, slot: LevelSlot) {
+        let (ladder, sign) = Self::slot(side);
+        self.ladders[ladder].set_at(sign * price_ticks, qty_lots, slot);
     }
 
     /// Mid price in ticks (a half tick is possible, hence f64), if both sides exist.
@@ -143,37 +244,33 @@ impl Book {
 impl OrderBook for Book {
     #[inline]
     fn set_level(&mut self, side: i8, price_ticks: i64, qty_lots: i64) {
-        let key = Self::key(side, price_ticks);
-        if side == SIDE_BID {
-            self.bids.set(key, qty_lots);
-        } else {
-            self.asks.set(key, qty_lots);
-        }
+        let (slot, sign) = Self::slot(side);
+        self.ladders[slot].set(sign * price_ticks, qty_lots);
     }
 
     fn clear(&mut self, side: i8) {
         if side != SIDE_ASK {
-            self.bids.clear();
+            self.ladders[0].clear();
         }
         if side != SIDE_BID {
-            self.asks.clear();
+            self.ladders[1].clear();
         }
     }
 
     #[inline]
     fn best_bid(&self) -> Option<(i64, i64)> {
-        self.bids.best()
+        self.ladders[0].best()
     }
 
     #[inline]
     fn best_ask(&self) -> Option<(i64, i64)> {
-        self.asks.best().map(|(k, q)| (-k, q))
+        self.ladders[1].best().map(|(k, q)| (-k, q))
     }
 
     #[inline]
     fn top_levels(&self, side: i8, price_ticks: &mut [i64], qty_lots: &mut [i64]) -> usize {
-        let sign = if side == SIDE_BID { 1 } else { -1 };
-        let levels = self.ladder(side).levels.iter().rev();
+        let (slot, sign) = Self::slot(side);
+        let levels = self.ladders[slot].levels.iter().rev();
         let mut written = 0;
         for ((price, qty), &(key, q)) in price_ticks.iter_mut().zip(qty_lots.iter_mut()).zip(levels)
         {
@@ -202,8 +299,8 @@ impl OrderBook for Book {
     }
 
     fn walk(&self, side: i8, visit: &mut dyn FnMut(i64, i64) -> bool) {
-        let sign = if side == SIDE_BID { 1 } else { -1 };
-        for &(key, qty) in self.ladder(side).levels.iter().rev() {
+        let (slot, sign) = Self::slot(side);
+        for &(key, qty) in self.ladders[slot].levels.iter().rev() {
             if !visit(sign * key, qty) {
                 break;
             }

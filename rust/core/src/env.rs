@@ -15,7 +15,7 @@ use crate::error::{LobzeroError, Result};
 use crate::event::{EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
 use crate::exec::{sweep, Consumed, SweepAdjust};
 use crate::features::{DecisionContext, FeatureConfig, FeatureState};
-use crate::replay::{Checkpoints, Replay};
+use crate::replay::{Replay, ReplayIndex};
 use crate::rng::Rng;
 use std::sync::Arc;
 
@@ -174,12 +174,12 @@ pub struct StepInfo {
     pub perturbations: u8,
 }
 
-/// The market the environments share: the stream, its instrument and book checkpoints.
+/// The market the environments share: the stream, its instrument and its replay index.
 #[derive(Debug, Clone)]
 pub struct SharedMarket {
     pub stream: Arc<EventStream>,
     pub instrument: Instrument,
-    pub checkpoints: Arc<Checkpoints>,
+    pub index: Arc<ReplayIndex>,
     tick: f64,
     lot: f64,
 }
@@ -192,11 +192,11 @@ impl SharedMarket {
         }
         // a few hundred checkpoints: a reset replays at most a few thousand events to its start
         let every = (stream.len() / 256).clamp(4096, 1 << 16);
-        let checkpoints = Arc::new(Checkpoints::build(&stream, every));
+        let index = Arc::new(ReplayIndex::build(&stream, every));
         Ok(Self {
             stream,
             instrument,
-            checkpoints,
+            index,
             tick: tick.to_f64(),
             lot: lot.to_f64(),
         })
@@ -291,9 +291,9 @@ impl TradingEnv {
         self.now_ns
     }
 
-    /// See [`Replay::prefetch_next`].
+    /// Hints the CPU to load what the next step reads first (see [`Replay::prefetch_next`]).
     pub fn prefetch(&self) {
-        self.replay.prefetch_next();
+        self.replay.prefetch_next(&self.market.index);
     }
 
     pub fn needs_reset(&self) -> bool {
@@ -319,21 +319,21 @@ impl TradingEnv {
     /// levels the exchange updates.
     fn advance(&mut self, ts_ns: i64) {
         let (buy, sell, consumed) = (&mut self.buy_lots, &mut self.sell_lots, &mut self.consumed);
-        self.replay
-            .advance_to_visiting(ts_ns, |s, i| match s.kind[i] {
+        let index = &self.market.index;
+        self.replay.advance_to_indexed(
+            ts_ns,
+            index,
+            |kind, side, price_ticks, qty_lots| match kind {
                 KIND_TRADE => {
-                    if s.side[i] > 0 {
-                        *buy += s.qty_lots[i];
-                    } else if s.side[i] < 0 {
-                        *sell += s.qty_lots[i];
-                    }
+                    // branch-free: the aggressor side is a coin flip
+                    *buy += qty_lots * i64::from(side > 0);
+                    *sell += qty_lots * i64::from(side < 0);
                 }
-                KIND_UPDATE | KIND_SNAPSHOT => {
-                    consumed.on_level_update(s.side[i], s.price_ticks[i])
-                }
-                KIND_CLEAR => consumed.on_clear(s.side[i]),
+                KIND_UPDATE | KIND_SNAPSHOT => consumed.on_level_update(side, price_ticks),
+                KIND_CLEAR => consumed.on_clear(side),
                 _ => {}
-            });
+            },
+        );
     }
 
     fn mid(&mut self) -> f64 {
@@ -443,8 +443,8 @@ impl TradingEnv {
         self.fills_start = 0;
         // warm-up: the decisions before the start fill the feature history
         let warm_start = start - warmup * step;
-        let checkpoints = Arc::clone(&self.market.checkpoints);
-        self.replay.seek(warm_start.max(first - 1), &checkpoints);
+        let index = Arc::clone(&self.market.index);
+        self.replay.seek(warm_start.max(first - 1), &index);
         let mut scratch = std::mem::take(&mut self.scratch_obs);
         for k in 0..warmup {
             self.buy_lots = 0;

@@ -2,8 +2,9 @@
 //! and never past the time it is asked for, so whatever reads the book at time `t` sees exactly
 //! the events received up to `t`.
 
-use crate::book::{Book, OrderBook};
+use crate::book::{Book, LevelSlot, OrderBook};
 use crate::event::{EventStream, KIND_CLEAR, KIND_SNAPSHOT, KIND_UPDATE};
+use crate::prefetch::prefetch_slice;
 
 /// The cursor. `position()` is the index of the next event to apply. `S` is how the stream is
 /// held: `&EventStream` for a scan, `Arc<EventStream>` for an environment that owns its cursor.
@@ -50,54 +51,81 @@ impl<S: AsRef<EventStream>> Replay<S> {
         self.stream().recv_ts_ns.get(self.pos).copied()
     }
 
-    /// Applies the events `[self.pos, end)` to the book, showing each to `visit`.
+    /// Applies the events `[self.pos, end)` to the book, showing each to `visit` as
+    /// `(kind, side, price_ticks, qty_lots)`.
     #[inline]
-    fn apply_until(&mut self, end: usize, mut visit: impl FnMut(&EventStream, usize)) {
+    fn apply_until(&mut self, end: usize, mut visit: impl FnMut(u8, i8, i64, i64)) {
         let s = self.stream.as_ref();
         let range = self.pos..end;
         let rows = s.kind[range.clone()]
             .iter()
             .zip(&s.side[range.clone()])
             .zip(&s.price_ticks[range.clone()])
-            .zip(&s.qty_lots[range.clone()]);
-        for (i, (((&kind, &side), &price), &qty)) in range.zip(rows) {
+            .zip(&s.qty_lots[range]);
+        for (((&kind, &side), &price), &qty) in rows {
             match kind {
                 KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level(side, price, qty),
                 KIND_CLEAR => self.book.clear(side),
                 // trades leave the book as it is; validated streams hold no other kind
                 _ => {}
             }
-            visit(s, i);
+            visit(kind, side, price, qty);
         }
         self.pos = end;
     }
 
-    /// Asks the CPU to start loading the next events' columns into cache. A batch of
-    /// environments reads 256 streams at 256 positions, so each step would otherwise begin with
-    /// a cache miss per column; hinting the next environment's rows while stepping this one hides
-    /// that latency. A hint only: it never changes results.
+    /// [`Replay::apply_until`] with the slots a [`ReplayIndex`] recorded for these events:
+    /// the same book without searching the ladders. An index of another length (another
+    /// stream) is not used.
     #[inline]
-    pub fn prefetch_next(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let s = self.stream.as_ref();
-            let i = self.pos.min(s.len().saturating_sub(1));
-            if s.is_empty() {
-                return;
+    fn apply_until_indexed(
+        &mut self,
+        end: usize,
+        index: &ReplayIndex,
+        mut visit: impl FnMut(u8, i8, i64, i64),
+    ) {
+        let Some(slots) = index
+            .slots
+            .get(self.pos..end)
+            .filter(|_| index.len == self.stream().len())
+        else {
+            return self.apply_until(end, visit);
+        };
+        let s = self.stream.as_ref();
+        let range = self.pos..end;
+        let rows = s.kind[range.clone()]
+            .iter()
+            .zip(&s.side[range.clone()])
+            .zip(&s.price_ticks[range.clone()])
+            .zip(&s.qty_lots[range])
+            .zip(slots);
+        for ((((&kind, &side), &price), &qty), &slot) in rows {
+            match kind {
+                KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level_at(side, price, qty, slot),
+                KIND_CLEAR => self.book.clear(side),
+                _ => {}
             }
-            let lines = [
-                s.recv_ts_ns[i..].as_ptr() as *const i8,
-                s.kind[i..].as_ptr() as *const i8,
-                s.side[i..].as_ptr(),
-                s.price_ticks[i..].as_ptr() as *const i8,
-                s.qty_lots[i..].as_ptr() as *const i8,
-            ];
-            for p in lines {
-                // SAFETY: prefetching is a hint that cannot fault, and the pointers are in bounds
-                unsafe { _mm_prefetch(p, _MM_HINT_T0) };
-            }
+            visit(kind, side, price, qty);
         }
+        self.pos = end;
+    }
+
+    /// Asks the CPU to start loading the next events' columns (and their slots in `index`) and
+    /// the book's touch into cache. A batch of environments reads 256 streams at 256 positions,
+    /// so each step would otherwise begin with a cache miss per column; hinting the next
+    /// environment's rows while stepping this one hides that latency. A hint only: it never
+    /// changes results.
+    #[inline]
+    pub fn prefetch_next(&self, index: &ReplayIndex) {
+        let s = self.stream.as_ref();
+        let i = self.pos;
+        prefetch_slice(s.recv_ts_ns.get(i..).unwrap_or_default());
+        prefetch_slice(s.kind.get(i..).unwrap_or_default());
+        prefetch_slice(s.side.get(i..).unwrap_or_default());
+        prefetch_slice(s.price_ticks.get(i..).unwrap_or_default());
+        prefetch_slice(s.qty_lots.get(i..).unwrap_or_default());
+        prefetch_slice(index.slots.get(i..).unwrap_or_default());
+        self.book.prefetch_touch();
     }
 
     /// Index of the first event received after `ts_ns`, from the cursor on.
@@ -110,16 +138,17 @@ impl<S: AsRef<EventStream>> Replay<S> {
     /// Applies every event received at or before `ts_ns`; returns how many were applied.
     #[inline]
     pub fn advance_to(&mut self, ts_ns: i64) -> usize {
-        self.advance_to_visiting(ts_ns, |_, _| {})
+        self.advance_to_visiting(ts_ns, |_, _, _, _| {})
     }
 
-    /// [`Replay::advance_to`] that also shows each applied event's index to `visit`, for callers
-    /// that track flow or react to level updates in the same pass.
+    /// [`Replay::advance_to`] that also shows each applied event to `visit` as
+    /// `(kind, side, price_ticks, qty_lots)`, for callers that track flow or react to level
+    /// updates in the same pass.
     #[inline]
     pub fn advance_to_visiting(
         &mut self,
         ts_ns: i64,
-        visit: impl FnMut(&EventStream, usize),
+        visit: impl FnMut(u8, i8, i64, i64),
     ) -> usize {
         let start = self.pos;
         let end = self.end_of(ts_ns);
@@ -127,11 +156,25 @@ impl<S: AsRef<EventStream>> Replay<S> {
         end - start
     }
 
+    /// [`Replay::advance_to_visiting`] through the slots of `index` (built from this stream).
+    #[inline]
+    pub fn advance_to_indexed(
+        &mut self,
+        ts_ns: i64,
+        index: &ReplayIndex,
+        visit: impl FnMut(u8, i8, i64, i64),
+    ) -> usize {
+        let start = self.pos;
+        let end = self.end_of(ts_ns);
+        self.apply_until_indexed(end, index, visit);
+        end - start
+    }
+
     /// Applies the next `n` events (fewer at the end of the stream); returns how many were applied.
     pub fn advance_events(&mut self, n: usize) -> usize {
         let end = self.pos.saturating_add(n).min(self.stream().len());
         let start = self.pos;
-        self.apply_until(end, |_, _| {});
+        self.apply_until(end, |_, _, _, _| {});
         end - start
     }
 
@@ -142,37 +185,66 @@ impl<S: AsRef<EventStream>> Replay<S> {
     }
 
     /// Puts the cursor at the state after every event received at or before `ts_ns`, starting
-    /// from the nearest checkpoint instead of the beginning of the stream.
-    pub fn seek(&mut self, ts_ns: i64, checkpoints: &Checkpoints) {
+    /// from the index's nearest checkpoint instead of the beginning of the stream.
+    pub fn seek(&mut self, ts_ns: i64, index: &ReplayIndex) {
         let target = self.stream().recv_ts_ns.partition_point(|&t| t <= ts_ns);
-        if target < self.pos || self.pos + checkpoints.every < target {
-            let (pos, book) = checkpoints.before(target);
+        if target < self.pos || self.pos + index.every < target {
+            let (pos, book) = index.before(target);
             self.pos = pos;
             self.book.clone_from(book);
         }
-        self.advance_events(target - self.pos);
+        self.apply_until_indexed(target, index, |_, _, _, _| {});
     }
 }
 
-/// Copies of the book every `every` events, so a cursor can jump to any time cheaply (an
-/// environment starts each episode at a random time of a long stream).
+/// What makes replaying one stream many times cheap (environments start each episode at a
+/// random time of a long stream, and replay it step after step): copies of the book every
+/// `every` events, so a cursor can jump anywhere; and the ladder slot of every event, so a
+/// replay applies updates without searching the book.
 #[derive(Debug, Clone)]
-pub struct Checkpoints {
+pub struct ReplayIndex {
     pub every: usize,
     /// (position, book after the events before it); the first is (0, empty book).
     books: Vec<(usize, Book)>,
+    /// [`LevelSlot`] of each event of the stream, in stream order.
+    slots: Vec<LevelSlot>,
+    /// Events in the stream the index was built from.
+    len: usize,
 }
 
-impl Checkpoints {
-    /// One pass over the stream; `every` events between checkpoints (at least 1).
+impl ReplayIndex {
+    /// One pass over the stream; `every` events between checkpoints (at least 1). Memory: 4
+    /// bytes an event, plus the checkpoint books.
     pub fn build(stream: &EventStream, every: usize) -> Self {
         let every = every.max(1);
         let mut books = vec![(0, Book::default())];
-        let mut replay = Replay::new(stream);
-        while replay.advance_events(every) == every && !replay.is_done() {
-            books.push((replay.position(), replay.book().clone()));
+        let mut slots = Vec::with_capacity(stream.len());
+        let mut book = Book::default();
+        let rows = stream
+            .kind
+            .iter()
+            .zip(&stream.side)
+            .zip(&stream.price_ticks)
+            .zip(&stream.qty_lots);
+        for (i, (((&kind, &side), &price), &qty)) in rows.enumerate() {
+            if i > 0 && i % every == 0 {
+                books.push((i, book.clone()));
+            }
+            slots.push(match kind {
+                KIND_SNAPSHOT | KIND_UPDATE => book.set_level_recording(side, price, qty),
+                KIND_CLEAR => {
+                    book.clear(side);
+                    LevelSlot::NOTHING
+                }
+                _ => LevelSlot::NOTHING,
+            });
         }
-        Self { every, books }
+        Self {
+            every,
+            books,
+            slots,
+            len: stream.len(),
+        }
     }
 
     /// The last checkpoint at or before `position`.
@@ -185,6 +257,7 @@ impl Checkpoints {
         (*pos, book)
     }
 
+    /// Number of checkpoints.
     pub fn len(&self) -> usize {
         self.books.len()
     }
@@ -296,7 +369,7 @@ mod tests {
     fn seeking_through_checkpoints_equals_replaying() {
         let s = stream();
         for every in 1..5 {
-            let cps = Checkpoints::build(&s, every);
+            let cps = ReplayIndex::build(&s, every);
             for t in [0, 10, 15, 20, 30, 44, 45, 100, 20, 10] {
                 let mut seeker = Replay::new(&s);
                 seeker.seek(t, &cps);
@@ -305,6 +378,89 @@ mod tests {
                 assert_eq!(seeker.position(), plain.position());
                 assert_eq!(seeker.book(), plain.book());
             }
+        }
+    }
+
+    /// A random stream over a narrow price range, so updates hit, insert and delete levels
+    /// anywhere in ladders both shallower and deeper than the book's search window.
+    fn random_stream(seed: u64, events: usize, price_range: u64) -> EventStream {
+        let mut rng = crate::rng::Rng::new(seed);
+        let mut s = EventStream::default();
+        for i in 0..events {
+            let roll = rng.below(100);
+            let (kind, qty) = match roll {
+                0 => (KIND_CLEAR, 0),
+                1..=10 => (KIND_TRADE, 1 + rng.below(5) as i64),
+                11..=45 => (KIND_UPDATE, 0),
+                _ => (KIND_UPDATE, 1 + rng.below(9) as i64),
+            };
+            let side = if rng.below(2) == 0 {
+                SIDE_BID
+            } else {
+                SIDE_ASK
+            };
+            let price = if side == SIDE_BID {
+                1000
+            } else {
+                1000 + price_range as i64
+            };
+            let offset = rng.below(price_range) as i64;
+            s.push(Event {
+                ts_ns: i as i64,
+                recv_ts_ns: i as i64,
+                kind,
+                side,
+                price_ticks: if side == SIDE_BID {
+                    price - offset
+                } else {
+                    price + offset
+                },
+                qty_lots: qty,
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn indexed_replay_equals_searching_replay() {
+        for (seed, price_range) in [(1, 8), (2, 60), (3, 400)] {
+            let s = random_stream(seed, 5000, price_range);
+            let index = ReplayIndex::build(&s, 700);
+            for step in [1, 7, 93] {
+                let (mut plain, mut indexed) = (Replay::new(&s), Replay::new(&s));
+                let mut t = 0;
+                while !plain.is_done() {
+                    t += step;
+                    plain.advance_to(t);
+                    indexed.advance_to_indexed(t, &index, |_, _, _, _| {});
+                    assert_eq!(
+                        plain.book(),
+                        indexed.book(),
+                        "seed {seed} step {step} t {t}"
+                    );
+                }
+            }
+            for t in [0, 699, 700, 2500, 4999, 1200] {
+                let mut seeker = Replay::new(&s);
+                seeker.seek(t, &index);
+                let mut plain = Replay::new(&s);
+                plain.advance_to(t);
+                assert_eq!(seeker.book(), plain.book());
+            }
+        }
+    }
+
+    #[test]
+    fn slots_of_another_book_fall_back_to_searching() {
+        // an index built from another stream of the same length: every slot is wrong for this
+        // book, and each one must be caught
+        let s = random_stream(4, 3000, 50);
+        let other = ReplayIndex::build(&random_stream(5, 3000, 50), 500);
+        let (mut plain, mut indexed) = (Replay::new(&s), Replay::new(&s));
+        for t in (0..3000).step_by(11) {
+            plain.advance_to(t);
+            indexed.advance_to_indexed(t, &other, |_, _, _, _| {});
+            assert_eq!(plain.book(), indexed.book());
         }
     }
 
