@@ -9,21 +9,22 @@
 //! |----------------------|-------------|------------------------------------------------------------|
 //! | `visit_count`        | `[B, N]`    | visits of each node (the root counts its own expansion)   |
 //! | `value_sum`          | `[B, N]`    | sum of the discounted returns backed up through the node   |
-//! | `raw_value`          | `[B, N]`    | the value the model predicted when the node was expanded   |
 //! | `reward`             | `[B, N]`    | reward on the edge into the node (0 for the root)          |
 //! | `parent`             | `[B, N]`    | slot of the parent, [`NO_PARENT`] for the root             |
 //! | `action_from_parent` | `[B, N]`    | action that led to the node, [`NO_ACTION`] for the root    |
+//! | `raw_value`          | `[B, N]`    | the model's value at expansion, Gumbel only (else empty)   |
 //! | `prior`              | `[B, N, A]` | prior of child `a` of node `n` (root: after noise and mask)|
 //! | `children`           | `[B, N, A]` | slot of child `a` of node `n`, or [`UNEXPANDED`]           |
 //! | `edge_visits`        | `[B, N, A]` | `visit_count` of child `a` of node `n` (0: unexpanded)     |
-//! | `edge_q`             | `[B, N, A]` | `q_value` of child `a` of node `n` (0: unexpanded)         |
+//! | `edge_q`             | `[B, N, A]` | Q of child `a` of node `n` (-inf: unexpanded)              |
 //! | `log_prior`          | `[B, N, A]` | `ln(prior)`, Gumbel only (empty for MuZero)                |
 //!
+//! The Q of a child is `reward + discount * value_sum / visit_count`, stored only on its edge.
 //! `edge_visits` and `edge_q` duplicate the child's own statistics next to the parent's priors,
 //! so that selection reads one node's edges as three contiguous runs of `A` values instead of
 //! following `children` to each child; `backup` writes both copies. An edge with visits is
 //! expanded (a new node is backed up in the `backup` that expands it). The edge rows of the
-//! slots a tree has not handed out yet are kept clean (unexpanded, 0 visits, Q 0) by `reset`
+//! slots a tree has not handed out yet are kept clean (unexpanded, 0 visits, Q -inf) by `reset`
 //! and `reuse_subtree`, so expanding a node does not write its row.
 //!
 //! Flat index of node `n` of tree `b` is `b * N + n`; of edge `(n, a)` it is `(b * N + n) * A + a`.

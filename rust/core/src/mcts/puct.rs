@@ -19,37 +19,40 @@
 
 use super::{MctsBatch, UnvisitedValue, ROOT};
 
-/// `if cond { a } else { b }` as bit operations: LLVM turns the plain `if` into a branch, which
-/// the visited / unvisited pattern of the children makes mispredict; this stays a blend.
-#[inline(always)]
-fn pick(cond: bool, a: f64, b: f64) -> f64 {
-    let mask = (cond as u64).wrapping_neg();
-    f64::from_bits((a.to_bits() & mask) | (b.to_bits() & !mask))
-}
-
 /// Per-tree constants of one descent.
-struct Tree<'a> {
+#[derive(Debug, Clone, Copy, Default)]
+struct Tree {
     base: usize,
-    /// min and max - min of the tree's Q statistics (`MinMax::normalize` with the span hoisted)
+    /// `min` and `max - min` of the tree's Q statistics (`MinMax::normalize` with the span
+    /// hoisted). Without spread (fewer than two distinct Q values, where `normalize` gives 0)
+    /// they are +inf and 1, so that `((q - min) / span).clamp(0, 1)` is 0 for every `q`, and
+    /// the score loop needs no test of its own for that case.
     min: f64,
     span: f64,
     spread: bool,
-    legal: &'a [bool],
+    /// index of the tree's row of `MctsBatch::legal`
+    legal: usize,
 }
 
-impl<'a> Tree<'a> {
-    fn new(t: &'a MctsBatch, b: usize) -> Self {
-        let na = t.cfg.num_actions;
+impl Tree {
+    fn new(t: &MctsBatch, b: usize) -> Self {
         let mm = t.minmax[b];
+        let spread = mm.max > mm.min;
+        let (min, span) = if spread {
+            (mm.min, mm.max - mm.min)
+        } else {
+            (f64::INFINITY, 1.0)
+        };
         Self {
             base: b * t.capacity,
-            min: mm.min,
-            span: mm.max - mm.min,
-            spread: mm.max > mm.min,
-            legal: &t.legal[b * na..(b + 1) * na],
+            min,
+            span,
+            spread,
+            legal: b * t.cfg.num_actions,
         }
     }
 
+    /// `MinMax::normalize` with the span hoisted.
     #[inline(always)]
     fn normalize(&self, q: f64) -> f64 {
         if self.spread {
@@ -60,16 +63,22 @@ impl<'a> Tree<'a> {
     }
 }
 
+/// Children scored per pass of [`best_action`]: its score buffer lives on the stack, so any
+/// action count is handled in chunks of this many.
+const CHUNK: usize = 8;
+
 /// The PUCT choice at `node` (with `visits` visits) of tree `tr`: (action, its edge index).
+/// `AT_ROOT`: `node` is the root, where only legal actions compete. `PARENT_RULE`: unvisited
+/// children are valued by [`UnvisitedValue::Parent`] (else [`UnvisitedValue::Zero`]).
 ///
-/// Everything that depends only on the parent (pb_c, sqrt of its visits, the min-max span, the
-/// unvisited value) is computed once; per child only the node's edge arrays are read (`prior`,
-/// `edge_visits`, `edge_q`, contiguous), with the same f64 operations in the same order as the
-/// pseudocode so the scores are bit-identical to it.
+/// Everything that depends only on the parent (its row of the exploration table, the min-max
+/// span, the unvisited value) is computed once; per child only the node's edge arrays are read
+/// (`prior`, `edge_visits`, `edge_q`, contiguous), with the same f64 operations in the same
+/// order as the pseudocode so the scores are bit-identical to it.
 #[inline(always)]
-fn best_action<const A: usize>(
+fn best_action<const A: usize, const AT_ROOT: bool, const PARENT_RULE: bool>(
     t: &MctsBatch,
-    tr: &Tree<'_>,
+    tr: &Tree,
     node: usize,
     visits: u32,
 ) -> (usize, usize) {
@@ -77,65 +86,80 @@ fn best_action<const A: usize>(
     // A > 0: the action count known at compile time (loops unrolled, no bounds checks)
     let na = if A > 0 { A } else { cfg.num_actions };
     let parent_visits = visits as f64;
-    // tables hold exactly ln((n + base + 1) / base) + init and sqrt(n) for this visit count
-    let (pb_c_parent, sqrt_parent) = match (
-        t.pb_c_table.get(visits as usize),
-        t.sqrt_table.get(visits as usize),
-    ) {
-        (Some(&pb_c), Some(&sqrt)) => (pb_c, sqrt),
-        _ => (
-            ((parent_visits + cfg.pb_c_base + 1.0) / cfg.pb_c_base).ln() + cfg.pb_c_init,
-            parent_visits.sqrt(),
-        ),
+    // the exploration factor of each child visit count, from the table when it covers this
+    // parent (child visits never exceed the parent's; the per-child fallback computes exactly
+    // what the table holds)
+    let (row, pb_c_parent, sqrt_parent): (&[f64], f64, f64) =
+        if visits as usize <= t.exploration_max_visits {
+            let start = visits as usize * (visits as usize + 1) / 2;
+            (
+                t.exploration_table
+                    .get(start..=start + visits as usize)
+                    .unwrap_or(&[]),
+                0.0,
+                0.0,
+            )
+        } else {
+            // the tables hold exactly ln((n + base + 1) / base) + init and sqrt(n)
+            let pb_c = t
+                .pb_c_table
+                .get(visits as usize)
+                .copied()
+                .unwrap_or_else(|| {
+                    ((parent_visits + cfg.pb_c_base + 1.0) / cfg.pb_c_base).ln() + cfg.pb_c_init
+                });
+            let sqrt = t
+                .sqrt_table
+                .get(visits as usize)
+                .copied()
+                .unwrap_or_else(|| parent_visits.sqrt());
+            (&[], pb_c, sqrt)
+        };
+    let exploration = |n: u32| match row.get(n as usize) {
+        Some(&factor) => factor,
+        None => pb_c_parent * (sqrt_parent / (n as f64 + 1.0)),
     };
-    let unvisited = match cfg.unvisited_value {
-        UnvisitedValue::Zero => 0.0,
-        UnvisitedValue::Parent => tr.normalize(t.value_sum[tr.base + node] / parent_visits),
+    // 0 without spread, as `MinMax::normalize` gives
+    let unvisited_parent = if PARENT_RULE {
+        tr.normalize(t.value_sum[tr.base + node] / parent_visits)
+    } else {
+        0.0
     };
     let e0 = (tr.base + node) * na;
     let prior = &t.prior[e0..e0 + na];
     let child_visits = &t.edge_visits[e0..e0 + na];
     let child_q = &t.edge_q[e0..e0 + na];
-    // touch the node's child slots now so their cache line arrives while the scores are
-    // computed (read after the argmax, the load's miss would be paid in full)
-    std::hint::black_box(t.children.get(e0).copied());
-    let pb_c = |n: u32| pb_c_parent * (sqrt_parent / (n as f64 + 1.0));
     // ties go to the lowest index (strict >); scores are finite, so the first candidate
     // always beats the -inf start. Root actions outside the legal mask score -inf.
-    let at_root = node == ROOT;
     let mut best = 0;
     let mut best_score = f64::NEG_INFINITY;
-    if tr.spread {
-        for a in 0..na {
+    for first in (0..na).step_by(CHUNK) {
+        let len = CHUNK.min(na - first);
+        let mut score = [0.0f64; CHUNK];
+        for k in 0..len {
+            let a = first + k;
             let n = child_visits[a];
-            // computed for every edge (unexpanded ones hold q = 0) and then picked, so the
-            // loop has no data-dependent branch; an edge with visits is expanded (see
-            // `MctsBatch::edge_visits`)
-            let visited_score = ((child_q[a] - tr.min) / tr.span).clamp(0.0, 1.0);
-            let value_score = pick(n > 0, visited_score, unvisited);
-            let score = pb_c(n) * prior[a] + value_score;
-            let score = if at_root && !tr.legal[a] {
-                f64::NEG_INFINITY
+            // an unexpanded edge holds q = -inf, whose normalized value is 0: the "zero" rule's
+            // value for an unvisited child (an edge with visits is expanded, see
+            // `MctsBatch::edge_visits`), with no test in the loop. A test would compile to a
+            // branch, which the visited / unvisited pattern of the children mispredicts.
+            let value_score = ((child_q[a] - tr.min) / tr.span).clamp(0.0, 1.0);
+            let value_score = if PARENT_RULE && n == 0 {
+                unvisited_parent
             } else {
-                score
+                value_score
             };
-            if score > best_score {
-                best_score = score;
-                best = a;
-            }
+            score[k] = exploration(n) * prior[a] + value_score;
         }
-    } else {
-        // fewer than two distinct Q values: every value score is 0 (unvisited included,
-        // since the "parent" rule normalizes to 0 too), as `MinMax::normalize` gives
-        for a in 0..na {
-            let score = pb_c(child_visits[a]) * prior[a] + 0.0;
-            let score = if at_root && !tr.legal[a] {
+        for k in 0..len {
+            let a = first + k;
+            let s = if AT_ROOT && !t.legal[tr.legal + a] {
                 f64::NEG_INFINITY
             } else {
-                score
+                score[k]
             };
-            if score > best_score {
-                best_score = score;
+            if s > best_score {
+                best_score = s;
                 best = a;
             }
         }
@@ -143,15 +167,17 @@ fn best_action<const A: usize>(
     (best, e0 + best)
 }
 
-/// Trees descended together by [`descend_trees`].
-const GROUP: usize = 8;
+/// Descents interleaved by [`descend_trees`].
+const LANES: usize = 8;
 
 /// Descends every tree by PUCT to its first unexpanded edge, writing (slot of the node, action)
 /// of tree `b` into `parent_slot[b]` and `action[b]`.
 ///
-/// The trees go down in groups of [`GROUP`], one step of each in turn: a step waits on the load
-/// of the child slot it chose (often a cache miss) and on a long chain of f64 operations, and
-/// interleaving independent trees lets the CPU overlap those waits.
+/// [`LANES`] descents run interleaved, one step of each in turn: a step waits on the load of
+/// the child slot it chose and on a long chain of f64 operations, and interleaving independent
+/// trees lets the CPU overlap those waits. A lane whose descent ends takes the next tree at
+/// once, so every lane stays busy and no step tests for finished lanes (a test that the
+/// varying depths make mispredict).
 pub(crate) fn descend_trees(t: &MctsBatch, parent_slot: &mut [i64], action: &mut [i64]) {
     // common action counts get a copy of the loop specialized for them
     match t.cfg.num_actions {
@@ -166,37 +192,104 @@ pub(crate) fn descend_trees(t: &MctsBatch, parent_slot: &mut [i64], action: &mut
     }
 }
 
+/// One PUCT step at `node` (with `visits` visits) of tree `tr`, dispatching on the unvisited
+/// rule: (action, its edge index).
+#[inline(always)]
+fn step<const A: usize, const AT_ROOT: bool>(
+    t: &MctsBatch,
+    tr: &Tree,
+    parent_rule: bool,
+    node: usize,
+    visits: u32,
+) -> (usize, usize) {
+    if parent_rule {
+        best_action::<A, AT_ROOT, true>(t, tr, node, visits)
+    } else {
+        best_action::<A, AT_ROOT, false>(t, tr, node, visits)
+    }
+}
+
+/// A descent in progress: tree `b` is at `node`, which has `visits` visits.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lane {
+    b: usize,
+    tree: Tree,
+    node: usize,
+    visits: u32,
+}
+
+/// Starts the descents of trees `*next..` until one goes below its root: the root step is the
+/// only one that checks the legal mask. Descents that end at the root are written out;
+/// returns the lane of the one that goes on, or `None` when no tree is left.
+#[inline(always)]
+fn start_descent<const A: usize>(
+    t: &MctsBatch,
+    parent_rule: bool,
+    next: &mut usize,
+    parent_slot: &mut [i64],
+    action: &mut [i64],
+) -> Option<Lane> {
+    while *next < t.cfg.num_roots {
+        let b = *next;
+        *next += 1;
+        let tree = Tree::new(t, b);
+        let root_visits = t.visit_count[tree.base];
+        let (a, e) = step::<A, true>(t, &tree, parent_rule, ROOT, root_visits);
+        let child = t.children[e];
+        if child < 0 {
+            parent_slot[b] = ROOT as i64;
+            action[b] = a as i64;
+        } else {
+            return Some(Lane {
+                b,
+                tree,
+                node: child as usize,
+                visits: t.edge_visits[e],
+            });
+        }
+    }
+    None
+}
+
 /// [`descend_trees`] for `A` actions (0: any count, read from the configuration).
 fn descend_trees_for<const A: usize>(t: &MctsBatch, parent_slot: &mut [i64], action: &mut [i64]) {
-    for (k, (ps, ac)) in parent_slot
-        .chunks_mut(GROUP)
-        .zip(action.chunks_mut(GROUP))
-        .enumerate()
-    {
-        let b0 = k * GROUP;
-        // a short last group repeats its last tree in the unused lanes, which start dead
-        let last = b0 + ps.len().saturating_sub(1);
-        let trees: [Tree<'_>; GROUP] = std::array::from_fn(|j| Tree::new(t, (b0 + j).min(last)));
-        let mut node = [ROOT; GROUP];
-        let mut visits: [u32; GROUP] = std::array::from_fn(|j| t.visit_count[trees[j].base]);
-        let mut live = [false; GROUP];
-        live[..ps.len()].fill(true);
-        let mut left = ps.len();
-        while left > 0 {
-            for j in 0..GROUP {
-                if !live[j] {
-                    continue;
+    let parent_rule = t.cfg.unvisited_value == UnvisitedValue::Parent;
+    let mut next = 0;
+    // lanes[..active] are descending; the others are unused
+    let mut lanes = [Lane::default(); LANES];
+    let mut active = 0;
+    while active < LANES {
+        match start_descent::<A>(t, parent_rule, &mut next, parent_slot, action) {
+            Some(lane) => {
+                lanes[active] = lane;
+                active += 1;
+            }
+            None => break,
+        }
+    }
+    while active > 0 {
+        let mut j = 0;
+        while j < active {
+            let lane = &mut lanes[j];
+            let (a, e) = step::<A, false>(t, &lane.tree, parent_rule, lane.node, lane.visits);
+            let child = t.children[e];
+            if child >= 0 {
+                lane.node = child as usize;
+                lane.visits = t.edge_visits[e];
+                j += 1;
+                continue;
+            }
+            parent_slot[lane.b] = lane.node as i64;
+            action[lane.b] = a as i64;
+            match start_descent::<A>(t, parent_rule, &mut next, parent_slot, action) {
+                Some(fresh) => {
+                    *lane = fresh;
+                    j += 1;
                 }
-                let (a, e) = best_action::<A>(t, &trees[j], node[j], visits[j]);
-                let child = t.children[e];
-                if child < 0 {
-                    ps[j] = node[j] as i64;
-                    ac[j] = a as i64;
-                    live[j] = false;
-                    left -= 1;
-                } else {
-                    node[j] = child as usize;
-                    visits[j] = t.edge_visits[e];
+                None => {
+                    // no tree left: the last lane moves here (and steps next)
+                    active -= 1;
+                    lanes[j] = lanes[active];
                 }
             }
         }

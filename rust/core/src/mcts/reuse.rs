@@ -124,9 +124,7 @@ impl MctsBatch {
                 let (o, n) = (self.node(b, old), self.node(b, new));
                 self.visit_count[n] = self.visit_count[o];
                 self.value_sum[n] = self.value_sum[o];
-                self.raw_value[n] = self.raw_value[o];
                 self.reward[n] = self.reward[o];
-                self.q_value[n] = self.q_value[o];
                 self.action_from_parent[n] = self.action_from_parent[o];
                 self.parent[n] = match self.parent[o] {
                     p if new == 0 || p < 0 => NO_PARENT,

@@ -18,10 +18,19 @@ impl MinMax {
         max: f64::NEG_INFINITY,
     };
 
+    /// Widens the range to take in `q`. Plain comparisons rather than `f64::min` /
+    /// `f64::max`, whose NaN handling costs a backup some ten instructions per level; the
+    /// result is the same (a NaN `q` changes nothing, and on a tie the old bound is kept, as
+    /// the compiled `f64::min` / `f64::max` keep it: only the sign of an equal zero could
+    /// tell).
     #[inline]
     pub fn update(&mut self, q: f64) {
-        self.min = self.min.min(q);
-        self.max = self.max.max(q);
+        if q < self.min {
+            self.min = q;
+        }
+        if q > self.max {
+            self.max = q;
+        }
     }
 
     /// `(q - min) / (max - min)` clamped to [0, 1]; 0 while the tree has seen fewer than two
@@ -53,12 +62,12 @@ pub struct MctsBatch {
     pub(crate) capacity: usize,
     pub(crate) visit_count: Vec<u32>,
     pub(crate) value_sum: Vec<f64>,
-    pub(crate) raw_value: Vec<f64>,
     pub(crate) reward: Vec<f64>,
-    /// [B, N] `reward + discount * value_sum / visit_count`, refreshed by every backup.
-    pub(crate) q_value: Vec<f64>,
     pub(crate) parent: Vec<i32>,
     pub(crate) action_from_parent: Vec<i32>,
+    /// [B, N] the value the model predicted when the node was expanded, which only Gumbel's
+    /// completed Q reads; empty for MuZero (a store per backup saved).
+    pub(crate) raw_value: Vec<f64>,
     pub(crate) prior: Vec<f64>,
     pub(crate) children: Vec<i32>,
     /// [B, N, A] visit count of the child behind each edge, 0 while the edge is unexpanded (a
@@ -66,8 +75,10 @@ pub struct MctsBatch {
     /// whenever `select` runs). A copy of the child's `visit_count`, kept next to the priors so
     /// that selection reads a node's edges contiguously instead of chasing child slots.
     pub(crate) edge_visits: Vec<u32>,
-    /// [B, N, A] `q_value` of the child behind each edge (0 while unexpanded), for the same
-    /// reason.
+    /// [B, N, A] Q (`reward + discount * value_sum / visit_count`) of the child behind each
+    /// edge, for the same reason (and its only copy, refreshed by every backup); -inf while
+    /// unexpanded, so that PUCT's normalized value of an unexpanded edge is 0 (the "zero" rule
+    /// for unvisited children) without a test (see [`super::puct`]).
     pub(crate) edge_q: Vec<f64>,
     /// [B, N, A] `ln(prior)`, computed once at expansion because Gumbel selection needs the log
     /// prior of every child at every step; empty for MuZero.
@@ -98,27 +109,69 @@ pub struct MctsBatch {
     /// `sqrt_table[n] = sqrt(n)` for every parent visit count `n` a tree can reach.
     pub(crate) pb_c_table: Vec<f64>,
     pub(crate) sqrt_table: Vec<f64>,
+    /// PUCT's exploration factor `pb_c_table[p] * (sqrt_table[p] / (c + 1))` for parent visits
+    /// `p <= exploration_max_visits` and child visits `c <= p`, row `p` starting at
+    /// `p (p + 1) / 2`: the same f64 operations done once here instead of a division per child
+    /// at every selection step.
+    pub(crate) exploration_table: Vec<f64>,
+    pub(crate) exploration_max_visits: usize,
 }
 
-fn softmax_row(
+/// Largest parent visit count [`MctsBatch::exploration_table`] covers (its rows then take
+/// 8 (P + 1) (P + 2) / 2 bytes, some 260 KB; bigger counts compute the factor per child).
+const EXPLORATION_TABLE_MAX_VISITS: usize = 255;
+
+/// The rows of [`MctsBatch::exploration_table`] for parent visits `0..=max_visits`.
+fn exploration_table(pb_c_table: &[f64], sqrt_table: &[f64], max_visits: usize) -> Vec<f64> {
+    let mut table = Vec::with_capacity((max_visits + 1) * (max_visits + 2) / 2);
+    for (parent_visits, (&pb_c, &sqrt)) in pb_c_table
+        .iter()
+        .zip(sqrt_table)
+        .take(max_visits + 1)
+        .enumerate()
+    {
+        table.extend((0..=parent_visits).map(|c| pb_c * (sqrt / (c as f64 + 1.0))));
+    }
+    table
+}
+
+/// Checks that the legal entries of a row of prior logits are finite.
+fn check_logits(
     logits: &[f32],
     legal: Option<&[bool]>,
-    out: &mut [f64],
     location: impl Fn() -> String,
 ) -> Result<()> {
+    let bad = logits
+        .iter()
+        .enumerate()
+        .find(|&(a, x)| legal.is_none_or(|l| l[a]) && !x.is_finite());
+    match bad {
+        Some((a, x)) => Err(LobzeroError::invalid(
+            location(),
+            format!("prior logit of action {a} is {x}; logits must be finite"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The softmax of a row of prior logits over its legal entries (the others get 0), into
+/// `out`; the legal logits must be finite ([`check_logits`]). `A > 0`: rows of that length
+/// (loops unrolled); 0: any.
+#[inline(always)]
+fn softmax_row<const A: usize>(logits: &[f32], legal: Option<&[bool]>, out: &mut [f64]) {
+    let (logits, out) = if A > 0 {
+        (&logits[..A], &mut out[..A])
+    } else {
+        (logits, out)
+    };
     let is_legal = |a: usize| legal.is_none_or(|l| l[a]);
     let mut max = f64::NEG_INFINITY;
     for (a, &x) in logits.iter().enumerate() {
-        if !is_legal(a) {
-            continue;
+        // a plain comparison (the logits are finite, so `f64::max`'s NaN handling is not
+        // needed); on equal zeros either is kept, and `x - max` gives the same exponential
+        if is_legal(a) && x as f64 > max {
+            max = x as f64;
         }
-        if !x.is_finite() {
-            return Err(LobzeroError::invalid(
-                location(),
-                format!("prior logit of action {a} is {x}; logits must be finite"),
-            ));
-        }
-        max = max.max(x as f64);
     }
     let mut total = 0.0;
     for (a, (o, &x)) in out.iter_mut().zip(logits).enumerate() {
@@ -132,7 +185,6 @@ fn softmax_row(
     for o in out.iter_mut() {
         *o /= total;
     }
-    Ok(())
 }
 
 fn check_len(name: &str, got: usize, want: usize, shape: &str) -> Result<()> {
@@ -144,8 +196,18 @@ fn check_len(name: &str, got: usize, want: usize, shape: &str) -> Result<()> {
     Ok(())
 }
 
+/// Index of the first value that is not finite. Whether there is one is checked first, in a
+/// loop the compiler vectorizes: the values are almost always finite, and a scalar search
+/// over the `[B, A]` logits of every backup cost a tenth of the backup itself.
+fn first_non_finite(values: &[f32]) -> Option<usize> {
+    if !values.iter().fold(false, |bad, v| bad | !v.is_finite()) {
+        return None;
+    }
+    values.iter().position(|v| !v.is_finite())
+}
+
 fn check_finite(name: &str, values: &[f32]) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
+    match first_non_finite(values) {
         Some(b) => Err(LobzeroError::invalid(
             format!("{name}[{b}]"),
             format!("is {}; must be finite", values[b]),
@@ -163,19 +225,26 @@ impl MctsBatch {
             .map(|m| gumbel::considered_visit_schedule(m, cfg.num_simulations))
             .collect();
         let rngs = (0..b as u64).map(|i| Rng::derive(cfg.seed, i)).collect();
+        let pb_c_table: Vec<f64> = (0..=n + 1)
+            .map(|v| ((v as f64 + cfg.pb_c_base + 1.0) / cfg.pb_c_base).ln() + cfg.pb_c_init)
+            .collect();
+        let sqrt_table: Vec<f64> = (0..=n + 1).map(|v| (v as f64).sqrt()).collect();
+        let exploration_max_visits = (n + 1).min(EXPLORATION_TABLE_MAX_VISITS);
         Ok(Self {
             capacity: n,
             visit_count: vec![0; b * n],
             value_sum: vec![0.0; b * n],
-            raw_value: vec![0.0; b * n],
             reward: vec![0.0; b * n],
-            q_value: vec![0.0; b * n],
             parent: vec![NO_PARENT; b * n],
             action_from_parent: vec![NO_ACTION; b * n],
+            raw_value: match cfg.algorithm {
+                Algorithm::Gumbel => vec![0.0; b * n],
+                Algorithm::MuZero => Vec::new(),
+            },
             prior: vec![0.0; b * n * a],
             children: vec![UNEXPANDED; b * n * a],
             edge_visits: vec![0; b * n * a],
-            edge_q: vec![0.0; b * n * a],
+            edge_q: vec![f64::NEG_INFINITY; b * n * a],
             log_prior: match cfg.algorithm {
                 Algorithm::Gumbel => vec![0.0; b * n * a],
                 Algorithm::MuZero => Vec::new(),
@@ -193,10 +262,10 @@ impl MctsBatch {
             phase: Phase::Empty,
             rngs,
             scratch: vec![0.0; 4 * a],
-            pb_c_table: (0..=n + 1)
-                .map(|v| ((v as f64 + cfg.pb_c_base + 1.0) / cfg.pb_c_base).ln() + cfg.pb_c_init)
-                .collect(),
-            sqrt_table: (0..=n + 1).map(|v| (v as f64).sqrt()).collect(),
+            exploration_table: exploration_table(&pb_c_table, &sqrt_table, exploration_max_visits),
+            exploration_max_visits,
+            pb_c_table,
+            sqrt_table,
             cfg,
         })
     }
@@ -232,10 +301,16 @@ impl MctsBatch {
         (c != UNEXPANDED).then_some(c as usize)
     }
 
-    /// `reward + discount * mean value` of node `c` (a visited child).
+    /// `reward + discount * mean value` of node `c` (a visited child, not the root), from
+    /// its parent's edge.
     #[inline]
     pub(crate) fn q_of(&self, b: usize, c: usize) -> f64 {
-        self.q_value[self.node(b, c)]
+        let i = self.node(b, c);
+        self.edge_q[self.edge(
+            b,
+            self.parent[i] as usize,
+            self.action_from_parent[i] as usize,
+        )]
     }
 
     fn fresh_minmax(&self) -> MinMax {
@@ -297,9 +372,8 @@ impl MctsBatch {
         }
         let r = self.node(b, ROOT);
         let e = self.edge(b, ROOT, 0);
-        softmax_row(logits, legal, &mut self.prior[e..e + na], || {
-            format!("prior_logits[{b}]")
-        })?;
+        check_logits(logits, legal, || format!("prior_logits[{b}]"))?;
+        softmax_row::<0>(logits, legal, &mut self.prior[e..e + na]);
         let used = (self.num_nodes[b] as usize).max(1);
         self.clear_edges(b, 0, used);
         for a in 0..na {
@@ -307,10 +381,12 @@ impl MctsBatch {
         }
         self.visit_count[r] = 1;
         self.value_sum[r] = value as f64;
-        self.raw_value[r] = value as f64;
         self.reward[r] = 0.0;
         self.parent[r] = NO_PARENT;
         self.action_from_parent[r] = NO_ACTION;
+        if let Some(raw) = self.raw_value.get_mut(r) {
+            *raw = value as f64;
+        }
         self.num_nodes[b] = 1;
         self.minmax[b] = self.fresh_minmax();
         match self.cfg.algorithm {
@@ -330,7 +406,7 @@ impl MctsBatch {
         Ok(())
     }
 
-    /// Marks every edge of slots `from..to` of tree `b` unexpanded (no child, 0 visits, q 0).
+    /// Marks every edge of slots `from..to` of tree `b` unexpanded (no child, 0 visits, q -inf).
     /// The edge rows of the slots at and above `num_nodes[b]` are kept clean this way (by
     /// `reset_tree` and `reuse_subtree`, over the slots the last search used, one contiguous
     /// fill per array), so `backup` expands a node without writing its row.
@@ -338,7 +414,7 @@ impl MctsBatch {
         let (e0, e1) = (self.edge(b, from, 0), self.edge(b, to, 0));
         self.children[e0..e1].fill(UNEXPANDED);
         self.edge_visits[e0..e1].fill(0);
-        self.edge_q[e0..e1].fill(0.0);
+        self.edge_q[e0..e1].fill(f64::NEG_INFINITY);
     }
 
     /// Mixes Dirichlet(alpha) noise over the legal root actions into the root prior.
@@ -431,7 +507,7 @@ impl MctsBatch {
         check_finite("reward", reward)?;
         check_finite("value", value)?;
         // validate every row before touching any tree, so an error leaves the batch unchanged
-        if let Some(i) = prior_logits.iter().position(|x| !x.is_finite()) {
+        if let Some(i) = first_non_finite(prior_logits) {
             return Err(LobzeroError::invalid(
                 format!("prior_logits[{}]", i / na),
                 format!(
@@ -441,6 +517,32 @@ impl MctsBatch {
                 ),
             ));
         }
+        // common action counts get a copy of the loop specialized for them
+        match na {
+            2 => self.expand_and_back_up::<2>(reward, value, prior_logits),
+            3 => self.expand_and_back_up::<3>(reward, value, prior_logits),
+            4 => self.expand_and_back_up::<4>(reward, value, prior_logits),
+            5 => self.expand_and_back_up::<5>(reward, value, prior_logits),
+            6 => self.expand_and_back_up::<6>(reward, value, prior_logits),
+            7 => self.expand_and_back_up::<7>(reward, value, prior_logits),
+            8 => self.expand_and_back_up::<8>(reward, value, prior_logits),
+            _ => self.expand_and_back_up::<0>(reward, value, prior_logits),
+        }
+        self.sims_done += 1;
+        self.phase = Phase::Ready;
+        Ok(())
+    }
+
+    /// The work of [`Self::backup`] once its inputs are validated, for `A` actions (0: any
+    /// count, read from the configuration).
+    fn expand_and_back_up<const A: usize>(
+        &mut self,
+        reward: &[f32],
+        value: &[f32],
+        prior_logits: &[f32],
+    ) {
+        let (nb, na) = (self.cfg.num_roots, self.cfg.num_actions);
+        let na = if A > 0 { A } else { na };
         let discount = self.cfg.discount;
         let fixed_bounds = self.cfg.value_bounds.is_some();
         let gumbel = self.cfg.algorithm == Algorithm::Gumbel;
@@ -456,19 +558,18 @@ impl MctsBatch {
             self.parent[i] = parent as i32;
             self.action_from_parent[i] = a as i32;
             self.reward[i] = reward[b] as f64;
-            self.raw_value[i] = value[b] as f64;
             self.visit_count[i] = 0;
             self.value_sum[i] = 0.0;
             // the new node's edge row is already clean (see `clear_edges`)
             debug_assert!(self.children[e..e + na].iter().all(|&c| c == UNEXPANDED));
             // the row was validated above
-            let _ = softmax_row(
+            softmax_row::<A>(
                 &prior_logits[b * na..(b + 1) * na],
                 None,
                 &mut self.prior[e..e + na],
-                String::new,
             );
             if gumbel {
+                self.raw_value[i] = value[b] as f64;
                 for (l, p) in self.log_prior[e..e + na]
                     .iter_mut()
                     .zip(&self.prior[e..e + na])
@@ -491,7 +592,6 @@ impl MctsBatch {
                 }
                 let reward = self.reward[i];
                 let q = reward + discount * (value_sum / visits as f64);
-                self.q_value[i] = q;
                 let pe = (base + p as usize) * na + self.action_from_parent[i] as usize;
                 self.edge_visits[pe] = visits;
                 self.edge_q[pe] = q;
@@ -503,8 +603,5 @@ impl MctsBatch {
             }
             self.minmax[b] = mm;
         }
-        self.sims_done += 1;
-        self.phase = Phase::Ready;
-        Ok(())
     }
 }
