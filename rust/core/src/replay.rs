@@ -6,6 +6,20 @@ use crate::book::{Book, LevelSlot, OrderBook};
 use crate::event::{EventStream, KIND_CLEAR, KIND_SNAPSHOT, KIND_UPDATE};
 use crate::prefetch::prefetch_slice;
 
+/// The events `range` of a stream as `(kind, side, price_ticks, qty_lots)`.
+#[inline]
+fn rows(
+    s: &EventStream,
+    range: std::ops::Range<usize>,
+) -> impl Iterator<Item = (u8, i8, i64, i64)> + '_ {
+    s.kind[range.clone()]
+        .iter()
+        .zip(&s.side[range.clone()])
+        .zip(&s.price_ticks[range.clone()])
+        .zip(&s.qty_lots[range])
+        .map(|(((&kind, &side), &price), &qty)| (kind, side, price, qty))
+}
+
 /// The cursor. `position()` is the index of the next event to apply. `S` is how the stream is
 /// held: `&EventStream` for a scan, `Arc<EventStream>` for an environment that owns its cursor.
 #[derive(Debug, Clone)]
@@ -55,14 +69,7 @@ impl<S: AsRef<EventStream>> Replay<S> {
     /// `(kind, side, price_ticks, qty_lots)`.
     #[inline]
     fn apply_until(&mut self, end: usize, mut visit: impl FnMut(u8, i8, i64, i64)) {
-        let s = self.stream.as_ref();
-        let range = self.pos..end;
-        let rows = s.kind[range.clone()]
-            .iter()
-            .zip(&s.side[range.clone()])
-            .zip(&s.price_ticks[range.clone()])
-            .zip(&s.qty_lots[range]);
-        for (((&kind, &side), &price), &qty) in rows {
+        for (kind, side, price, qty) in rows(self.stream.as_ref(), self.pos..end) {
             match kind {
                 KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level(side, price, qty),
                 KIND_CLEAR => self.book.clear(side),
@@ -91,15 +98,8 @@ impl<S: AsRef<EventStream>> Replay<S> {
         else {
             return self.apply_until(end, visit);
         };
-        let s = self.stream.as_ref();
-        let range = self.pos..end;
-        let rows = s.kind[range.clone()]
-            .iter()
-            .zip(&s.side[range.clone()])
-            .zip(&s.price_ticks[range.clone()])
-            .zip(&s.qty_lots[range])
-            .zip(slots);
-        for ((((&kind, &side), &price), &qty), &slot) in rows {
+        let events = rows(self.stream.as_ref(), self.pos..end).zip(slots);
+        for ((kind, side, price, qty), &slot) in events {
             match kind {
                 KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level_at(side, price, qty, slot),
                 KIND_CLEAR => self.book.clear(side),
@@ -220,13 +220,7 @@ impl ReplayIndex {
         let mut books = vec![(0, Book::default())];
         let mut slots = Vec::with_capacity(stream.len());
         let mut book = Book::default();
-        let rows = stream
-            .kind
-            .iter()
-            .zip(&stream.side)
-            .zip(&stream.price_ticks)
-            .zip(&stream.qty_lots);
-        for (i, (((&kind, &side), &price), &qty)) in rows.enumerate() {
+        for (i, (kind, side, price, qty)) in rows(stream, 0..stream.len()).enumerate() {
             if i > 0 && i % every == 0 {
                 books.push((i, book.clone()));
             }
