@@ -145,7 +145,8 @@ impl LevelSlot {
     const OTHER: u32 = 3;
     const INDEX_BITS: u32 = 30;
     const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
-    /// Not a level update (a trade or a clear), or a removal of an absent level.
+    /// Not a level update (a trade or a clear), a removal of an absent level, or no recorded
+    /// slot: an update given it is searched.
     pub const NOTHING: LevelSlot = LevelSlot(Self::OTHER << Self::INDEX_BITS);
 
     #[inline]

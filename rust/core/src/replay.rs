@@ -65,13 +65,20 @@ impl<S: AsRef<EventStream>> Replay<S> {
         self.stream().recv_ts_ns.get(self.pos).copied()
     }
 
-    /// Applies the events `[self.pos, end)` to the book, showing each to `visit` as
+    /// Applies the events `[self.pos, end)` to the book, each update at its slot
+    /// ([`LevelSlot::NOTHING`]: searched), showing each event to `visit` as
     /// `(kind, side, price_ticks, qty_lots)`.
     #[inline]
-    fn apply_until(&mut self, end: usize, mut visit: impl FnMut(u8, i8, i64, i64)) {
-        for (kind, side, price, qty) in rows(self.stream.as_ref(), self.pos..end) {
+    fn apply(
+        &mut self,
+        end: usize,
+        slots: impl Iterator<Item = LevelSlot>,
+        mut visit: impl FnMut(u8, i8, i64, i64),
+    ) {
+        let events = rows(self.stream.as_ref(), self.pos..end).zip(slots);
+        for ((kind, side, price, qty), slot) in events {
             match kind {
-                KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level(side, price, qty),
+                KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level_at(side, price, qty, slot),
                 KIND_CLEAR => self.book.clear(side),
                 // trades leave the book as it is; validated streams hold no other kind
                 _ => {}
@@ -81,33 +88,28 @@ impl<S: AsRef<EventStream>> Replay<S> {
         self.pos = end;
     }
 
-    /// [`Replay::apply_until`] with the slots a [`ReplayIndex`] recorded for these events:
-    /// the same book without searching the ladders. An index of another length (another
-    /// stream) is not used.
+    /// [`Replay::apply`] searching the ladders for every update.
+    #[inline]
+    fn apply_until(&mut self, end: usize, visit: impl FnMut(u8, i8, i64, i64)) {
+        self.apply(end, std::iter::repeat(LevelSlot::NOTHING), visit);
+    }
+
+    /// [`Replay::apply`] with the slots a [`ReplayIndex`] recorded for these events: the same
+    /// book without searching. An index of another length (another stream) is not used.
     #[inline]
     fn apply_until_indexed(
         &mut self,
         end: usize,
         index: &ReplayIndex,
-        mut visit: impl FnMut(u8, i8, i64, i64),
+        visit: impl FnMut(u8, i8, i64, i64),
     ) {
-        let Some(slots) = index
-            .slots
-            .get(self.pos..end)
-            .filter(|_| index.len == self.stream().len())
-        else {
-            return self.apply_until(end, visit);
-        };
-        let events = rows(self.stream.as_ref(), self.pos..end).zip(slots);
-        for ((kind, side, price, qty), &slot) in events {
-            match kind {
-                KIND_SNAPSHOT | KIND_UPDATE => self.book.set_level_at(side, price, qty, slot),
-                KIND_CLEAR => self.book.clear(side),
-                _ => {}
-            }
-            visit(kind, side, price, qty);
+        let slots = (index.slots.len() == self.stream().len())
+            .then(|| index.slots.get(self.pos..end))
+            .flatten();
+        match slots {
+            Some(slots) => self.apply(end, slots.iter().copied(), visit),
+            None => self.apply_until(end, visit),
         }
-        self.pos = end;
     }
 
     /// Asks the CPU to start loading the next events' columns (and their slots in `index`) and
@@ -206,10 +208,9 @@ pub struct ReplayIndex {
     pub every: usize,
     /// (position, book after the events before it); the first is (0, empty book).
     books: Vec<(usize, Book)>,
-    /// [`LevelSlot`] of each event of the stream, in stream order.
+    /// [`LevelSlot`] of each event of the stream, in stream order (one per event: its length
+    /// is the stream's).
     slots: Vec<LevelSlot>,
-    /// Events in the stream the index was built from.
-    len: usize,
 }
 
 impl ReplayIndex {
@@ -237,7 +238,6 @@ impl ReplayIndex {
             every,
             books,
             slots,
-            len: stream.len(),
         }
     }
 
