@@ -83,6 +83,9 @@ class EnvCore:
     @property
     def traded_notional(self) -> float: ...
 
+#: names of the rows `VecEnvCore.infos` and `VecEnvCore.step` write, in order
+VEC_INFO_ARRAYS: list[str]
+
 @final
 class VecEnvCore:
     """A batch of environments writing into caller buffers (see `lobzero.envs.VecTradingEnv`)."""
@@ -105,8 +108,10 @@ class VecEnvCore:
         terminated: npt.NDArray[np.bool_],
         truncated: npt.NDArray[np.bool_],
         final_obs: npt.NDArray[np.float32],
-    ) -> None: ...
-    def infos(self) -> dict[str, npt.NDArray[Any]]: ...
+        info_values: npt.NDArray[np.float64],
+        info_ts_ns: npt.NDArray[np.int64],
+    ) -> int: ...
+    def infos(self, values: npt.NDArray[np.float64], ts_ns: npt.NDArray[np.int64]) -> None: ...
     def final_infos(self) -> dict[int, dict[str, Any]]: ...
 
 def import_hftbacktest(

@@ -150,19 +150,27 @@ def test_registered_with_gymnasium(market: lobzero.Market) -> None:
     assert obs.shape == env.observation_space.shape
 
 
-def test_batch_equals_single_environments(market: lobzero.Market) -> None:
-    n = 6
+@pytest.mark.parametrize(("n", "threads"), [(6, None), (40, 2)])
+def test_batch_equals_single_environments(
+    market: lobzero.Market, n: int, threads: int | None
+) -> None:
+    """40 environments on 2 threads go through the worker pool (chunks of 16, stealing);
+    6 step on the calling thread."""
     config = CONFIG.replace(seed=11, episode_steps=20)
-    vec = VecTradingEnv(market, n, config)
+    vec = VecTradingEnv(market, n, config, num_threads=threads)
     singles = [TradingEnv(market, config, seed=11 + i) for i in range(n)]
     obs, _ = vec.reset()
     for i, env in enumerate(singles):
         single_obs, _ = env.reset()
         np.testing.assert_array_equal(obs[i], single_obs)
     rng = np.random.default_rng(0)
+    keys = ("equity", "cash", "position", "mark", "fees", "realized_pnl", "unrealized_pnl")
+    keys += ("unfilled", "ts_ns")
+    earlier: list[tuple[dict, dict]] = []
     for _ in range(45):
         actions = rng.integers(0, 5, n)
         obs, rewards, terminated, truncated, infos = vec.step(actions)
+        earlier.append((infos, {k: infos[k].copy() for k in keys}))
         for i, env in enumerate(singles):
             o, r, te, tr, info = env.step(int(actions[i]))
             assert rewards[i] == r and terminated[i] == te and truncated[i] == tr
@@ -171,7 +179,21 @@ def test_batch_equals_single_environments(market: lobzero.Market) -> None:
                 assert infos["final_info"][i]["equity"] == info["equity"]
                 o, _ = env.reset()
             np.testing.assert_array_equal(obs[i], o)
-            assert infos["equity"][i] == env._core.info()["equity"]
+            now = env._core.info()
+            assert [infos[k][i] for k in keys] == [now[k] for k in keys]
+    # each step's info arrays are its own: later steps never overwrite them
+    for infos, snapshot in earlier:
+        for k in keys:
+            np.testing.assert_array_equal(infos[k], snapshot[k])
+
+
+def test_batch_reports_a_bad_action(market: lobzero.Market) -> None:
+    vec = VecTradingEnv(market, 40, CONFIG, num_threads=2)
+    vec.reset(seed=0)
+    actions = np.full(40, 2)
+    actions[33] = 7
+    with pytest.raises(lobzero.InvalidValueError, match=r"7 is not in 0\.\.5"):
+        vec.step(actions)
 
 
 def test_vector_env_spaces_and_continuous_actions(market: lobzero.Market) -> None:

@@ -58,6 +58,7 @@ class VecTradingEnv(gym.vector.VectorEnv):
         self.feature_names: list[str] = self._core.spaces()["frame_names"]
         self.copy = copy
         d = self._core.obs_dim
+        self._info_values, self._info_ts_ns = self._new_info_buffers()
         self._obs = np.zeros((self.num_envs, d), np.float32)
         self._final_obs = np.zeros((self.num_envs, d), np.float32)
         self._rewards = np.zeros(self.num_envs, np.float64)
@@ -74,7 +75,8 @@ class VecTradingEnv(gym.vector.VectorEnv):
         if seed is not None:
             self._np_random, _ = gym.utils.seeding.np_random(seed)
         self._core.reset(self._obs, None if seed is None else int(seed))
-        return self._out(self._obs), dict(self._core.infos())
+        self._core.infos(self._info_values, self._info_ts_ns)
+        return self._out(self._obs), self._infos()
 
     def step(
         self, actions: Any
@@ -83,12 +85,19 @@ class VecTradingEnv(gym.vector.VectorEnv):
             a = np.ascontiguousarray(np.asarray(actions, dtype=np.float64).reshape(self.num_envs))
         else:
             a = np.ascontiguousarray(np.asarray(actions, dtype=np.int64).reshape(self.num_envs))
-        self._core.step(
-            a, self._obs, self._rewards, self._terminated, self._truncated, self._final_obs
+        ended = self._core.step(
+            a,
+            self._obs,
+            self._rewards,
+            self._terminated,
+            self._truncated,
+            self._final_obs,
+            self._info_values,
+            self._info_ts_ns,
         )
-        infos: dict[str, Any] = dict(self._core.infos())
-        done = self._terminated | self._truncated
-        if done.any():
+        infos = self._infos()
+        if ended:
+            done = self._terminated | self._truncated
             final_obs = np.empty(self.num_envs, dtype=object)
             final_info = np.empty(self.num_envs, dtype=object)
             for i, info in self._core.final_infos().items():
@@ -114,6 +123,20 @@ class VecTradingEnv(gym.vector.VectorEnv):
         else:
             signs = np.ascontiguousarray(np.asarray(gap_signs).reshape(self.num_envs), np.int8)
         self._core.force_perturbations(m, signs)
+
+    def _new_info_buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.empty((len(_core.VEC_INFO_ARRAYS), self.num_envs), np.float64),
+            np.empty(self.num_envs, np.int64),
+        )
+
+    def _infos(self) -> dict[str, Any]:
+        """The per-environment info arrays the last call wrote, as a dict of fresh arrays (a
+        new pair of buffers is made for the next call, so earlier infos are never overwritten)."""
+        infos: dict[str, Any] = dict(zip(_core.VEC_INFO_ARRAYS, self._info_values, strict=True))
+        infos["ts_ns"] = self._info_ts_ns
+        self._info_values, self._info_ts_ns = self._new_info_buffers()
+        return infos
 
     def _out(self, array: np.ndarray) -> np.ndarray:
         return array.copy() if self.copy else array

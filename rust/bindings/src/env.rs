@@ -511,7 +511,8 @@ impl VecEnvCore {
     }
 
     /// Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N] (continuous);
-    /// outputs are written in place.
+    /// outputs are written in place, the state after the step into `info_values` /
+    /// `info_ts_ns` (see `infos`). Returns how many episodes ended (and were reset).
     #[allow(clippy::too_many_arguments)]
     fn step(
         &mut self,
@@ -522,7 +523,9 @@ impl VecEnvCore {
         mut terminated: PyReadwriteArray1<'_, bool>,
         mut truncated: PyReadwriteArray1<'_, bool>,
         mut final_obs: PyReadwriteArray2<'_, f32>,
-    ) -> PyResult<()> {
+        mut info_values: PyReadwriteArray2<'_, f64>,
+        mut info_ts_ns: PyReadwriteArray1<'_, i64>,
+    ) -> PyResult<usize> {
         let mode = self.envs.envs()[0].config().action_mode;
         self.actions.clear();
         if mode == ActionMode::Continuous {
@@ -552,38 +555,36 @@ impl VecEnvCore {
                 .as_slice_mut()
                 .map_err(|_| contiguous("final_obs"))?,
         };
+        let values = info_values
+            .as_slice_mut()
+            .map_err(|_| contiguous("info_values"))?;
+        let ts = info_ts_ns
+            .as_slice_mut()
+            .map_err(|_| contiguous("info_ts_ns"))?;
         let envs = &mut self.envs;
         let actions = &self.actions;
-        py.detach(move || envs.step(actions, buffers)).py()
+        py.detach(move || {
+            envs.step(actions, buffers)?;
+            write_infos(envs.envs(), values, ts)?;
+            Ok::<_, LobzeroError>(envs.final_info().iter().filter(|f| f.is_some()).count())
+        })
+        .py()
     }
 
-    /// Current state of every environment as arrays [N] in user units: equity, cash, position,
-    /// mark, fees, realized_pnl, unrealized_pnl, unfilled (float64), ts_ns (int64).
-    fn infos<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let envs = self.envs.envs();
-        let (tick, lot) = (envs[0].market().tick(), envs[0].market().lot());
-        let infos: Vec<StepInfo> = envs.iter().map(|e| e.info()).collect();
-        let d = PyDict::new(py);
-        let f = |g: &dyn Fn(&StepInfo) -> f64| PyArray1::from_iter(py, infos.iter().map(g));
-        d.set_item(intern!(py, "equity"), f(&|s| s.equity))?;
-        d.set_item(intern!(py, "cash"), f(&|s| s.cash))?;
-        d.set_item(
-            intern!(py, "position"),
-            f(&|s| s.position_lots as f64 * lot),
-        )?;
-        d.set_item(intern!(py, "mark"), f(&|s| s.mark_ticks * tick))?;
-        d.set_item(intern!(py, "fees"), f(&|s| s.fees))?;
-        d.set_item(intern!(py, "realized_pnl"), f(&|s| s.realized_pnl))?;
-        d.set_item(intern!(py, "unrealized_pnl"), f(&|s| s.unrealized_pnl))?;
-        d.set_item(
-            intern!(py, "unfilled"),
-            f(&|s| s.unfilled_lots as f64 * lot),
-        )?;
-        d.set_item(
-            "ts_ns",
-            PyArray1::from_iter(py, infos.iter().map(|s| s.ts_ns)),
-        )?;
-        Ok(d)
+    /// Writes the current state of every environment in user units: `values` float64
+    /// [len(INFO_ARRAYS), N] rows in `INFO_ARRAYS` order, `ts_ns` int64 [N].
+    fn infos(
+        &self,
+        mut values: PyReadwriteArray2<'_, f64>,
+        mut ts_ns: PyReadwriteArray1<'_, i64>,
+    ) -> PyResult<()> {
+        let contiguous = |name: &str| config_error(format!("{name} must be a C-contiguous array"));
+        write_infos(
+            self.envs.envs(),
+            values.as_slice_mut().map_err(|_| contiguous("values"))?,
+            ts_ns.as_slice_mut().map_err(|_| contiguous("ts_ns"))?,
+        )
+        .py()
     }
 
     /// For the environments whose episode ended in the last step: {index: info dict of its last step}.
@@ -599,7 +600,54 @@ impl VecEnvCore {
     }
 }
 
+/// Rows of `VecEnvCore.infos`' float64 array, in order (user units, as in a step's `info`).
+pub const INFO_ARRAYS: [&str; 8] = [
+    "equity",
+    "cash",
+    "position",
+    "mark",
+    "fees",
+    "realized_pnl",
+    "unrealized_pnl",
+    "unfilled",
+];
+
+/// The state of every environment into `values` ([INFO_ARRAYS.len(), N], row-major) and
+/// `ts_ns` ([N]).
+fn write_infos(
+    envs: &[TradingEnv],
+    values: &mut [f64],
+    ts_ns: &mut [i64],
+) -> Result<(), LobzeroError> {
+    let n = envs.len();
+    if values.len() != INFO_ARRAYS.len() * n || ts_ns.len() != n {
+        return Err(LobzeroError::config(format!(
+            "info buffers must be float64 [{}, {n}] and int64 [{n}]",
+            INFO_ARRAYS.len()
+        )));
+    }
+    let (tick, lot) = (envs[0].market().tick(), envs[0].market().lot());
+    let mut rows = values.chunks_exact_mut(n);
+    let mut row = || rows.next().unwrap_or_default();
+    let (equity, cash, position, mark) = (row(), row(), row(), row());
+    let (fees, realized, unrealized, unfilled) = (row(), row(), row(), row());
+    for (i, env) in envs.iter().enumerate() {
+        let s = env.info();
+        equity[i] = s.equity;
+        cash[i] = s.cash;
+        position[i] = s.position_lots as f64 * lot;
+        mark[i] = s.mark_ticks * tick;
+        fees[i] = s.fees;
+        realized[i] = s.realized_pnl;
+        unrealized[i] = s.unrealized_pnl;
+        unfilled[i] = s.unfilled_lots as f64 * lot;
+        ts_ns[i] = s.ts_ns;
+    }
+    Ok(())
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("VEC_INFO_ARRAYS", INFO_ARRAYS.to_vec())?;
     m.add_class::<EnvCore>()?;
     m.add_class::<VecEnvCore>()?;
     Ok(())

@@ -12,6 +12,7 @@ pub mod exec;
 pub mod features;
 pub mod import;
 pub mod mcts;
+pub mod pool;
 pub mod prefetch;
 pub mod replay;
 pub mod rng;

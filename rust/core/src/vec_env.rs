@@ -7,7 +7,15 @@
 
 use crate::env::{Action, EnvConfig, SharedMarket, StepInfo, StepOutcome, TradingEnv};
 use crate::error::{LobzeroError, Result};
-use rayon::prelude::*;
+use crate::pool::ForkJoin;
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+/// Environments per task of the pool: small enough that a core slowed by a neighbour hands
+/// work to the other, large enough that the next environment's prefetch stays in the task.
+const CHUNK: usize = 16;
+/// Batches smaller than this step on the calling thread alone (a hand-over costs more).
+const PARALLEL_MIN_ENVS: usize = 32;
 
 /// Buffers of one batched step; every slice has `num_envs` rows.
 pub struct StepBuffers<'a> {
@@ -20,13 +28,13 @@ pub struct StepBuffers<'a> {
     pub final_obs: &'a mut [f32],
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct VecTradingEnv {
     envs: Vec<TradingEnv>,
     obs_dim: usize,
     /// Info of the finished episode's last step, per environment, when it ended in the last call.
     final_info: Vec<Option<StepInfo>>,
-    threads: usize,
+    pool: ForkJoin,
 }
 
 impl VecTradingEnv {
@@ -43,11 +51,16 @@ impl VecTradingEnv {
             .collect::<Result<Vec<_>>>()?;
         let obs_dim = envs[0].obs_dim();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = if num_envs < PARALLEL_MIN_ENVS {
+            1
+        } else {
+            threads
+        };
         Ok(Self {
             envs,
             obs_dim,
             final_info: vec![None; num_envs],
-            threads,
+            pool: ForkJoin::new(threads),
         })
     }
 
@@ -87,7 +100,14 @@ impl VecTradingEnv {
 
     /// Work is split over at most this many threads (1 = the calling thread only).
     pub fn set_threads(&mut self, threads: usize) {
-        self.threads = threads.max(1);
+        if threads.max(1) != self.pool.threads() {
+            self.pool = ForkJoin::new(threads);
+        }
+    }
+
+    /// Threads a step runs on, the caller included.
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
     }
 
     fn check(&self, obs: &[f32]) -> Result<()> {
@@ -131,28 +151,104 @@ impl VecTradingEnv {
                 "a batch of {n} environments needs {n} actions and {n} rows in every buffer"
             )));
         }
-        // chunks of at least 32 environments, no more chunks than threads; rayon's pool
-        // persists, so a step pays no thread start-up
-        let threads = self.threads.min(n.div_ceil(32)).max(1);
-        let chunk = n.div_ceil(threads);
-        let work = |(((((((envs, infos), acts), obs), rew), term), trunc), fin)| {
-            step_chunk(envs, infos, acts, obs, rew, term, trunc, fin, d)
-        };
-        let parts = self
-            .envs
-            .chunks_mut(chunk)
-            .zip(self.final_info.chunks_mut(chunk))
-            .zip(actions.chunks(chunk))
-            .zip(buffers.obs.chunks_mut(chunk * d))
-            .zip(buffers.rewards.chunks_mut(chunk))
-            .zip(buffers.terminated.chunks_mut(chunk))
-            .zip(buffers.truncated.chunks_mut(chunk))
-            .zip(buffers.final_obs.chunks_mut(chunk * d));
-        if threads == 1 {
-            return parts.map(work).try_for_each(|r| r);
+        if self.pool.threads() == 1 || n < PARALLEL_MIN_ENVS {
+            let envs = &mut self.envs;
+            return step_chunk(
+                envs,
+                &mut self.final_info,
+                actions,
+                buffers.obs,
+                buffers.rewards,
+                buffers.terminated,
+                buffers.truncated,
+                buffers.final_obs,
+                d,
+            );
         }
-        let parts: Vec<_> = parts.collect();
-        parts.into_par_iter().map(work).try_for_each(|r| r)
+        let rows = Rows {
+            envs: self.envs.as_mut_ptr(),
+            infos: self.final_info.as_mut_ptr(),
+            actions,
+            obs: buffers.obs.as_mut_ptr(),
+            rewards: buffers.rewards.as_mut_ptr(),
+            terminated: buffers.terminated.as_mut_ptr(),
+            truncated: buffers.truncated.as_mut_ptr(),
+            final_obs: buffers.final_obs.as_mut_ptr(),
+            n,
+            d,
+            _borrows: PhantomData,
+        };
+        // the error of the first failing chunk, as a sequential step would report it
+        let first_error: Mutex<Option<(usize, LobzeroError)>> = Mutex::new(None);
+        self.pool.run(n.div_ceil(CHUNK), &|c| {
+            // SAFETY: task c is the only one given chunk c, and chunks do not overlap
+            let result = unsafe { rows.step_chunk(c) };
+            if let Err(e) = result {
+                let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.as_ref().is_none_or(|(k, _)| c < *k) {
+                    *slot = Some((c, e));
+                }
+            }
+        });
+        match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The batch's environments and one call's buffers as raw rows, shared by the pool's threads
+/// for that call. Each task steps the rows of its own chunk of [`CHUNK`] environments, so no
+/// element is reached from two threads; the borrows they come from outlive the call.
+struct Rows<'a> {
+    envs: *mut TradingEnv,
+    infos: *mut Option<StepInfo>,
+    actions: &'a [Action],
+    obs: *mut f32,
+    rewards: *mut f64,
+    terminated: *mut bool,
+    truncated: *mut bool,
+    final_obs: *mut f32,
+    n: usize,
+    d: usize,
+    _borrows: PhantomData<&'a mut [TradingEnv]>,
+}
+
+// SAFETY: the pointers come from exclusive borrows held for the whole call, and the threads
+// reach them only through `step_chunk`, whose chunks are disjoint; what they point to may move
+// between threads (checked below).
+unsafe impl Sync for Rows<'_> {}
+const _: () = {
+    const fn sendable<T: Send>() {}
+    sendable::<TradingEnv>();
+    sendable::<StepInfo>();
+};
+
+impl Rows<'_> {
+    /// Steps chunk `c` (environments `c × CHUNK ..`).
+    ///
+    /// # Safety
+    /// No other thread may step chunk `c` at the same time.
+    unsafe fn step_chunk(&self, c: usize) -> Result<()> {
+        let lo = (c * CHUNK).min(self.n);
+        let len = CHUNK.min(self.n - lo);
+        let d = self.d;
+        // SAFETY: [lo, lo + len) lies inside every buffer (the caller checked their lengths)
+        // and belongs to this chunk alone.
+        unsafe {
+            use std::slice::from_raw_parts_mut as rows;
+            step_chunk(
+                rows(self.envs.add(lo), len),
+                rows(self.infos.add(lo), len),
+                &self.actions[lo..lo + len],
+                rows(self.obs.add(lo * d), len * d),
+                rows(self.rewards.add(lo), len),
+                rows(self.terminated.add(lo), len),
+                rows(self.truncated.add(lo), len),
+                rows(self.final_obs.add(lo * d), len * d),
+                d,
+            )
+        }
     }
 }
 
