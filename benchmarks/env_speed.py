@@ -1,11 +1,16 @@
 """Trading-environment speed: one `TradingEnv` through gymnasium, and a `VecTradingEnv` of 256,
 on the built-in synthetic market (or ``--data``), with the peers timed in the same run.
 
-    python benchmarks/env_speed.py [--seconds 1800] [--peer-python /tmp/peers/bin/python] [--json]
+    python benchmarks/env_speed.py [--seconds 1800] [--peer-python /tmp/peers/bin/python]
+                                   [--rounds 3] [--json]
 
 Peers: gym-anytrading and Gym-Trading-Env with random actions (``../shared/bench/gym_envs.py``,
 no order book), and hftbacktest's replay loop with a decision every 100 ms
 (``../shared/bench/hftbacktest_replay.py``) on the same market exported to its format.
+
+lobzero and the peers take turns, ``--rounds`` times: the speed of a shared 2-vCPU machine
+drifts by tens of percent within minutes, so a ratio is taken between timings of the same round
+and reported per round (its spread is the honest error bar), with the median of each figure.
 """
 
 from __future__ import annotations
@@ -67,7 +72,9 @@ def vec_env_steps_per_s(market: lobzero.Market, num_envs: int, calls: int) -> fl
     return median_of(5, run)
 
 
-def peers(python: str, market: lobzero.Market, steps: int) -> dict[str, float]:
+def peers(python: str, steps: int, npz: Path | None) -> dict[str, float]:
+    """Steps per second of each peer (``npz``: the market in hftbacktest's format, if it fits
+    the peer script's tick and lot)."""
     out: dict[str, float] = {}
     text = subprocess.run(
         [python, str(BENCH / "gym_envs.py"), str(steps)], check=True, capture_output=True, text=True
@@ -75,18 +82,36 @@ def peers(python: str, market: lobzero.Market, steps: int) -> dict[str, float]:
     for line in text.strip().splitlines():
         row = json.loads(line)
         out[row["peer"]] = row["steps_per_s"]
-    meta = market.metadata
-    if (meta.tick, meta.lot) == (0.1, 0.001):  # what the peer script assumes
-        with tempfile.TemporaryDirectory() as tmp:
-            npz = to_hftbacktest_npz(market, Path(tmp) / "market.npz")
-            text = subprocess.run(
-                [python, str(BENCH / "hftbacktest_replay.py"), str(npz), "100"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
+    if npz is not None:
+        text = subprocess.run(
+            [python, str(BENCH / "hftbacktest_replay.py"), str(npz), "100"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         out["hftbacktest decisions"] = json.loads(text.strip().splitlines()[-1])["steps_per_s"]
     return out
+
+
+def one_round(
+    market: lobzero.Market, args: argparse.Namespace, npz: Path | None
+) -> dict[str, float]:
+    row = {
+        "single_env_steps_per_s": single_env_steps_per_s(market, args.steps),
+        "single_env_gym_make_steps_per_s": single_env_steps_per_s(
+            market, args.steps, via_make=True
+        ),
+        "vec_env_steps_per_s": vec_env_steps_per_s(market, args.num_envs, args.calls),
+    }
+    if args.peer_python:
+        row.update({f"peer {k}": v for k, v in peers(args.peer_python, args.steps, npz).items()})
+        anytrading = row.get("peer gym-anytrading")
+        if anytrading:
+            row["single_vs_gym_anytrading"] = row["single_env_steps_per_s"] / anytrading
+        decisions = row.get("peer hftbacktest decisions")
+        if decisions:
+            row["vec_vs_hftbacktest_decisions"] = row["vec_env_steps_per_s"] / decisions
+    return row
 
 
 def main() -> None:
@@ -98,6 +123,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50_000, help="single-environment steps")
     p.add_argument("--num-envs", type=int, default=256)
     p.add_argument("--calls", type=int, default=2000, help="batched steps per timed run")
+    p.add_argument("--rounds", type=int, default=3, help="turns of lobzero and the peers")
     p.add_argument("--peer-python", default=None)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -106,14 +132,17 @@ def main() -> None:
         if args.data
         else lobzero.synth_market(seconds=args.seconds)
     )
+    with tempfile.TemporaryDirectory() as tmp:
+        npz = None
+        meta = market.metadata
+        if args.peer_python and (meta.tick, meta.lot) == (0.1, 0.001):  # the peer's assumption
+            npz = to_hftbacktest_npz(market, Path(tmp) / "market.npz")
+        rounds = [one_round(market, args, npz) for _ in range(args.rounds)]
+    keys = list(rounds[0])
     result = {
         "market": repr(market),
-        "single_env_steps_per_s": single_env_steps_per_s(market, args.steps),
-        "single_env_gym_make_steps_per_s": single_env_steps_per_s(
-            market, args.steps, via_make=True
-        ),
-        "vec_env_steps_per_s": vec_env_steps_per_s(market, args.num_envs, args.calls),
-        "peers": peers(args.peer_python, market, args.steps) if args.peer_python else {},
+        "rounds": rounds,
+        "median": {k: float(np.median([r[k] for r in rounds])) for k in keys},
     }
     if args.json:
         print(json.dumps(result))
@@ -121,21 +150,22 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
+    labels = {
+        "single_env_steps_per_s": "lobzero TradingEnv (gymnasium, random actions)",
+        "single_env_gym_make_steps_per_s": "lobzero TradingEnv via gym.make (gymnasium's wrappers)",
+        "vec_env_steps_per_s": f"lobzero VecTradingEnv × {args.num_envs}",
+        "single_vs_gym_anytrading": "ratio: TradingEnv / gym-anytrading",
+        "vec_vs_hftbacktest_decisions": "ratio: VecTradingEnv / hftbacktest decisions",
+    }
     table = Table(title=result["market"])
-    table.add_column("what")
-    table.add_column("steps/s", justify="right")
-    table.add_row(
-        "lobzero TradingEnv (gymnasium, random actions)", f"{result['single_env_steps_per_s']:,.0f}"
-    )
-    table.add_row(
-        "lobzero TradingEnv from gym.make (gymnasium's wrappers)",
-        f"{result['single_env_gym_make_steps_per_s']:,.0f}",
-    )
-    table.add_row(
-        f"lobzero VecTradingEnv × {args.num_envs}", f"{result['vec_env_steps_per_s']:,.0f}"
-    )
-    for name, value in result["peers"].items():
-        table.add_row(f"peer: {name}", f"{value:,.0f}")
+    table.add_column("what (steps/s)")
+    for k in range(len(rounds)):
+        table.add_column(f"round {k + 1}", justify="right")
+    table.add_column("median", justify="right")
+    for key in keys:
+        cells = [r[key] for r in rounds] + [result["median"][key]]
+        fmt = "{:.2f}x" if key.startswith(("single_vs", "vec_vs")) else "{:,.0f}"
+        table.add_row(labels.get(key, key), *(fmt.format(c) for c in cells))
     Console().print(table)
 
 

@@ -28,7 +28,12 @@ class VecTradingEnv(gym.vector.VectorEnv):
     ``mark``, ``fees``, ``realized_pnl``, ``unrealized_pnl``, ``unfilled`` and ``ts_ns``.
 
     Returned arrays are the environment's own buffers, overwritten by the next call (``copy``
-    False) unless ``copy=True``.
+    False) unless ``copy=True``; the ``infos`` arrays are always fresh.
+
+    A step runs on ``num_threads`` threads (default: every core; batches under 32 environments
+    use the calling thread alone): the calling thread and persistent workers that each step
+    their own share of the environments first, then help with what is left. Between calls a
+    worker polls for 100 µs, then sleeps, so a policy running between steps gets its core back.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.SAME_STEP}
