@@ -572,7 +572,7 @@ impl VecEnvCore {
     }
 
     /// Writes the current state of every environment in user units: `values` float64
-    /// [len(INFO_ARRAYS), N] rows in `INFO_ARRAYS` order, `ts_ns` int64 [N].
+    /// [len(VEC_INFO_ARRAYS), N] rows in `VEC_INFO_ARRAYS` order, `ts_ns` int64 [N].
     fn infos(
         &self,
         mut values: PyReadwriteArray2<'_, f64>,
@@ -600,19 +600,11 @@ impl VecEnvCore {
     }
 }
 
-/// Rows of `VecEnvCore.infos`' float64 array, in order (user units, as in a step's `info`).
-pub const INFO_ARRAYS: [&str; 8] = [
-    "equity",
-    "cash",
-    "position",
-    "mark",
-    "fees",
-    "realized_pnl",
-    "unrealized_pnl",
-    "unfilled",
-];
+/// How many of the first `INFO_KEYS` (the float ones, in that order) are rows of the float64
+/// array of `VecEnvCore.infos`.
+const INFO_ARRAYS: usize = 8;
 
-/// The state of every environment into `values` ([INFO_ARRAYS.len(), N], row-major) and
+/// The state of every environment into `values` ([INFO_ARRAYS, N], row-major) and
 /// `ts_ns` ([N]).
 fn write_infos(
     envs: &[TradingEnv],
@@ -620,10 +612,9 @@ fn write_infos(
     ts_ns: &mut [i64],
 ) -> Result<(), LobzeroError> {
     let n = envs.len();
-    if values.len() != INFO_ARRAYS.len() * n || ts_ns.len() != n {
+    if values.len() != INFO_ARRAYS * n || ts_ns.len() != n {
         return Err(LobzeroError::config(format!(
-            "info buffers must be float64 [{}, {n}] and int64 [{n}]",
-            INFO_ARRAYS.len()
+            "info buffers must be float64 [{INFO_ARRAYS}, {n}] and int64 [{n}]"
         )));
     }
     let (tick, lot) = (envs[0].market().tick(), envs[0].market().lot());
@@ -647,7 +638,7 @@ fn write_infos(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("VEC_INFO_ARRAYS", INFO_ARRAYS.to_vec())?;
+    m.add("VEC_INFO_ARRAYS", INFO_KEYS[..INFO_ARRAYS].to_vec())?;
     m.add_class::<EnvCore>()?;
     m.add_class::<VecEnvCore>()?;
     Ok(())
