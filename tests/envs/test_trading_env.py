@@ -3,7 +3,9 @@ batch = singles, errors."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import lobzero
@@ -194,6 +196,28 @@ def test_batch_reports_a_bad_action(market: lobzero.Market) -> None:
     actions[33] = 7
     with pytest.raises(lobzero.InvalidValueError, match=r"7 is not in 0\.\.5"):
         vec.step(actions)
+
+
+def _step_and_report(vec: VecTradingEnv, actions: np.ndarray, out: Any) -> None:
+    obs, rewards, *_ = vec.step(actions)
+    out.put((obs.tobytes(), rewards.tobytes()))
+
+
+def test_batch_steps_in_a_forked_child(market: lobzero.Market) -> None:
+    """A fork keeps no worker threads: the child's batch steps on its calling thread alone,
+    to the same result, instead of waiting for a worker that is not there."""
+    vec = VecTradingEnv(market, 40, CONFIG, num_threads=2)
+    vec.reset(seed=3)
+    vec.step(np.full(40, 4))
+    actions = np.random.default_rng(1).integers(0, 5, 40)
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_step_and_report, args=(vec, actions, out))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == 0, "the forked child did not finish its step"
+    obs, rewards, *_ = vec.step(actions)
+    assert out.get(timeout=5) == (obs.tobytes(), rewards.tobytes())
 
 
 def test_vector_env_spaces_and_continuous_actions(market: lobzero.Market) -> None:
