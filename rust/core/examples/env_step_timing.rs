@@ -3,7 +3,7 @@
 //! For profiling the step (`perf record`); the README's figures come from
 //! `benchmarks/env_speed.py`, which includes the Python boundary.
 //!
-//!     cargo run --release -p lobzero-core --example env_step_timing [ROUNDS]
+//!     cargo run --release -p lobzero-core --example env_step_timing [ROUNDS] [single|batch]
 
 use lobzero_core::env::{Action, EnvConfig, SharedMarket, TradingEnv};
 use lobzero_core::synth::{synth_market, SynthConfig};
@@ -22,6 +22,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(7);
+    let only = std::env::args().nth(2);
+    let part = |name: &str| only.as_deref().is_none_or(|o| o == name);
     let (instrument, stream, _) = synth_market(&SynthConfig {
         seconds: 1800.0,
         ..SynthConfig::default()
@@ -40,26 +42,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Action::Discrete(((lcg >> 33) % 5) as i64)
     };
 
-    let mut env = TradingEnv::new(market.clone(), config.clone())?;
-    let mut obs = vec![0.0f32; env.obs_dim()];
-    let steps = 200_000;
-    let mut single = Vec::new();
-    for _ in 0..rounds {
-        env.reset(Some(0), None, &mut obs)?;
-        let t = Instant::now();
-        for _ in 0..steps {
-            let out = env.step(action(), &mut obs)?;
-            if out.terminated || out.truncated {
-                env.reset(None, None, &mut obs)?;
+    if part("single") {
+        let mut env = TradingEnv::new(market.clone(), config.clone())?;
+        let mut obs = vec![0.0f32; env.obs_dim()];
+        let steps = 200_000;
+        let mut single = Vec::new();
+        for _ in 0..rounds {
+            env.reset(Some(0), None, &mut obs)?;
+            let t = Instant::now();
+            for _ in 0..steps {
+                let out = env.step(action(), &mut obs)?;
+                if out.terminated || out.truncated {
+                    env.reset(None, None, &mut obs)?;
+                }
             }
+            single.push(t.elapsed().as_secs_f64() * 1e9 / steps as f64);
         }
-        single.push(t.elapsed().as_secs_f64() * 1e9 / steps as f64);
+        println!(
+            "single env: {:.0} ns per step (median of {rounds})",
+            median(single)
+        );
     }
-    println!(
-        "single env: {:.0} ns per step (median of {rounds})",
-        median(single)
-    );
 
+    if !part("batch") {
+        return Ok(());
+    }
     let n = 256;
     let calls = 1000;
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
