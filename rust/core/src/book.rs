@@ -93,8 +93,23 @@ impl Ladder {
     /// [`Ladder::set`] at a recorded slot, without searching. The slot is checked against the
     /// levels around it (one cache line); one that does not fit this ladder falls back to the
     /// search, so a wrong slot costs time, never a wrong book.
-    #[inline]
+    #[inline(always)]
     fn set_at(&mut self, key: i64, qty: i64, slot: LevelSlot) {
+        // Most updates change the size of a level that exists: that case is inlined into the
+        // replay loop; inserts, removals and misfits pay a call.
+        if slot.op() == LevelSlot::SET && qty > 0 {
+            if let Some(level) = self.levels.get_mut(slot.index()) {
+                if level.0 == key {
+                    level.1 = qty;
+                    return;
+                }
+            }
+        }
+        self.set_at_slow(key, qty, slot);
+    }
+
+    #[inline(never)]
+    fn set_at_slow(&mut self, key: i64, qty: i64, slot: LevelSlot) {
         let i = slot.index();
         let levels = &mut self.levels;
         let fits = match slot.op() {
