@@ -28,6 +28,16 @@ pub struct StepBuffers<'a> {
     pub final_obs: &'a mut [f32],
 }
 
+/// At most `threads`, and no more than there are chunks of environments to share (a batch
+/// under [`PARALLEL_MIN_ENVS`] gets the calling thread alone).
+fn useful_threads(num_envs: usize, threads: usize) -> usize {
+    if num_envs < PARALLEL_MIN_ENVS {
+        1
+    } else {
+        threads.clamp(1, num_envs.div_ceil(CHUNK))
+    }
+}
+
 #[derive(Debug)]
 pub struct VecTradingEnv {
     envs: Vec<TradingEnv>,
@@ -51,16 +61,11 @@ impl VecTradingEnv {
             .collect::<Result<Vec<_>>>()?;
         let obs_dim = envs[0].obs_dim();
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = if num_envs < PARALLEL_MIN_ENVS {
-            1
-        } else {
-            threads
-        };
         Ok(Self {
+            pool: ForkJoin::new(useful_threads(num_envs, threads)),
             envs,
             obs_dim,
             final_info: vec![None; num_envs],
-            pool: ForkJoin::new(threads),
         })
     }
 
@@ -100,7 +105,8 @@ impl VecTradingEnv {
 
     /// Work is split over at most this many threads (1 = the calling thread only).
     pub fn set_threads(&mut self, threads: usize) {
-        if threads.max(1) != self.pool.threads() {
+        let threads = useful_threads(self.envs.len(), threads);
+        if threads != self.pool.threads() {
             self.pool = ForkJoin::new(threads);
         }
     }
@@ -316,6 +322,20 @@ mod tests {
         }
         let inst = Instrument::new("X", "t", Decimal::unit(0), Decimal::unit(0)).unwrap();
         SharedMarket::new(Arc::new(s), inst).unwrap()
+    }
+
+    #[test]
+    fn threads_are_capped_by_the_chunks_to_share() {
+        let mut batch = VecTradingEnv::new(market(), 40, EnvConfig::default()).unwrap();
+        batch.set_threads(64);
+        assert_eq!(batch.threads(), 3); // 40 environments are 3 chunks of 16
+        batch.set_threads(2);
+        assert_eq!(batch.threads(), 2);
+        batch.set_threads(0);
+        assert_eq!(batch.threads(), 1);
+        let mut small = VecTradingEnv::new(market(), 8, EnvConfig::default()).unwrap();
+        small.set_threads(4);
+        assert_eq!(small.threads(), 1);
     }
 
     #[test]
