@@ -143,3 +143,42 @@ def run_checking_invariants(
 )
 def test_ledger_limits_fees_and_visible_size(seed, config, actions) -> None:
     run_checking_invariants(MARKETS[seed], config, actions)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    seed=st.integers(0, 2),
+    config=configs,
+    num_envs=st.integers(32, 56),
+    threads=st.integers(1, 4),
+    episode_steps=st.integers(3, 12),
+    action_seed=st.integers(0, 2**16),
+)
+def test_batch_equals_singles_on_any_thread_count(
+    seed, config, num_envs, threads, episode_steps, action_seed
+) -> None:
+    """Batch = singles (DESIGN.md) through the worker pool: any batch size, thread count and
+    episode length (autoresets landing in different chunks), bit for bit."""
+    from lobzero.envs import VecTradingEnv
+
+    market = MARKETS[seed]
+    config = config.replace(seed=seed, episode_steps=episode_steps)
+    vec = VecTradingEnv(market, num_envs, config, num_threads=threads)
+    singles = [TradingEnv(market, config, seed=seed + i) for i in range(num_envs)]
+    obs, _ = vec.reset()
+    for i, env in enumerate(singles):
+        assert obs[i].tobytes() == env.reset()[0].tobytes()
+    rng = np.random.default_rng(action_seed)
+    for _ in range(2 * episode_steps + 1):
+        actions = rng.integers(0, 5, num_envs)
+        obs, rewards, terminated, truncated, infos = vec.step(actions)
+        for i, env in enumerate(singles):
+            o, r, te, tr, info = env.step(int(actions[i]))
+            assert (rewards[i], terminated[i], truncated[i]) == (r, te, tr)
+            if te or tr:
+                # the row now holds the next episode; the finished one is in final_*
+                assert infos["final_obs"][i].tobytes() == o.tobytes()
+                assert infos["final_info"][i]["equity"] == info["equity"]
+                o, info = env.reset()
+            assert obs[i].tobytes() == o.tobytes()
+            assert infos["equity"][i] == info["equity"]
