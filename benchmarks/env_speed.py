@@ -9,7 +9,7 @@ no order book), and hftbacktest's replay loop with a decision every 100 ms
 (``../shared/bench/hftbacktest_replay.py``) on the same market exported to its format.
 
 lobzero and the peers take turns, ``--rounds`` times: the speed of a shared 2-vCPU machine
-drifts by tens of percent within minutes, so a ratio is taken between timings of the same round
+drifts by tens of percent within seconds, so a ratio is taken between timings of the same round
 and reported per round (its spread is the honest error bar), with the median of each figure.
 """
 

@@ -157,7 +157,8 @@ impl VecTradingEnv {
                 "a batch of {n} environments needs {n} actions and {n} rows in every buffer"
             )));
         }
-        if self.pool.threads() == 1 || n < PARALLEL_MIN_ENVS {
+        // a batch under PARALLEL_MIN_ENVS has a pool of one (see `useful_threads`)
+        if self.pool.threads() == 1 {
             let envs = &mut self.envs;
             return step_chunk(
                 envs,
