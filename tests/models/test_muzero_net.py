@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from lobzero.exceptions import ConfigError
@@ -70,3 +71,38 @@ def test_bad_settings_are_config_errors() -> None:
         MuZeroNet(12, 3, prediction="alphazero")
     with pytest.raises(ConfigError, match="num_actions"):
         MuZeroNet(12, 1)
+
+
+def test_bounded_features_are_scaled_by_their_bounds_not_by_a_skewed_warm_up() -> None:
+    """The defect: all lanes start their episodes together, so the warm-up sees only an
+    episode's first steps; ``time_fraction`` (bounds [0, 1]) then got mean 0.10 / sd 0.06 and
+    a frozen normaliser clipped it at ±10 past ~71 % of every episode. With the environment's
+    bounds it maps onto [-1, 1] whatever the warm-up saw; unbounded features still use the
+    warm-up statistics."""
+    from lobzero import EnvConfig, TradingEnv, signal_market
+    from lobzero.muzero import MuZeroConfig, build_network
+
+    env = TradingEnv(signal_market(seconds=900, seed=0), EnvConfig(episode_steps=300))
+    space = env.observation_space
+    names = env.feature_names
+    t = names.index("time_fraction")
+    warm_up = np.zeros((64, len(names)), np.float32)
+    warm_up[:, t] = np.linspace(0.0, 63 / 300, 64)
+    late = np.zeros((1, len(names)), np.float32)
+    late[0, t] = 0.95
+    for scaling, bounded in (("bounds", True), ("running", False)):
+        config = MuZeroConfig(obs_scaling=scaling, latent_dim=8, hidden=16, blocks=1)
+        net = build_network(config, len(names), 5, obs_bounds=(space.low, space.high))
+        net.normalizer.update(torch.as_tensor(warm_up))
+        z = float(net.normalizer(torch.as_tensor(late))[0, t])
+        if bounded:
+            assert z == pytest.approx(0.9)
+        else:
+            assert z == 10.0  # clipped: what the running statistics alone did
+    unbounded = names.index("return_1")
+    assert not bool(net.normalizer.bounded[unbounded])
+
+
+def test_bounds_of_the_wrong_shape_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="bounds"):
+        ObsNormalizer(3, low=[0.0, 0.0], high=[1.0, 1.0])

@@ -90,7 +90,14 @@ def test_loss_gradient_matches_the_formula(support_size: int) -> None:
 
 def test_loss_falls_on_a_fixed_batch() -> None:
     torch.manual_seed(0)
-    config = MuZeroConfig(support_size=20, latent_dim=16, hidden=32, blocks=1, learning_rate=3e-3)
+    config = MuZeroConfig(
+        support_size=20,
+        value_transform="sqrt",
+        latent_dim=16,
+        hidden=32,
+        blocks=1,
+        learning_rate=3e-3,
+    )
     net = build_network(config, 6, 4)
     learner = Learner(net, config, total_updates=100)
     batch = random_batch(np.random.default_rng(2))
@@ -161,3 +168,35 @@ def test_config_errors_name_the_setting() -> None:
         MuZeroConfig(temperatures=(1.0,)).validate()
     with pytest.raises(ConfigError, match="unknown option"):
         MuZeroConfig.from_dict({"simulations": 3})
+
+
+def test_priorities_are_errors_on_the_heads_scale() -> None:
+    """The defect: priorities in dollars tracked PnL noise (5th-99th percentile 0.05-374), so
+    a few noisy steps took most of the sampling mass. "transformed" measures |v − z| where the
+    heads learn it; a sample without a value target gets NaN (its priority is kept)."""
+    torch.manual_seed(0)
+    config = MuZeroConfig(latent_dim=8, hidden=16, blocks=1, support_size=20, value_scale=4.0)
+    net = build_network(config, 6, 4)
+    batch = random_batch(np.random.default_rng(3))
+    batch.value_mask[:3, 0] = 0.0
+    got = muzero_loss(net, batch, config).priorities
+    with torch.no_grad():
+        _, value, _ = net.initial_inference(torch.as_tensor(batch.obs))
+        v = net.codec.to_scalar(value).double()
+    z = torch.as_tensor(batch.value_target[:, 0]).double()
+    want = (net.codec.encode(v) - net.codec.encode(z)).abs().numpy()
+    assert np.isnan(got[:3]).all()
+    np.testing.assert_allclose(got[3:], want[3:], rtol=1e-5)
+    np.testing.assert_allclose(want[3:], (v - z).abs().numpy()[3:] / 4.0, rtol=1e-5)
+    dollars = muzero_loss(net, batch, config.replace(priority_scale="value")).priorities
+    np.testing.assert_allclose(dollars[3:], (v - z).abs().numpy()[3:], rtol=1e-5)
+
+
+def test_default_discount_fits_the_trading_episode() -> None:
+    """The defect: 0.997 (a 333-step horizon) on 300-step episodes of a signal with a ~14 s
+    half-life made values far-future PnL noise. The default horizon 1/(1-γ) must be shorter
+    than a quarter of the default 5-minute episode of 1 s decisions."""
+    from lobzero.evaluation.compare import CompareConfig
+
+    horizon = 1.0 / (1.0 - MuZeroConfig().discount)
+    assert horizon <= CompareConfig().env.episode_steps / 4

@@ -7,64 +7,184 @@
 
 Latents are min-max scaled to [0, 1] per sample, as in the paper, so that they share the range
 of the one-hot action. Value and reward heads are categorical over ``2·support_size + 1`` atoms
-(see :mod:`lobzero.models.support`) or, with ``support_size = 0``, scalars.
-Observations pass through a running mean / std normaliser (:class:`ObsNormalizer`) whose
-statistics come from self-play observations only, and are saved with the network.
+(see :mod:`lobzero.models.support`) or, with ``support_size = 0``, scalars, on a scale fitted to
+the data (:class:`ValueCodec`). Observations are scaled by their known bounds, or by a running
+mean / std from self-play observations only (:class:`ObsNormalizer`); both are saved with the
+network.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 from torch.nn import functional
 
 from lobzero.exceptions import ConfigError
 from lobzero.models.alphazero import AlphaZeroNet, ResidualBlock
-from lobzero.models.support import scalar_to_support, support_to_scalar
+from lobzero.models.support import (
+    inverse_scale_transform,
+    scalar_to_support,
+    scale_transform,
+    support_to_scalar,
+)
 
 
-@dataclass(frozen=True)
-class ValueCodec:
-    """How a value or reward head's output ``[B, W]`` maps to scalars ``[B]`` and is trained:
-    categorical (``W = 2S + 1``, cross-entropy against two-hot targets) or scalar (``W = 1``,
-    squared error)."""
+class ValueCodec(nn.Module):
+    """How a value or reward head's output ``[B, W]`` maps to scalars ``[B]`` (quote currency)
+    and is trained: categorical (``W = 2S + 1``, cross-entropy against two-hot targets) or
+    scalar (``W = 1``, squared error).
 
-    support_size: int
-    eps: float = 0.001
+    A scalar ``x`` is first divided by ``scale`` (quote currency per network unit), then, with
+    ``transform="sqrt"``, squashed by MuZero's ``h`` (:mod:`lobzero.models.support`);
+    ``"linear"`` keeps it as it is. Why both: the expectation of a categorical head is taken on
+    the encoded scale, so with ``h`` the head reports ``h⁻¹(E[h(z)])``, which for noisy targets
+    (a one-step PnL) lies well inside ``E[z]`` (Jensen): it shrinks a noisy edge toward 0 while a
+    deterministic fee is learned exactly, a bias toward staying flat. The linear support reports
+    ``E[z]`` exactly, and needs a ``scale`` that fits the data (:meth:`fit_scale`).
+
+    Buffers saved with the network: ``scale``, ``fitted`` (1 once :meth:`fit_scale` ran) and
+    ``spread`` (the 99th percentile of |returns| the scale was fitted on, quote currency; 0
+    until fitted).
+    """
+
+    scale: torch.Tensor
+    fitted: torch.Tensor
+    spread: torch.Tensor
+
+    #: :meth:`fit_scale` puts the 99th percentile of |returns| at this share of the support, so
+    #: that a policy better than the warm-up one (larger returns) still fits
+    FIT_SHARE = 0.25
+
+    def __init__(
+        self,
+        support_size: int,
+        eps: float = 0.001,
+        transform: str = "sqrt",
+        scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if transform not in ("sqrt", "linear"):
+            raise ConfigError(f"value_transform must be 'sqrt' or 'linear', got {transform!r}")
+        if not (scale > 0.0 and math.isfinite(scale)):
+            raise ConfigError(f"value scale must be finite and > 0, got {scale}")
+        self.support_size, self.eps, self.transform = support_size, eps, transform
+        self.register_buffer("scale", torch.tensor(float(scale), dtype=torch.float64))
+        self.register_buffer("fitted", torch.tensor(0.0, dtype=torch.float64))
+        self.register_buffer("spread", torch.tensor(0.0, dtype=torch.float64))
 
     @property
     def width(self) -> int:
         return 2 * self.support_size + 1 if self.support_size > 0 else 1
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Scalars ``[...]`` (quote currency) on the scale the heads learn (support units)."""
+        y = x / self.scale.to(x.dtype)
+        return scale_transform(y, self.eps) if self.transform == "sqrt" else y
+
+    def decode(self, y: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`encode`."""
+        x = inverse_scale_transform(y, self.eps) if self.transform == "sqrt" else y
+        return x * self.scale.to(y.dtype)
+
     def to_scalar(self, out: torch.Tensor) -> torch.Tensor:
+        """Scalars ``[...]`` (quote currency) of head outputs ``[..., W]``."""
         if self.support_size == 0:
-            return out[..., 0]
-        return support_to_scalar(out, self.eps)
+            return self.decode(out[..., 0])
+        return self.decode(support_to_scalar(out, transform=False))
 
     def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Per-sample loss ``[...]`` of outputs ``[..., W]`` against scalar targets ``[...]``."""
+        y = self.encode(target)
         if self.support_size == 0:
-            return (out[..., 0] - target) ** 2
-        two_hot = scalar_to_support(target, self.support_size, self.eps)
+            return (out[..., 0] - y) ** 2
+        two_hot = scalar_to_support(y, self.support_size, transform=False)
         return -(two_hot * functional.log_softmax(out, dim=-1)).sum(-1)
+
+    def clipped(self, target: torch.Tensor) -> torch.Tensor:
+        """[...] bool: the target lies beyond the support's ends (categorical heads only)."""
+        if self.support_size == 0:
+            return torch.zeros_like(target, dtype=torch.bool)
+        return self.encode(target).abs() > self.support_size
+
+    def typical_value(self) -> float:
+        """The |value| (quote currency) that sits at :data:`FIT_SHARE` of the support: the
+        99th percentile of |returns| once :meth:`fit_scale` ran."""
+        units = self.FIT_SHARE * self.support_size if self.support_size > 0 else 1.0
+        return float(self.decode(torch.tensor(units, dtype=torch.float64)))
+
+    @torch.no_grad()
+    def fit_scale(self, returns: torch.Tensor) -> float:
+        """Sets ``scale`` so that the 99th percentile of ``|returns|`` (``[N]``, quote currency,
+        e.g. discounted returns of the warm-up data) lands at :data:`FIT_SHARE` of the support
+        (of 1 network unit for scalar heads); returns the new scale. Degenerate data (all zero)
+        keeps the scale."""
+        finite = returns[torch.isfinite(returns)].abs().to(torch.float64)
+        if finite.numel() == 0:
+            return float(self.scale)
+        spread = float(torch.quantile(finite, 0.99))
+        if spread <= 0.0:
+            return float(self.scale)
+        units = self.FIT_SHARE * self.support_size if self.support_size > 0 else 1.0
+        if self.transform == "sqrt":
+            units = float(
+                inverse_scale_transform(torch.tensor(units, dtype=torch.float64), self.eps)
+            )
+        self.scale.fill_(spread / units)
+        self.spread.fill_(spread)
+        self.fitted.fill_(1.0)
+        return float(self.scale)
 
 
 class ObsNormalizer(nn.Module):
-    """Running per-feature mean and variance of observations (parallel Welford merge);
-    ``forward`` standardises and clips to ``±clip``. Updated only by :meth:`update`."""
+    """Scales observations ``[B, obs_dim]`` for the network: a feature with finite bounds
+    ``[low, high]`` (the environment's observation space, which the core derives from each
+    feature's definition) maps linearly onto ``[-1, 1]``; any other feature is standardised by
+    a running mean and variance (parallel Welford merge, updated only by :meth:`update`) and
+    clipped to ``±clip``.
+
+    Why bounds first: self-play's warm-up sees only the first steps of each episode (all lanes
+    start together), so statistics of a bounded feature such as ``time_fraction`` gathered there
+    are far from its real range (mean 0.10, sd 0.06 over a 300-step episode's first 63 steps),
+    and a frozen normaliser would clip it at ``±clip`` for the last 30 % of every episode.
+    """
 
     count: torch.Tensor
     mean: torch.Tensor
     var: torch.Tensor
+    bounded: torch.Tensor
+    bound_mid: torch.Tensor
+    bound_half: torch.Tensor
 
-    def __init__(self, obs_dim: int, clip: float = 10.0) -> None:
+    def __init__(
+        self,
+        obs_dim: int,
+        clip: float = 10.0,
+        low: npt.ArrayLike | None = None,
+        high: npt.ArrayLike | None = None,
+    ) -> None:
         super().__init__()
         self.clip = clip
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("mean", torch.zeros(obs_dim, dtype=torch.float64))
         self.register_buffer("var", torch.ones(obs_dim, dtype=torch.float64))
+        lo = torch.full((obs_dim,), -math.inf, dtype=torch.float64)
+        hi = torch.full((obs_dim,), math.inf, dtype=torch.float64)
+        if low is not None and high is not None:
+            lo = torch.as_tensor(np.asarray(low, np.float64)).reshape(-1)
+            hi = torch.as_tensor(np.asarray(high, np.float64)).reshape(-1)
+            if lo.shape != (obs_dim,) or hi.shape != (obs_dim,):
+                raise ConfigError(
+                    f"observation bounds have shapes {tuple(lo.shape)} and {tuple(hi.shape)}, "
+                    f"the observation has {obs_dim} features"
+                )
+        bounded = torch.isfinite(lo) & torch.isfinite(hi) & (hi > lo)
+        self.register_buffer("bounded", bounded)
+        self.register_buffer("bound_mid", torch.where(bounded, (lo + hi) / 2, 0.0))
+        self.register_buffer("bound_half", torch.where(bounded, (hi - lo) / 2, 1.0))
 
     @torch.no_grad()
     def update(self, obs: torch.Tensor) -> None:
@@ -87,6 +207,8 @@ class ObsNormalizer(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         std = torch.sqrt(self.var + 1e-8).to(obs.dtype)
         z = (obs - self.mean.to(obs.dtype)) / std
+        by_bounds = (obs - self.bound_mid.to(obs.dtype)) / self.bound_half.to(obs.dtype)
+        z = torch.where(self.bounded, by_bounds, z)
         return torch.nan_to_num(z, nan=0.0).clamp(-self.clip, self.clip)
 
 
@@ -141,7 +263,8 @@ class MuZeroNet(nn.Module):
     heads). ``frame_stack`` > 1 with ``temporal_encoder`` "conv" or "gru" reads the observation
     as that many frames of ``obs_dim / frame_stack`` features. ``prediction`` "mlp" (default)
     or "alphazero" (:class:`AlphaZeroNet` as f: tanh value, needs scalar heads and values in
-    [-1, 1]).
+    [-1, 1]). ``value_transform`` and ``value_scale``: see :class:`ValueCodec`; ``obs_low`` /
+    ``obs_high`` ``[obs_dim]``: the observation space's bounds (see :class:`ObsNormalizer`).
     """
 
     def __init__(
@@ -157,6 +280,10 @@ class MuZeroNet(nn.Module):
         frame_stack: int = 1,
         temporal_encoder: str = "none",
         prediction: str = "mlp",
+        value_transform: str = "sqrt",
+        value_scale: float = 1.0,
+        obs_low: npt.ArrayLike | None = None,
+        obs_high: npt.ArrayLike | None = None,
     ) -> None:
         super().__init__()
         if obs_dim <= 0 or num_actions <= 1 or latent_dim <= 1:
@@ -165,8 +292,8 @@ class MuZeroNet(nn.Module):
                 f"{obs_dim}, {num_actions}, {latent_dim}"
             )
         self.obs_dim, self.num_actions, self.latent_dim = obs_dim, num_actions, latent_dim
-        self.codec = ValueCodec(support_size, value_eps)
-        self.normalizer = ObsNormalizer(obs_dim)
+        self.codec = ValueCodec(support_size, value_eps, value_transform, value_scale)
+        self.normalizer = ObsNormalizer(obs_dim, low=obs_low, high=obs_high)
         if temporal_encoder != "none" and frame_stack > 1:
             if obs_dim % frame_stack:
                 raise ConfigError(

@@ -13,6 +13,7 @@ import torch
 
 from lobzero.exceptions import ConfigError
 from lobzero.models.muzero_net import MuZeroNet
+from lobzero.models.stochastic_net import StochasticMuZeroNet
 from lobzero.muzero.config import MuZeroConfig
 from lobzero.muzero.planner import Planner
 
@@ -97,7 +98,14 @@ class MuZeroAgent:
         net = build_network(
             config, spec["obs_dim"], spec["num_actions"], spec.get("frame_stack", 1)
         )
-        net.load_state_dict(torch.load(path / MODEL_FILE, map_location=device, weights_only=True))
+        state = torch.load(path / MODEL_FILE, map_location=device, weights_only=True)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as e:
+            raise ConfigError(
+                f"{path / MODEL_FILE} does not fit the network {path / CONFIG_FILE} describes "
+                f"(saved by another version of lobzero?): {e}"
+            ) from e
         return cls(
             net,
             config,
@@ -109,7 +117,38 @@ class MuZeroAgent:
 
 
 def build_network(
-    config: MuZeroConfig, obs_dim: int, num_actions: int, frame_stack: int = 1
+    config: MuZeroConfig,
+    obs_dim: int,
+    num_actions: int,
+    frame_stack: int = 1,
+    obs_bounds: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> MuZeroNet:
-    """The network a configuration describes, for an environment's observation and actions."""
-    return MuZeroNet(obs_dim, num_actions, frame_stack=frame_stack, **config.network_kwargs())  # type: ignore[arg-type]
+    """The network a configuration describes, for an environment's observation and actions;
+    ``obs_bounds`` (low, high) ``[obs_dim]`` are the observation space's bounds (used with
+    ``obs_scaling = "bounds"``; a loaded network gets them from its saved state)."""
+    low, high = (
+        obs_bounds
+        if obs_bounds is not None and config.obs_scaling == "bounds"
+        else (
+            None,
+            None,
+        )
+    )
+    if config.algorithm == "stochastic":
+        return StochasticMuZeroNet(
+            obs_dim,
+            num_actions,
+            chance_outcomes=config.chance_outcomes,
+            frame_stack=frame_stack,
+            obs_low=low,
+            obs_high=high,
+            **config.network_kwargs(),  # type: ignore[arg-type]
+        )
+    return MuZeroNet(
+        obs_dim,
+        num_actions,
+        frame_stack=frame_stack,
+        obs_low=low,
+        obs_high=high,
+        **config.network_kwargs(),  # type: ignore[arg-type]
+    )

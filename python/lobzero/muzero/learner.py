@@ -7,6 +7,12 @@ unknown, see :mod:`lobzero.muzero.targets`); the gradient of each unrolled step'
 scaled by 1/K and the gradient flowing into the dynamics from the next step by 0.5
 (:func:`scale_gradient`: the forward value is unchanged). The batch loss is the mean over
 samples weighted by the prioritized-replay importance weights.
+
+Stochastic MuZero (:class:`~lobzero.models.stochastic_net.StochasticMuZeroNet`) unrolls each
+step through its afterstate: ``as_k = φ(s_k, a_k)``, ``(σ_k, Q_k) = ψ(as_k)``, the code
+``c_k = e(o_{t+k+1})`` of the observed next observation, ``s_{k+1} = g(as_k, c_k)``; it adds
+per step ``value_loss_weight·CE(Q_k, z_k) + CE(σ_k, c_k) + commitment_weight·‖c_k − e(·)‖²``
+(the chance terms masked where the next observation is unknown).
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from lobzero.models.muzero_net import MuZeroNet
+from lobzero.exceptions import ConfigError
+from lobzero.models.muzero_net import MuZeroNet, ValueCodec
+from lobzero.models.stochastic_net import StochasticMuZeroNet
 from lobzero.muzero.config import MuZeroConfig
 from lobzero.muzero.replay_buffer import Batch
 
@@ -40,7 +48,16 @@ class LossParts:
     reward: float
     policy: float
     priorities: np.ndarray
-    """[B] |predicted initial value − value target|."""
+    """[B] |predicted initial value − value target| on the heads' scale (``priority_scale``
+    "transformed") or in quote currency ("value"); NaN where the sample has no value target
+    (the newest steps of a lane), whose priority must be left as it is."""
+    target_stats: dict[str, float]
+    """What the value targets of the batch look like against the support (see
+    :func:`value_target_stats`)."""
+    afterstate_value: float = 0.0
+    """Stochastic MuZero: the afterstate Q loss."""
+    chance: float = 0.0
+    """Stochastic MuZero: the chance prior's cross-entropy against the encoder's codes."""
 
 
 def muzero_loss(
@@ -55,21 +72,48 @@ def muzero_loss(
     z, u, pi = t(batch.value_target), t(batch.reward_target), t(batch.policy_target)
     vmask, rmask, pmask = t(batch.value_mask), t(batch.reward_mask), t(batch.policy_mask)
     codec = net.codec
+    stochastic = isinstance(net, StochasticMuZeroNet)
+    if stochastic and batch.next_obs is None:
+        raise ConfigError("Stochastic MuZero's loss needs the batch's next observations")
     latent, value, logits = net.initial_inference(obs)
-    steps: list[tuple[float, torch.Tensor, torch.Tensor | None, torch.Tensor]] = [
-        (1.0, value, None, logits)
+    # (gradient scale, value outputs, reward outputs, policy logits, extra per-sample loss)
+    steps: list[tuple[float, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]] = [
+        (1.0, value, None, logits, torch.zeros(obs.shape[0], device=device))
     ]
     k_total = actions.shape[1]
+    sums = {"value": 0.0, "reward": 0.0, "policy": 0.0, "afterstate_value": 0.0, "chance": 0.0}
     for k in range(k_total):
-        latent, step_reward, value, logits = net.recurrent_inference(latent, actions[:, k])
-        steps.append((1.0 / k_total, value, step_reward, logits))
+        extra = torch.zeros(obs.shape[0], device=device)
+        if stochastic:
+            assert isinstance(net, StochasticMuZeroNet)
+            assert batch.next_obs is not None and batch.next_obs_mask is not None
+            after, q_out, chance_logits = net.afterstate(latent, actions[:, k])
+            code, probs = net.encode_chance(t(batch.next_obs[:, k]))
+            known = t(batch.next_obs_mask[:, k])
+            # the Q of the afterstate has the value target of the state the action left
+            q_loss = codec.loss(q_out, z[:, k]) * vmask[:, k]
+            # σ learns the encoder's code; the encoder commits to its one-hot code (VQ-VAE)
+            sigma_loss = -(code.detach() * functional.log_softmax(chance_logits, -1)).sum(-1)
+            commitment = ((code.detach() - probs) ** 2).sum(-1)
+            extra = (
+                config.value_loss_weight * q_loss
+                + (sigma_loss + config.commitment_weight * commitment) * known
+            )
+            sums["afterstate_value"] += float(q_loss.detach().mean())
+            sums["chance"] += float((sigma_loss * known).detach().mean())
+            # where the next observation is unknown the model's most likely code stands in
+            fallback = functional.one_hot(chance_logits.argmax(-1), net.chance_outcomes)
+            code = torch.where(known[:, None] > 0, code, fallback.to(code.dtype))
+            latent, step_reward, value, logits = net.chance_step(after, code)
+        else:
+            latent, step_reward, value, logits = net.recurrent_inference(latent, actions[:, k])
+        steps.append((1.0 / k_total, value, step_reward, logits, extra))
         latent = scale_gradient(latent, 0.5)
     per_sample = torch.zeros(obs.shape[0], device=device)
-    sums = {"value": 0.0, "reward": 0.0, "policy": 0.0}
-    for k, (grad_scale, value, reward, logits) in enumerate(steps):
+    for k, (grad_scale, value, reward, logits, extra) in enumerate(steps):
         v_loss = codec.loss(value, z[:, k]) * vmask[:, k]
         p_loss = -(pi[:, k] * functional.log_softmax(logits, dim=-1)).sum(-1) * pmask[:, k]
-        step_loss = config.value_loss_weight * v_loss + p_loss
+        step_loss = config.value_loss_weight * v_loss + p_loss + extra
         sums["value"] += float(v_loss.detach().mean())
         sums["policy"] += float(p_loss.detach().mean())
         if reward is not None:
@@ -80,8 +124,44 @@ def muzero_loss(
     total = (per_sample * t(batch.weights)).mean()
     with torch.no_grad():
         first_value = codec.to_scalar(steps[0][1])
-        priorities = (torch.abs(first_value - z[:, 0]) * vmask[:, 0]).cpu().numpy()
-    return LossParts(total, sums["value"], sums["reward"], sums["policy"], priorities)
+        if config.priority_scale == "transformed":
+            error = torch.abs(codec.encode(first_value) - codec.encode(z[:, 0]))
+        else:
+            error = torch.abs(first_value - z[:, 0])
+        known = vmask[:, 0] > 0
+        priorities = torch.where(known, error, torch.nan).double().cpu().numpy()
+        stats = value_target_stats(codec, z[vmask > 0])
+    return LossParts(
+        total,
+        sums["value"],
+        sums["reward"],
+        sums["policy"],
+        priorities,
+        stats,
+        sums["afterstate_value"],
+        sums["chance"],
+    )
+
+
+def value_target_stats(codec: ValueCodec, targets: torch.Tensor) -> dict[str, float]:
+    """Of known value targets ``[N]`` (quote currency): ``value_target_clipped`` (share beyond
+    the support's ends), ``value_target_p01`` / ``value_target_p99`` (percentiles, quote
+    currency), ``support_used`` (the larger |percentile| as a share of the support's half
+    range) and ``value_scale``."""
+    out = {"value_scale": float(codec.scale)}
+    if targets.numel() == 0:
+        return out
+    z = targets.double()
+    p01, p99 = (float(q) for q in torch.quantile(z, torch.tensor([0.01, 0.99], dtype=z.dtype)))
+    out.update(
+        value_target_clipped=float(codec.clipped(z).double().mean()),
+        value_target_p01=p01,
+        value_target_p99=p99,
+    )
+    if codec.support_size > 0:
+        reach = codec.encode(torch.tensor([p01, p99], dtype=z.dtype)).abs().max()
+        out["support_used"] = float(reach) / codec.support_size
+    return out
 
 
 def lr_factor(config: MuZeroConfig, update: int, total_updates: int) -> float:
@@ -142,8 +222,14 @@ class Learner:
             "value_loss": parts.value,
             "reward_loss": parts.reward,
             "policy_loss": parts.policy,
+            **(
+                {"afterstate_value_loss": parts.afterstate_value, "chance_loss": parts.chance}
+                if isinstance(self.net, StochasticMuZeroNet)
+                else {}
+            ),
             "grad_norm": float(grad_norm),
             "lr": self.config.learning_rate * factor,
+            **parts.target_stats,
         }
         return stats, parts.priorities
 

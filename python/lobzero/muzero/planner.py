@@ -28,7 +28,8 @@ class Plan:
 
 class Planner:
     """Runs :func:`lobzero.mcts.search` with ``net`` as the model, on ``device``, keeping one
-    :class:`MctsBatch` per batch size (seeded ``seed``, then ``seed + 1``, ... per size)."""
+    :class:`MctsBatch` per batch size and value bounds (seeded ``seed``, then ``seed + 1``, ...
+    per new one)."""
 
     def __init__(
         self,
@@ -40,18 +41,29 @@ class Planner:
         self.net, self.config = net, config
         self.device = torch.device(device)
         self.seed = seed
-        self._batches: dict[int, MctsBatch] = {}
+        self._batches: dict[tuple[int, tuple[float, float] | None], MctsBatch] = {}
+
+    def value_bounds(self) -> tuple[float, float] | None:
+        """Fixed bounds of Gumbel's Q normalisation (``gumbel_value_bounds`` "fitted"):
+        ± the spread of returns the value scale was fitted on; None for each node's min-max."""
+        if self.config.algorithm != "gumbel" or self.config.gumbel_value_bounds != "fitted":
+            return None
+        spread = self.net.codec.typical_value()
+        return (-spread, spread)
 
     def _batch(self, size: int) -> MctsBatch:
-        if size not in self._batches:
-            self._batches[size] = MctsBatch(
+        # the bounds change once, when the value scale is fitted after the warm-up
+        key = (size, self.value_bounds())
+        if key not in self._batches:
+            self._batches[key] = MctsBatch(
                 size,
                 self.net.num_actions,
                 self.config.num_simulations,
                 seed=self.seed + len(self._batches),
+                value_bounds=key[1],
                 **self.config.mcts_kwargs(),
             )
-        return self._batches[size]
+        return self._batches[key]
 
     @torch.inference_mode()
     def values(self, obs: np.ndarray) -> npt.NDArray[np.float32]:

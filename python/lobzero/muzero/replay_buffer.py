@@ -4,8 +4,10 @@ Actors step in lockstep, so every lane holds the same positions ``first..last`` 
 :mod:`lobzero.muzero.targets` for the layout and the target rules). Sampling is proportional
 to ``priority^alpha`` with importance weights ``(N·P(i))^-beta / max`` (Schaul et al. 2016);
 new steps get the largest priority seen so far, and the learner sets a sampled step's priority
-to ``|predicted value − value target| + eps`` after each update. The whole buffer is a dict of
-numpy arrays (:meth:`state_dict`), saved with the checkpoint so a resumed run keeps it.
+to ``|predicted value − value target| + eps`` after each update, unless the step has no value
+target yet (the newest steps of a lane), whose priority stays where it was. The whole buffer
+is a dict of numpy arrays (:meth:`state_dict`), saved with the checkpoint so a resumed run
+keeps it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class Batch:
     lanes: npt.NDArray[np.int64]
     positions: npt.NDArray[np.int64]
     """[B] where the samples came from (for :meth:`ReplayBuffer.update_priorities`)."""
+    next_obs: npt.NDArray[np.float32] | None = None
+    """[B, K, obs_dim] the observation after each unrolled action (Stochastic MuZero's chance
+    encoder reads it); only when sampled with ``next_obs=True``."""
+    next_obs_mask: npt.NDArray[np.float32] | None = None
+    """[B, K] 1 where that observation is known (the action was taken inside the episode)."""
 
 
 class ReplayBuffer:
@@ -114,7 +121,8 @@ class ReplayBuffer:
     ) -> None:
         """Appends one step of every lane: ``obs [E, obs_dim]``, ``actions``, ``rewards``,
         ``root_values``, ``terminated``, ``truncated`` ``[E]``, ``policies [E, A]``; for
-        truncated lanes the episode's final observation ``[E, obs_dim]`` and its value ``[E]``."""
+        lanes whose episode ended the final observation ``[E, obs_dim]``, and for truncated
+        ones its value ``[E]``."""
         slot = self.written % self.ring
         self.obs[:, slot] = obs
         self.actions[:, slot] = actions
@@ -140,11 +148,13 @@ class ReplayBuffer:
         value_fn: ValueFn | None = None,
         reanalyse_fraction: float = 0.0,
         search_fn: SearchFn | None = None,
+        next_obs: bool = False,
     ) -> Batch:
         """A batch of targets. Bootstrap values are the stored root values, or ``value_fn``'s
         (a target network) when given. A ``reanalyse_fraction`` of the samples gets policy
         targets and bootstrap values from ``search_fn`` (a fresh search with the latest
-        network) instead of the stored ones."""
+        network) instead of the stored ones. ``next_obs`` adds the observations that followed
+        each unrolled action (:attr:`Batch.next_obs`)."""
         if len(self) == 0:
             raise ConfigError("the replay buffer is empty: play before sampling")
         first, last = self.first, self.last
@@ -181,6 +191,7 @@ class ReplayBuffer:
         policy = self._policy_targets(lanes, plan, reanalysed, search_fn)
         boot = self._bootstrap_values(lanes, plan, reanalysed, value_fn, search_fn)
         value_target = plan.reward_sum + plan.boot_discount * boot
+        following = self._next_observations(lanes, plan) if next_obs else (None, None)
         return Batch(
             obs=self.obs[lanes, positions % self.ring],
             actions=plan.actions,
@@ -193,7 +204,30 @@ class ReplayBuffer:
             weights=weights.astype(np.float32),
             lanes=lanes,
             positions=positions,
+            next_obs=following[0],
+            next_obs_mask=following[1],
         )
+
+    def _next_observations(
+        self, lanes: np.ndarray, plan: TargetPlan
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """([B, K, obs_dim], [B, K]): after the action at unroll step k, the stored observation
+        of step k + 1 when the episode went on, the episode's final observation when it ended
+        there, and nothing (mask 0) when the action was not taken inside the episode."""
+        taken = plan.policy_pos[:, :-1] != NO_BOOTSTRAP  # [B, K]
+        went_on = plan.policy_pos[:, 1:] != NO_BOOTSTRAP
+        lane_grid = np.broadcast_to(lanes[:, None], taken.shape)
+        here = np.where(taken, plan.policy_pos[:, :-1], 0) % self.ring
+        after = np.where(went_on, plan.policy_pos[:, 1:], 0) % self.ring
+        ended = (
+            taken & ~went_on & (self.terminated[lane_grid, here] | self.truncated[lane_grid, here])
+        )
+        obs = np.where(
+            went_on[..., None],
+            self.obs[lane_grid, after],
+            np.where(ended[..., None], self.final_obs[lane_grid, here], 0.0),
+        )
+        return obs.astype(np.float32), (went_on | ended).astype(np.float32)
 
     def _policy_targets(
         self,
@@ -244,12 +278,31 @@ class ReplayBuffer:
     def update_priorities(
         self, lanes: np.ndarray, positions: np.ndarray, priorities: np.ndarray
     ) -> None:
-        """Sets the priority of sampled steps (``[B]`` each) still in the buffer."""
-        alive = positions >= self.first
+        """Sets the priority of sampled steps (``[B]`` each) still in the buffer. A NaN
+        priority (a step without a value target yet: the newest of its lane) leaves the step's
+        priority as it is, so that it is drawn again once its target is known."""
+        alive = (positions >= self.first) & np.isfinite(np.asarray(priorities, np.float64))
         p = np.asarray(priorities, np.float64)[alive] + self.eps
         self.priorities[lanes[alive], positions[alive] % self.ring] = p
         if p.size:
             self.max_priority = max(self.max_priority, float(p.max()))
+
+    def discounted_returns(self, discount: float) -> npt.NDArray[np.float64]:
+        """Monte Carlo returns ``Σ_i γ^i r_{t+i}`` of every stored step ``[E·n]`` (quote
+        currency), each summed to its episode's end or the end of the stored data (no
+        bootstrap): the spread of what the value head will have to predict."""
+        first, last = self.first, self.last
+        if last < first:
+            return np.zeros(0)
+        slots = np.arange(first, last + 1) % self.ring
+        rewards = self.rewards[:, slots].astype(np.float64)
+        ended = self.terminated[:, slots] | self.truncated[:, slots]
+        returns = np.zeros_like(rewards)
+        running = np.zeros(self.num_lanes)
+        for j in range(rewards.shape[1] - 1, -1, -1):
+            running = rewards[:, j] + discount * np.where(ended[:, j], 0.0, running)
+            returns[:, j] = running
+        return returns.reshape(-1)
 
     _ARRAYS = (
         "obs",

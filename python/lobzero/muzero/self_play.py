@@ -47,7 +47,11 @@ def check_discrete(envs: gym.vector.VectorEnv) -> tuple[int, int]:
 
 
 class SelfPlay:
-    """Actors over ``envs`` writing every step into ``buffer`` (one lane per actor)."""
+    """Actors over ``envs`` writing every step into ``buffer`` (one lane per actor).
+
+    ``time_limit_steps``: an episode cut after that many steps is stored as terminated (the
+    end of a time-aware MDP, nothing to bootstrap); other cuts (the data ran out) as truncated.
+    """
 
     def __init__(
         self,
@@ -55,8 +59,10 @@ class SelfPlay:
         planner: Planner,
         buffer: ReplayBuffer,
         seed: int,
+        time_limit_steps: int | None = None,
     ) -> None:
         self.envs, self.planner, self.buffer = envs, planner, buffer
+        self.time_limit_steps = time_limit_steps
         obs, _ = envs.reset(seed=seed)
         self.obs = np.array(obs, np.float32)
         self.returns = np.zeros(envs.num_envs)
@@ -74,11 +80,15 @@ class SelfPlay:
         rewards = np.asarray(rewards, np.float64)
         terminated = np.asarray(terminated, bool)
         truncated = np.asarray(truncated, bool) & ~terminated
+        if self.time_limit_steps is not None:
+            out_of_time = truncated & (self.lengths + 1 >= self.time_limit_steps)
+            terminated = terminated | out_of_time
+            truncated = truncated & ~out_of_time
         final_obs = np.zeros_like(obs)
         final_values = np.zeros(len(obs), np.float32)
+        for i in np.flatnonzero(terminated | truncated):
+            final_obs[i] = infos["final_obs"][i]
         if truncated.any():
-            for i in np.flatnonzero(truncated):
-                final_obs[i] = infos["final_obs"][i]
             final_values[truncated] = self.planner.values(final_obs[truncated])
         self.buffer.add(
             obs,

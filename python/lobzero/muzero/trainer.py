@@ -17,6 +17,7 @@ import csv
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ LOG_FIELDS = (
     "lr",
     "temperature",
     "env_steps_per_s",
+    "value_target_clipped",
+    "value_target_p01",
+    "value_target_p99",
+    "support_used",
+    "value_scale",
 )
 
 CheckpointCallback = Callable[[int, MuZeroAgent], None]
@@ -168,7 +174,15 @@ def train_muzero(
     rng = np.random.default_rng(seed)
     envs, env_spec = make_envs(config, seed, market, env_config, env_id, env_wrapper)
     obs_dim, num_actions = check_discrete(envs)
-    net = build_network(config, obs_dim, num_actions, env_spec.get("frame_stack", 1)).to(device)
+    space = envs.single_observation_space
+    assert isinstance(space, gym.spaces.Box)
+    net = build_network(
+        config,
+        obs_dim,
+        num_actions,
+        env_spec.get("frame_stack", 1),
+        obs_bounds=(np.asarray(space.low), np.asarray(space.high)),
+    ).to(device)
     total_updates = int(max(0, config.total_env_steps - config.warmup_steps) * config.replay_ratio)
     learner = Learner(net, config, total_updates, device)
     buffer = ReplayBuffer(
@@ -200,7 +214,10 @@ def train_muzero(
     # a resumed run draws new seeds for its episodes and searches, derived from where it stands
     play_seed = seed + env_steps
     planner = Planner(net, config, device, seed=play_seed)
-    actors = SelfPlay(envs, planner, buffer, seed=play_seed)
+    actors = SelfPlay(
+        envs, planner, buffer, seed=play_seed, time_limit_steps=time_limit_steps(config, envs)
+    )
+    warn = _SupportWarnings()
     action_mode = env_spec.get("env_config", {}).get("action_mode", "gym")
 
     def snapshot() -> MuZeroAgent:
@@ -249,6 +266,9 @@ def train_muzero(
             episodes += len(finished)
             recent.extend(finished)
             if env_steps >= config.warmup_steps:
+                if config.value_scale == 0.0 and not bool(net.codec.fitted):
+                    fit_value_scale(net, buffer, config)
+                    learner.refresh_target()
                 owed = int((env_steps - config.warmup_steps) * config.replay_ratio)
                 beta = config.priority_beta + (
                     config.priority_beta_final - config.priority_beta
@@ -266,6 +286,7 @@ def train_muzero(
                         else None,
                         reanalyse_fraction=config.reanalyse_fraction,
                         search_fn=planner.search_fn if config.reanalyse_fraction > 0 else None,
+                        next_obs=config.algorithm == "stochastic",
                     )
                     last_stats, priorities = learner.update(batch)
                     buffer.update_priorities(batch.lanes, batch.positions, priorities)
@@ -289,6 +310,7 @@ def train_muzero(
                         **last_stats,
                     }
                 )
+                warn.check(last_stats)
                 recent = []
                 next_log += config.log_interval
             if env_steps >= next_checkpoint:
@@ -302,6 +324,68 @@ def train_muzero(
             bar.stop()
         envs.close()
     return snapshot()
+
+
+def time_limit_steps(config: MuZeroConfig, envs: gym.vector.VectorEnv) -> int | None:
+    """The episode length after which the end of an episode is absorbing for the value
+    targets (``config.time_limit``, see :class:`MuZeroConfig`), or None to bootstrap it."""
+    if config.time_limit == "bootstrap":
+        return None
+    feature_names = list(getattr(envs, "feature_names", []))
+    if config.time_limit == "auto" and "time_fraction" not in feature_names:
+        return None
+    env_config = getattr(envs, "config", None)
+    steps = getattr(env_config, "episode_steps", None)
+    if steps is None:
+        # a gymnasium vector env of registered envs: the TimeLimit of its first sub-env
+        sub_envs = getattr(envs, "envs", None) or [envs]
+        steps = getattr(getattr(sub_envs[0], "spec", None), "max_episode_steps", None)
+    if steps is None and config.time_limit == "terminal":
+        raise ConfigError("time_limit 'terminal' needs an environment with a known episode length")
+    return None if steps is None else int(steps)
+
+
+def fit_value_scale(net: Any, buffer: ReplayBuffer, config: MuZeroConfig) -> float:
+    """Fits the value heads' scale to the discounted returns of the warm-up data (see
+    :meth:`lobzero.models.muzero_net.ValueCodec.fit_scale`); returns it."""
+    returns = torch.as_tensor(buffer.discounted_returns(config.discount))
+    return net.codec.fit_scale(returns)
+
+
+class _SupportWarnings:
+    """Warns (once each) when the value targets clip at the support's ends or use little of
+    it: the support and the value scale do not fit the data."""
+
+    CLIPPED = 0.01
+    UNUSED = 0.05
+
+    def __init__(self) -> None:
+        self.said: set[str] = set()
+
+    def check(self, stats: dict[str, float]) -> None:
+        clipped = stats.get("value_target_clipped", 0.0)
+        used = stats.get("support_used", 1.0)
+        if clipped > self.CLIPPED and "clipped" not in self.said:
+            self.said.add("clipped")
+            warnings.warn(
+                f"{clipped:.1%} of the value targets lie beyond the support's ends (p01 "
+                f"{stats.get('value_target_p01', float('nan')):.4g}, p99 "
+                f"{stats.get('value_target_p99', float('nan')):.4g}, scale "
+                f"{stats.get('value_scale', float('nan')):.4g}): raise support_size or "
+                "value_scale (0 fits it to the warm-up data)",
+                UserWarning,
+                stacklevel=2,
+            )
+        if used < self.UNUSED and "unused" not in self.said:
+            self.said.add("unused")
+            warnings.warn(
+                f"the value targets use {used:.1%} of the support (p01 "
+                f"{stats.get('value_target_p01', float('nan')):.4g}, p99 "
+                f"{stats.get('value_target_p99', float('nan')):.4g}): lower support_size or "
+                "value_scale (0 fits it to the warm-up data)",
+                UserWarning,
+                stacklevel=2,
+            )
 
 
 class _Bar:

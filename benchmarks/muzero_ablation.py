@@ -1,0 +1,175 @@
+"""MuZero on the trading environment: each fix and option on and off, same seeds and budget.
+
+    python benchmarks/muzero_ablation.py [--variants defaults,no-bounds,...] [--seeds 0,1,2]
+        [--steps 8000] [--jobs 1] [--json]
+
+Every run trains MuZero on the first 80 % of ``signal_market(seed=0)`` (the environment of the
+demo's comparison: 1 s decisions, 5-minute episodes, 1 BTC at most, a 1 bps taker fee) for
+``--steps`` environment steps, then plays its final checkpoint greedily on
+
+- "test": 8 episodes spread over the held-out last 20 % of the same market;
+- "path 1": 16 episodes of ``signal_market(seed=1)``, another path of the same market, unseen.
+
+It prints, per variant, the mean return per episode (% of the starting cash) for every seed,
+and the trainer's value-scale diagnostics. A variant is a set of :class:`MuZeroConfig` fields on
+top of :data:`BASE` (the comparison's MuZero settings, see ``lobzero.evaluation.compare``).
+``--jobs N`` runs N trainings at once (one torch thread each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: the settings every variant starts from (the trading defaults of MuZeroConfig, spelled out
+#: so that a variant's change is visible)
+BASE: dict[str, Any] = {
+    "algorithm": "gumbel",
+    "support_size": 50,
+    "num_simulations": 16,
+    "num_envs": 16,
+    "batch_size": 128,
+    "td_steps": 10,
+    "warmup_steps": 1000,
+    "replay_ratio": 0.25,
+    "torch_threads": 1,
+}
+
+#: name -> fields changed from BASE (MuZeroConfig's own defaults otherwise)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "discount 0.997": {"discount": 0.997},
+    "running obs scaling": {"obs_scaling": "running"},
+    "priorities in dollars": {"priority_scale": "value"},
+    "uniform replay": {"prioritized": False},
+    "sqrt transform": {"value_transform": "sqrt"},
+    "no value scale": {"value_scale": 1.0},
+    "support 300, no scale": {"support_size": 300, "value_scale": 1.0, "value_transform": "sqrt"},
+    "time limit bootstraps": {"time_limit": "bootstrap"},
+    "gumbel node bounds": {"gumbel_value_bounds": "node"},
+    "puct 50 sims": {"algorithm": "muzero", "num_simulations": 50},
+}
+
+
+@dataclass(frozen=True)
+class RunResult:
+    variant: str
+    seed: int
+    test_return_pct: float
+    path1_return_pct: float
+    flat_share: float
+    seconds: float
+    diagnostics: dict[str, float]
+
+
+def _mean_return_pct(agent: Any, market: Any, env_config: Any, starts: list[int]) -> tuple:
+    from lobzero.envs import TradingEnv
+    from lobzero.evaluation.robustness import run_episodes
+
+    envs = [TradingEnv(market, env_config) for _ in starts]
+    results = run_episodes(agent, envs, [0] * len(starts), starts)
+    returns = [100.0 * (r.equity[-1] / r.equity[0] - 1.0) for r in results]
+    return float(np.mean(returns)), results
+
+
+def run_one(variant: str, seed: int, steps: int) -> RunResult:
+    import torch
+
+    torch.set_num_threads(1)
+    from lobzero import signal_market
+    from lobzero.demo import DEMO_COMPARE
+    from lobzero.evaluation.walkforward import TimeRange, episode_starts
+    from lobzero.muzero import MuZeroConfig, train_muzero
+
+    market = signal_market(seed=0)
+    other = signal_market(seed=1)
+    env = DEMO_COMPARE.env.replace(seed=seed)
+    first, last = int(market.stream.start_ns), int(market.stream.end_ns)
+    cut = first + int(0.8 * (last + 1 - first))
+    train_range, test_range = TimeRange(first, cut), TimeRange(cut, last + 1)
+    overrides = {**BASE, **VARIANTS[variant], "total_env_steps": steps}
+    config = MuZeroConfig.from_dict(overrides).replace(checkpoint_interval=steps)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        agent = train_muzero(
+            config,
+            out,
+            market=market,
+            env_config=train_range.env_config(env),
+            seed=seed,
+            progress=False,
+        )
+        diagnostics_path = f"{out}/train_log.csv"
+        diagnostics = _last_row(diagnostics_path)
+    seconds = time.perf_counter() - started
+    test_env = test_range.env_config(env)
+    test_pct, test_results = _mean_return_pct(
+        agent, market, test_env, episode_starts(test_range, env, 8)
+    )
+    o_first, o_last = int(other.stream.start_ns), int(other.stream.end_ns)
+    other_range = TimeRange(o_first, o_last + 1)
+    path_pct, _ = _mean_return_pct(
+        agent, other, other_range.env_config(env), episode_starts(other_range, env, 16)
+    )
+    flat = float(np.mean([r.metrics.exposure == 0.0 for r in test_results]))
+    return RunResult(variant, seed, test_pct, path_pct, flat, seconds, diagnostics)
+
+
+def _last_row(path: str) -> dict[str, float]:
+    import csv
+
+    keys = ("value_target_clipped", "value_target_p01", "value_target_p99", "value_scale")
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return {}
+    return {k: float(rows[-1][k]) for k in keys if rows[-1].get(k) not in (None, "")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=8000)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="one JSON line per run")
+    args = parser.parse_args()
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        sys.exit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    jobs = [(v, s) for v in variants for s in seeds]
+    results: list[RunResult] = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_one, v, s, args.steps) for v, s in jobs]
+        for future in futures:
+            r = future.result()
+            results.append(r)
+            if args.json:
+                print(json.dumps(r.__dict__), flush=True)
+            else:
+                print(
+                    f"{r.variant:24s} seed {r.seed}: test {r.test_return_pct:+.2f} %  "
+                    f"path 1 {r.path1_return_pct:+.2f} %  flat {r.flat_share:.0%}  "
+                    f"{r.seconds:.0f} s  {r.diagnostics}",
+                    flush=True,
+                )
+    print(f"\n{'variant':24s} {'test % (per seed)':>28s} {'path 1 % (per seed)':>28s}")
+    for v in variants:
+        rows = [r for r in results if r.variant == v]
+        test = " / ".join(f"{r.test_return_pct:+.2f}" for r in rows)
+        path = " / ".join(f"{r.path1_return_pct:+.2f}" for r in rows)
+        print(f"{v:24s} {test:>28s} {path:>28s}")
+
+
+if __name__ == "__main__":
+    main()

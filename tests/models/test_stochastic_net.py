@@ -1,0 +1,107 @@
+"""Stochastic MuZero's networks and loss: shapes, the straight-through chance code, and the
+loss's afterstate and chance terms learning on a fixed batch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from lobzero.exceptions import ConfigError
+from lobzero.models.stochastic_net import StochasticMuZeroNet
+from lobzero.muzero import Learner, MuZeroConfig, build_network, muzero_loss
+from lobzero.muzero.replay_buffer import Batch
+
+
+def test_shapes_and_straight_through_code() -> None:
+    torch.manual_seed(0)
+    net = StochasticMuZeroNet(6, 3, chance_outcomes=4, latent_dim=8, hidden=16, blocks=1)
+    latent, value, logits = net.initial_inference(torch.randn(5, 6))
+    after, q, chance_logits = net.afterstate(latent, torch.arange(5) % 3)
+    assert after.shape == (5, 8) and q.shape == value.shape and chance_logits.shape == (5, 4)
+    # a new network: uniform chance prior
+    assert torch.allclose(torch.softmax(chance_logits, -1), torch.full((5, 4), 0.25))
+    obs = torch.randn(5, 6, requires_grad=True)
+    code, _probs = net.encode_chance(obs)
+    assert torch.equal(code.detach().sum(-1), torch.ones(5))
+    assert set(code.detach().unique().tolist()) <= {0.0, 1.0}
+    (code * torch.arange(4.0)).sum().backward()  # the softmax's gradient flows to the encoder
+    assert obs.grad is not None and obs.grad.abs().sum() > 0
+    nxt, _reward, value, logits = net.chance_step(after, code.detach())
+    same = net.chance_step(after, code.detach().argmax(-1))
+    assert torch.allclose(nxt, same[0]) and logits.shape == (5, 3)
+    with pytest.raises(ConfigError, match="chance_outcomes"):
+        StochasticMuZeroNet(6, 3, chance_outcomes=1)
+
+
+def coin_batch(rng: np.random.Generator, b: int = 64, k: int = 2) -> Batch:
+    """Observations whose next observation carries a fair coin (feature 0 is ±1) that decides
+    the reward of the step: +1 for heads, -1 for tails."""
+    obs = np.zeros((b, 3), np.float32)
+    coins = rng.choice([-1.0, 1.0], size=(b, k)).astype(np.float32)
+    next_obs = np.zeros((b, k, 3), np.float32)
+    next_obs[..., 0] = coins
+    rewards = np.concatenate([np.zeros((b, 1)), coins], 1).astype(np.float32)
+    return Batch(
+        obs=obs,
+        actions=np.zeros((b, k), np.int64),
+        value_target=np.zeros((b, k + 1), np.float32),
+        reward_target=rewards,
+        policy_target=np.full((b, k + 1, 2), 0.5, np.float32),
+        value_mask=np.ones((b, k + 1), np.float32),
+        reward_mask=np.concatenate([np.zeros((b, 1)), np.ones((b, k))], 1).astype(np.float32),
+        policy_mask=np.ones((b, k + 1), np.float32),
+        weights=np.ones(b, np.float32),
+        lanes=np.zeros(b, np.int64),
+        positions=np.arange(b, dtype=np.int64),
+        next_obs=next_obs,
+        next_obs_mask=np.ones((b, k), np.float32),
+    )
+
+
+def test_the_chance_code_explains_the_reward_the_dynamics_cannot() -> None:
+    """The case Stochastic MuZero is for: from the same state and action the reward is +1 or
+    -1 by chance. A deterministic model can only predict the mean (0); with the chance code of
+    the observed outcome the reward is predictable, the encoder splits heads from tails, and
+    the chance prior learns the coin's odds."""
+    torch.manual_seed(0)
+    config = MuZeroConfig(
+        algorithm="stochastic",
+        chance_outcomes=2,
+        support_size=0,
+        value_scale=1.0,
+        latent_dim=8,
+        hidden=32,
+        blocks=1,
+        learning_rate=3e-3,
+    )
+    net = build_network(config, 3, 2)
+    assert isinstance(net, StochasticMuZeroNet)
+    learner = Learner(net, config, total_updates=200)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        stats, _ = learner.update(coin_batch(rng))
+    batch = coin_batch(rng)
+    with torch.no_grad():
+        code, _ = net.encode_chance(torch.as_tensor(batch.next_obs[:, 0]))
+        latent, _, _ = net.initial_inference(torch.as_tensor(batch.obs))
+        after, _, chance_logits = net.afterstate(latent, torch.zeros(64, dtype=torch.int64))
+        _, reward, _, _ = net.chance_step(after, code)
+    heads = batch.next_obs[:, 0, 0] > 0
+    codes = code.argmax(-1).numpy()
+    assert len(set(codes[heads])) == 1 and len(set(codes[~heads])) == 1
+    assert codes[heads][0] != codes[~heads][0]
+    predicted = net.codec.to_scalar(reward).numpy()
+    np.testing.assert_allclose(predicted, batch.reward_target[:, 1], atol=0.2)
+    prior = torch.softmax(chance_logits, -1).numpy()
+    np.testing.assert_allclose(prior, 0.5, atol=0.1)
+    # summed over the K = 2 unrolled steps: 2 ln 2 for a fair coin
+    assert stats["chance_loss"] == pytest.approx(2 * np.log(2), abs=0.1)
+
+
+def test_the_loss_needs_next_observations() -> None:
+    config = MuZeroConfig(algorithm="stochastic", latent_dim=8, hidden=16, blocks=1)
+    net = build_network(config, 3, 2)
+    batch = coin_batch(np.random.default_rng(0))
+    batch.next_obs = None
+    with pytest.raises(ConfigError, match="next observations"):
+        muzero_loss(net, batch, config)

@@ -1,0 +1,57 @@
+"""The planner's Gumbel search: Q normalised by the fitted spread of returns, not by each
+node's min-max, so that a small difference between actions gives a mild policy target."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from lobzero.mcts import search
+from lobzero.muzero import MuZeroConfig, Planner, build_network
+
+
+def two_arm_targets(value_bounds: tuple[float, float] | None) -> np.ndarray:
+    """Gumbel policy targets at a root whose two actions differ by $1 of reward (values 0)."""
+
+    def root_fn(obs: np.ndarray):
+        n = len(obs)
+        return np.zeros((n, 1), np.float32), np.zeros(n, np.float32), np.zeros((n, 2), np.float32)
+
+    def recurrent_fn(latent: np.ndarray, action: np.ndarray):
+        n = len(latent)
+        reward = np.where(action == 0, 1.0, 0.0).astype(np.float32)
+        return latent, reward, np.zeros(n, np.float32), np.zeros((n, 2), np.float32)
+
+    result = search(
+        root_fn,
+        recurrent_fn,
+        np.zeros((4, 1), np.float32),
+        num_simulations=16,
+        noise=False,
+        algorithm="gumbel",
+        value_bounds=value_bounds,
+    )
+    return result.policy_target
+
+
+def test_fitted_bounds_keep_small_differences_small() -> None:
+    """The defect: with each node's min-max, a $1 difference (against returns that spread over
+    ±$100) became the whole [0, 1] range, σ ≈ 5.6 logits, and a target of ~1.0 on the argmax;
+    with the fitted bounds the better action gets a mild preference."""
+    sharp = two_arm_targets(None)
+    mild = two_arm_targets((-100.0, 100.0))
+    assert (sharp[:, 0] > 0.99).all()
+    assert (mild[:, 0] > 0.5).all() and (mild[:, 0] < 0.6).all()
+
+
+def test_planner_uses_the_fitted_spread() -> None:
+    torch.manual_seed(0)
+    config = MuZeroConfig(latent_dim=8, hidden=16, blocks=1, num_simulations=4)
+    net = build_network(config, 3, 2)
+    planner = Planner(net, config)
+    net.codec.fit_scale(torch.linspace(-50.0, 50.0, 1001, dtype=torch.float64))
+    low, high = planner.value_bounds()  # type: ignore[misc]
+    assert high == -low and abs(high - float(net.codec.spread)) < 1e-6
+    planner.run(np.zeros((2, 3), np.float32), noise=False)
+    assert list(planner._batches) == [(2, (low, high))]
+    assert Planner(net, config.replace(gumbel_value_bounds="node")).value_bounds() is None
+    assert Planner(net, config.replace(algorithm="muzero")).value_bounds() is None
