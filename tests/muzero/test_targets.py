@@ -227,3 +227,61 @@ def test_reanalyse_replaces_policies_and_bootstrap_values() -> None:
         b.value_target[fresh][inside[fresh], 0], expected_fresh[fresh][inside[fresh]]
     )
     np.testing.assert_allclose(b.value_target[stale][inside[stale], 0], 1.5 + 0.25 * 5.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=4, max_value=24).flatmap(
+        lambda n: st.tuples(
+            st.lists(st.integers(-3, 3), min_size=n, max_size=n),
+            st.lists(st.sampled_from([0, 0, 0, 0, 1, 2]), min_size=n, max_size=n),
+            st.lists(st.integers(0, n - 1), min_size=1, max_size=6),
+            st.lists(st.integers(1, 6), min_size=6, max_size=6),
+        )
+    )
+)
+def test_a_horizon_per_sample_is_each_sample_with_its_own_horizon(case) -> None:
+    """Off-policy correction plans every sample with its own n: the batch must equal each
+    sample planned alone with that n (a planted defect, e.g. closing every horizon at the
+    largest n, fails here)."""
+    rewards, ends, starts, horizons = case
+    data = lane(
+        rewards,
+        terminated=[i for i, e in enumerate(ends) if e == 1],
+        truncated=[i for i, e in enumerate(ends) if e == 2],
+    )
+    n = np.asarray(horizons[: len(starts)], np.int64)
+    batch = plan(data, starts, last=len(rewards) - 1, k=2, n=n)
+    for b, (t, h) in enumerate(zip(starts, n, strict=True)):
+        alone = plan(data, [t], last=len(rewards) - 1, k=2, n=int(h))
+        for name in ("reward_sum", "boot_pos", "boot_final", "boot_discount", "value_mask"):
+            np.testing.assert_array_equal(getattr(batch, name)[b], getattr(alone, name)[0])
+
+
+def test_older_samples_bootstrap_sooner() -> None:
+    """With ``td_age_steps`` 4, a sample played a steps ago bootstraps after
+    max(1, 5 - a // 4) steps: rewards are 0 and the stored root value of position p is
+    1000 + p, so z = γ^h · (1000 + t + h) tells h."""
+    buffer = ReplayBuffer(64, 1, obs_dim=1, num_actions=2, prioritized=False)
+    for i in range(40):
+        buffer.add(
+            np.array([[float(i)]]),
+            np.array([0]),
+            np.array([0.0]),
+            np.array([1000.0 + i]),
+            np.array([[0.5, 0.5]]),
+            np.array([False]),
+            np.array([False]),
+        )
+    kw = {"unroll_steps": 1, "td_steps": 5, "discount": GAMMA, "beta": 1.0}
+    b = buffer.sample(256, rng=np.random.default_rng(0), td_age_steps=4.0, **kw)
+    h = np.clip(5 - (39 - b.positions) // 4, 1, 5)
+    inside = b.positions + h <= 39
+    expected = GAMMA**h * (1000.0 + b.positions + h)
+    np.testing.assert_allclose(b.value_target[inside, 0], expected[inside], rtol=1e-6)
+    assert len(set(h[inside].tolist())) >= 3
+    plain = buffer.sample(256, rng=np.random.default_rng(0), **kw)
+    full = plain.positions + 5 <= 39
+    np.testing.assert_allclose(
+        plain.value_target[full, 0], GAMMA**5 * (1000.0 + plain.positions[full] + 5), rtol=1e-6
+    )

@@ -284,6 +284,7 @@ class MuZeroNet(nn.Module):
         value_scale: float = 1.0,
         obs_low: npt.ArrayLike | None = None,
         obs_high: npt.ArrayLike | None = None,
+        consistency: bool = False,
     ) -> None:
         super().__init__()
         if obs_dim <= 0 or num_actions <= 1 or latent_dim <= 1:
@@ -321,6 +322,20 @@ class MuZeroNet(nn.Module):
         else:
             raise ConfigError(f"prediction must be 'mlp' or 'alphazero', got {prediction!r}")
         self.prediction_kind = prediction
+        # EfficientZero's temporal consistency (SimSiam): a projection of latents and a
+        # predictor on top of it, only for the loss
+        self.projection: nn.Module | None = None
+        self.projection_predictor: nn.Module | None = None
+        if consistency:
+            self.projection = nn.Sequential(
+                nn.Linear(latent_dim, hidden),
+                nn.LayerNorm(hidden),
+                nn.ReLU(),
+                nn.Linear(hidden, hidden),
+            )
+            self.projection_predictor = nn.Sequential(
+                nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden)
+            )
         # zero output layers: a new network predicts a uniform policy and a value and reward
         # of 0, so early search is not steered by random head weights
         last_layers: list[nn.Module] = [self.reward_head[-1]]
@@ -354,6 +369,20 @@ class MuZeroNet(nn.Module):
             return logits, value.unsqueeze(-1)
         out = self.prediction_net(latent)
         return out[:, : self.num_actions], out[:, self.num_actions :]
+
+    def consistency_loss(
+        self, predicted_latent: torch.Tensor, next_obs: torch.Tensor
+    ) -> torch.Tensor:
+        """EfficientZero's temporal consistency, per sample ``[B]``: the negative cosine
+        similarity of the predictor's projection of the dynamics' latent ``[B, D]`` and the
+        projection of the representation of the real next observation ``[B, obs_dim]``, whose
+        branch gets no gradient (SimSiam's stop-gradient)."""
+        if self.projection is None or self.projection_predictor is None:
+            raise ConfigError("this network was built without consistency (consistency_weight 0)")
+        with torch.no_grad():
+            target = self.projection(self.representation(next_obs))
+        predicted = self.projection_predictor(self.projection(predicted_latent))
+        return -functional.cosine_similarity(predicted, target, dim=-1)
 
     def initial_inference(
         self, obs: torch.Tensor

@@ -93,6 +93,14 @@ class MuZeroConfig(TomlConfig):
     gumbel_value_bounds: Literal["fitted", "node"] = "fitted"
     temperatures: tuple[float, ...] = (1.0, 0.5, 0.25)
     temperature_steps: tuple[float, ...] = (0.5, 0.75)
+    # sample efficiency (EfficientZero, Ye et al. 2021), each off by default
+    #: weight of the temporal consistency loss (SimSiam projection of the predicted and the
+    #: real next latent; EfficientZero's 2.0); 0 = off
+    consistency_weight: float = 0.0
+    #: off-policy correction: a sample of age a (env steps since it was played) bootstraps
+    #: after ``td_steps - floor(a / (off_policy_tau · total_env_steps))`` steps (at least 1);
+    #: 0 = off (EfficientZero's τ is 0.3)
+    off_policy_tau: float = 0.0
     # targets and replay
     td_steps: int = 10
     unroll_steps: int = 5
@@ -157,6 +165,8 @@ class MuZeroConfig(TomlConfig):
             ("support_size", self.support_size >= 0, ">= 0"),
             ("chance_outcomes", self.chance_outcomes >= 2, ">= 2"),
             ("commitment_weight", self.commitment_weight >= 0.0, ">= 0"),
+            ("consistency_weight", self.consistency_weight >= 0.0, ">= 0"),
+            ("off_policy_tau", self.off_policy_tau >= 0.0, ">= 0 (0: off)"),
             ("value_scale", self.value_scale >= 0.0, ">= 0 (0: fitted to the warm-up data)"),
             (
                 "warmup_steps",
@@ -235,4 +245,5 @@ class MuZeroConfig(TomlConfig):
             "prediction": self.prediction,
             "value_transform": self.value_transform,
             "value_scale": self.value_scale if self.value_scale > 0 else 1.0,
+            "consistency": self.consistency_weight > 0.0,
         }

@@ -13,6 +13,10 @@ step through its afterstate: ``as_k = φ(s_k, a_k)``, ``(σ_k, Q_k) = ψ(as_k)``
 ``c_k = e(o_{t+k+1})`` of the observed next observation, ``s_{k+1} = g(as_k, c_k)``; it adds
 per step ``value_loss_weight·CE(Q_k, z_k) + CE(σ_k, c_k) + commitment_weight·‖c_k − e(·)‖²``
 (the chance terms masked where the next observation is unknown).
+
+With ``consistency_weight`` > 0 each unrolled step adds EfficientZero's temporal consistency
+term (:meth:`~lobzero.models.muzero_net.MuZeroNet.consistency_loss`) against the real next
+observation.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class LossParts:
     """Stochastic MuZero: the afterstate Q loss."""
     chance: float = 0.0
     """Stochastic MuZero: the chance prior's cross-entropy against the encoder's codes."""
+    consistency: float = 0.0
+    """EfficientZero's temporal consistency loss (negative cosine similarity, summed over K)."""
 
 
 def muzero_loss(
@@ -73,15 +79,19 @@ def muzero_loss(
     vmask, rmask, pmask = t(batch.value_mask), t(batch.reward_mask), t(batch.policy_mask)
     codec = net.codec
     stochastic = isinstance(net, StochasticMuZeroNet)
-    if stochastic and batch.next_obs is None:
-        raise ConfigError("Stochastic MuZero's loss needs the batch's next observations")
+    if (stochastic or config.consistency_weight > 0.0) and batch.next_obs is None:
+        raise ConfigError(
+            "Stochastic MuZero's and the consistency loss need the batch's next observations"
+        )
     latent, value, logits = net.initial_inference(obs)
     # (gradient scale, value outputs, reward outputs, policy logits, extra per-sample loss)
     steps: list[tuple[float, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]] = [
         (1.0, value, None, logits, torch.zeros(obs.shape[0], device=device))
     ]
     k_total = actions.shape[1]
-    sums = {"value": 0.0, "reward": 0.0, "policy": 0.0, "afterstate_value": 0.0, "chance": 0.0}
+    sums = dict.fromkeys(
+        ("value", "reward", "policy", "afterstate_value", "chance", "consistency"), 0.0
+    )
     for k in range(k_total):
         extra = torch.zeros(obs.shape[0], device=device)
         if stochastic:
@@ -107,6 +117,12 @@ def muzero_loss(
             latent, step_reward, value, logits = net.chance_step(after, code)
         else:
             latent, step_reward, value, logits = net.recurrent_inference(latent, actions[:, k])
+        if config.consistency_weight > 0.0:
+            assert batch.next_obs is not None and batch.next_obs_mask is not None
+            similarity = net.consistency_loss(latent, t(batch.next_obs[:, k]))
+            consistency = similarity * t(batch.next_obs_mask[:, k])
+            extra = extra + config.consistency_weight * consistency
+            sums["consistency"] += float(consistency.detach().mean())
         steps.append((1.0 / k_total, value, step_reward, logits, extra))
         latent = scale_gradient(latent, 0.5)
     per_sample = torch.zeros(obs.shape[0], device=device)
@@ -140,6 +156,7 @@ def muzero_loss(
         stats,
         sums["afterstate_value"],
         sums["chance"],
+        sums["consistency"],
     )
 
 
@@ -225,6 +242,11 @@ class Learner:
             **(
                 {"afterstate_value_loss": parts.afterstate_value, "chance_loss": parts.chance}
                 if isinstance(self.net, StochasticMuZeroNet)
+                else {}
+            ),
+            **(
+                {"consistency_loss": parts.consistency}
+                if self.config.consistency_weight > 0.0
                 else {}
             ),
             "grad_norm": float(grad_norm),

@@ -149,6 +149,7 @@ class ReplayBuffer:
         reanalyse_fraction: float = 0.0,
         search_fn: SearchFn | None = None,
         next_obs: bool = False,
+        td_age_steps: float = 0.0,
     ) -> Batch:
         """A batch of targets. Bootstrap values are the stored root values, or ``value_fn``'s
         (a target network) when given. A ``reanalyse_fraction`` of the samples gets policy
@@ -171,6 +172,10 @@ class ReplayBuffer:
             weights = np.ones(batch_size)
         lanes = (flat // count).astype(np.int64)
         positions = (first + flat % count).astype(np.int64)
+        horizon: int | np.ndarray = td_steps
+        if td_age_steps > 0.0:
+            age = (last - positions) * self.num_lanes
+            horizon = np.clip(td_steps - np.floor(age / td_age_steps), 1, td_steps).astype(np.int64)
         plan = plan_targets(
             lanes,
             positions,
@@ -180,7 +185,7 @@ class ReplayBuffer:
             truncated=self.truncated,
             last=last,
             unroll_steps=unroll_steps,
-            td_steps=td_steps,
+            td_steps=horizon,
             discount=discount,
             num_actions=self.num_actions,
             rng=rng,

@@ -75,7 +75,7 @@ def plan_targets(
     truncated: npt.NDArray[np.bool_],
     last: int,
     unroll_steps: int,
-    td_steps: int,
+    td_steps: int | npt.NDArray[np.int64],
     discount: float,
     num_actions: int,
     rng: np.random.Generator,
@@ -83,9 +83,13 @@ def plan_targets(
     """Targets of samples at (``lanes[b]``, ``positions[b]``) in lanes ``[E, L]`` (rewards,
     actions, terminated, truncated) whose newest position is ``last`` (the same in every lane:
     actors step in lockstep). ``positions`` must be stored ones (``<= last``, not overwritten).
+    ``td_steps``: n, or one n per sample ``[B]`` (off-policy correction: a shorter horizon for
+    older samples).
     """
     ring = rewards.shape[1]
     batch = len(positions)
+    horizon = np.broadcast_to(np.asarray(td_steps, np.int64), (batch,))
+    max_td = int(horizon.max()) if batch else 0
     k1 = unroll_steps + 1
 
     def at(array: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -125,12 +129,12 @@ def plan_targets(
         walking = inside.copy()
         disc = np.ones(batch)
         total = np.zeros(batch)
-        for i in range(td_steps + 1):
+        for i in range(max_td + 1):
             p = u + i
             has_data = p <= last
             # the horizon closes here: n steps summed, or the data ends (bootstrap from p,
             # which exists as long as i > 0 or the state itself is stored)
-            close = walking & ((i == td_steps) | ~has_data)
+            close = walking & ((i == horizon) | ~has_data)
             if close.any():
                 q = np.where(has_data, p, p - 1)
                 known = close & (has_data | (i > 1))
@@ -145,7 +149,7 @@ def plan_targets(
                 reward_sum[known, k] = total[known]
                 value_mask[known, k] = 1.0
                 walking &= ~close
-            if i == td_steps or not walking.any():
+            if i == max_td or not walking.any():
                 break
             r = at(rewards, p)
             total = np.where(walking, total + disc * r, total)

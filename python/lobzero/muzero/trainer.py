@@ -286,7 +286,9 @@ def train_muzero(
                         else None,
                         reanalyse_fraction=config.reanalyse_fraction,
                         search_fn=planner.search_fn if config.reanalyse_fraction > 0 else None,
-                        next_obs=config.algorithm == "stochastic",
+                        next_obs=config.algorithm == "stochastic"
+                        or config.consistency_weight > 0.0,
+                        td_age_steps=config.off_policy_tau * config.total_env_steps,
                     )
                     last_stats, priorities = learner.update(batch)
                     buffer.update_priorities(batch.lanes, batch.positions, priorities)
