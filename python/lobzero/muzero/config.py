@@ -219,10 +219,17 @@ class MuZeroConfig(TomlConfig):
         passed = sum(fraction >= t for t in self.temperature_steps)
         return self.temperatures[passed]
 
+    @property
+    def tree_algorithm(self) -> str:
+        """The selection rule at decision nodes: "muzero" (PUCT) or "gumbel"."""
+        if self.algorithm == "stochastic":
+            return "gumbel" if self.stochastic_selection == "gumbel" else "muzero"
+        return self.algorithm
+
     def mcts_kwargs(self) -> dict[str, object]:
         """The keywords of :class:`lobzero.MctsBatch` this configuration sets."""
         return {
-            "algorithm": self.algorithm,
+            "algorithm": self.tree_algorithm,
             "discount": self.discount,
             "pb_c_base": self.pb_c_base,
             "pb_c_init": self.pb_c_init,

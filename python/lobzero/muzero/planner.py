@@ -1,5 +1,6 @@
 """One batched search with a MuZero network: the search every part of lobzero's MuZero shares
-(self-play, reanalyse, the trained agent's ``act``)."""
+(self-play, reanalyse, the trained agent's ``act``). A Stochastic MuZero network searches a
+tree of decision and chance nodes (:func:`lobzero.mcts.stochastic_search`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from lobzero.mcts import MctsBatch, search
+from lobzero.mcts import MctsBatch, StochasticMctsBatch, search, stochastic_search
 from lobzero.models.muzero_net import MuZeroNet
+from lobzero.models.stochastic_net import StochasticMuZeroNet
 from lobzero.muzero.config import MuZeroConfig
 
 
@@ -41,28 +43,39 @@ class Planner:
         self.net, self.config = net, config
         self.device = torch.device(device)
         self.seed = seed
-        self._batches: dict[tuple[int, tuple[float, float] | None], MctsBatch] = {}
+        self._batches: dict[
+            tuple[int, tuple[float, float] | None], MctsBatch | StochasticMctsBatch
+        ] = {}
 
     def value_bounds(self) -> tuple[float, float] | None:
         """Fixed bounds of Gumbel's Q normalisation (``gumbel_value_bounds`` "fitted"):
         ± the spread of returns the value scale was fitted on; None for each node's min-max."""
-        if self.config.algorithm != "gumbel" or self.config.gumbel_value_bounds != "fitted":
+        if self.config.tree_algorithm != "gumbel" or self.config.gumbel_value_bounds != "fitted":
             return None
         spread = self.net.codec.typical_value()
         return (-spread, spread)
 
-    def _batch(self, size: int) -> MctsBatch:
+    def _batch(self, size: int) -> MctsBatch | StochasticMctsBatch:
         # the bounds change once, when the value scale is fitted after the warm-up
         key = (size, self.value_bounds())
         if key not in self._batches:
-            self._batches[key] = MctsBatch(
-                size,
-                self.net.num_actions,
-                self.config.num_simulations,
-                seed=self.seed + len(self._batches),
-                value_bounds=key[1],
+            common = {
+                "seed": self.seed + len(self._batches),
+                "value_bounds": key[1],
                 **self.config.mcts_kwargs(),
-            )
+            }
+            if isinstance(self.net, StochasticMuZeroNet):
+                self._batches[key] = StochasticMctsBatch(
+                    size,
+                    self.net.num_actions,
+                    self.config.num_simulations,
+                    self.net.chance_outcomes,
+                    **common,
+                )
+            else:
+                self._batches[key] = MctsBatch(
+                    size, self.net.num_actions, self.config.num_simulations, **common
+                )
         return self._batches[key]
 
     @torch.inference_mode()
@@ -100,15 +113,43 @@ class Planner:
             return nxt, codec.to_scalar(reward), codec.to_scalar(value), logits
 
         try:
-            result = search(
-                root_fn,
-                recurrent_fn,
-                obs,
-                noise=noise,
-                legal_mask=legal_mask,
-                temperature=temperature,
-                batch=self._batch(len(obs)),
-            )
+            batch = self._batch(len(obs))
+            if isinstance(net, StochasticMuZeroNet):
+                assert isinstance(batch, StochasticMctsBatch)
+
+                def afterstate_fn(
+                    latent: torch.Tensor, action: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                    after, q_value, chance_logits = net.afterstate(latent, action)
+                    return after, codec.to_scalar(q_value), chance_logits
+
+                def dynamics_fn(
+                    afterstate: torch.Tensor, code: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                    nxt, reward, value, logits = net.chance_step(afterstate, code)
+                    return nxt, codec.to_scalar(reward), codec.to_scalar(value), logits
+
+                result = stochastic_search(
+                    root_fn,
+                    afterstate_fn,
+                    dynamics_fn,
+                    obs,
+                    noise=noise,
+                    legal_mask=legal_mask,
+                    temperature=temperature,
+                    batch=batch,
+                )
+            else:
+                assert isinstance(batch, MctsBatch)
+                result = search(
+                    root_fn,
+                    recurrent_fn,
+                    obs,
+                    noise=noise,
+                    legal_mask=legal_mask,
+                    temperature=temperature,
+                    batch=batch,
+                )
         finally:
             net.train(was_training)
         return Plan(result.action, result.policy_target, result.root_value)
