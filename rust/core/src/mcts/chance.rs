@@ -149,7 +149,11 @@ impl StochasticMctsBatch {
         noise: bool,
         legal: Option<&[bool]>,
     ) -> Result<()> {
-        let (nb, cap, nc) = (self.tree.cfg.num_roots, self.tree.capacity, self.num_outcomes);
+        let (nb, cap, nc) = (
+            self.tree.cfg.num_roots,
+            self.tree.capacity,
+            self.num_outcomes,
+        );
         // the rows of the slots the last search used go back to unexpanded decision nodes
         // first, so that slots at and above `num_nodes` are clean whatever happens below
         for b in 0..nb {
@@ -326,17 +330,22 @@ impl StochasticMctsBatch {
                         format!("is {}; must be finite", reward[b]),
                     ));
                 }
-                ("prior_logits", &prior_logits[b * na..(b + 1) * na], "action")
+                (
+                    "prior_logits",
+                    &prior_logits[b * na..(b + 1) * na],
+                    "action",
+                )
             } else {
-                ("outcome_logits", &outcome_logits[b * nc..(b + 1) * nc], "code")
+                (
+                    "outcome_logits",
+                    &outcome_logits[b * nc..(b + 1) * nc],
+                    "code",
+                )
             };
             if let Some(k) = first_non_finite(row) {
                 return Err(LobzeroError::invalid(
                     format!("{name}[{b}]"),
-                    format!(
-                        "logit of {width} {k} is {}; logits must be finite",
-                        row[k]
-                    ),
+                    format!("logit of {width} {k} is {}; logits must be finite", row[k]),
                 ));
             }
         }

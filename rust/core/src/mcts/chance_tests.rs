@@ -84,9 +84,14 @@ fn visits_add_up_at_both_kinds_and_kinds_alternate() {
             }
             assert!(!kinds[b * cap]);
         }
-        assert!(chance_nodes > 6 * 10, "{algorithm:?}: {chance_nodes} chance nodes");
+        assert!(
+            chance_nodes > 6 * 10,
+            "{algorithm:?}: {chance_nodes} chance nodes"
+        );
         let root_visits = t.tree().root_visit_counts().expect("searched");
-        assert!(root_visits.chunks(3).all(|row| row.iter().sum::<i64>() == 40));
+        assert!(root_visits
+            .chunks(3)
+            .all(|row| row.iter().sum::<i64>() == 40));
         let policy = t.tree().policy_target().expect("searched");
         for row in policy.chunks(3) {
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
@@ -127,7 +132,10 @@ fn bellman_values(defect: Defect) -> Vec<f64> {
 fn bellman_consistent_model_gives_exact_values_at_both_kinds() {
     assert!(bellman_values(Defect::None).iter().all(|&v| v == 0.5));
     let planted = bellman_values(Defect::DiscountAtChance);
-    assert!(planted.iter().any(|&v| v < 0.5), "the planted defect must show");
+    assert!(
+        planted.iter().any(|&v| v < 0.5),
+        "the planted defect must show"
+    );
 }
 
 /// Two-step chance tree: action 0 leads to reward +1 with probability 0.9 and -5 with 0.1
@@ -163,11 +171,17 @@ fn chance_bandit(algorithm: Algorithm, defect: Defect) -> (Vec<i64>, Vec<f32>) {
 fn chance_bandit_prefers_the_best_expectation() {
     for algorithm in [Algorithm::MuZero, Algorithm::Gumbel] {
         let (actions, q) = chance_bandit(algorithm, Defect::None);
-        assert!(actions.iter().all(|&a| a == 0), "{algorithm:?}: {actions:?}");
+        assert!(
+            actions.iter().all(|&a| a == 0),
+            "{algorithm:?}: {actions:?}"
+        );
         // Q(action 0) approaches 0.9 - 0.5 = 0.4 from its (value 0) afterstate expansion
         assert!(q.chunks(2).all(|row| (row[0] - 0.4).abs() < 0.05), "{q:?}");
         let (planted, _) = chance_bandit(algorithm, Defect::UniformOutcome);
-        assert!(planted.iter().all(|&a| a == 1), "{algorithm:?}: {planted:?}");
+        assert!(
+            planted.iter().all(|&a| a == 1),
+            "{algorithm:?}: {planted:?}"
+        );
     }
 }
 
@@ -214,7 +228,10 @@ fn lower_quota_holds(defect: Defect) -> bool {
 #[test]
 fn chance_visits_keep_up_with_the_prior() {
     assert!(lower_quota_holds(Defect::None));
-    assert!(!lower_quota_holds(Defect::UniformOutcome), "the planted defect must show");
+    assert!(
+        !lower_quota_holds(Defect::UniformOutcome),
+        "the planted defect must show"
+    );
 }
 
 #[test]
@@ -227,25 +244,34 @@ fn chance_bad_input_is_an_error() {
     let (mut p, mut k, mut c) = ([0i64; 2], [0i64; 2], [false; 2]);
     assert!(t.select(&mut p, &mut k, &mut c).is_err());
     t.reset(&[0.0; 6], &[0.0; 2], false, None).expect("ok");
-    assert!(t.backup(&[0.0; 2], &[0.0; 2], &[0.0; 6], &[0.0; 8]).is_err());
+    assert!(t
+        .backup(&[0.0; 2], &[0.0; 2], &[0.0; 6], &[0.0; 8])
+        .is_err());
     t.select(&mut p, &mut k, &mut c).expect("ok");
     assert!(c.iter().all(|&x| !x));
     // a chance expansion reads the outcome logits: NaN there is an error, NaN rewards are not
     let mut bad = [0.0f32; 8];
     bad[5] = f32::NAN;
     assert!(t.backup(&[0.0; 2], &[0.0; 2], &[0.0; 6], &bad).is_err());
-    assert!(t.backup(&[0.0; 2], &[0.0; 2], &[0.0; 6], &[0.0; 7]).is_err());
+    assert!(t
+        .backup(&[0.0; 2], &[0.0; 2], &[0.0; 6], &[0.0; 7])
+        .is_err());
     t.backup(&[f32::NAN; 2], &[0.0; 2], &[f32::NAN; 6], &[0.0; 8])
         .expect("rows a lane does not read are not checked");
     // one action: the second simulation goes below the afterstate, and reads the reward
     let mut one = StochasticMctsBatch::new(MctsConfig::new(2, 1, 4), 4).expect("valid");
     one.reset(&[0.0; 2], &[0.0; 2], false, None).expect("ok");
     one.select(&mut p, &mut k, &mut c).expect("ok");
-    one.backup(&[0.0; 2], &[0.0; 2], &[0.0; 2], &[0.0; 8]).expect("ok");
+    one.backup(&[0.0; 2], &[0.0; 2], &[0.0; 2], &[0.0; 8])
+        .expect("ok");
     one.select(&mut p, &mut k, &mut c).expect("ok");
     assert!(c.iter().all(|&x| x), "below an afterstate comes a code");
-    assert!(one.backup(&[f32::NAN; 2], &[0.0; 2], &[0.0; 2], &[0.0; 8]).is_err());
-    assert!(one.backup(&[0.0; 2], &[0.0; 2], &[f32::NAN; 2], &[0.0; 8]).is_err());
+    assert!(one
+        .backup(&[f32::NAN; 2], &[0.0; 2], &[0.0; 2], &[0.0; 8])
+        .is_err());
+    assert!(one
+        .backup(&[0.0; 2], &[0.0; 2], &[f32::NAN; 2], &[0.0; 8])
+        .is_err());
     one.backup(&[0.0; 2], &[0.0; 2], &[0.0; 2], &[f32::NAN; 8])
         .expect("outcome rows are not read for a decision expansion");
 }
