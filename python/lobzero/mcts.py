@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -82,9 +82,13 @@ DynamicsFn = Callable[[Any, Any], tuple[Any, Any, Any, Any]]
 value [K], prior_logits [K, A])"""
 
 
+BatchT = TypeVar("BatchT", MctsBatch, StochasticMctsBatch)
+
+
 @dataclass(frozen=True)
-class SearchResult:
-    """What `search` returns (B roots, A actions)."""
+class SearchResult(Generic[BatchT]):
+    """What `search` (``SearchResult[MctsBatch]``) and `stochastic_search`
+    (``SearchResult[StochasticMctsBatch]``) return (B roots, A actions)."""
 
     action: npt.NDArray[np.int64]
     """[B] action to play (see `MctsBatch.select_action`)."""
@@ -94,8 +98,8 @@ class SearchResult:
     """[B] mean value of each root after the search."""
     root_visit_counts: npt.NDArray[np.int64]
     """[B, A] visits of each root action."""
-    batch: MctsBatch | StochasticMctsBatch
-    """The searched trees (for inspection or `reuse_subtree`)."""
+    batch: BatchT
+    """The searched trees (for inspection or, deterministic trees only, `reuse_subtree`)."""
 
 
 def _is_torch(x: Any) -> bool:
@@ -145,7 +149,7 @@ def search(
     temperature: float = 0.0,
     batch: MctsBatch | None = None,
     **config: Any,
-) -> SearchResult:
+) -> SearchResult[MctsBatch]:
     """One batched search in one call, in the spirit of mctx's ``muzero_policy``.
 
     ``root_fn(observation)`` returns ``(latent [B, ...], value [B], prior_logits [B, A])`` and
@@ -241,7 +245,7 @@ def stochastic_search(
     temperature: float = 0.0,
     batch: StochasticMctsBatch | None = None,
     **config: Any,
-) -> SearchResult:
+) -> SearchResult[StochasticMctsBatch]:
     """One batched Stochastic MuZero search (decision and chance nodes) in one call.
 
     ``root_fn(observation)`` returns ``(state latent [B, ...], value [B], prior_logits [B, A])``;

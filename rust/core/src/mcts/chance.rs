@@ -35,16 +35,17 @@
 //!   appendix pseudocode (`select_child`, `np.random.choice(outcomes, p=probs)`) and LightZero's
 //!   `ctree_stochastic_muzero/lib/cnode.cpp` (`cselect_child`, `std::discrete_distribution`)
 //!   sample the code from the prior; this is the deterministic, quasi-random version of that
-//!   draw: the visit counts track `N * prior` as closely as integers allow (an outcome's share
-//!   of the visits never lags its prior by more than one visit), with no random stream and no
-//!   variance between searches, so a search is reproducible and a reference can replay it.
+//!   draw: it is Jefferson's (D'Hondt's) apportionment of the node's visits by the prior, so a
+//!   code's visits never fall a whole visit short of `N * prior(c)`, with no random stream and
+//!   no variance between searches (a search is reproducible and a reference can replay it).
 //! * Backup walks up through both kinds: `g` starts at the leaf's value; a node adds `g` to its
 //!   value sum; into a chance parent `g` becomes `reward + discount * g` (one discount per real
 //!   environment step); into a decision parent `g` passes unchanged. (The paper's pseudocode
-//!   `backpropagate` applies `reward + discount * value` at every node, chance nodes included,
-//!   which discounts twice per step; its experiments use discount 1 in backgammon and close to
-//!   1 in 2048, where that hardly shows. We discount once per step as the model's Bellman
-//!   equation `Q(s, a) = E_c[r + discount V(s')]` says.) A chance node's mean value is thus the
+//!   `backpropagate` forms `value = node.reward + discount * value` at every node, chance nodes
+//!   included, which discounts twice per environment step; we discount once per step, so that
+//!   `Q(s, a) = E_c[r + discount * V(s')]` as in the model's Bellman equation.) The same
+//!   pseudocode feeds `node.value()` of every node to the min-max statistics; we feed the Q
+//!   values PUCT reads, as the deterministic tree does. A chance node's mean value is thus the
 //!   Monte Carlo average of its children's returns (plus the afterstate value of its own
 //!   expansion), which the selection rule keeps close to the prior-weighted expectation.
 //! * Visits: every node, of either kind, has one visit more than its children together (its
