@@ -281,8 +281,10 @@ def test_planted_defects_in_the_reference_disagree():
 @given(shapes, st.integers(0, 2**32), st.sampled_from(["muzero", "gumbel"]), st.booleans())
 def test_visits_add_up_at_both_kinds_and_policy_sums_to_one(shape, seed, algorithm, noise):
     """Every node, decision or chance, has one visit more than its children together (its own
-    expansion); node kinds alternate. Planted defect (`test_planted_defects_in_the_reference_
-    disagree`): a backup that counts chance nodes twice breaks the first rule."""
+    expansion); node kinds alternate; the policy target sums to 1 and every chance prior too.
+    Planted defects: a backup that counts chance nodes twice breaks the first rule
+    (`test_planted_defects_in_the_reference_disagree`); a policy target over the root's visit
+    count instead of its children's misses 1 (below)."""
     num_roots, a, c, sims = shape
     rng = np.random.default_rng(seed)
     batch = StochasticMctsBatch(num_roots, a, sims, c, algorithm=algorithm, seed=seed)
@@ -300,6 +302,9 @@ def test_visits_add_up_at_both_kinds_and_policy_sums_to_one(shape, seed, algorit
     policy = batch.policy_target()
     assert (policy >= 0).all()
     np.testing.assert_allclose(policy.sum(axis=1), 1.0, atol=1e-5)
+    # planted defect: visit shares over the root's own count (its expansion included) miss 1
+    off_by_one = batch.root_visit_counts() / visits[:, :1]
+    assert not np.allclose(off_by_one.sum(axis=1), 1.0, atol=1e-5)
     priors = batch.outcome_priors()
     np.testing.assert_allclose(priors[kinds].sum(axis=1), 1.0, atol=1e-12)
 
