@@ -11,6 +11,8 @@ through `lobzero.mcts.search`::
 
 (the peer venv: ``python3 -m venv /tmp/peers_lz``, then
 ``/tmp/peers_lz/bin/pip install LightZero==0.1.0``).
+``--chance C`` adds the Stochastic MuZero tree (`StochasticMctsBatch`, decision and chance
+nodes, C chance outcomes) driven the same way (PUCT and Gumbel rows).
 ``--json`` prints one line.
 """
 
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lobzero.mcts import MctsBatch, search
+from lobzero.mcts import MctsBatch, StochasticMctsBatch, search
 
 PEER_SCRIPT = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "lightzero_mcts.py"
 
@@ -69,6 +71,56 @@ def time_lobzero(batch: int, actions: int, sims: int, algorithm: str) -> dict[st
         "ms_per_search": total * 1e3,
         "tree_ms_per_search": tree_s * 1e3,
         "tree_sims_per_s": batch * sims / tree_s,
+    }
+
+
+def time_lobzero_chance(
+    batch: int, actions: int, sims: int, outcomes: int, algorithm: str
+) -> dict[str, Any]:
+    """ms per search of the chance-node tree with a numpy stand-in model (reward, value,
+    prior logits [B, A] and outcome logits [B, C] every simulation), stand-in subtracted."""
+    rng = np.random.default_rng(0)
+    tree = StochasticMctsBatch(
+        batch, actions, sims, outcomes, algorithm=algorithm, discount=0.997, seed=0
+    )
+
+    def model() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return (
+            rng.normal(size=batch).astype(np.float32),
+            rng.normal(size=batch).astype(np.float32),
+            rng.normal(size=(batch, actions)).astype(np.float32),
+            rng.normal(size=(batch, outcomes)).astype(np.float32),
+        )
+
+    def one_search() -> np.ndarray:
+        tree.reset(
+            rng.normal(size=(batch, actions)).astype(np.float32),
+            np.zeros(batch, np.float32),
+            noise=True,
+        )
+        for _ in range(sims):
+            tree.select()
+            tree.backup(*model())
+        tree.policy_target()
+        return tree.root_visit_counts()
+
+    one_search()
+    repeats = max(5, 4000 // batch)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        one_search()
+    total = (time.perf_counter() - start) / repeats
+    start = time.perf_counter()
+    for _ in range(repeats):
+        for _ in range(sims):
+            model()
+    stand_in = (time.perf_counter() - start) / repeats
+    tree_s = max(total - stand_in, 1e-9)
+    return {
+        "ms_per_search": total * 1e3,
+        "tree_ms_per_search": tree_s * 1e3,
+        "tree_sims_per_s": batch * sims / tree_s,
+        "chance_outcomes": outcomes,
     }
 
 
@@ -136,11 +188,19 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=50)
     parser.add_argument("--peer-python", help="python of a venv with LightZero==0.1.0")
     parser.add_argument("--torch-net", action="store_true", help="also time a torch network")
+    parser.add_argument(
+        "--chance", type=int, metavar="C", help="also time the chance-node tree, C outcomes"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON line")
     args = parser.parse_args()
     result: dict[str, Any] = {"batch": args.batch, "actions": args.actions, "sims": args.sims}
     result["lobzero"] = time_lobzero(args.batch, args.actions, args.sims, "muzero")
     result["lobzero_gumbel"] = time_lobzero(args.batch, args.actions, args.sims, "gumbel")
+    if args.chance:
+        for algorithm, name in (("muzero", "lobzero_chance"), ("gumbel", "lobzero_chance_gumbel")):
+            result[name] = time_lobzero_chance(
+                args.batch, args.actions, args.sims, args.chance, algorithm
+            )
     if args.peer_python:
         peer = time_peer(args.peer_python, args.batch, args.actions, args.sims)
         if peer is not None:
@@ -155,11 +215,12 @@ def main() -> None:
         return
     shape = f"B={args.batch}, A={args.actions}, {args.sims} simulations"
     print(f"MCTS, {shape} (tree time = search - stand-in model)")
-    for name in ("lobzero", "lobzero_gumbel", "lightzero"):
+    names = ("lobzero", "lobzero_gumbel", "lobzero_chance", "lobzero_chance_gumbel", "lightzero")
+    for name in names:
         if name in result:
             r = result[name]
             print(
-                f"  {name:15s} {r['ms_per_search']:8.2f} ms/search"
+                f"  {name:21s} {r['ms_per_search']:8.2f} ms/search"
                 f"  tree {r['tree_ms_per_search']:8.3f} ms"
                 f"  {r['tree_sims_per_s'] / 1e6:7.2f} M sims/s"
             )

@@ -28,7 +28,7 @@ from lobzero.exceptions import (
     TimestampOrderError,
     TruncatedFileError,
 )
-from lobzero.mcts import MctsBatch
+from lobzero.mcts import MctsBatch, StochasticMctsBatch
 
 __all__ = [
     "FORMATS",
@@ -46,6 +46,7 @@ __all__ = [
     "MctsBatch",
     "ParseError",
     "SequenceGapError",
+    "StochasticMctsBatch",
     "SynthConfig",
     "TimestampOrderError",
     "TradingEnv",

@@ -178,3 +178,69 @@ class MctsBatch:
         noise: bool = True,
         legal_mask: npt.ArrayLike | None = None,
     ) -> npt.NDArray[np.int64]: ...
+
+@final
+class StochasticMctsBatch:
+    """B Stochastic MuZero search trees: decision nodes (A actions) alternate with chance
+    nodes (afterstates, C codes). Slots: N = ``capacity`` = num_simulations + 1 per tree."""
+
+    def __new__(
+        cls,
+        num_roots: int,
+        num_actions: int,
+        num_simulations: int,
+        chance_outcomes: int,
+        **config: Any,
+    ) -> StochasticMctsBatch: ...
+    @property
+    def num_roots(self) -> int: ...
+    @property
+    def num_actions(self) -> int: ...
+    @property
+    def chance_outcomes(self) -> int: ...
+    @property
+    def num_simulations(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def simulations_done(self) -> int: ...
+    @property
+    def algorithm(self) -> str: ...
+    def reset(
+        self,
+        prior_logits: npt.ArrayLike,
+        values: npt.ArrayLike,
+        noise: bool = True,
+        legal_mask: npt.ArrayLike | None = None,
+    ) -> None:
+        """Expands the roots (decision nodes): prior_logits [B, A], values [B]."""
+    def select(
+        self,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+        """(parent_slot [B], index [B], from_chance [B]): from_chance False: index is an
+        action applied to the state at parent_slot (the new node is an afterstate); True:
+        index is a code applied to the afterstate at parent_slot (the new node a state)."""
+    def backup(
+        self,
+        reward: npt.ArrayLike,
+        value: npt.ArrayLike,
+        prior_logits: npt.ArrayLike,
+        outcome_logits: npt.ArrayLike,
+    ) -> None:
+        """reward [B], value [B], prior_logits [B, A], outcome_logits [B, C]; a lane reads
+        value and the outputs of its new node's kind only."""
+    def next_slots(self) -> npt.NDArray[np.int64]: ...
+    def root_visit_counts(self) -> npt.NDArray[np.int64]: ...
+    def root_values(self) -> npt.NDArray[np.float32]: ...
+    def root_q_values(self, normalized: bool = False) -> npt.NDArray[np.float32]: ...
+    def policy_target(self) -> npt.NDArray[np.float32]: ...
+    def select_action(self, temperature: float = 0.0) -> npt.NDArray[np.int64]: ...
+    def considered_actions(self) -> npt.NDArray[np.bool_]: ...
+    def node_visit_counts(self) -> npt.NDArray[np.int64]: ...
+    def node_parents(self) -> npt.NDArray[np.int64]: ...
+    def node_is_chance(self) -> npt.NDArray[np.bool_]:
+        """[B, N] the slot holds a chance node (False for unused slots)."""
+    def node_values(self) -> npt.NDArray[np.float64]:
+        """[B, N] value_sum / visit_count of each slot (NaN for unused slots)."""
+    def outcome_priors(self) -> npt.NDArray[np.float64]:
+        """[B, N, C] chance prior at each chance node (0 elsewhere)."""

@@ -16,6 +16,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::Stream>()?;
     env::register(m)?;
     m.add_class::<mcts::MctsBatch>()?;
+    m.add_class::<mcts::StochasticMctsBatch>()?;
     m.add_function(wrap_pyfunction!(import::import_files, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_market, m)?)?;
     m.add_function(wrap_pyfunction!(import::import_hftbacktest, m)?)?;

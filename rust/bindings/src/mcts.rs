@@ -304,3 +304,216 @@ impl MctsBatch {
         )
     }
 }
+
+type Selection<'py> = (
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<i64>>,
+    Bound<'py, PyArray1<bool>>,
+);
+
+/// A batch of B Stochastic MuZero search trees: decision nodes alternate with chance nodes
+/// (afterstates) whose children are the C codes of the chance encoder. See
+/// `lobzero.mcts.StochasticMctsBatch`.
+#[pyclass(module = "lobzero._core")]
+pub struct StochasticMctsBatch {
+    inner: mcts::StochasticMctsBatch,
+}
+
+impl StochasticMctsBatch {
+    fn shape(&self) -> (usize, usize, usize) {
+        let c = self.inner.config();
+        (c.num_roots, c.num_actions, self.inner.num_outcomes())
+    }
+}
+
+#[pymethods]
+impl StochasticMctsBatch {
+    #[new]
+    #[pyo3(signature = (num_roots, num_actions, num_simulations, chance_outcomes, **config))]
+    fn new(
+        num_roots: usize,
+        num_actions: usize,
+        num_simulations: usize,
+        chance_outcomes: usize,
+        config: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let cfg = parse_config(num_roots, num_actions, num_simulations, config)?;
+        Ok(Self {
+            inner: mcts::StochasticMctsBatch::new(cfg, chance_outcomes).py()?,
+        })
+    }
+
+    #[getter]
+    fn num_roots(&self) -> usize {
+        self.shape().0
+    }
+    #[getter]
+    fn num_actions(&self) -> usize {
+        self.shape().1
+    }
+    #[getter]
+    fn chance_outcomes(&self) -> usize {
+        self.shape().2
+    }
+    #[getter]
+    fn num_simulations(&self) -> usize {
+        self.inner.config().num_simulations
+    }
+    #[getter]
+    fn capacity(&self) -> usize {
+        self.inner.tree().capacity()
+    }
+    #[getter]
+    fn simulations_done(&self) -> usize {
+        self.inner.tree().simulations_done()
+    }
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        match self.inner.config().algorithm {
+            Algorithm::MuZero => "muzero",
+            Algorithm::Gumbel => "gumbel",
+        }
+    }
+
+    #[pyo3(signature = (prior_logits, values, noise = true, legal_mask = None))]
+    fn reset(
+        &mut self,
+        py: Python<'_>,
+        prior_logits: F32Matrix<'_>,
+        values: F32Vector<'_>,
+        noise: bool,
+        legal_mask: Option<PyArrayLike2<'_, bool, AllowTypeChange>>,
+    ) -> PyResult<()> {
+        let (b, a, _) = self.shape();
+        check_shape("prior_logits", prior_logits.shape(), &[b, a])?;
+        check_shape("values", values.shape(), &[b])?;
+        if let Some(m) = &legal_mask {
+            check_shape("legal_mask", m.shape(), &[b, a])?;
+        }
+        let (logits, values) = (data(&prior_logits), data(&values));
+        let mask = legal_mask.as_ref().map(|m| data(m));
+        let inner = &mut self.inner;
+        py.detach(|| inner.reset(&logits, &values, noise, mask.as_deref()))
+            .py()
+    }
+
+    /// (parent_slot [B], index [B], from_chance [B]) of the leaf each tree expands next.
+    fn select<'py>(&mut self, py: Python<'py>) -> PyResult<Selection<'py>> {
+        let (b, _, _) = self.shape();
+        let (mut slot, mut index, mut from_chance) = (vec![0i64; b], vec![0i64; b], vec![false; b]);
+        let inner = &mut self.inner;
+        py.detach(|| inner.select(&mut slot, &mut index, &mut from_chance))
+            .py()?;
+        Ok((
+            PyArray1::from_vec(py, slot),
+            PyArray1::from_vec(py, index),
+            PyArray1::from_vec(py, from_chance),
+        ))
+    }
+
+    fn backup(
+        &mut self,
+        py: Python<'_>,
+        reward: F32Vector<'_>,
+        value: F32Vector<'_>,
+        prior_logits: F32Matrix<'_>,
+        outcome_logits: F32Matrix<'_>,
+    ) -> PyResult<()> {
+        let (b, a, c) = self.shape();
+        check_shape("reward", reward.shape(), &[b])?;
+        check_shape("value", value.shape(), &[b])?;
+        check_shape("prior_logits", prior_logits.shape(), &[b, a])?;
+        check_shape("outcome_logits", outcome_logits.shape(), &[b, c])?;
+        let (r, v) = (data(&reward), data(&value));
+        let (l, o) = (data(&prior_logits), data(&outcome_logits));
+        let inner = &mut self.inner;
+        py.detach(|| inner.backup(&r, &v, &l, &o)).py()
+    }
+
+    fn next_slots<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        PyArray1::from_vec(py, self.inner.next_slots())
+    }
+
+    fn root_visit_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
+        let v = self.inner.tree().root_visit_counts().py()?;
+        matrix_i64(py, v, self.shape().0)
+    }
+
+    fn root_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        Ok(PyArray1::from_vec(
+            py,
+            self.inner.tree().root_values().py()?,
+        ))
+    }
+
+    #[pyo3(signature = (normalized = false))]
+    fn root_q_values<'py>(
+        &self,
+        py: Python<'py>,
+        normalized: bool,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let v = self.inner.tree().root_q_values(normalized).py()?;
+        matrix(py, v, self.shape().0)
+    }
+
+    fn policy_target<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let inner = &self.inner;
+        let v = py.detach(|| inner.tree().policy_target()).py()?;
+        matrix(py, v, self.shape().0)
+    }
+
+    #[pyo3(signature = (temperature = 0.0))]
+    fn select_action<'py>(
+        &mut self,
+        py: Python<'py>,
+        temperature: f64,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let inner = &mut self.inner;
+        let v = py.detach(|| inner.select_action(temperature)).py()?;
+        Ok(PyArray1::from_vec(py, v))
+    }
+
+    fn considered_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<bool>>> {
+        let v = self.inner.tree().considered_actions().py()?;
+        let (b, a, _) = self.shape();
+        PyArray1::from_vec(py, v).reshape([b, a])
+    }
+
+    fn node_visit_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
+        matrix_i64(py, self.inner.tree().node_visit_counts(), self.shape().0)
+    }
+
+    fn node_parents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
+        matrix_i64(py, self.inner.tree().node_parents(), self.shape().0)
+    }
+
+    fn node_is_chance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<bool>>> {
+        let b = self.shape().0;
+        let v = self.inner.node_is_chance();
+        let cols = v.len() / b;
+        PyArray1::from_vec(py, v).reshape([b, cols])
+    }
+
+    fn node_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let b = self.shape().0;
+        let v = self.inner.node_values();
+        let cols = v.len() / b;
+        PyArray1::from_vec(py, v).reshape([b, cols])
+    }
+
+    fn outcome_priors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray3<f64>>> {
+        let (b, _, c) = self.shape();
+        let n = self.inner.tree().capacity();
+        PyArray1::from_vec(py, self.inner.outcome_priors()).reshape([b, n, c])
+    }
+
+    fn __repr__(&self) -> String {
+        let (b, a, c) = self.shape();
+        format!(
+            "StochasticMctsBatch(num_roots={b}, num_actions={a}, num_simulations={}, \
+             chance_outcomes={c}, algorithm={:?})",
+            self.inner.config().num_simulations,
+            self.algorithm()
+        )
+    }
+}

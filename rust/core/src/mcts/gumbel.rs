@@ -272,7 +272,7 @@ fn descend_for<const A: usize>(t: &MctsBatch, b: usize, scratch: &mut [f64]) -> 
 
 /// Deterministic selection below the root: argmax pi'(a) - N(a) / (1 + sum N).
 #[inline(always)]
-fn select_interior_for<const A: usize>(
+pub(crate) fn select_interior_for<const A: usize>(
     t: &MctsBatch,
     b: usize,
     node: usize,

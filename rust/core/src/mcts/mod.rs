@@ -38,8 +38,12 @@
 //! * [`Algorithm::Gumbel`]: Gumbel MuZero (Danihelka et al., 2022): Gumbel-top-k at the root,
 //!   sequential halving, completed Q values and the improved policy target (see [`gumbel`]).
 //!
+//! * Chance nodes (Stochastic MuZero): [`StochasticMctsBatch`] alternates decision nodes with
+//!   afterstates whose children are the chance encoder's codes (see [`chance`]).
+//!
 //! The search is single-player: values are never negated along a path.
 
+pub mod chance;
 pub mod gumbel;
 pub mod puct;
 mod results;
@@ -47,8 +51,11 @@ mod reuse;
 pub mod tree;
 
 #[cfg(test)]
+mod chance_tests;
+#[cfg(test)]
 mod tests;
 
+pub use chance::StochasticMctsBatch;
 pub use tree::{MctsBatch, MinMax};
 
 use crate::error::{LobzeroError, Result};

@@ -21,7 +21,7 @@ use super::{MctsBatch, UnvisitedValue, ROOT};
 
 /// Per-tree constants of one descent.
 #[derive(Debug, Clone, Copy, Default)]
-struct Tree {
+pub(crate) struct Tree {
     base: usize,
     /// `min` and `max - min` of the tree's Q statistics (`MinMax::normalize` with the span
     /// hoisted). Without spread (fewer than two distinct Q values, where `normalize` gives 0)
@@ -35,7 +35,7 @@ struct Tree {
 }
 
 impl Tree {
-    fn new(t: &MctsBatch, b: usize) -> Self {
+    pub(crate) fn new(t: &MctsBatch, b: usize) -> Self {
         let mm = t.minmax[b];
         let spread = mm.max > mm.min;
         let (min, span) = if spread {
@@ -195,7 +195,7 @@ pub(crate) fn descend_trees(t: &MctsBatch, parent_slot: &mut [i64], action: &mut
 /// One PUCT step at `node` (with `visits` visits) of tree `tr`, dispatching on the unvisited
 /// rule: (action, its edge index).
 #[inline(always)]
-fn step<const A: usize, const AT_ROOT: bool>(
+pub(crate) fn step<const A: usize, const AT_ROOT: bool>(
     t: &MctsBatch,
     tr: &Tree,
     parent_rule: bool,

@@ -136,7 +136,7 @@ fn exploration_table(pb_c_table: &[f64], sqrt_table: &[f64], max_visits: usize) 
 }
 
 /// Checks that the legal entries of a row of prior logits are finite.
-fn check_logits(
+pub(crate) fn check_logits(
     logits: &[f32],
     legal: Option<&[bool]>,
     location: impl Fn() -> String,
@@ -158,7 +158,7 @@ fn check_logits(
 /// `out`; the legal logits must be finite ([`check_logits`]). `A > 0`: rows of that length
 /// (loops unrolled); 0: any.
 #[inline(always)]
-fn softmax_row<const A: usize>(logits: &[f32], legal: Option<&[bool]>, out: &mut [f64]) {
+pub(crate) fn softmax_row<const A: usize>(logits: &[f32], legal: Option<&[bool]>, out: &mut [f64]) {
     let (logits, out) = if A > 0 {
         (&logits[..A], &mut out[..A])
     } else {
@@ -187,7 +187,7 @@ fn softmax_row<const A: usize>(logits: &[f32], legal: Option<&[bool]>, out: &mut
     }
 }
 
-fn check_len(name: &str, got: usize, want: usize, shape: &str) -> Result<()> {
+pub(crate) fn check_len(name: &str, got: usize, want: usize, shape: &str) -> Result<()> {
     if got != want {
         return Err(LobzeroError::config(format!(
             "mcts: {name} must have shape {shape} ({want} values), got {got} values"
@@ -199,14 +199,14 @@ fn check_len(name: &str, got: usize, want: usize, shape: &str) -> Result<()> {
 /// Index of the first value that is not finite. Whether there is one is checked first, in a
 /// loop the compiler vectorizes: the values are almost always finite, and a scalar search
 /// over the `[B, A]` logits of every backup cost a tenth of the backup itself.
-fn first_non_finite(values: &[f32]) -> Option<usize> {
+pub(crate) fn first_non_finite(values: &[f32]) -> Option<usize> {
     if !values.iter().fold(false, |bad, v| bad | !v.is_finite()) {
         return None;
     }
     values.iter().position(|v| !v.is_finite())
 }
 
-fn check_finite(name: &str, values: &[f32]) -> Result<()> {
+pub(crate) fn check_finite(name: &str, values: &[f32]) -> Result<()> {
     match first_non_finite(values) {
         Some(b) => Err(LobzeroError::invalid(
             format!("{name}[{b}]"),
@@ -436,12 +436,10 @@ impl MctsBatch {
         self.scratch = noise;
     }
 
-    /// Chooses, for every tree, the leaf edge to expand: writes the slot of the node to expand
-    /// from into `parent_slot` [B] and the action to apply into `action` [B].
-    pub fn select(&mut self, parent_slot: &mut [i64], action: &mut [i64]) -> Result<()> {
+    /// The state checks of `select`: after a `reset`, not twice in a row, within the budget,
+    /// and with room in every tree for the expansion.
+    pub(crate) fn check_can_select(&self) -> Result<()> {
         let nb = self.cfg.num_roots;
-        check_len("parent_slot", parent_slot.len(), nb, "[B]")?;
-        check_len("action", action.len(), nb, "[B]")?;
         match self.phase {
             Phase::Empty => return Err(LobzeroError::config("mcts: select called before reset")),
             Phase::Selected => {
@@ -463,6 +461,16 @@ impl MctsBatch {
                 self.capacity
             )));
         }
+        Ok(())
+    }
+
+    /// Chooses, for every tree, the leaf edge to expand: writes the slot of the node to expand
+    /// from into `parent_slot` [B] and the action to apply into `action` [B].
+    pub fn select(&mut self, parent_slot: &mut [i64], action: &mut [i64]) -> Result<()> {
+        let nb = self.cfg.num_roots;
+        check_len("parent_slot", parent_slot.len(), nb, "[B]")?;
+        check_len("action", action.len(), nb, "[B]")?;
+        self.check_can_select()?;
         // One thread: a descent costs about 100 ns, so a whole `select` over 256 trees is some
         // 30 us, and splitting it over rayon's pool measured slower (2 cores: 1.6 ms vs 1.3 ms
         // per 50-simulation search at B=256, worse on average, and no gain up to B=4096; the
