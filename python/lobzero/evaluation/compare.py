@@ -53,7 +53,15 @@ from lobzero.exceptions import ConfigError
 LEARNED = ("muzero", "ppo", "sac")
 AGENTS = (*LEARNED, *RULES)
 #: metrics given a bootstrap interval
-CI_METRICS = ("sharpe", "episode_sharpe", "sortino", "total_return", "max_drawdown", "profit_factor", "win_rate")
+CI_METRICS = (
+    "sharpe",
+    "episode_sharpe",
+    "sortino",
+    "total_return",
+    "max_drawdown",
+    "profit_factor",
+    "win_rate",
+)
 SELECT_BY = ("sharpe", "total_return")
 
 

@@ -30,7 +30,7 @@ SECONDS_PER_YEAR = 365.0 * 24.0 * 3600.0
 MIN_ANNUALIZE_SECONDS = 24.0 * 3600.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Metrics:
     """Metrics of one equity curve. Returns and drawdowns are fractions (0.05 = 5 %); ``nan``
     marks an undefined metric (module docstring). ``fills``: executed orders; ``round_trips``:
@@ -55,6 +55,16 @@ class Metrics:
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+    def _key(self) -> tuple[float | None, ...]:
+        # nan marks "undefined": two metrics undefined alike are equal (nan != nan otherwise)
+        return tuple(None if v != v else v for v in asdict(self).values())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Metrics) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 def step_returns(equity: np.ndarray) -> np.ndarray:
@@ -152,10 +162,7 @@ def compute_metrics(
     mdd = max_drawdown(eq)
     pos = np.asarray(positions, dtype=np.float64)
     pnls = list(trade_pnls)
-    if math.isnan(annualized):
-        calmar = math.nan
-    else:
-        calmar = annualized / mdd if mdd > 0 else 0.0
+    calmar = annualized / mdd if mdd > 0 else 0.0  # nan stays nan
     return Metrics(
         total_return=total,
         annualized_return=annualized,

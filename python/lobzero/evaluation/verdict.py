@@ -137,7 +137,8 @@ def not_judged_reason(test_seconds: float, min_seconds: float = MIN_JUDGED_SECON
     to judge the targets, else None."""
     if test_seconds >= min_seconds:
         return None
-    return f"not judged: test range {test_seconds / 60:.1f} minutes (< {min_seconds / 60:g} minutes)"
+    minutes, minimum = test_seconds / 60.0, min_seconds / 60.0
+    return f"not judged: test range {minutes:.1f} minutes (< {minimum:g} minutes)"
 
 
 def target_word(met: bool | None) -> str:
