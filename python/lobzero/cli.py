@@ -286,8 +286,10 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
             f"[{config.confidence:.0%} bootstrap interval])"
         )
     )
-    columns = ("sharpe", "episode_sharpe", "max_drawdown", "profit_factor", "win_rate")
-    columns += ("total_return", "fills", "round_trips")
+    columns = [
+        *("sharpe", "episode_sharpe", "max_drawdown", "profit_factor", "win_rate"),
+        *("total_return", "fills", "round_trips"),
+    ]
     headers = {k: h for k, h, _ in COLUMNS}
     table.add_column("agent", style="bold")
     for key in columns:
