@@ -98,13 +98,13 @@ def main(args: Args) -> dict[str, Any]:
         results[name] = {
             "total_return": float(np.mean([m.total_return for m in metrics])),
             "sharpe": float(np.mean([m.sharpe for m in metrics])),
-            "trades": float(np.mean([m.trades for m in metrics])),
+            "round_trips": float(np.mean([m.round_trips for m in metrics])),
             "fees": float(np.mean([m.fees for m in metrics])),
         }
         r = results[name]
         print(
             f"{name:>8}: return {r['total_return']:+.3%}  Sharpe {r['sharpe']:+.1f}  "
-            f"trades {r['trades']:.0f}  fees {r['fees']:.2f}"
+            f"round trips {r['round_trips']:.0f}  fees {r['fees']:.2f}"
         )
     return results
 

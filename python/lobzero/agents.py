@@ -4,6 +4,10 @@ Every agent (rule baselines, SB3 PPO / SAC, MuZero) shares one interface:
 ``act(obs_batch [N, obs_dim] float32) -> actions [N]``, ``save(dir)``, and ``action_mode``
 (the trading environment's action mode its actions are meant for). A saved agent is a folder
 with an ``agent.json`` whose ``kind`` says which loader reads it.
+
+Saved files carry a format ``version``; :func:`check_format_version` refuses a file of another
+version with a :class:`ConfigError` naming the file and both versions (a training checkpoint of
+another lobzero would otherwise fail deep inside torch, or load into the wrong fields).
 """
 
 from __future__ import annotations
@@ -16,6 +20,22 @@ import numpy as np
 
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
+
+#: format version of a MuZero training checkpoint (``checkpoint.pt``)
+CHECKPOINT_VERSION = 1
+#: format version of ``agent.json`` (files without one were written before versions: 1)
+AGENT_FORMAT_VERSION = 1
+
+
+def check_format_version(found: object, path: str | Path, expected: int) -> None:
+    """Raises :class:`ConfigError` unless ``found`` (the ``version`` stored in the file at
+    ``path``) is ``expected``, the version this lobzero reads."""
+    if found != expected:
+        raise ConfigError(
+            f"{path}: format version {found!r}, but this lobzero reads version {expected} "
+            f"(written by another lobzero version; retrain, or load it with the version that "
+            f"wrote it)"
+        )
 
 
 class Agent(Protocol):
@@ -48,9 +68,15 @@ def load_agent(
     """
     path = _agent_dir(directory)
     try:
-        kind = json.loads((path / "agent.json").read_text()).get("kind")
+        spec = json.loads((path / "agent.json").read_text())
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path / 'agent.json'}: not valid JSON ({e})") from e
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path / 'agent.json'}: not a JSON object")
+    check_format_version(
+        spec.get("version", AGENT_FORMAT_VERSION), path / "agent.json", AGENT_FORMAT_VERSION
+    )
+    kind = spec.get("kind")
     if kind == "muzero":
         from lobzero.muzero.agent import MuZeroAgent
 

@@ -277,8 +277,7 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
     and each agent against the user's targets, then the report's path."""
     from rich.markup import escape
 
-    from lobzero.evaluation.compare_report import fmt_ci
-    from lobzero.evaluation.verdict import targets_line
+    from lobzero.evaluation.compare_report import COLUMNS, fmt_ci, target_lines
 
     episodes = int(result.summary[result.agents[0]]["episodes"])
     table = Table(
@@ -287,17 +286,21 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
             f"[{config.confidence:.0%} bootstrap interval])"
         )
     )
-    columns = ("sharpe", "max_drawdown", "profit_factor", "win_rate", "total_return", "trades")
+    columns = [
+        *("sharpe", "episode_sharpe", "max_drawdown", "profit_factor", "win_rate"),
+        *("total_return", "fills", "round_trips"),
+    ]
+    headers = {k: h for k, h, _ in COLUMNS}
     table.add_column("agent", style="bold")
-    for header in ("Sharpe", "max DD", "profit factor", "win rate", "return", "trades/ep"):
-        table.add_column(header, justify="right")
+    for key in columns:
+        table.add_column(headers[key], justify="right")
     for agent in result.agents:
         table.add_row(agent, *(escape(fmt_ci(result, agent, k, sep="\n")) for k in columns))
     console.print(table)
     for v in result.verdicts:
         console.print(escape(v.line()))
-    for agent in result.agents:
-        console.print(escape(targets_line(agent, result.summary[agent])))
+    for line in target_lines(result):
+        console.print(escape(line))
     console.print(f"report: {result.files['html']}")
 
 

@@ -5,18 +5,14 @@ the test range."""
 from __future__ import annotations
 
 import csv
-import dataclasses
+import html
 import json
-import sys
-import types
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lobzero
 import numpy as np
 import pytest
-from lobzero.config import TomlConfig
 from lobzero.evaluation.bootstrap import bootstrap_ci
 from lobzero.evaluation.compare import (
     AgentRun,
@@ -27,7 +23,7 @@ from lobzero.evaluation.compare import (
 )
 from lobzero.evaluation.metrics import compute_metrics
 from lobzero.evaluation.robustness import EpisodeResult, run_episode, run_episodes
-from lobzero.evaluation.verdict import judge_targets, targets_line, verdict
+from lobzero.evaluation.verdict import MIN_JUDGED_SECONDS, judge_targets, targets_line, verdict
 from lobzero.evaluation.walkforward import walk_forward_splits
 
 # ---------------------------------------------------------------- bootstrap
@@ -84,6 +80,8 @@ def test_bootstrap_of_a_ratio_over_rows() -> None:
 
 # ---------------------------------------------------------------- verdict and targets
 
+DAY = 24.0 * 3600.0
+NAN = float("nan")
 REF = {"sharpe": 1.0, "max_drawdown": 0.10, "profit_factor": 1.5, "win_rate": 0.50}
 
 
@@ -107,9 +105,26 @@ def test_a_larger_drawdown_is_worse() -> None:
     v = verdict("a", cand, "b", REF)
     assert v.worse == ["max_drawdown"] and v.better == ["sharpe", "profit_factor"]
     assert not v.preferred
-    # nan is never better, inf against a number is
+    # nan is undefined (neither better, worse nor tied), inf against a number is better
     nan = verdict("a", {**REF, "sharpe": float("nan"), "profit_factor": float("inf")}, "b", REF)
-    assert nan.better == ["profit_factor"] and "sharpe" in nan.ties
+    assert nan.better == ["profit_factor"] and nan.undefined == ["sharpe"]
+    assert "sharpe" not in nan.ties + nan.worse
+
+
+def test_undefined_metrics_are_neither_a_win_nor_a_loss() -> None:
+    """Buy-and-hold has no closed round trip: its profit factor and win rate are nan. Counted
+    as 0 they made any agent with one winning trip better on both; counted as ties they hid
+    that nothing was compared."""
+    hold = {"sharpe": 2.0, "max_drawdown": 0.05, "profit_factor": NAN, "win_rate": NAN}
+    trader = {"sharpe": 1.0, "max_drawdown": 0.10, "profit_factor": 1.1, "win_rate": 0.51}
+    v = verdict("trader", trader, "hold", hold)
+    assert v.undefined == ["profit_factor", "win_rate"]
+    assert (v.better, v.ties, v.worse) == ([], [], ["sharpe", "max_drawdown"])
+    assert not v.preferred and "undefined: profit_factor, win_rate" in v.line()
+    assert v.to_dict()["undefined"] == ["profit_factor", "win_rate"]
+    # with two metrics undefined even winning both others is not 3 of 4
+    v = verdict("hold", hold, "trader", trader)
+    assert v.better == ["sharpe", "max_drawdown"] and not v.preferred
 
 
 def test_clear_wins_need_separate_intervals() -> None:
@@ -122,12 +137,31 @@ def test_clear_wins_need_separate_intervals() -> None:
 
 def test_targets_are_strict() -> None:
     good = {"sharpe": 1.6, "max_drawdown": 0.14, "profit_factor": 2.1, "win_rate": 0.56}
-    assert judge_targets(good) == dict.fromkeys(good, True)
+    assert judge_targets(good, test_seconds=DAY) == dict.fromkeys(good, True)
     edge = {"sharpe": 1.5, "max_drawdown": 0.15, "profit_factor": 2.0, "win_rate": 0.55}
-    assert judge_targets(edge) == dict.fromkeys(edge, False)
-    line = targets_line("ppo", {**edge, "sharpe": 3.0})
+    assert judge_targets(edge, test_seconds=DAY) == dict.fromkeys(edge, False)
+    line = targets_line("ppo", {**edge, "sharpe": 3.0}, test_seconds=DAY)
     assert line.startswith("ppo: targets met 1/4") and "Sharpe > 1.5 yes" in line
     assert "max DD < 15% no" in line
+    # an undefined metric meets no target and misses none
+    hold = {**good, "profit_factor": NAN, "win_rate": NAN}
+    assert judge_targets(hold, test_seconds=DAY) == {**dict.fromkeys(good, True), **UNDEF}
+    assert "PF > 2 n/a" in targets_line("hold", hold, test_seconds=DAY)
+
+
+UNDEF = {"profit_factor": None, "win_rate": None}
+
+
+def test_targets_are_not_judged_on_a_short_test_range() -> None:
+    """A Sharpe of 3000 over 5 minutes says only that the sign is positive: below
+    MIN_JUDGED_SECONDS of test range no target reads yes or no."""
+    good = {"sharpe": 3000.0, "max_drawdown": 0.01, "profit_factor": 5.0, "win_rate": 0.9}
+    assert judge_targets(good, test_seconds=300.0) == dict.fromkeys(good)
+    line = targets_line("muzero", good, test_seconds=300.0)
+    assert line == "muzero: targets not judged: test range 5.0 minutes (< 1440 minutes)"
+    assert MIN_JUDGED_SECONDS == DAY
+    # the minimum is the caller's: an hour is enough when the caller says so
+    assert all(judge_targets(good, test_seconds=3600.0, min_seconds=3600.0).values())
 
 
 # ---------------------------------------------------------------- pooled metrics
@@ -149,9 +183,21 @@ def test_summary_pools_round_trips_over_episodes() -> None:
     assert summary["win_rate"] == pytest.approx(2.0 / 4.0)
     assert summary["total_return"] == pytest.approx((-0.01 + 0.0 + 0.0) / 3)
     assert summary["max_drawdown"] == pytest.approx((0.1 + 0.05 + 0.0) / 3)
-    assert summary["trades"] == pytest.approx(4 / 3)
+    assert summary["round_trips"] == pytest.approx(4 / 3)
     for key in ("sharpe", "max_drawdown", "profit_factor", "win_rate", "total_return"):
         assert ci[key].low <= summary[key] + 1e-12 and summary[key] <= ci[key].high + 1e-12
+
+
+def test_summary_without_a_round_trip_leaves_them_undefined() -> None:
+    held = [_episode([100.0, 101.0, 102.0], []), _episode([100.0, 99.0, 100.5], [])]
+    summary, ci = summarize([AgentRun("buy_and_hold", 0, 0, held)], resamples=100)
+    for key in ("profit_factor", "win_rate"):
+        assert np.isnan(summary[key]) and np.isnan(ci[key].low) and np.isnan(ci[key].high)
+    assert summary["round_trips"] == 0.0 and np.isfinite(summary["sharpe"])
+    # one episode with a trip: the resamples that miss it are left out, not counted as 0
+    mixed = [*held, _episode([100.0, 100.0, 101.0], [1.0])]
+    summary, ci = summarize([AgentRun("x", 0, 0, mixed)], resamples=200)
+    assert summary["win_rate"] == 1.0 and (ci["win_rate"].low, ci["win_rate"].high) == (1.0, 1.0)
 
 
 def test_agent_names_are_checked() -> None:
@@ -211,12 +257,89 @@ def test_compare_writes_every_file(run) -> None:
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [r["agent"] for r in rows] == ["ppo", "flat", "random", "buy_and_hold"]
     assert {"sharpe_low", "sharpe_high", "target_win_rate"} <= set(rows[0])
-    doc = json.loads((out / "metrics.json").read_text())
+    doc = strict_json((out / "metrics.json").read_text())
     assert set(doc["agents"]) == {"ppo", "flat", "random", "buy_and_hold"}
     assert len(doc["verdicts"]) == 3 and doc["verdicts"][0]["candidate"] == "ppo"
     page = (out / "index.html").read_text()
     assert 'src="equity.png"' in page and 'src="drawdown.png"' in page
     assert all(v.line() in page for v in result.verdicts)
+
+
+def strict_json(text: str) -> Any:
+    """The document, refusing NaN / Infinity and any string standing in for a number."""
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in metrics.json")
+
+    doc = json.loads(text, parse_constant=refuse)
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        else:
+            assert value not in ("inf", "-inf", "nan"), value
+
+    walk(doc)
+    json.dumps(doc, allow_nan=False)
+    return doc
+
+
+def test_undefined_metrics_are_null_in_the_files(run) -> None:
+    """The old report wrote "inf" strings and 0 for a profit factor without a round trip."""
+    _, out = run
+    doc = strict_json((out / "metrics.json").read_text())
+    hold = doc["agents"]["buy_and_hold"]["summary"]
+    assert hold["profit_factor"] is None and hold["win_rate"] is None
+    assert hold["annualized_return"] is None and hold["calmar"] is None  # 10 s episodes
+    assert hold["round_trips"] == 0 and hold["fills"] == 1.0
+    rows = {r["agent"]: r for r in csv.DictReader((out / "metrics.csv").open())}
+    assert rows["buy_and_hold"]["profit_factor"] == "" and rows["flat"]["win_rate"] == ""
+    assert rows["buy_and_hold"]["fills"] == "1.0" and rows["buy_and_hold"]["round_trips"] == "0.0"
+    page = (out / "index.html").read_text()
+    assert "<th>fills/ep</th>" in page and "<th>round trips/ep</th>" in page
+    assert "<th>Sharpe/ep</th>" in page and "n/a" in page
+
+
+def test_short_test_range_is_not_judged_anywhere(
+    run, market: lobzero.Market, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Terminal, CSV, JSON and HTML say "not judged" on a short range, and judge the same
+    metrics when the minimum is lowered below the range."""
+    from lobzero.cli import print_compare
+
+    result, out = run
+    (split,) = result.splits
+    assert result.test_seconds == pytest.approx(split.test.seconds) and result.test_seconds < DAY
+    reason = f"not judged: test range {split.test.seconds / 60:.1f} minutes (< 1440 minutes)"
+    assert all(v is None for t in result.targets.values() for v in t.values())
+    print_compare(result, market, result.config, 2)
+    assert f"flat: targets {reason}" in capsys.readouterr().out
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert {r["targets_judged"] for r in rows} == {"False"}
+    assert {r["target_sharpe"] for r in rows} == {r["targets_met"] for r in rows} == {""}
+    doc = strict_json((out / "metrics.json").read_text())
+    assert doc["targets_not_judged"] == reason
+    assert doc["agents"]["flat"]["targets"] == dict.fromkeys(result.targets["flat"])
+    assert f"<b>Targets {html.escape(reason)}</b>" in (out / "index.html").read_text()
+    # a minimum below the range: judged, and every file says the same yes / no
+    judged = compare(
+        market, "flat,buy_and_hold", 1, 0, tmp_path, config=SMALL.replace(min_judged_seconds=1.0)
+    )
+    flat = judged.targets["flat"]
+    assert flat == {"sharpe": False, "max_drawdown": True, "profit_factor": None, "win_rate": None}
+    rows = {r["agent"]: r for r in csv.DictReader((tmp_path / "metrics.csv").open())}
+    assert (rows["flat"]["targets_judged"], rows["flat"]["targets_met"]) == ("True", "1")
+    assert (rows["flat"]["target_sharpe"], rows["flat"]["target_win_rate"]) == ("False", "")
+    doc = strict_json((tmp_path / "metrics.json").read_text())
+    assert doc["targets_not_judged"] is None and doc["agents"]["flat"]["targets"] == flat
+    assert "flat: targets met 1/4 (Sharpe > 1.5 no, max DD < 15% yes, PF > 2 n/a" in str(doc)
+    page = (tmp_path / "index.html").read_text()
+    assert "not judged" not in page
+    assert "<tr><th>flat</th><td>no</td><td>yes</td><td>n/a</td><td>n/a</td></tr>" in page
 
 
 def test_compare_tests_on_the_test_range_only(run, market: lobzero.Market) -> None:
@@ -251,16 +374,13 @@ def test_compare_metrics_of_the_rules(run) -> None:
     assert flat["total_return"] == 0.0 and flat["fees"] == 0.0 and flat["max_drawdown"] == 0.0
     assert result.ci["flat"]["sharpe"].low == result.ci["flat"]["sharpe"].high == 0.0
     hold = result.summary["buy_and_hold"]
-    assert hold["exposure"] > 0.9 and hold["trades"] == 0.0
+    # one fill per episode opens the position and no round trip closes: two different numbers
+    assert hold["exposure"] > 0.9 and hold["fills"] == 1.0 and hold["round_trips"] == 0.0
     # the random rule trades most, and pays for it
     others = [s["fees"] for a, s in result.summary.items() if a != "random"]
     assert result.summary["random"]["fees"] > max(others)
-    assert result.targets["flat"] == {
-        "sharpe": False,
-        "max_drawdown": True,
-        "profit_factor": False,
-        "win_rate": False,
-    }
+    # 54 s of test range: no target is judged
+    assert result.targets["flat"] == dict.fromkeys(("sharpe", "max_drawdown", *UNDEF))
 
 
 def test_bad_settings_fail_before_training(market: lobzero.Market, tmp_path: Path) -> None:
@@ -292,7 +412,7 @@ def test_cli_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "imbalance is" in text and "preferred to flat" in text
-    assert "flat: targets met" in text
+    assert "flat: targets not judged: test range" in text
     assert text.strip().endswith("index.html")
     assert (tmp_path / "r" / "index.html").exists()
     assert main(["compare", "--agents", "flat,dqn", "--out", str(tmp_path / "x")]) == 2
@@ -300,97 +420,50 @@ def test_cli_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
 
 # ---------------------------------------------------------------- MuZero
 
-
-@dataclass(frozen=True)
-class _FakeMuZeroConfig(TomlConfig):
-    total_env_steps: int = 100_000
-    num_simulations: int = 50
-
-
-class _FakeMuZeroAgent:
-    """Stands in for the MuZero agent: holds position ``step`` mod 5 (varies per checkpoint)."""
-
-    kind = "muzero"
-    action_mode = "target"
-
-    def __init__(self, action: int) -> None:
-        self.action = action
-
-    def act(self, obs_batch: np.ndarray) -> np.ndarray:
-        return np.full(len(obs_batch), self.action, np.int64)
-
-    def save(self, directory: str | Path) -> Path:
-        path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / "agent.json").write_text(json.dumps({"kind": "muzero", "action": self.action}))
-        return path
-
-    @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> _FakeMuZeroAgent:
-        return cls(json.loads((Path(directory) / "agent.json").read_text())["action"])
+#: a MuZero that trains in a few seconds (the sizes of tests/muzero/test_train.py)
+TINY_MUZERO = {
+    "num_envs": 4,
+    "num_simulations": 2,
+    "latent_dim": 8,
+    "hidden": 16,
+    "blocks": 1,
+    "support_size": 10,
+    "td_steps": 3,
+    "unroll_steps": 2,
+    "batch_size": 16,
+    "replay_capacity": 400,
+    "warmup_steps": 32,
+    "log_interval": 32,
+    "torch_threads": 1,
+}
 
 
-def test_muzero_branch_follows_the_interface(
-    market: lobzero.Market, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The MuZero branch against the agreed interface, with a stand-in trainer."""
-    calls: list[dict[str, Any]] = []
-
-    def train_muzero(config, out, *, market, env_config, seed, device, on_checkpoint, progress):
-        calls.append({"config": config, "env": env_config, "seed": seed, "device": device})
-        for step, action in ((100, 0), (200, 2), (300, 4)):
-            on_checkpoint(step, _FakeMuZeroAgent(action))
-        return _FakeMuZeroAgent(3)
-
-    package = types.ModuleType("lobzero.muzero")
-    package.MuZeroConfig = _FakeMuZeroConfig  # type: ignore[attr-defined]
-    package.train_muzero = train_muzero  # type: ignore[attr-defined]
-    agent_module = types.ModuleType("lobzero.muzero.agent")
-    agent_module.MuZeroAgent = _FakeMuZeroAgent  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "lobzero.muzero", package)
-    monkeypatch.setitem(sys.modules, "lobzero.muzero.agent", agent_module)
-
-    config = SMALL.replace(muzero={"num_simulations": 4}, select_by="total_return")
-    result = compare(market, "muzero,flat", [7], 300, tmp_path, config=config)
-    (call,) = calls
-    assert call["config"] == _FakeMuZeroConfig(total_env_steps=300, num_simulations=4)
-    assert call["seed"] == 7 and call["device"] == "cpu"
-    (split,) = result.splits
-    assert split.train.start_ns <= call["env"].start_ns < call["env"].end_ns < split.train.end_ns
+def test_real_muzero_in_a_tiny_comparison(market: lobzero.Market, tmp_path: Path) -> None:
+    """The real lobzero.muzero through compare: trained on the train range, a checkpoint
+    chosen on validation, that checkpoint tested."""
+    short = {"env": {**SMALL.env.to_dict(), "episode_steps": 40}, "validation_episodes": 1}
+    config = SMALL.replace(**short, muzero=TINY_MUZERO, select_by="total_return", test_episodes=2)
+    result = compare(market, "muzero,flat", [7], 64, tmp_path, config=config)
     (r,) = result.runs["muzero"]
-    assert [s for s, _ in r.validation] == [100, 200, 300]
+    # checkpoint_interval defaults to a quarter of the budget: 16, 32, 48, 64
+    assert [s for s, _ in r.validation] == [16, 32, 48, 64]
     assert r.selected_step == max(r.validation, key=lambda sv: sv[1])[0]
-    # the checkpoint tested is the selected one (flat at step 200, fully long or short else),
-    # not the final model (half long)
-    exposure = result.summary["muzero"]["exposure"]
-    assert exposure == 0.0 if r.selected_step == 200 else exposure > 0.9
+    best = json.loads((tmp_path / "agents/muzero/fold0_seed7/best/agent.json").read_text())
+    assert best["kind"] == "muzero" and len(r.episodes) == 2
     assert [v.candidate for v in result.verdicts] == ["muzero"]
 
 
-@pytest.mark.slow
-def test_real_muzero_in_a_tiny_comparison(market: lobzero.Market, tmp_path: Path) -> None:
-    muzero = pytest.importorskip("lobzero.muzero")
-    if not hasattr(muzero, "train_muzero"):
-        pytest.skip("lobzero.muzero does not provide train_muzero yet")
-    tiny = {
-        "num_envs": 4,
-        "latent_dim": 16,
-        "hidden": 32,
-        "blocks": 1,
-        "support_size": 10,
-        "num_simulations": 4,
-        "batch_size": 16,
-        "warmup_steps": 64,
-        "replay_capacity": 1000,
-        "checkpoint_interval": 128,
-        "log_interval": 128,
-    }
-    known = {f.name for f in dataclasses.fields(muzero.MuZeroConfig)}
-    config = SMALL.replace(muzero={k: v for k, v in tiny.items() if k in known})
-    result = compare(market, "muzero,flat", 1, 256, tmp_path, config=config)
-    (r,) = result.runs["muzero"]
-    assert r.validation and r.selected_step is not None and len(r.episodes) == 3
-    assert (tmp_path / "index.html").exists()
+def test_a_muzero_typo_fails_before_any_agent_trains(
+    market: lobzero.Market, tmp_path: Path
+) -> None:
+    """``[muzero]`` used to be parsed only on MuZero's turn, after PPO had trained."""
+    typo = SMALL.replace(muzero={**TINY_MUZERO, "num_simulatoins": 8})
+    with pytest.raises(lobzero.ConfigError, match=r"unknown option.*num_simulatoins"):
+        compare(market, "ppo,muzero", 1, 256, tmp_path, config=typo)
+    out_of_range = SMALL.replace(muzero={**TINY_MUZERO, "discount": 1.5})
+    with pytest.raises(lobzero.ConfigError, match="discount"):
+        compare(market, "ppo,muzero", 1, 256, tmp_path, config=out_of_range)
+    assert not (tmp_path / "agents").exists()
 
 
 def test_rule_agents_act_in_target_mode() -> None:

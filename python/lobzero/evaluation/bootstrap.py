@@ -9,6 +9,7 @@ interval is the percentile interval of those values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -50,7 +51,9 @@ def bootstrap_ci(
     the mean of the first column); ``groups``: [n] labels (e.g. the seed of each episode) for
     the two-level resample described in the module docstring (None: episodes resampled
     directly). Infinite statistics are kept (the interval's ends are order statistics, never
-    interpolated, so no NaN appears). Same ``seed``, same interval.
+    interpolated, so no NaN appears); resamples whose statistic is undefined (nan) are left
+    out, and the interval is nan when it is undefined on every resample. Same ``seed``, same
+    interval.
     """
     rows = np.asarray(values, dtype=np.float64)
     if rows.ndim == 1:
@@ -78,6 +81,11 @@ def bootstrap_ci(
             drawn = rng.integers(0, len(members), len(members))
             idx = np.concatenate([rng.choice(members[g], len(members[g])) for g in drawn])
         stats[r] = stat(rows[idx])
+    # a resample where the statistic is undefined (a profit factor of episodes without a round
+    # trip) says nothing about it: the interval is over the resamples where it is defined
+    stats = stats[~np.isnan(stats)]
+    if len(stats) == 0:
+        return ConfidenceInterval(float(stat(rows)), math.nan, math.nan, confidence)
     alpha = (1.0 - confidence) / 2.0
     low, high = np.quantile(stats, [alpha, 1.0 - alpha], method="inverted_cdf")
     return ConfidenceInterval(float(stat(rows)), float(low), float(high), confidence)

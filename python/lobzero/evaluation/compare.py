@@ -12,11 +12,16 @@ before its range does (:mod:`lobzero.evaluation.walkforward`): no test-range eve
 training or selection. Per agent, the test episodes of all seeds and folds are pooled: means of
 the episode metrics (profit factor and win rate over all round trips), with bootstrap intervals
 over seeds × episodes (:mod:`lobzero.evaluation.bootstrap`). Then the roadmap's verdict and the
-user's targets (:mod:`lobzero.evaluation.verdict`).
+user's targets (:mod:`lobzero.evaluation.verdict`), judged only when the test ranges of all
+folds together span ``CompareConfig.min_judged_seconds`` of market time.
+
+Every section of the configuration (``[muzero]`` included) is parsed and validated before any
+agent trains: a typo in one agent's table does not cost the others' training.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +40,7 @@ from lobzero.envs.trading_env import TradingEnv
 from lobzero.evaluation.bootstrap import ConfidenceInterval, bootstrap_ci
 from lobzero.evaluation.metrics import profit_factor
 from lobzero.evaluation.robustness import EpisodeResult, run_episodes
-from lobzero.evaluation.verdict import Verdict, judge_targets, verdict
+from lobzero.evaluation.verdict import MIN_JUDGED_SECONDS, Verdict, judge_targets, verdict
 from lobzero.evaluation.walkforward import (
     Split,
     TimeRange,
@@ -48,7 +53,15 @@ from lobzero.exceptions import ConfigError
 LEARNED = ("muzero", "ppo", "sac")
 AGENTS = (*LEARNED, *RULES)
 #: metrics given a bootstrap interval
-CI_METRICS = ("sharpe", "sortino", "total_return", "max_drawdown", "profit_factor", "win_rate")
+CI_METRICS = (
+    "sharpe",
+    "episode_sharpe",
+    "sortino",
+    "total_return",
+    "max_drawdown",
+    "profit_factor",
+    "win_rate",
+)
 SELECT_BY = ("sharpe", "total_return")
 
 
@@ -66,7 +79,9 @@ class CompareConfig(TomlConfig):
     many as fit in the test range without overlapping); ``select_by``: "sharpe" or
     "total_return", the mean validation score that picks the checkpoint; ``muzero``: the fields
     of :class:`lobzero.muzero.MuZeroConfig` to change (``total_env_steps`` comes from the
-    budget, and ``checkpoint_interval``, unless given, is a quarter of it).
+    budget, and ``checkpoint_interval``, unless given, is a quarter of it);
+    ``min_judged_seconds``: the shortest test range (market seconds, all folds together) on
+    which the deployment targets are judged (one day by default; shorter: "not judged").
     """
 
     env: EnvConfig = field(default_factory=_default_env)
@@ -76,6 +91,7 @@ class CompareConfig(TomlConfig):
     select_by: str = "sharpe"
     bootstrap_resamples: int = 2000
     confidence: float = 0.95
+    min_judged_seconds: float = MIN_JUDGED_SECONDS
     ppo: PpoConfig = field(default_factory=PpoConfig)
     sac: SacConfig = field(default_factory=SacConfig)
     muzero: dict[str, Any] = field(default_factory=dict)
@@ -102,7 +118,9 @@ class AgentRun:
 @dataclass
 class CompareResult:
     """Everything :func:`compare` measured; ``summary[agent]`` holds the test metrics (means
-    over episodes; pooled profit factor and win rate), ``ci[agent]`` their intervals."""
+    over episodes; pooled profit factor and win rate; nan where undefined), ``ci[agent]``
+    their intervals; ``targets[agent]`` each target met (None: not judged or undefined);
+    ``test_seconds`` the market time of the test ranges of all folds."""
 
     agents: list[str]
     splits: list[Split]
@@ -110,10 +128,11 @@ class CompareResult:
     summary: dict[str, dict[str, float]]
     ci: dict[str, dict[str, ConfidenceInterval]]
     verdicts: list[Verdict]
-    targets: dict[str, dict[str, bool]]
+    targets: dict[str, dict[str, bool | None]]
     config: CompareConfig
     budget_steps: int
     market: str
+    test_seconds: float = 0.0
     files: dict[str, Path] = field(default_factory=dict)
 
 
@@ -160,6 +179,21 @@ class _Selector:
             agent.save(self.best_dir)
 
 
+def muzero_config(config: CompareConfig, budget_steps: int) -> Any:
+    """The :class:`lobzero.muzero.MuZeroConfig` of ``config.muzero`` with the budget, validated
+    (:class:`ConfigError` on an unknown or out-of-range setting, or without torch)."""
+    try:
+        from lobzero.muzero import MuZeroConfig
+    except ImportError as e:
+        raise ConfigError(f"the muzero agent is not available ({e})") from e
+    mz = MuZeroConfig.from_dict(config.muzero).replace(total_env_steps=budget_steps)
+    if "checkpoint_interval" not in config.muzero:
+        # as many checkpoints to choose from as the SB3 agents get by default (4)
+        mz = mz.replace(checkpoint_interval=max(1, budget_steps // 4))
+    mz.validate()
+    return mz
+
+
 def _train(
     name: str,
     market: Market,
@@ -172,14 +206,10 @@ def _train(
 ) -> Any:
     """Trains a learned agent on the train range, calling ``selector`` at its checkpoints."""
     if name == "muzero":
-        from lobzero.muzero import MuZeroConfig, train_muzero
+        from lobzero.muzero import train_muzero
 
-        mz = MuZeroConfig.from_dict(config.muzero).replace(total_env_steps=budget_steps)
-        if "checkpoint_interval" not in config.muzero and hasattr(mz, "checkpoint_interval"):
-            # as many checkpoints to choose from as the SB3 agents get by default (4)
-            mz = mz.replace(checkpoint_interval=max(1, budget_steps // 4))
         return train_muzero(
-            mz,
+            muzero_config(config, budget_steps),
             run_dir / "final",
             market=market,
             env_config=train_env,
@@ -285,7 +315,7 @@ def summarize(
 
     def pooled_win(rows: np.ndarray) -> float:
         n = rows[:, 3].sum()
-        return float(rows[:, 2].sum() / n) if n > 0 else 0.0
+        return float(rows[:, 2].sum() / n) if n > 0 else math.nan
 
     summary["profit_factor"] = pooled_pf(trips)
     summary["win_rate"] = pooled_win(trips)
@@ -348,10 +378,7 @@ def compare(
     if config.validation_episodes < 1 or config.test_episodes < 0:
         raise ConfigError("validation_episodes must be >= 1 and test_episodes >= 0")
     if "muzero" in names:
-        try:
-            from lobzero.muzero import MuZeroConfig, train_muzero  # noqa: F401
-        except ImportError as e:
-            raise ConfigError(f"the muzero agent is not available ({e})") from e
+        muzero_config(config, budget_steps)
     splits = walk_forward_splits(market, config.walkforward)
     for split in splits:  # fail before any training when an episode does not fit a range
         for r in (split.train, split.validation, split.test):
@@ -376,6 +403,7 @@ def compare(
     finally:
         if bar is not None:
             bar.stop()
+    test_seconds = float(sum(s.test.seconds for s in splits))
     summary, ci = {}, {}
     for name in names:
         summary[name], ci[name] = summarize(
@@ -388,10 +416,16 @@ def compare(
         summary=summary,
         ci=ci,
         verdicts=verdicts_for(names, summary, ci),
-        targets={n: judge_targets(summary[n]) for n in names},
+        targets={
+            n: judge_targets(
+                summary[n], test_seconds=test_seconds, min_seconds=config.min_judged_seconds
+            )
+            for n in names
+        },
         config=config,
         budget_steps=budget_steps,
         market=str(market),
+        test_seconds=test_seconds,
     )
     if report:
         from lobzero.evaluation.compare_report import write_compare_report

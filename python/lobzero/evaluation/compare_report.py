@@ -1,5 +1,13 @@
 """Files of a comparison: ``metrics.csv``, ``metrics.json``, ``equity.png``, ``drawdown.png``
-and ``index.html`` (the tables, the verdicts, the targets and the curves)."""
+and ``index.html`` (the tables, the verdicts, the targets and the curves).
+
+Undefined metrics (nan: profit factor and win rate without a round trip, a return annualised
+over less than a day) read ``n/a`` in the tables, an empty cell in the CSV and ``null`` in the
+JSON, which is strict JSON (no ``NaN`` / ``Infinity``; an unbounded profit factor, gains
+without a loss, is ``null`` there too and ``inf`` in the tables). Targets not judged (a test
+range shorter than ``min_judged_seconds``) read ``n/a`` with the reason, an empty cell and
+``null``, in the terminal, the CSV, the JSON and the HTML alike.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +15,29 @@ import csv
 import html
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lobzero.evaluation.report import pyplot
-from lobzero.evaluation.verdict import TARGETS, targets_line
+from lobzero.evaluation.verdict import TARGETS, not_judged_reason, target_word, targets_line
 
 if TYPE_CHECKING:
     from lobzero.evaluation.compare import AgentRun, CompareResult
 
 #: (key, header, format) of the metrics table, in the terminal and the report
 COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("sharpe", "Sharpe", "{:.2f}"),
-    ("sortino", "Sortino", "{:.2f}"),
+    ("sharpe", "Sharpe (ann.)", "{:.2f}"),
+    ("episode_sharpe", "Sharpe/ep", "{:.2f}"),
+    ("sortino", "Sortino (ann.)", "{:.2f}"),
     ("total_return", "return", "{:+.3%}"),
     ("max_drawdown", "max DD", "{:.2%}"),
     ("profit_factor", "profit factor", "{:.2f}"),
     ("win_rate", "win rate", "{:.1%}"),
-    ("trades", "trades/ep", "{:.1f}"),
+    ("fills", "fills/ep", "{:.1f}"),
+    ("round_trips", "round trips/ep", "{:.1f}"),
     ("turnover", "turnover", "{:.2f}"),
     ("fees", "fees", "{:,.2f}"),
     ("exposure", "exposure", "{:.0%}"),
@@ -36,8 +46,10 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 
 def fmt(key: str, value: float) -> str:
-    """A metric as the tables show it (large ratios without decimals)."""
+    """A metric as the tables show it (large ratios without decimals, n/a when undefined)."""
     spec = next((f for k, _, f in COLUMNS if k == key), "{:.4g}")
+    if math.isnan(value):
+        return "n/a"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
     if spec == "{:.2f}" and abs(value) >= 100:
@@ -71,9 +83,9 @@ def mean_curve(runs: list[AgentRun]) -> np.ndarray:
 
 
 def _json_safe(value: Any) -> Any:
-    """Non-finite floats as the strings "inf", "-inf", "nan" (JSON has none)."""
+    """Non-finite floats as null (JSON has no nan or inf; see the module docstring)."""
     if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
+        return None
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -82,7 +94,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds")
 
 
 def _plots(result: CompareResult, out: Path) -> dict[str, Path]:
@@ -122,10 +134,23 @@ def _rows(result: CompareResult) -> list[dict[str, Any]]:
             if key in ci:
                 row[f"{key}_low"], row[f"{key}_high"] = ci[key].low, ci[key].high
         met = result.targets[agent]
-        row["targets_met"] = sum(met.values())
+        judged = _not_judged(result) is None
+        row["targets_judged"] = judged
+        row["targets_met"] = sum(1 for v in met.values() if v) if judged else None
         row.update({f"target_{k}": v for k, v in met.items()})
-        rows.append(row)
+        # an empty cell for an undefined value (csv writes None as "")
+        rows.append({k: _json_safe(v) for k, v in row.items()})
     return rows
+
+
+def _not_judged(result: CompareResult) -> str | None:
+    return not_judged_reason(result.test_seconds, result.config.min_judged_seconds)
+
+
+def target_lines(result: CompareResult) -> list[str]:
+    """Each agent against the targets, one line each (terminal, JSON and HTML)."""
+    kw = {"test_seconds": result.test_seconds, "min_seconds": result.config.min_judged_seconds}
+    return [targets_line(a, result.summary[a], **kw) for a in result.agents]
 
 
 def _html(result: CompareResult, files: dict[str, Path]) -> str:
@@ -139,8 +164,15 @@ def _html(result: CompareResult, files: dict[str, Path]) -> str:
     target_body = ""
     for agent in result.agents:
         met = result.targets[agent]
-        cells = "".join(f"<td>{'yes' if met[k] else 'no'}</td>" for k in TARGETS)
+        cells = "".join(f"<td>{target_word(met[k])}</td>" for k in TARGETS)
         target_body += f"<tr><th>{e(agent)}</th>{cells}</tr>\n"
+    reason = _not_judged(result)
+    judged_note = (
+        f"<p><b>Targets {e(reason)}</b>: on a short test range an annualised Sharpe measures "
+        "little more than its sign.</p>"
+        if reason
+        else ""
+    )
     verdicts = "".join(f"<li>{e(v.line())}</li>" for v in result.verdicts) or "<li>-</li>"
     splits = "".join(
         f"<li>fold {s.fold}: train {_iso(s.train.start_ns)} ({s.train.seconds:.0f} s), "
@@ -159,7 +191,9 @@ text-align:right}}</style></head><body>
 <p>{e(result.market)}; {result.budget_steps:,} training steps per learned agent and seed;
 episodes of {c.env.episode_steps} decisions of {c.env.step_ms:g} ms; checkpoints chosen by mean
 validation {e(c.select_by)}; test metrics are means over seeds × episodes (profit factor and win
-rate over all round trips) with {conf} bootstrap intervals (seeds resampled, then episodes).</p>
+rate over all round trips) with {conf} bootstrap intervals (seeds resampled, then episodes).
+Sharpe (ann.) is annualised, Sharpe/ep scaled to one episode; fills are executed orders, round
+trips the closed ones; n/a: undefined (no round trip for profit factor and win rate).</p>
 <ul>{splits}</ul>
 <h2>Test metrics</h2>
 <table><tr><th>agent</th>{head}</tr>
@@ -167,7 +201,7 @@ rate over all round trips) with {conf} bootstrap intervals (seeds resampled, the
 <h2>Verdict</h2><p>A candidate is preferred to a reference when it is better on at least 3 of
 Sharpe, max drawdown, profit factor and win rate.</p><ul>{verdicts}</ul>
 <h2>Targets of a strategy worth deploying</h2>
-<table><tr><th>agent</th>{target_head}</tr>
+{judged_note}<table><tr><th>agent</th>{target_head}</tr>
 {target_body}</table>
 <h2>Curves</h2>
 <img src="{files["equity"].name}" alt="equity"><br>
@@ -217,9 +251,11 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
             for a in result.agents
         },
         "verdicts": [v.to_dict() for v in result.verdicts],
-        "target_lines": [targets_line(a, result.summary[a]) for a in result.agents],
+        "test_seconds": result.test_seconds,
+        "targets_not_judged": _not_judged(result),
+        "target_lines": target_lines(result),
     }
-    files["json"].write_text(json.dumps(_json_safe(doc), indent=1))
+    files["json"].write_text(json.dumps(_json_safe(doc), indent=1, allow_nan=False))
     files.update(_plots(result, out))
     files["html"] = out / "index.html"
     files["html"].write_text(_html(result, files))

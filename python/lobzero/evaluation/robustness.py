@@ -57,6 +57,7 @@ def run_episodes(
     if len(seeds) != n or len(starts) != n:
         raise ValueError("run_episodes needs one seed and one start per environment")
     obs, equity, positions, first_ns, last = [], [], [], [], []
+    fills = [0] * n
     for env, seed, start in zip(envs, seeds, starts, strict=True):
         options = None if start is None else {"start_ns": int(start)}
         o, info = env.reset(seed=seed, options=options)
@@ -73,10 +74,13 @@ def run_episodes(
             obs[i], _, terminated, truncated, last[i] = envs[i].step(action)
             equity[i].append(last[i]["equity"])
             positions[i].append(last[i]["position"])
+            fills[i] += len(last[i]["fills"])
             if not (terminated or truncated):
                 still.append(i)
         live = still
-    return [_measure(envs[i], equity[i], positions[i], last[i], first_ns[i]) for i in range(n)]
+    return [
+        _measure(envs[i], equity[i], positions[i], last[i], first_ns[i], fills[i]) for i in range(n)
+    ]
 
 
 def _measure(
@@ -85,6 +89,7 @@ def _measure(
     positions: list[float],
     info: dict[str, Any],
     first_ns: int,
+    fills: int,
 ) -> EpisodeResult:
     trips = env.round_trips()
     metrics = compute_metrics(
@@ -95,6 +100,7 @@ def _measure(
         positions=positions,
         fees=info["fees"],
         traded_notional=env.traded_notional,
+        fills=fills,
     )
     return EpisodeResult(
         metrics,

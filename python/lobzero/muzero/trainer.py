@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lobzero.agents import CHECKPOINT_VERSION, check_format_version
 from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
@@ -198,6 +199,7 @@ def train_muzero(
     checkpoint_path = out / CHECKPOINT_FILE
     if resume and checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
+        check_format_version(state.get("version"), checkpoint_path, CHECKPOINT_VERSION)
         try:
             net.load_state_dict(state["net"])
             learner.load_state_dict(state["learner"])
@@ -232,7 +234,7 @@ def train_muzero(
         checkpointed_at = env_steps
         atomic_torch_save(
             {
-                "version": 1,
+                "version": CHECKPOINT_VERSION,
                 "config": config.to_dict(),
                 "env": env_spec,
                 "env_steps": env_steps,
