@@ -438,8 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument(
         "--agents",
         default="muzero,ppo,sac,buy_and_hold,random,flat",
-        help="comma-separated: muzero, ppo, sac, buy_and_hold, random, flat, imbalance "
-        "(the first is the candidate of the verdict)",
+        help="comma-separated: muzero (Gumbel), muzero_puct, stochastic_muzero, ppo, sac, "
+        "buy_and_hold, random, flat, imbalance (the first is the candidate of the verdict)",
     )
     cmp.add_argument("--seeds", type=int, default=3, help="seeds per agent")
     cmp.add_argument(

@@ -97,11 +97,22 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert log[0].startswith("env_steps,") and len(log) >= 3
 
 
-def test_trains_on_the_trading_environment_and_loads_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"algorithm": "gumbel"},
+        {"algorithm": "stochastic", "chance_outcomes": 4, "consistency_weight": 1.0},
+        {"algorithm": "stochastic", "stochastic_selection": "puct", "off_policy_tau": 0.3},
+    ],
+    ids=["gumbel", "stochastic-gumbel", "stochastic-puct"],
+)
+def test_trains_on_the_trading_environment_and_loads_back(
+    tmp_path: Path, overrides: dict[str, object]
+) -> None:
     market = lobzero.synth_market(seconds=120, seed=0, signal_strength=1.0)
     env_config = lobzero.EnvConfig(max_position=0.1, episode_steps=20)
     agent = train_muzero(
-        TINY.replace(algorithm="gumbel"),
+        TINY.replace(**overrides),
         tmp_path,
         market=market,
         env_config=env_config,

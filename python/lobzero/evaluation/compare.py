@@ -50,7 +50,15 @@ from lobzero.evaluation.walkforward import (
 )
 from lobzero.exceptions import ConfigError
 
-LEARNED = ("muzero", "ppo", "sac")
+#: MuZero agents: the ``[muzero]`` settings with these changed (the default MuZero is Gumbel
+#: MuZero; "muzero_puct" is the pseudocode's PUCT search with its 50 simulations;
+#: "stochastic_muzero" plans over chance nodes for the market's move)
+MUZERO_VARIANTS: dict[str, dict[str, Any]] = {
+    "muzero": {},
+    "muzero_puct": {"algorithm": "muzero", "num_simulations": 50},
+    "stochastic_muzero": {"algorithm": "stochastic"},
+}
+LEARNED = (*MUZERO_VARIANTS, "ppo", "sac")
 AGENTS = (*LEARNED, *RULES)
 #: metrics given a bootstrap interval
 CI_METRICS = (
@@ -179,17 +187,23 @@ class _Selector:
             agent.save(self.best_dir)
 
 
-def muzero_config(config: CompareConfig, budget_steps: int) -> Any:
-    """The :class:`lobzero.muzero.MuZeroConfig` of ``config.muzero`` with the budget, validated
-    (:class:`ConfigError` on an unknown or out-of-range setting, or without torch)."""
+def muzero_config(config: CompareConfig, budget_steps: int, variant: str = "muzero") -> Any:
+    """The :class:`lobzero.muzero.MuZeroConfig` of ``config.muzero`` for a MuZero agent of
+    :data:`MUZERO_VARIANTS` with the budget, validated (:class:`ConfigError` on an unknown or
+    out-of-range setting, or without torch). Unless given, the warm-up is at most a quarter of
+    the budget, so a small budget still trains."""
     try:
         from lobzero.muzero import MuZeroConfig
     except ImportError as e:
         raise ConfigError(f"the muzero agent is not available ({e})") from e
-    mz = MuZeroConfig.from_dict(config.muzero).replace(total_env_steps=budget_steps)
+    mz = MuZeroConfig.from_dict({**config.muzero, **MUZERO_VARIANTS[variant]}).replace(
+        total_env_steps=budget_steps
+    )
     if "checkpoint_interval" not in config.muzero:
         # as many checkpoints to choose from as the SB3 agents get by default (4)
         mz = mz.replace(checkpoint_interval=max(1, budget_steps // 4))
+    if "warmup_steps" not in config.muzero:
+        mz = mz.replace(warmup_steps=min(mz.warmup_steps, budget_steps // 4))
     mz.validate()
     return mz
 
@@ -205,11 +219,11 @@ def _train(
     selector: _Selector,
 ) -> Any:
     """Trains a learned agent on the train range, calling ``selector`` at its checkpoints."""
-    if name == "muzero":
+    if name in MUZERO_VARIANTS:
         from lobzero.muzero import train_muzero
 
         return train_muzero(
-            muzero_config(config, budget_steps),
+            muzero_config(config, budget_steps, name),
             run_dir / "final",
             market=market,
             env_config=train_env,
@@ -332,11 +346,10 @@ def verdicts_for(
     summary: dict[str, dict[str, float]],
     ci: dict[str, dict[str, ConfidenceInterval]],
 ) -> list[Verdict]:
-    """The first agent against each other one, and MuZero against each other one when it is
-    in the list but not first."""
+    """The first agent against each other one, and each MuZero agent against each other one
+    when it is in the list but not first."""
     candidates = [agents[0]]
-    if "muzero" in agents and agents[0] != "muzero":
-        candidates.append("muzero")
+    candidates += [a for a in agents if a in MUZERO_VARIANTS and a != agents[0]]
     out = []
     for cand in candidates:
         for ref in agents:
@@ -377,8 +390,9 @@ def compare(
         raise ConfigError(f"select_by must be one of {SELECT_BY}, got {config.select_by!r}")
     if config.validation_episodes < 1 or config.test_episodes < 0:
         raise ConfigError("validation_episodes must be >= 1 and test_episodes >= 0")
-    if "muzero" in names:
-        muzero_config(config, budget_steps)
+    for name in names:
+        if name in MUZERO_VARIANTS:
+            muzero_config(config, budget_steps, name)
     splits = walk_forward_splits(market, config.walkforward)
     for split in splits:  # fail before any training when an episode does not fit a range
         for r in (split.train, split.validation, split.test):
