@@ -210,6 +210,16 @@ impl RawEvents {
         venue: &str,
         mut report: ImportReport,
     ) -> Result<Imported> {
+        if self.events.is_empty() {
+            // an empty market would replay as nothing, with no symbol and a made-up tick of 1
+            return Err(LobzeroError::Format {
+                location: self.files.join(", "),
+                format: report.format.clone(),
+                detail: "no events: the file is empty or holds only headers or messages that \
+                         are not events"
+                    .into(),
+            });
+        }
         let (tick, tick_inferred) = match options.tick_size {
             Some(t) => (t, false),
             None => (
