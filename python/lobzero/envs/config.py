@@ -165,7 +165,9 @@ class EnvConfig(TomlConfig):
         if self.side_unit is not None and _number(owner, "side_unit", self.side_unit) <= 0:
             raise ConfigError(f"{owner}.side_unit must be > 0 (or None), got {self.side_unit}")
         if not isinstance(self.adversary, AdversaryConfig):
-            raise ConfigError(f"{owner}.adversary must be an AdversaryConfig, got {self.adversary!r}")
+            raise ConfigError(
+                f"{owner}.adversary must be an AdversaryConfig, got {self.adversary!r}"
+            )
         # one lot each stands in for the sizes: they are checked above in base units, and the
         # instrument's lot that converts them is not known before a market is
         _core.check_env_config(self._core_table(max_position_lots=1, side_unit_lots=1))

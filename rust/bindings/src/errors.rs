@@ -100,8 +100,11 @@ pub fn to_py(err: LobzeroError) -> PyErr {
 /// `OverflowError` that names nothing): a negative value is a `ConfigError` naming the argument;
 /// the core checks the rest (zero, say) with its own rule.
 pub fn count(name: &str, value: i64) -> PyResult<usize> {
-    usize::try_from(value)
-        .map_err(|_| to_py(LobzeroError::config(format!("{name} must be >= 1, got {value}"))))
+    usize::try_from(value).map_err(|_| {
+        to_py(LobzeroError::config(format!(
+            "{name} must be >= 1, got {value}"
+        )))
+    })
 }
 
 /// Shorthand for `result.map_err(to_py)`.

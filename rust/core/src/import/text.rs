@@ -140,7 +140,15 @@ pub fn csv_reader(path: &Path) -> Result<(CsvReader, Vec<String>)> {
         .map_err(|e| csv_error(&name, e))?
         .iter()
         .map(|h| h.trim().to_string())
-        .collect();
+        .collect::<Vec<_>>();
+    if headers.iter().all(String::is_empty) {
+        // a gzip stream of no bytes passes `open`'s check on the compressed size
+        return Err(LobzeroError::Format {
+            location: name,
+            format: "market data".into(),
+            detail: "the file is empty (no header row)".into(),
+        });
+    }
     Ok((reader, headers))
 }
 
