@@ -290,3 +290,30 @@ impl RawEvents {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_events_is_an_error_naming_the_files() {
+        let raw = RawEvents {
+            files: vec!["a.csv.gz".into(), "b.csv.gz".into()],
+            events: vec![],
+        };
+        let report = ImportReport {
+            format: "tardis".into(),
+            ..Default::default()
+        };
+        let err = raw
+            .finish(&ImportOptions::default(), "", "", report)
+            .err()
+            .expect("an import of no events must fail");
+        assert!(matches!(err, LobzeroError::Format { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("a.csv.gz, b.csv.gz: not a valid tardis file (no events"),
+            "{text}"
+        );
+    }
+}

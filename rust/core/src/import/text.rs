@@ -272,3 +272,41 @@ pub fn explain_cut(err: LobzeroError, path: &Path) -> LobzeroError {
         _ => err,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(name: &str, bytes: Option<&[u8]>) -> LobzeroError {
+        let dir = std::env::temp_dir().join(format!("lobzero-text-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = match bytes {
+            Some(b) => {
+                let p = dir.join(name);
+                std::fs::write(&p, b).unwrap();
+                p
+            }
+            None => dir.clone(),
+        };
+        let err = open(&path).err().expect("open must refuse it");
+        let _ = std::fs::remove_dir_all(&dir);
+        err
+    }
+
+    #[test]
+    fn a_directory_an_empty_file_and_a_zip_are_refused_by_name() {
+        let dir = refusal("dir", None);
+        assert!(matches!(dir, LobzeroError::Io { .. }), "{dir}");
+        assert!(dir.to_string().contains("is a directory"), "{dir}");
+        let empty = refusal("empty.csv", Some(b""));
+        assert!(empty.to_string().contains("empty.csv: "), "{empty}");
+        assert!(empty.to_string().contains("the file is empty"), "{empty}");
+        let zip = refusal("day.zip", Some(b"PK\x03\x04\x14\x00rest of the archive"));
+        assert!(matches!(zip, LobzeroError::Format { .. }), "{zip}");
+        assert!(
+            zip.to_string().contains("zip archives are not supported"),
+            "{zip}"
+        );
+    }
+}
