@@ -38,7 +38,7 @@ def reset_start_ns(options: dict[str, Any] | None) -> Any:
     return options.get("start_ns")
 
 
-def _optional_int(name: str, value: Any) -> int | None:
+def optional_int(name: str, value: Any) -> int | None:
     """``value`` as an int, or None; anything else (a float, a bool, a string) is refused."""
     if value is None:
         return None
@@ -50,7 +50,7 @@ def _optional_int(name: str, value: Any) -> int | None:
 def core_seed(value: Any) -> int | None:
     """A reset seed as the core takes it (u64: a negative int wraps, as numpy's seeding does
     not allow it but the core's generator takes any 64 bits)."""
-    seed = _optional_int("seed", value)
+    seed = optional_int("seed", value)
     return None if seed is None else seed & 0xFFFF_FFFF_FFFF_FFFF
 
 
@@ -139,7 +139,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Starts an episode; ``options={"start_ns": t}`` fixes its start (receive time, ns).
         Other option keys are a :class:`ConfigError` (see :data:`RESET_OPTIONS`)."""
-        start_ns = _optional_int("options['start_ns']", reset_start_ns(options))
+        start_ns = optional_int("options['start_ns']", reset_start_ns(options))
         seed_u64 = core_seed(seed)
         super().reset(seed=seed)
         obs = self._core.reset(seed_u64, start_ns)

@@ -16,9 +16,9 @@ from lobzero import _core
 from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
 from lobzero.envs.trading_env import (
-    _optional_int,
     build_spaces,
     core_seed,
+    optional_int,
     reset_start_ns,
     resolve_market,
 )
@@ -49,7 +49,7 @@ def vector_starts(options: dict[str, Any] | None, num_envs: int) -> list[int | N
     ``num_envs`` times (None entries: drawn) one each."""
     start = reset_start_ns(options)
     if start is None or isinstance(start, int | np.integer):
-        return [_optional_int("options['start_ns']", start)] * num_envs
+        return [optional_int("options['start_ns']", start)] * num_envs
     if isinstance(start, str | bytes) or not isinstance(start, Sequence | np.ndarray):
         raise ConfigError(
             f"options['start_ns'] must be an int, a list of {num_envs} or None, got {start!r}"
@@ -60,7 +60,7 @@ def vector_starts(options: dict[str, Any] | None, num_envs: int) -> list[int | N
             f"options['start_ns']: a list needs one start per environment ({num_envs}), "
             f"got {len(starts)}"
         )
-    return [_optional_int("options['start_ns']", t) for t in starts]
+    return [optional_int("options['start_ns']", t) for t in starts]
 
 
 class VecTradingEnv(gym.vector.VectorEnv):
