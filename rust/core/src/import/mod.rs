@@ -307,8 +307,7 @@ mod tests {
         };
         let err = raw
             .finish(&ImportOptions::default(), "", "", report)
-            .err()
-            .expect("an import of no events must fail");
+            .expect_err("an import of no events must fail");
         assert!(matches!(err, LobzeroError::Format { .. }), "{err}");
         let text = err.to_string();
         assert!(
