@@ -187,3 +187,11 @@ def test_subtree_reuse_keeps_the_played_child():
     assert (batch.root_visit_counts().sum(axis=1) == child_visits - 1 + S).all()
     with pytest.raises(ConfigError, match="reuse_subtree"):
         MctsBatch(B, A, S).reuse_subtree(played, np.zeros((B, A)), np.zeros(B))
+
+
+@pytest.mark.parametrize("name", ["num_roots", "num_actions", "num_simulations"])
+def test_negative_counts_are_config_errors(name):
+    """Before: OverflowError ("can't convert negative int to unsigned"), naming nothing."""
+    counts = {"num_roots": 2, "num_actions": 3, "num_simulations": 4, name: -1}
+    with pytest.raises(ConfigError, match=f"{name} must be >= 1, got -1"):
+        MctsBatch(**counts)

@@ -1,5 +1,6 @@
 """Typed stubs for the Rust extension `lobzero._core` (checked by `make stubtest`)."""
 
+from collections.abc import Sequence
 from os import PathLike
 from typing import Any, final
 
@@ -86,6 +87,8 @@ class EnvCore:
 #: names of the rows `VecEnvCore.infos` and `VecEnvCore.step` write, in order
 VEC_INFO_ARRAYS: list[str]
 
+def check_env_config(config: dict[str, Any]) -> None: ...
+
 @final
 class VecEnvCore:
     """A batch of environments writing into caller buffers (see `lobzero.envs.VecTradingEnv`)."""
@@ -99,7 +102,12 @@ class VecEnvCore:
     def force_perturbations(
         self, masks: npt.NDArray[np.uint8], gap_signs: npt.NDArray[np.int8]
     ) -> None: ...
-    def reset(self, obs: npt.NDArray[np.float32], seed: int | None = None) -> None: ...
+    def reset(
+        self,
+        obs: npt.NDArray[np.float32],
+        seeds: Sequence[int | None],
+        start_ns: Sequence[int | None],
+    ) -> None: ...
     def step(
         self,
         actions: npt.NDArray[Any],

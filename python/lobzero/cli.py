@@ -58,6 +58,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from lobzero.data.importers import import_market
     from lobzero.data.info import market_info
 
+    if args.output.suffix.lower() != ".parquet":
+        # the file is Parquet whatever its name: a .csv name would mislead every reader
+        raise ConfigError(
+            f"-o/--output {args.output}: the output is lobzero Parquet, name it *.parquet "
+            f"(got suffix {args.output.suffix or 'none'!r})"
+        )
     options: dict[str, Any] = {}
     for key in ("symbol", "venue", "tick_size", "lot_size", "on_gap"):
         if getattr(args, key) is not None:

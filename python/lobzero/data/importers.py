@@ -46,8 +46,13 @@ def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
         raise ConfigError("import_market needs at least one input path")
     out = [Path(p) for p in items]
     for p in out:
+        if p.is_dir():
+            raise DataIOError(f"{p}: is a directory, not a file (pass the files inside it)")
         if not p.is_file():
             raise DataIOError(f"{p}: no such file")
+        if p.stat().st_size == 0:
+            # an empty file would import as a market of no events, no symbol and tick 1
+            raise FormatError(f"{p}: not a valid market data file (the file is empty)")
     return out
 
 

@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lobzero import _core
-from lobzero.exceptions import DataIOError, FormatError, InvalidValueError, ParseError
+from lobzero.exceptions import (
+    ConfigError,
+    DataIOError,
+    FormatError,
+    InvalidValueError,
+    ParseError,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -82,6 +88,11 @@ class Market:
         self._stream = stream
         self.import_report: dict[str, Any] = dict(import_report or {})
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Market:
+        """The market itself: it is immutable, and its Rust stream cannot be pickled (gymnasium
+        deep-copies the ``gym.make`` kwargs into ``env.spec``)."""
+        return self
+
     # -- basic facts -------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._stream)
@@ -137,7 +148,12 @@ class Market:
         do not fit the column's type or break a rule, ``TimestampOrderError`` and
         ``CrossedBookError`` as any importer does.
         """
-        meta = metadata if isinstance(metadata, Instrument) else Instrument(**dict(metadata))
+        meta = _instrument(metadata, source)
+        if df.height == 0:
+            raise FormatError(
+                f"{source}: not a valid market (no events: the frame has no rows; a market "
+                "needs at least one event to replay)"
+            )
         arrays: dict[str, np.ndarray] = {}
         for name, dtype in COLUMNS.items():
             if name not in df.columns:
@@ -234,6 +250,28 @@ class Market:
         one row every ``step_ms`` milliseconds of receive time after the first event.
         """
         return self._stream.sample_book(round(step_ms * 1e6), int(levels))
+
+
+_INSTRUMENT_FIELDS = ("symbol", "venue", "tick_size", "lot_size")
+
+
+def _instrument(metadata: Any, source: str) -> Instrument:
+    """The instrument of :meth:`Market.from_polars`: an :class:`Instrument` or a mapping of its
+    four fields (decimal strings for the sizes); anything else is a :class:`ConfigError`."""
+    if isinstance(metadata, Instrument):
+        return metadata
+    need = (
+        f"Market.from_polars({source}) needs the instrument: an Instrument or a dict of "
+        f"{', '.join(_INSTRUMENT_FIELDS)} (e.g. {{'symbol': 'BTCUSDT', 'venue': 'binance', "
+        "'tick_size': '0.01', 'lot_size': '0.001'})"
+    )
+    if not isinstance(metadata, Mapping):
+        raise ConfigError(f"{need}; got {metadata!r}")
+    missing = [k for k in _INSTRUMENT_FIELDS if k not in metadata]
+    unknown = sorted(set(metadata) - set(_INSTRUMENT_FIELDS))
+    if missing or unknown:
+        raise ConfigError(f"{need}; missing {missing}, unknown {unknown}")
+    return Instrument(**{k: str(metadata[k]) for k in _INSTRUMENT_FIELDS})
 
 
 def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) -> np.ndarray:

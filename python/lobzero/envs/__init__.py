@@ -9,7 +9,8 @@ from lobzero.envs.vector import VecTradingEnv
 ENV_ID = "lobzero/Trading-v0"
 
 if ENV_ID not in gym.registry:
-    gym.register(id=ENV_ID, entry_point="lobzero.envs.trading_env:TradingEnv")
+    # a function, not the class: gymnasium's TimeLimit then follows config.episode_steps
+    gym.register(id=ENV_ID, entry_point="lobzero.envs.trading_env:make_trading_env")
 
 __all__ = [
     "ALL_FEATURES",

@@ -17,6 +17,7 @@ work with :class:`~lobzero.envs.sb3.Sb3VecEnv` and MuZero's self-play.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Protocol
 
 import gymnasium as gym
@@ -108,8 +109,10 @@ class _Wrapper(gym.vector.VectorEnv):
         self._trader_obs = np.zeros((vec.num_envs, vec.single_observation_space.shape[0]))
         self._position = np.zeros(vec.num_envs)
 
-    def _reset(self, seed: int | None) -> dict[str, Any]:
-        obs, infos = self.vec.reset(seed=seed)
+    def _reset(
+        self, seed: int | Sequence[int | None] | None, options: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        obs, infos = self.vec.reset(seed=seed, options=options)
         self._trader_obs = np.array(obs, np.float32)
         self._position = np.array(infos["position"], np.float64)
         self.moves.episodes_ended(np.ones(self.num_envs, bool))
@@ -156,11 +159,13 @@ class AdversaryVecEnv(_Wrapper):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
     def reset(
-        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        if isinstance(seed, list):
-            seed = seed[0] if seed else None
-        infos = self._reset(seed)
+        """Resets as :meth:`VecTradingEnv.reset` does (same ``seed`` and ``options``)."""
+        infos = self._reset(seed, options)
         return self.moves.observe(self._trader_obs, self._position), infos
 
     def step(
@@ -194,11 +199,13 @@ class AdversarialVecEnv(_Wrapper):
         self.action_space = vec.action_space
 
     def reset(
-        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        if isinstance(seed, list):
-            seed = seed[0] if seed else None
-        infos = self._reset(seed)
+        """Resets as :meth:`VecTradingEnv.reset` does (same ``seed`` and ``options``)."""
+        infos = self._reset(seed, options)
         return self._trader_obs.copy(), infos
 
     def step(

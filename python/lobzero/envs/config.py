@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lobzero import _core
 from lobzero.config import TomlConfig
 from lobzero.data.market import Instrument
 from lobzero.exceptions import ConfigError
@@ -25,6 +27,15 @@ ALL_FEATURES = (
 
 
 PERTURBATIONS = ("slippage", "price_gap", "liquidity", "latency_spike", "obs_noise", "reward")
+
+
+def _number(owner: str, name: str, value: Any) -> float:
+    """A finite number, or a :class:`ConfigError` naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{owner}.{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{owner}.{name} must be finite, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,15 @@ class AdversaryConfig(TomlConfig):
     latency_multiplier: float = 10.0
     noise_std: float = 0.1
     reward_scale: float = 0.5
+
+    def __post_init__(self) -> None:
+        """Refuses a bad value when the config is made, not when an environment is built. The
+        rules on the core's fields are the core's own (`check_env_config`), so the two cannot
+        drift; ``intensity`` exists on this side only and is checked here."""
+        intensity = _number("AdversaryConfig", "intensity", self.intensity)
+        if not 0.0 <= intensity <= 1.0:
+            raise ConfigError(f"AdversaryConfig.intensity must be in [0, 1], got {intensity}")
+        _core.check_env_config({"adversary": self.to_core()})
 
     def probabilities(self) -> list[float]:
         """Per-decision probability of each perturbation, in :data:`PERTURBATIONS` order."""
@@ -128,6 +148,30 @@ class EnvConfig(TomlConfig):
     adversary: AdversaryConfig = field(default_factory=AdversaryConfig)
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        """Refuses a bad value when the config is made (``EnvConfig(step_ms=0)``), not when an
+        environment is built. Fields in user units that the core only sees converted
+        (milliseconds, base units) are checked here; every other rule is the core's own
+        (``check_env_config`` runs the validation an environment runs), so the two cannot drift.
+        """
+        owner = "EnvConfig"
+        step_ms = _number(owner, "step_ms", self.step_ms)
+        if isinstance(self.step_events, int) and self.step_events == 0 and step_ms <= 0:
+            raise ConfigError(f"{owner}.step_ms must be > 0 (or set step_events), got {step_ms}")
+        if _number(owner, "latency_ms", self.latency_ms) < 0:
+            raise ConfigError(f"{owner}.latency_ms must be >= 0, got {self.latency_ms}")
+        if _number(owner, "max_position", self.max_position) <= 0:
+            raise ConfigError(f"{owner}.max_position must be > 0, got {self.max_position}")
+        if self.side_unit is not None and _number(owner, "side_unit", self.side_unit) <= 0:
+            raise ConfigError(f"{owner}.side_unit must be > 0 (or None), got {self.side_unit}")
+        if not isinstance(self.adversary, AdversaryConfig):
+            raise ConfigError(
+                f"{owner}.adversary must be an AdversaryConfig, got {self.adversary!r}"
+            )
+        # one lot each stands in for the sizes: they are checked above in base units, and the
+        # instrument's lot that converts them is not known before a market is
+        _core.check_env_config(self._core_table(max_position_lots=1, side_unit_lots=1))
+
     def to_core(self, instrument: Instrument) -> dict[str, Any]:
         """The dict the Rust core takes: sizes in lots, times in ns."""
 
@@ -142,12 +186,16 @@ class EnvConfig(TomlConfig):
 
         max_lots = lots("max_position", self.max_position)
         side = self.side_unit if self.side_unit is not None else self.max_position / 2
+        return self._core_table(max_lots, max(1, round(side / instrument.lot)))
+
+    def _core_table(self, max_position_lots: int, side_unit_lots: int) -> dict[str, Any]:
+        """:meth:`to_core` once the sizes are in lots."""
         return {
             "step_ns": round(self.step_ms * 1e6),
             "step_events": self.step_events,
             "action_mode": self.action_mode,
-            "max_position_lots": max_lots,
-            "side_unit_lots": max(1, round(side / instrument.lot)),
+            "max_position_lots": max_position_lots,
+            "side_unit_lots": side_unit_lots,
             "taker_fee_bps": self.taker_fee_bps,
             "maker_fee_bps": self.maker_fee_bps,
             "latency_ns": round(self.latency_ms * 1e6),

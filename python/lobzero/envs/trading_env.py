@@ -17,6 +17,50 @@ from lobzero.exceptions import ConfigError
 
 DEFAULT_SYNTH_SECONDS = 3600.0
 
+#: the keys ``reset(options=...)`` takes: ``start_ns``, the episode's start (receive time, ns)
+RESET_OPTIONS = ("start_ns",)
+
+
+def reset_start_ns(options: dict[str, Any] | None) -> Any:
+    """The ``start_ns`` of reset ``options`` (None when absent); unknown keys are a
+    :class:`ConfigError` (gymnasium would pass them on silently, and a misspelt
+    ``"start"`` would then draw a random start)."""
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise ConfigError(f"reset options must be a dict, got {type(options).__name__}")
+    unknown = sorted(set(options) - set(RESET_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"unknown reset option {', '.join(map(repr, unknown))}; "
+            f"the options are {', '.join(RESET_OPTIONS)}"
+        )
+    return options.get("start_ns")
+
+
+def optional_int(name: str, value: Any) -> int | None:
+    """``value`` as an int, or None; anything else (a float, a bool, a string) is refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ConfigError(f"{name} must be an integer or None, got {value!r}")
+    return int(value)
+
+
+def core_seed(value: Any) -> int | None:
+    """A reset seed as the core takes it (u64: a negative int wraps, as numpy's seeding does
+    not allow it but the core's generator takes any 64 bits)."""
+    seed = optional_int("seed", value)
+    return None if seed is None else seed & 0xFFFF_FFFF_FFFF_FFFF
+
+
+def make_trading_env(**kwargs: Any) -> gym.Env[np.ndarray, Any]:
+    """The entry point of ``gym.make("lobzero/Trading-v0", ...)``: a :class:`TradingEnv` in a
+    ``TimeLimit`` of its config's ``episode_steps`` (so ``env.spec.max_episode_steps`` tells
+    the truth; the core truncates at the same step)."""
+    env = TradingEnv(**kwargs)
+    return gym.wrappers.TimeLimit(env, max_episode_steps=env.config.episode_steps)
+
 
 def resolve_market(market: Market | str | Path | None) -> Market:
     """A :class:`Market` from a market, a file path (any importable format), or None (the
@@ -93,11 +137,12 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Starts an episode; ``options={"start_ns": t}`` fixes its start (receive time, ns)."""
+        """Starts an episode; ``options={"start_ns": t}`` fixes its start (receive time, ns).
+        Other option keys are a :class:`ConfigError` (see :data:`RESET_OPTIONS`)."""
+        start_ns = optional_int("options['start_ns']", reset_start_ns(options))
+        seed_u64 = core_seed(seed)
         super().reset(seed=seed)
-        start_ns = (options or {}).get("start_ns")
-        core_seed = None if seed is None else int(seed) & 0xFFFF_FFFF_FFFF_FFFF
-        obs = self._core.reset(core_seed, None if start_ns is None else int(start_ns))
+        obs = self._core.reset(seed_u64, start_ns)
         return obs, self._core.info()
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:

@@ -3,6 +3,7 @@ that writes into preallocated numpy buffers with the GIL released."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,7 +15,52 @@ from gymnasium.vector.utils import batch_space
 from lobzero import _core
 from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
-from lobzero.envs.trading_env import build_spaces, resolve_market
+from lobzero.envs.trading_env import (
+    build_spaces,
+    core_seed,
+    optional_int,
+    reset_start_ns,
+    resolve_market,
+)
+from lobzero.exceptions import ConfigError, InvalidValueError
+
+
+def vector_seeds(seed: int | Sequence[int | None] | None, num_envs: int) -> list[int | None]:
+    """Per-environment reset seeds, as gymnasium's vector API reads ``seed``: None, no reseed;
+    an int s, environment i gets s + i; a list, one seed per environment (None entries: that
+    environment is not reseeded). A list of another length is a :class:`ConfigError`."""
+    if seed is None:
+        return [None] * num_envs
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+        return [core_seed(int(seed) + i) for i in range(num_envs)]
+    if isinstance(seed, str | bytes) or not isinstance(seed, Sequence | np.ndarray):
+        raise ConfigError(f"seed must be an int, a list of {num_envs} seeds or None, got {seed!r}")
+    seeds = list(seed)
+    if len(seeds) != num_envs:
+        raise ConfigError(
+            f"seed: a list needs one seed per environment ({num_envs}), got {len(seeds)}"
+        )
+    return [core_seed(s) for s in seeds]
+
+
+def vector_starts(options: dict[str, Any] | None, num_envs: int) -> list[int | None]:
+    """Per-environment episode starts from reset ``options``: ``{"start_ns": t}`` starts every
+    environment at t (gymnasium hands every sub-environment the same options), a list of
+    ``num_envs`` times (None entries: drawn) one each."""
+    start = reset_start_ns(options)
+    if start is None or isinstance(start, int | np.integer):
+        return [optional_int("options['start_ns']", start)] * num_envs
+    if isinstance(start, str | bytes) or not isinstance(start, Sequence | np.ndarray):
+        raise ConfigError(
+            f"options['start_ns'] must be an int, a list of {num_envs} or None, got {start!r}"
+        )
+    starts = list(start)
+    if len(starts) != num_envs:
+        raise ConfigError(
+            f"options['start_ns']: a list needs one start per environment ({num_envs}), "
+            f"got {len(starts)}"
+        )
+    return [optional_int("options['start_ns']", t) for t in starts]
 
 
 class VecTradingEnv(gym.vector.VectorEnv):
@@ -72,24 +118,51 @@ class VecTradingEnv(gym.vector.VectorEnv):
         self._continuous = self.config.action_mode == "continuous"
 
     def reset(
-        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Resets every environment; ``seed`` s gives environment i the seed s + i."""
-        if isinstance(seed, list):
-            seed = seed[0] if seed else None
-        if seed is not None:
-            self._np_random, _ = gym.utils.seeding.np_random(seed)
-        self._core.reset(self._obs, None if seed is None else int(seed))
+        """Resets every environment. ``seed``: an int s gives environment i the seed s + i; a
+        list gives one seed per environment (None: not reseeded); None reseeds none.
+        ``options``: ``{"start_ns": t}`` (an int for all, or a list of one per environment) fixes
+        the episodes' start; other keys are a :class:`ConfigError`."""
+        seeds = vector_seeds(seed, self.num_envs)
+        starts = vector_starts(options, self.num_envs)
+        if isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0:
+            self._np_random, _ = gym.utils.seeding.np_random(int(seed))
+        self._core.reset(self._obs, seeds, starts)
         self._core.infos(self._info_values, self._info_ts_ns)
         return self._out(self._obs), self._infos()
+
+    def _actions(self, actions: Any) -> np.ndarray:
+        """``actions`` as the core takes them, refused as the single environment refuses them:
+        discrete modes int [N] (no floats, no bools: they would be truncated), continuous
+        float [N] or [N, 1] (the batched Box shape)."""
+        a = np.asarray(actions)
+        n = self.num_envs
+        shapes = [(n,), (n, 1)] if self._continuous else [(n,)]
+        if a.shape not in shapes:
+            raise InvalidValueError(
+                f"actions: expected shape {' or '.join(map(str, shapes))}, got {a.shape}"
+            )
+        if self._continuous:
+            if a.dtype.kind not in "fiu":
+                raise InvalidValueError(
+                    f"actions: continuous actions must be numbers, got dtype {a.dtype}"
+                )
+            return np.ascontiguousarray(a.reshape(n), dtype=np.float64)
+        if a.dtype.kind not in "iu":
+            raise InvalidValueError(
+                f"actions: {self.config.action_mode} actions must be integers "
+                f"(0 <= action < {self.single_action_space.n}), got dtype {a.dtype}"  # type: ignore[attr-defined]
+            )
+        return np.ascontiguousarray(a, dtype=np.int64)
 
     def step(
         self, actions: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if self._continuous:
-            a = np.ascontiguousarray(np.asarray(actions, dtype=np.float64).reshape(self.num_envs))
-        else:
-            a = np.ascontiguousarray(np.asarray(actions, dtype=np.int64).reshape(self.num_envs))
+        a = self._actions(actions)
         ended = self._core.step(
             a,
             self._obs,

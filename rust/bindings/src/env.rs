@@ -1,7 +1,7 @@
 //! Trading environments for Python: `EnvCore` (one) and `VecEnvCore` (a batch writing into numpy
 //! buffers without copies, the GIL released). The gymnasium classes in `lobzero.envs` wrap them.
 
-use crate::errors::{to_py, IntoPyResult};
+use crate::errors::{count, to_py, IntoPyResult};
 use crate::stream::Stream;
 use lobzero_core::adversary::{AdversaryConfig, PERTURBATION_NAMES};
 use lobzero_core::env::{Action, ActionMode, EnvConfig, RewardKind, StepInfo, TradingEnv};
@@ -12,7 +12,7 @@ use numpy::{PyArray1, PyReadonlyArray1, PyReadwriteArray1, PyReadwriteArray2};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
 
 fn config_error(message: String) -> PyErr {
     to_py(LobzeroError::config(message))
@@ -22,19 +22,46 @@ fn get<'py, T: FromPyObjectOwned<'py>>(d: &Bound<'py, PyDict>, key: &str) -> PyR
     match d.get_item(key)? {
         None => Ok(None),
         Some(v) if v.is_none() => Ok(None),
-        Some(v) => v.extract::<T>().map(Some).map_err(|_| {
-            config_error(format!(
-                "env config {key}: expected {}, got {v:?}",
-                std::any::type_name::<T>()
-                    .rsplit("::")
-                    .next()
-                    .unwrap_or("a value")
-            ))
-        }),
+        Some(v) => v
+            .extract::<T>()
+            .map(Some)
+            .map_err(|_| config_error(format!("{key} must be {}, got {v:?}", kind_of::<T>()))),
     }
 }
 
 use pyo3::conversion::FromPyObjectOwned;
+
+/// What a config value of type `T` must be, in the user's words.
+fn kind_of<T>() -> &'static str {
+    let name = std::any::type_name::<T>();
+    if name.contains("Vec<") {
+        if name.contains("String") {
+            "a list of strings"
+        } else if name.contains("f64") {
+            "a list of numbers"
+        } else {
+            "a list of integers >= 0"
+        }
+    } else if name.ends_with("usize") || name.ends_with("u64") || name.ends_with("u32") {
+        "an integer >= 0"
+    } else if name.ends_with("i64") {
+        "an integer"
+    } else if name.ends_with("f64") {
+        "a number"
+    } else if name.ends_with("String") {
+        "a string"
+    } else {
+        "a value of another type"
+    }
+}
+
+/// Runs the checks an environment runs on its config table (`EnvConfig.to_core()`'s dict), with
+/// no market: the dataclasses call it when they are made, so a bad value fails there, under
+/// the core's own rule.
+#[pyfunction]
+pub fn check_env_config(config: &Bound<'_, PyDict>) -> PyResult<()> {
+    env_config(config).map(|_| ())
+}
 
 /// Builds the core configuration from the dict `lobzero.EnvConfig.to_core()` produces (sizes
 /// already in lots, times in ns). Unknown keys are refused.
@@ -201,6 +228,11 @@ fn adversary_config(d: &Bound<'_, PyDict>) -> PyResult<AdversaryConfig> {
 
 fn action_from_py(mode: ActionMode, action: &Bound<'_, PyAny>) -> PyResult<Action> {
     match mode {
+        // a bool extracts as 0/1: the batch refuses it, so one environment does too
+        _ if action.is_instance_of::<PyBool>() => Err(to_py(LobzeroError::invalid(
+            "action",
+            format!("expected a number, got the bool {action}"),
+        ))),
         ActionMode::Continuous => {
             let x: f64 = match action.extract::<f64>() {
                 Ok(x) => x,
@@ -448,9 +480,10 @@ impl VecEnvCore {
     fn new(
         py: Python<'_>,
         stream: &Bound<'_, Stream>,
-        num_envs: usize,
+        num_envs: i64,
         config: &Bound<'_, PyDict>,
     ) -> PyResult<Self> {
+        let num_envs = count("num_envs", num_envs)?;
         let cfg = env_config(config)?;
         let threads: Option<usize> = get(config, "num_threads")?;
         let market = stream.get().shared_market(py)?;
@@ -496,18 +529,20 @@ impl VecEnvCore {
         self.envs.force_perturbations(masks, signs).py()
     }
 
-    /// Resets all environments into `obs` [N, obs_dim] float32.
-    #[pyo3(signature = (obs, seed=None))]
+    /// Resets all environments into `obs` [N, obs_dim] float32: environment i with `seeds[i]`
+    /// (None: not reseeded) from `start_ns[i]` (None: a drawn start); both lists of N entries.
     fn reset(
         &mut self,
         py: Python<'_>,
         mut obs: PyReadwriteArray2<'_, f32>,
-        seed: Option<u64>,
+        seeds: Vec<Option<u64>>,
+        start_ns: Vec<Option<i64>>,
     ) -> PyResult<()> {
         let obs = obs
             .as_slice_mut()
             .map_err(|_| config_error("obs must be a C-contiguous float32 array".into()))?;
-        py.detach(|| self.envs.reset(seed, obs)).py()
+        py.detach(|| self.envs.reset_each(&seeds, &start_ns, obs))
+            .py()
     }
 
     /// Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N] (continuous);
@@ -639,6 +674,7 @@ fn write_infos(
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VEC_INFO_ARRAYS", INFO_KEYS[..INFO_ARRAYS].to_vec())?;
+    m.add_function(wrap_pyfunction!(check_env_config, m)?)?;
     m.add_class::<EnvCore>()?;
     m.add_class::<VecEnvCore>()?;
     Ok(())

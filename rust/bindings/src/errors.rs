@@ -96,6 +96,17 @@ pub fn to_py(err: LobzeroError) -> PyErr {
     py_err
 }
 
+/// A count Python passes as a plain int (PyO3's `usize` would refuse a negative one with an
+/// `OverflowError` that names nothing): a negative value is a `ConfigError` naming the argument;
+/// the core checks the rest (zero, say) with its own rule.
+pub fn count(name: &str, value: i64) -> PyResult<usize> {
+    usize::try_from(value).map_err(|_| {
+        to_py(LobzeroError::config(format!(
+            "{name} must be >= 1, got {value}"
+        )))
+    })
+}
+
 /// Shorthand for `result.map_err(to_py)`.
 pub trait IntoPyResult<T> {
     fn py(self) -> PyResult<T>;

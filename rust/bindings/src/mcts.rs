@@ -2,7 +2,7 @@
 //! with numpy arrays (read in place when float32/bool and C-contiguous), the GIL released
 //! around the tree work. See `lobzero.mcts` for the user-facing documentation.
 
-use crate::errors::{to_py, IntoPyResult};
+use crate::errors::{count, to_py, IntoPyResult};
 use lobzero_core::mcts::{self, Algorithm, MctsConfig, UnvisitedValue};
 use lobzero_core::LobzeroError;
 use numpy::{
@@ -123,12 +123,17 @@ impl MctsBatch {
     #[new]
     #[pyo3(signature = (num_roots, num_actions, num_simulations, **config))]
     fn new(
-        num_roots: usize,
-        num_actions: usize,
-        num_simulations: usize,
+        num_roots: i64,
+        num_actions: i64,
+        num_simulations: i64,
         config: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let cfg = parse_config(num_roots, num_actions, num_simulations, config)?;
+        let cfg = parse_config(
+            count("num_roots", num_roots)?,
+            count("num_actions", num_actions)?,
+            count("num_simulations", num_simulations)?,
+            config,
+        )?;
         Ok(Self {
             inner: mcts::MctsBatch::new(cfg).py()?,
         })

@@ -482,7 +482,10 @@ impl TradingEnv {
                     .ok()
                     .and_then(|i| FRACTIONS.get(i))
                     .ok_or_else(|| {
-                        LobzeroError::invalid("action", format!("{a} is not in 0..5"))
+                        LobzeroError::invalid(
+                            "action",
+                            format!("{a} is not a target action: need 0 <= action < 5"),
+                        )
                     })?;
                 Ok((fraction * max as f64).round() as i64)
             }
@@ -494,7 +497,7 @@ impl TradingEnv {
                     _ => {
                         return Err(LobzeroError::invalid(
                             "action",
-                            format!("{a} is not in 0..3"),
+                            format!("{a} is not a side action: need 0 <= action < 3"),
                         ))
                     }
                 };

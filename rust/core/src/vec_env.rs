@@ -129,14 +129,37 @@ impl VecTradingEnv {
 
     /// Resets every environment (`seed`: environment i gets `seed + i`).
     pub fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<()> {
+        let seeds: Vec<Option<u64>> = (0..self.envs.len())
+            .map(|i| seed.map(|s| s.wrapping_add(i as u64)))
+            .collect();
+        self.reset_each(&seeds, &vec![None; self.envs.len()], obs)
+    }
+
+    /// Resets environment i with `seeds[i]` (`None`: its random stream goes on, not reseeded)
+    /// from `start_ns[i]` (`None`: a start drawn as usual); one entry per environment each.
+    pub fn reset_each(
+        &mut self,
+        seeds: &[Option<u64>],
+        start_ns: &[Option<i64>],
+        obs: &mut [f32],
+    ) -> Result<()> {
         self.check(obs)?;
-        for (i, (env, row)) in self
+        let n = self.envs.len();
+        if seeds.len() != n || start_ns.len() != n {
+            return Err(LobzeroError::config(format!(
+                "reset needs one seed and one start per environment ({n}), got {} seeds and {} starts",
+                seeds.len(),
+                start_ns.len()
+            )));
+        }
+        for (((env, row), seed), start) in self
             .envs
             .iter_mut()
             .zip(obs.chunks_mut(self.obs_dim))
-            .enumerate()
+            .zip(seeds)
+            .zip(start_ns)
         {
-            env.reset(seed.map(|s| s.wrapping_add(i as u64)), None, row)?;
+            env.reset(*seed, *start, row)?;
         }
         self.final_info.iter_mut().for_each(|f| *f = None);
         Ok(())

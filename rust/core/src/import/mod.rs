@@ -210,6 +210,16 @@ impl RawEvents {
         venue: &str,
         mut report: ImportReport,
     ) -> Result<Imported> {
+        if self.events.is_empty() {
+            // an empty market would replay as nothing, with no symbol and a made-up tick of 1
+            return Err(LobzeroError::Format {
+                location: self.files.join(", "),
+                format: report.format.clone(),
+                detail: "no events: the file is empty or holds only headers or messages that \
+                         are not events"
+                    .into(),
+            });
+        }
         let (tick, tick_inferred) = match options.tick_size {
             Some(t) => (t, false),
             None => (
@@ -278,5 +288,31 @@ impl RawEvents {
             events: stream,
             report,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_events_is_an_error_naming_the_files() {
+        let raw = RawEvents {
+            files: vec!["a.csv.gz".into(), "b.csv.gz".into()],
+            events: vec![],
+        };
+        let report = ImportReport {
+            format: "tardis".into(),
+            ..Default::default()
+        };
+        let err = raw
+            .finish(&ImportOptions::default(), "", "", report)
+            .expect_err("an import of no events must fail");
+        assert!(matches!(err, LobzeroError::Format { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("a.csv.gz, b.csv.gz: not a valid tardis file (no events"),
+            "{text}"
+        );
     }
 }

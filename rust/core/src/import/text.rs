@@ -5,23 +5,46 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+/// What the text importers read, for the message that refuses anything else.
+pub const SUPPORTED_FORMATS: &str = "binance-stream, binance-csv and tardis text files (plain or \
+gzip), hftbacktest .npz/.npy, lobzero .parquet";
+
 /// Opens a file for line reading, decompressing it when it starts with the gzip magic bytes.
+/// A directory, an empty file and a zip archive are refused with a message that says so (read
+/// as text they would fail as "no such file", import as nothing, or read as "not UTF-8 text").
 pub fn open(path: &Path) -> Result<Box<dyn BufRead>> {
     let location = path.display().to_string();
-    let mut file = File::open(path).map_err(|e| LobzeroError::Io {
+    let io = |e: std::io::Error| LobzeroError::Io {
         location: location.clone(),
         detail: e.to_string(),
-    })?;
-    let mut magic = [0u8; 2];
-    let got = file.read(&mut magic).map_err(|e| LobzeroError::Io {
-        location: location.clone(),
-        detail: e.to_string(),
-    })?;
-    let file = File::open(path).map_err(|e| LobzeroError::Io {
-        location,
-        detail: e.to_string(),
-    })?;
-    if got == 2 && magic == [0x1f, 0x8b] {
+    };
+    if path.is_dir() {
+        return Err(LobzeroError::Io {
+            location: location.clone(),
+            detail: "is a directory, not a file (pass the files inside it)".into(),
+        });
+    }
+    let file = File::open(path).map_err(io)?;
+    let mut magic = Vec::with_capacity(4);
+    file.take(4).read_to_end(&mut magic).map_err(io)?;
+    if magic.is_empty() {
+        return Err(LobzeroError::Format {
+            location: location.clone(),
+            format: "market data".into(),
+            detail: "the file is empty".into(),
+        });
+    }
+    if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
+        return Err(LobzeroError::Format {
+            location: location.clone(),
+            format: "text".into(),
+            detail: format!(
+                "zip archives are not supported: unzip it first; supported formats: {SUPPORTED_FORMATS}"
+            ),
+        });
+    }
+    let file = File::open(path).map_err(io)?;
+    if magic.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
             flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)),
@@ -117,7 +140,15 @@ pub fn csv_reader(path: &Path) -> Result<(CsvReader, Vec<String>)> {
         .map_err(|e| csv_error(&name, e))?
         .iter()
         .map(|h| h.trim().to_string())
-        .collect();
+        .collect::<Vec<_>>();
+    if headers.iter().all(String::is_empty) {
+        // a gzip stream of no bytes passes `open`'s check on the compressed size
+        return Err(LobzeroError::Format {
+            location: name,
+            format: "market data".into(),
+            detail: "the file is empty (no header row)".into(),
+        });
+    }
     Ok((reader, headers))
 }
 
@@ -239,5 +270,43 @@ pub fn explain_cut(err: LobzeroError, path: &Path) -> LobzeroError {
             ),
         },
         _ => err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(name: &str, bytes: Option<&[u8]>) -> LobzeroError {
+        let dir = std::env::temp_dir().join(format!("lobzero-text-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = match bytes {
+            Some(b) => {
+                let p = dir.join(name);
+                std::fs::write(&p, b).unwrap();
+                p
+            }
+            None => dir.clone(),
+        };
+        let err = open(&path).err().expect("open must refuse it");
+        let _ = std::fs::remove_dir_all(&dir);
+        err
+    }
+
+    #[test]
+    fn a_directory_an_empty_file_and_a_zip_are_refused_by_name() {
+        let dir = refusal("dir", None);
+        assert!(matches!(dir, LobzeroError::Io { .. }), "{dir}");
+        assert!(dir.to_string().contains("is a directory"), "{dir}");
+        let empty = refusal("empty.csv", Some(b""));
+        assert!(empty.to_string().contains("empty.csv: "), "{empty}");
+        assert!(empty.to_string().contains("the file is empty"), "{empty}");
+        let zip = refusal("day.zip", Some(b"PK\x03\x04\x14\x00rest of the archive"));
+        assert!(matches!(zip, LobzeroError::Format { .. }), "{zip}");
+        assert!(
+            zip.to_string().contains("zip archives are not supported"),
+            "{zip}"
+        );
     }
 }
