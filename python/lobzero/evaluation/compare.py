@@ -121,6 +121,9 @@ class AgentRun:
     selected_step: int | None = None
     train_seconds: float = 0.0
     test_seconds: float = 0.0
+    #: MuZero agents: what the model predicts along the first test episode against what
+    #: happened (a :class:`lobzero.muzero.diagnostics.ModelCheck`)
+    model_check: Any = None
 
 
 @dataclass
@@ -294,6 +297,11 @@ def _run_one(
     t0 = time.perf_counter()
     envs = envs_in(split.test)(agent.action_mode, len(test_starts))
     run.episodes = run_episodes(agent, envs, [seed] * len(envs), test_starts)
+    if name in MUZERO_VARIANTS:
+        from lobzero.muzero.diagnostics import check_model, play_episode
+
+        episode = play_episode(agent, envs[0], seed, test_starts[0])
+        run.model_check = check_model(agent, *episode)
     run.test_seconds = time.perf_counter() - t0
     return run
 

@@ -121,6 +121,19 @@ def _plots(result: CompareResult, out: Path) -> dict[str, Path]:
         paths[key] = out / f"{key}.png"
         fig.savefig(paths[key], dpi=100)
         plt.close(fig)
+    for agent in result.agents:
+        checked = [r for r in result.runs[agent] if r.model_check is not None]
+        if checked:
+            from lobzero.muzero.diagnostics import plot_model_check
+
+            run = checked[0]
+            paths[f"model_{agent}"] = out / f"model_{agent}.png"
+            plot_model_check(
+                run.model_check,
+                f"{agent}: what the model predicts along a test episode (fold {run.fold}, "
+                f"seed {run.seed}), unrolled with the actions taken",
+                paths[f"model_{agent}"],
+            )
     return paths
 
 
@@ -180,6 +193,19 @@ def _html(result: CompareResult, files: dict[str, Path]) -> str:
         f"test {_iso(s.test.start_ns)} to {_iso(s.test.end_ns)} ({s.test.seconds:.0f} s)</li>"
         for s in result.splits
     )
+    model_images = "".join(
+        f'<img src="{path.name}" alt="{e(key)}"><br>'
+        for key, path in files.items()
+        if key.startswith("model_")
+    )
+    model_section = (
+        "<h2>What the learned model knows</h2><p>Along one test episode, the rewards and "
+        "values the model predicts when it unrolls K steps with the actions taken, against the "
+        "rewards received and the discounted returns realised (correlation by unroll step "
+        f"on the right).</p>{model_images}"
+        if model_images
+        else ""
+    )
     c = result.config
     conf = f"{c.confidence:.0%}"
     return f"""<!doctype html>
@@ -206,6 +232,7 @@ Sharpe, max drawdown, profit factor and win rate.</p><ul>{verdicts}</ul>
 <h2>Curves</h2>
 <img src="{files["equity"].name}" alt="equity"><br>
 <img src="{files["drawdown"].name}" alt="drawdown">
+{model_section}
 <p>Also: <a href="metrics.csv">metrics.csv</a>, <a href="metrics.json">metrics.json</a>.</p>
 </body></html>
 """
@@ -240,6 +267,9 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
                         "validation": r.validation,
                         "train_seconds": r.train_seconds,
                         "test_seconds": r.test_seconds,
+                        "model_check": None
+                        if r.model_check is None
+                        else r.model_check.to_dict(),
                         "episodes": [
                             {"start_ns": ep.start_ns, "end_ns": ep.end_ns, **ep.metrics.to_dict()}
                             for ep in r.episodes
