@@ -356,7 +356,7 @@ def test_muzero_branch_follows_the_interface(
     assert call["config"] == _FakeMuZeroConfig(total_env_steps=300, num_simulations=4)
     assert call["seed"] == 7 and call["device"] == "cpu"
     (split,) = result.splits
-    assert split.train.start_ns <= call["env"].start_ns < call["env"].end_ns < split.train.end_ns
+    assert (call["env"].start_ns, call["env"].end_ns) == (split.train.start_ns, split.train.end_ns)
     (r,) = result.runs["muzero"]
     assert [s for s, _ in r.validation] == [100, 200, 300]
     assert r.selected_step == max(r.validation, key=lambda sv: sv[1])[0]
