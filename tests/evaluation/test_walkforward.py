@@ -9,7 +9,7 @@ import itertools
 import lobzero
 import numpy as np
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import Phase, event, given, settings
 from hypothesis import strategies as st
 from lobzero.baselines import make_rule_agent
 from lobzero.evaluation import run_episode
@@ -20,6 +20,8 @@ from lobzero.evaluation.walkforward import (
     horizon_ns,
     walk_forward_splits,
 )
+
+from tests.envs.test_properties_env import edit_after, run
 
 T0 = 1_704_067_200_000_000_000
 ENV = lobzero.EnvConfig(max_position=0.1, episode_steps=100)
@@ -120,7 +122,6 @@ def range_leaks(
     """What an episode of ``config`` (start drawn from its seed, or fixed at ``start_ns``) used
     of the receive times at or after ``end_ns``: decisions or fills there, or any difference
     from the same episode on ``edited`` (the market with those events rewritten)."""
-    from tests.envs.test_properties_env import run
 
     def play(m: lobzero.Market) -> list:
         if start_ns is not None:
@@ -140,15 +141,19 @@ def range_leaks(
 
 
 def edited_from(market: lobzero.Market, end_ns: int, seed: int) -> lobzero.Market:
-    from tests.envs.test_properties_env import edit_after
-
     rng = np.random.default_rng(seed)
     return lobzero.Market.from_polars(
         edit_after(market.to_polars(), end_ns - 1, rng), market.metadata
     )
 
 
-@settings(max_examples=30, deadline=None, database=None)
+# no explain phase: re-running failing episodes line by line takes minutes, and says nothing here
+@settings(
+    max_examples=25,
+    deadline=None,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+)
 @given(
     step_ms=st.sampled_from([20.0, 50.0, 100.0]),
     latency_factor=st.sampled_from([0.0, 0.25, 3.0]),

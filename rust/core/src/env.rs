@@ -331,15 +331,17 @@ impl TradingEnv {
         &self.market.stream
     }
 
-    /// Decision-clock step, ns, for drawing starts and warm-up (event clock: a rough guess from
-    /// the stream's mean event rate, only used to place the warm-up).
+    /// Decision-clock step, ns, for drawing starts (event clock: a rough guess from the mean
+    /// event rate of the events before the hard end, so that no later event moves a start).
     fn nominal_step_ns(&self) -> i64 {
         if self.config.step_events == 0 {
             return self.config.step_ns;
         }
         let s = self.stream();
-        let span = s.end_ns().unwrap_or(0) - s.start_ns().unwrap_or(0);
-        (span / s.len().max(1) as i64).max(1) * self.config.step_events as i64
+        let stop = self.stop_ns();
+        let events = s.recv_ts_ns.partition_point(|&t| t <= stop);
+        let span = stop - s.start_ns().unwrap_or(0);
+        (span / events.max(1) as i64).max(1) * self.config.step_events as i64
     }
 
     /// Decision-clock time one step of an episode may take, ns, for fitting episodes into the

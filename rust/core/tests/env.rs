@@ -5,11 +5,11 @@ use lobzero_core::env::{Action, ActionMode, EnvConfig, RewardKind, SharedMarket,
 use lobzero_core::event::{
     Event, EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE,
 };
+use lobzero_core::features::{Feature, FeatureConfig};
 use lobzero_core::rng::Rng;
 use lobzero_core::synth::{synth_market, SynthConfig};
-use lobzero_core::{OrderBook, Replay};
-use lobzero_core::features::{Feature, FeatureConfig};
 use lobzero_core::Decimal;
+use lobzero_core::{OrderBook, Replay};
 use std::sync::Arc;
 
 const MS: i64 = 1_000_000;
@@ -210,7 +210,14 @@ fn draw_case(rng: &mut Rng, market: &SharedMarket) -> Case {
     let mut config = EnvConfig {
         max_position_lots: pick(rng, &[300, 3_000, 30_000]),
         episode_steps: 40,
-        reward: pick(rng, &[RewardKind::Pnl, RewardKind::LogReturn, RewardKind::RiskAdjusted]),
+        reward: pick(
+            rng,
+            &[
+                RewardKind::Pnl,
+                RewardKind::LogReturn,
+                RewardKind::RiskAdjusted,
+            ],
+        ),
         risk_aversion: 0.5,
         seed: rng.next_u64(),
         ..EnvConfig::default()
@@ -261,7 +268,8 @@ fn play(market: SharedMarket, case: &Case, leak: bool) -> Vec<Seen> {
         env.plant_lookahead();
     }
     let mut obs = vec![0.0; env.obs_dim()];
-    env.reset(None, Some(case.start_ns), &mut obs).expect("reset");
+    env.reset(None, Some(case.start_ns), &mut obs)
+        .expect("reset");
     let seen = |env: &TradingEnv, obs: &[f32], reward: f64, ended: (bool, bool)| {
         let info = env.info();
         Seen {
@@ -283,7 +291,12 @@ fn play(market: SharedMarket, case: &Case, leak: bool) -> Vec<Seen> {
             env.force_perturbations(*mask, *sign).expect("force");
         }
         let out = env.step(Action::Discrete(*a), &mut obs).expect("step");
-        trace.push(seen(&env, &obs, out.reward, (out.terminated, out.truncated)));
+        trace.push(seen(
+            &env,
+            &obs,
+            out.reward,
+            (out.terminated, out.truncated),
+        ));
         if out.terminated || out.truncated {
             break;
         }
@@ -369,7 +382,8 @@ fn edit_after(stream: &EventStream, cut_ns: i64, rng: &mut Rng) -> EventStream {
         e.recv_ts_ns = first_edit + ((e.recv_ts_ns - first_edit) as f64 * stretch) as i64;
         out.push(e);
     }
-    out.validate("edited").expect("the edit keeps the stream valid");
+    out.validate("edited")
+        .expect("the edit keeps the stream valid");
     out
 }
 
@@ -406,7 +420,8 @@ fn no_lookahead(cases: usize, seed: u64, leak: bool) -> Tally {
         let cut = t + pick(&mut rng, &[0, 1.min(next - t - 1), anywhere]);
         tally.cut_inside += usize::from(cut < base[base.len() - 1].ts_ns);
         let edited = edit_after(&market.stream, cut, &mut rng);
-        let edited = SharedMarket::new(Arc::new(edited), market.instrument.clone()).expect("market");
+        let edited =
+            SharedMarket::new(Arc::new(edited), market.instrument.clone()).expect("market");
         let other = play(edited, &case, leak);
         let before = base.iter().take_while(|s| s.ts_ns <= cut).count();
         if base[..before] != other[..before.min(other.len())] {
@@ -466,8 +481,12 @@ fn hard_end_holds(cases: usize, seed: u64, honour_end: bool) -> (usize, usize, u
             .min(market.stream.end_ns().expect("events"));
         case.config.end_ns = honour_end.then_some(end);
         let edited = edit_after(&market.stream, end - 1, &mut rng);
-        let edited = SharedMarket::new(Arc::new(edited), market.instrument.clone()).expect("market");
-        let (a, b) = (play(market.clone(), &case, false), play(edited, &case, false));
+        let edited =
+            SharedMarket::new(Arc::new(edited), market.instrument.clone()).expect("market");
+        let (a, b) = (
+            play(market.clone(), &case, false),
+            play(edited, &case, false),
+        );
         let used_after = a
             .iter()
             .any(|s| s.ts_ns >= end || s.fills.iter().any(|f| f.0 >= end));
