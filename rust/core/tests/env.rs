@@ -307,8 +307,8 @@ fn play(market: SharedMarket, case: &Case, leak: bool) -> Vec<Seen> {
 /// `stream` with every event received after `cut_ns` rewritten at random: sizes scaled,
 /// prices shifted (through a clear and a shifted snapshot of the book at the cut, so the book
 /// stays valid), update/snapshot kinds swapped, trades deleted and inserted, receive times
-/// stretched. Events received at or before `cut_ns` are kept as they are. Returns the stream
-/// and whether it differs from the original after the cut.
+/// stretched. Events received at or before `cut_ns` are kept as they are; the result is a
+/// valid stream.
 fn edit_after(stream: &EventStream, cut_ns: i64, rng: &mut Rng) -> EventStream {
     let keep = stream.recv_ts_ns.partition_point(|&t| t <= cut_ns);
     let mut out = EventStream::default();
@@ -443,10 +443,12 @@ fn no_lookahead(cases: usize, seed: u64, leak: bool) -> Tally {
     tally
 }
 
+/// Its power: `the_no_lookahead_property_catches_a_feature_that_peeks_one_event_ahead`. On
+/// the old core it failed on the event clock (the warm-up was placed with the event rate of the
+/// whole stream, so inserting or deleting later events moved it).
 #[test]
 fn later_events_change_nothing_before_them() {
     let tally = no_lookahead(160, 7, false);
-    eprintln!("{tally:?}");
     assert_eq!(tally.leaked, 0);
     // power: the cut is inside the played trace and the edit reaches the episode in most cases
     assert!(tally.cut_inside * 10 >= tally.cases * 9, "{tally:?}");
@@ -458,7 +460,6 @@ fn the_no_lookahead_property_catches_a_feature_that_peeks_one_event_ahead() {
     // the planted defect (test-only cargo feature): the first feature adds the next event's
     // kind + price + size; the same property must see it in a good share of the cases
     let tally = no_lookahead(60, 7, true);
-    eprintln!("{tally:?}");
     assert!(tally.leaked * 4 >= tally.cases, "{tally:?}");
 }
 
@@ -514,7 +515,6 @@ fn hard_end_holds(cases: usize, seed: u64, honour_end: bool) -> (usize, usize, u
 #[test]
 fn nothing_at_or_after_the_hard_end_is_used() {
     let (cases, cut_short, broken) = hard_end_holds(120, 11, true);
-    eprintln!("hard end: {cut_short} of {cases} cut short");
     assert_eq!(broken, 0);
     assert!(cut_short * 10 >= cases * 8, "{cut_short} of {cases}");
 }
@@ -522,7 +522,6 @@ fn nothing_at_or_after_the_hard_end_is_used() {
 #[test]
 fn the_hard_end_check_catches_an_environment_without_one() {
     let (cases, _, broken) = hard_end_holds(40, 11, false);
-    eprintln!("without the end: {broken} of {cases} caught");
     assert!(broken * 2 >= cases, "{broken} of {cases}");
 }
 
