@@ -116,8 +116,11 @@ class EnvConfig(TomlConfig):
     minus ``risk_aversion`` × |position value| × one-decision mid volatility, times the scale.
 
     Episodes last ``episode_steps`` decisions from a start drawn uniformly from the receive
-    times [``start_ns``, ``end_ns``) (the whole market when absent), after a warm-up that fills
-    the feature history; ``reset(options={"start_ns": t})`` fixes the start.
+    times [``start_ns``, ``end_ns``) where an episode fits (the whole market when absent), after
+    a warm-up that fills the feature history; ``reset(options={"start_ns": t})`` fixes the
+    start. ``end_ns`` is also a hard end: no observation, fill or reward uses an event received
+    at or after it; an episode whose next decision or fill would need one ends there as
+    ``truncated`` (as when the market runs out of events). ``terminated`` means bankruptcy.
     """
 
     step_ms: float = 100.0

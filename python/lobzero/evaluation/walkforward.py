@@ -5,14 +5,16 @@ validation range and a test range (fractions of the span). With ``folds`` > 1 th
 forward: every fold is a window of the same length whose test range follows the previous fold's,
 so the test ranges of the folds tile the end of the market without overlapping.
 
-How the environment uses a range. ``EnvConfig.start_ns`` / ``end_ns`` bound where episodes
-*start*, not where they end: an episode started at ``s`` reads events up to
-``s + episode_steps × step_ms`` (plus the order latency for the last fill), so an episode drawn
-near the end of a naive range would run into the next one. :meth:`TimeRange.env_config` therefore
-shrinks the start interval by that horizon: every episode started from it, whether drawn by the
-environment or fixed by :func:`episode_starts`, ends strictly before the range does. The feature
-warm-up before a start looks *back* (the last ``warmup`` decisions before the range), which can
-only read earlier data: test data never reaches training or validation.
+How the environment uses a range. :meth:`TimeRange.env_config` sets ``EnvConfig.start_ns`` /
+``end_ns`` to the range, and ``end_ns`` is a hard end the environment never crosses: no
+observation, fill or reward of an episode uses an event received at or after it. An episode that
+would need one (its next decision, or a fill after the order latency, lands at or past the end:
+a long latency, an adversarial latency spike, an event clock) stops at ``end_ns - 1`` as
+*truncated*, without that fill. Nothing here has to predict how long an episode lasts for the
+split to be safe; :func:`horizon_ns` only places starts where a whole episode usually fits (the
+environment draws its starts the same way). The feature warm-up before a start looks *back* (the
+last ``warmup`` decisions before the range), which can only read earlier data: test data never
+reaches training or validation.
 """
 
 from __future__ import annotations
@@ -40,18 +42,21 @@ class TimeRange:
         return self.start_ns <= ts_ns < self.end_ns
 
     def env_config(self, base: EnvConfig) -> EnvConfig:
-        """``base`` with ``start_ns`` / ``end_ns`` set so that every episode fits in the range.
+        """``base`` with ``start_ns`` / ``end_ns`` set to the range: episodes start where they
+        fit and never use an event at or after ``end_ns`` (the environment's hard end).
 
-        Raises :class:`ConfigError` when an episode of ``base.episode_steps`` decisions is longer
-        than the range, or when the decision clock counts events (``step_events`` > 0: the time
-        an episode spans is then unknown in advance).
+        Raises :class:`ConfigError` when, on the time clock, an episode of
+        ``base.episode_steps`` decisions is longer than the range (on the event clock the
+        environment refuses a range too short for its nominal episode at reset).
         """
-        lo, hi = self.start_interval(base)
-        return base.replace(start_ns=lo, end_ns=hi)
+        if base.step_events == 0:
+            self.start_interval(base)
+        return base.replace(start_ns=self.start_ns, end_ns=self.end_ns)
 
     def start_interval(self, base: EnvConfig) -> tuple[int, int]:
-        """[lo, hi): the starts whose episodes end before ``end_ns`` (a start ``s`` < hi reads
-        events up to ``s + horizon_ns(base)`` < ``end_ns``)."""
+        """[lo, hi): the starts whose episodes fit before ``end_ns`` when every step lasts its
+        nominal time (``s + horizon_ns(base)`` <= ``end_ns``). Longer episodes are safe too:
+        the environment truncates them at the end."""
         hi = self.end_ns - horizon_ns(base)
         if hi <= self.start_ns:
             raise ConfigError(
@@ -66,16 +71,17 @@ class TimeRange:
 
 
 def horizon_ns(config: EnvConfig) -> int:
-    """Receive time an episode may read after its start, ns: ``episode_steps`` decisions plus
-    the latency of the last order and one decision of margin (a start drawn from [lo, hi) is at
-    most hi - 1 step)."""
+    """Nominal receive time an episode spans after its start, ns: ``episode_steps`` decisions
+    of ``max(step_ms, latency_ms)`` each (a step that trades lasts the latency), plus 1 ns. An
+    adversarial latency spike can make an episode longer; the environment then truncates it at
+    the range's end, so this only places starts, it does not guard the split."""
     if config.step_events > 0:
         raise ConfigError(
-            "walk-forward splits need a time decision clock (step_events = 0): with an event "
+            "evaluation starts need a time decision clock (step_events = 0): with an event "
             "clock the time an episode spans is not known in advance"
         )
-    step = round(config.step_ms * 1e6)
-    return config.episode_steps * step + round(config.latency_ms * 1e6) + 1
+    step = max(round(config.step_ms * 1e6), round(config.latency_ms * 1e6))
+    return config.episode_steps * step + 1
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,7 @@ def episode_starts(time_range: TimeRange, base: EnvConfig, count: int | None = N
     """
     lo, hi = time_range.start_interval(base)
     last = hi - 1
-    length = base.episode_steps * round(base.step_ms * 1e6)
+    length = horizon_ns(base) - 1
     fit = (last - lo) // length + 1
     n = fit if count is None else int(count)
     if n < 1:

@@ -165,6 +165,8 @@ pub fn env_config(d: &Bound<'_, PyDict>) -> PyResult<EnvConfig> {
         (None, None) => None,
         (s, e) => Some((s.unwrap_or(i64::MIN), e.unwrap_or(i64::MAX))),
     };
+    // the range's end is also the hard end of its episodes (no event at or after it is used)
+    c.end_ns = end;
     c.features = f;
     if let Some(table) = d.get_item("adversary")? {
         if !table.is_none() {

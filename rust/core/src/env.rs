@@ -8,6 +8,15 @@
 //! (event clock), where the position is marked to the mid and the reward computed. Nothing at
 //! decision `t` depends on an event received after `t`, and a fill on nothing after
 //! `t + latency`.
+//!
+//! An episode ends `terminated` only when equity reaches 0 (bankruptcy, an absorbing state).
+//! It ends `truncated` after `episode_steps` decisions, and when the market runs out: when the
+//! next decision or a fill would need an event received at or after the hard end
+//! `EnvConfig::end_ns` (or past the last event), the episode stops at the last usable instant
+//! (`end_ns - 1`, or the last event) without that fill. Running out of data is outside the
+//! MDP, so a learner bootstraps there. No observation, fill or reward ever uses an event
+//! received at or after `end_ns`: a walk-forward range cannot leak into the next one, whatever
+//! the latency or its adversarial spikes.
 
 use crate::account::{Account, Fill};
 use crate::adversary::{Adversary, AdversaryConfig, Forced};
@@ -65,8 +74,12 @@ pub struct EnvConfig {
     pub initial_cash: f64,
     /// Decisions per episode (truncation).
     pub episode_steps: usize,
-    /// Episode starts are drawn uniformly from [start, end) receive times (None: the whole stream).
+    /// Episode starts are drawn uniformly from [start, end) receive times (None: the whole
+    /// stream), among those where an episode fits before the hard end and the data's end.
     pub start_range_ns: Option<(i64, i64)>,
+    /// Hard end, ns: no event received at or after it is ever used (see the module docs);
+    /// None: the end of the stream.
+    pub end_ns: Option<i64>,
     pub features: FeatureConfig,
     /// Adversarial injection (all probabilities 0: none).
     pub adversary: AdversaryConfig,
@@ -90,6 +103,7 @@ impl Default for EnvConfig {
             initial_cash: 10_000.0,
             episode_steps: 1000,
             start_range_ns: None,
+            end_ns: None,
             features: FeatureConfig::default(),
             adversary: AdversaryConfig::default(),
             seed: 0,
@@ -234,6 +248,9 @@ pub struct TradingEnv {
     adversary: Option<Adversary>,
     /// Observation bounds, kept for clipping adversarial noise.
     bounds: (Vec<f32>, Vec<f32>),
+    /// Test-only leak (see [`TradingEnv::plant_lookahead`]).
+    #[cfg(feature = "planted-lookahead")]
+    planted_lookahead: bool,
 }
 
 impl TradingEnv {
@@ -268,7 +285,17 @@ impl TradingEnv {
             scratch_obs: vec![0.0; dim],
             adversary,
             bounds,
+            #[cfg(feature = "planted-lookahead")]
+            planted_lookahead: false,
         })
+    }
+
+    /// Plants a one-event lookahead in every later observation
+    /// ([`crate::features::planted_peek_next_event`]): the defect the no-lookahead tests must
+    /// catch. Exists only with the test-only cargo feature `planted-lookahead`.
+    #[cfg(feature = "planted-lookahead")]
+    pub fn plant_lookahead(&mut self) {
+        self.planted_lookahead = true;
     }
 
     pub fn config(&self) -> &EnvConfig {
@@ -304,15 +331,53 @@ impl TradingEnv {
         &self.market.stream
     }
 
-    /// Decision-clock step, ns, for drawing starts and warm-up (event clock: a rough guess from
-    /// the stream's mean event rate, only used to place the warm-up).
+    /// Decision-clock step, ns, for drawing starts (event clock: a rough guess from the mean
+    /// event rate of the events before the hard end, so that no later event moves a start).
     fn nominal_step_ns(&self) -> i64 {
         if self.config.step_events == 0 {
             return self.config.step_ns;
         }
         let s = self.stream();
-        let span = s.end_ns().unwrap_or(0) - s.start_ns().unwrap_or(0);
-        (span / s.len().max(1) as i64).max(1) * self.config.step_events as i64
+        let stop = self.stop_ns();
+        let events = s.recv_ts_ns.partition_point(|&t| t <= stop);
+        let span = stop - s.start_ns().unwrap_or(0);
+        (span / events.max(1) as i64).max(1) * self.config.step_events as i64
+    }
+
+    /// Decision-clock time one step of an episode may take, ns, for fitting episodes into the
+    /// start range: a step that trades lasts at least the latency.
+    fn episode_step_ns(&self) -> i64 {
+        let step = self.nominal_step_ns();
+        if self.config.step_events == 0 {
+            step.max(self.config.latency_ns)
+        } else {
+            step
+        }
+    }
+
+    /// The last receive time an episode may use, ns: just before the hard end, and no later
+    /// than the last event.
+    fn stop_ns(&self) -> i64 {
+        let last = self.stream().end_ns().unwrap_or(0);
+        self.config
+            .end_ns
+            .map_or(last, |end| last.min(end.saturating_sub(1)))
+    }
+
+    /// Time of warm-up decision `k` of `warmup` before `start`, ns. Time clock: every step
+    /// before the start. Event clock: every `step_events` events before the start, counted
+    /// back from it, so the warm-up reads nothing after the start (first - 1: before the data).
+    fn warmup_ns(&self, start: i64, k: i64, warmup: i64) -> i64 {
+        if self.config.step_events == 0 {
+            return start - (warmup - k) * self.config.step_ns;
+        }
+        let s = self.stream();
+        let at_start = s.recv_ts_ns.partition_point(|&t| t <= start);
+        let back = (warmup - k) as usize * self.config.step_events;
+        match at_start.checked_sub(back + 1) {
+            Some(i) => s.recv_ts_ns[i],
+            None => s.start_ns().unwrap_or(0) - 1,
+        }
     }
 
     /// Applies events up to `ts_ns`, tracking trade flow and forgetting consumed liquidity at
@@ -381,6 +446,11 @@ impl TradingEnv {
         self.buy_lots = 0;
         self.sell_lots = 0;
         self.features.observe(self.replay.book(), mid, &ctx, out);
+        #[cfg(feature = "planted-lookahead")]
+        if self.planted_lookahead {
+            let next = self.replay.position();
+            crate::features::planted_peek_next_event(&self.market.stream, next, out);
+        }
     }
 
     /// Starts an episode and writes the first observation into `obs` (len `obs_dim()`).
@@ -404,15 +474,12 @@ impl TradingEnv {
         }
         let step = self.nominal_step_ns();
         let warmup = self.config.features.warmup() as i64;
-        let (first, last) = (
-            self.stream().start_ns().unwrap_or(0),
-            self.stream().end_ns().unwrap_or(0),
-        );
+        let (first, last) = (self.stream().start_ns().unwrap_or(0), self.stop_ns());
         let start = match start_ns {
             Some(t) => {
                 if t < first || t > last {
                     return Err(LobzeroError::config(format!(
-                        "start_ns {t} is outside the market ({first} .. {last})"
+                        "start_ns {t} is outside the market ({first} .. {last}, the last usable receive time)"
                     )));
                 }
                 t
@@ -420,7 +487,8 @@ impl TradingEnv {
             None => {
                 let (lo, hi) = self.config.start_range_ns.unwrap_or((first, last));
                 let lo = lo.max(first + warmup * step);
-                let hi = hi.min(last - self.config.episode_steps as i64 * step);
+                let length = self.config.episode_steps as i64 * self.episode_step_ns();
+                let hi = hi.min(last.saturating_sub(length));
                 if hi <= lo {
                     return Err(LobzeroError::config(format!(
                         "the start range is too short: episodes of {} decisions of {} ns after a warm-up of {} decisions do not fit",
@@ -442,14 +510,14 @@ impl TradingEnv {
         self.unfilled_lots = 0;
         self.fills_start = 0;
         // warm-up: the decisions before the start fill the feature history
-        let warm_start = start - warmup * step;
+        let warm_start = self.warmup_ns(start, 0, warmup);
         let index = Arc::clone(&self.market.index);
         self.replay.seek(warm_start.max(first - 1), &index);
         let mut scratch = std::mem::take(&mut self.scratch_obs);
         for k in 0..warmup {
             self.buy_lots = 0;
             self.sell_lots = 0;
-            self.now_ns = warm_start + k * step;
+            self.now_ns = self.warmup_ns(start, k, warmup);
             self.advance(self.now_ns);
             self.observe(&mut scratch);
         }
@@ -458,7 +526,7 @@ impl TradingEnv {
         self.advance(start);
         // an episode starts on a two-sided book: move forward until there is one
         while self.replay.book().mid_ticks().is_none() {
-            if self.replay.is_done() {
+            if self.replay.is_done() || self.now_ns >= last {
                 return Err(LobzeroError::config(format!(
                     "no two-sided book after {start} ns: the market cannot be traded from there"
                 )));
@@ -566,9 +634,17 @@ impl TradingEnv {
             };
             latency_ns = adversary.latency_ns(latency_ns);
         }
-        let mut fill_ns = self.now_ns;
-        if order != 0 {
-            fill_ns = self.now_ns.saturating_add(latency_ns);
+        let stop = self.stop_ns();
+        let fill_ns = if order != 0 {
+            self.now_ns.saturating_add(latency_ns)
+        } else {
+            self.now_ns
+        };
+        if order != 0 && fill_ns > stop {
+            // the order would meet the book after the last usable event: it is not simulated
+            // (the episode ends below, truncated)
+            self.unfilled_lots = order.abs();
+        } else if order != 0 {
             self.advance(fill_ns);
             let side: i8 = if order > 0 { 1 } else { -1 };
             let unit = self.account.quote_per_tick_lot;
@@ -593,10 +669,9 @@ impl TradingEnv {
             );
             self.unfilled_lots = result.unfilled_lots;
         }
-        let end = self.stream().end_ns().unwrap_or(0);
         let next = self.next_decision_ns().max(fill_ns);
-        let end_of_data = next > end;
-        self.now_ns = next.min(end);
+        let out_of_range = next > stop;
+        self.now_ns = next.min(stop);
         self.advance(self.now_ns);
         self.steps += 1;
         let mid = self.mark();
@@ -624,8 +699,9 @@ impl TradingEnv {
             None => reward,
         };
         self.prev_equity = equity;
-        let terminated = equity <= 0.0 || end_of_data;
-        let truncated = !terminated && self.steps >= self.config.episode_steps;
+        // bankruptcy is absorbing; running out of steps, range or data is not (bootstrap there)
+        let terminated = equity <= 0.0;
+        let truncated = !terminated && (self.steps >= self.config.episode_steps || out_of_range);
         self.observe(obs);
         if let Some(adversary) = &mut self.adversary {
             adversary.noise(obs, &self.bounds.0, &self.bounds.1);

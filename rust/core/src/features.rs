@@ -572,6 +572,23 @@ impl FeatureState {
     }
 }
 
+/// A deliberately wrong feature, for the power check of the no-lookahead property only: it
+/// adds the kind, price and size of the next event the cursor has *not* applied (the first one
+/// received after the decision) to the first value of the observation, i.e. it peeks one event
+/// ahead. Compiled in only with the test-only cargo feature `planted-lookahead`, and applied
+/// only after `TradingEnv::plant_lookahead`.
+#[cfg(feature = "planted-lookahead")]
+pub fn planted_peek_next_event(stream: &crate::event::EventStream, next: usize, out: &mut [f32]) {
+    let peek = (
+        stream.kind.get(next),
+        stream.price_ticks.get(next),
+        stream.qty_lots.get(next),
+    );
+    if let (Some(first), (Some(&kind), Some(&price), Some(&qty))) = (out.first_mut(), peek) {
+        *first += (i64::from(kind) + price + qty) as f32;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
