@@ -84,12 +84,15 @@ fn config(adversary: AdversaryConfig) -> EnvConfig {
     }
 }
 
+/// Draws one step's forced move: (perturbation mask, gap sign).
+type DrawMove = fn(&mut Rng) -> (u8, i8);
+
 /// Runs 3 episodes of random actions, forcing perturbation masks drawn from `force`
 /// (None: the configured random draws only), and checks the price floors on every step.
 fn run_checking_floors(
     env: &mut TradingEnv,
     seed: u64,
-    force: Option<fn(&mut Rng) -> (u8, i8)>,
+    force: Option<DrawMove>,
 ) -> (usize, i64) {
     let mut rng = Rng::new(seed);
     let mut obs = vec![0.0f32; env.obs_dim()];

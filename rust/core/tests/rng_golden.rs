@@ -240,6 +240,9 @@ fn every_draw_gives_the_pinned_numbers() {
     }
 }
 
+/// (ts_ns, recv_ts_ns, kind, side, price_ticks, qty_lots)
+type Row = (i64, i64, u8, i8, i64, i64);
+
 #[test]
 fn the_synthetic_market_of_a_seed_starts_with_the_pinned_events() {
     let config = SynthConfig {
@@ -249,7 +252,7 @@ fn the_synthetic_market_of_a_seed_starts_with_the_pinned_events() {
     };
     let (_, stream, _) = synth_market(&config).expect("synth");
     // (ts_ns, recv_ts_ns, kind, side, price_ticks, qty_lots) of rows 0..4 and 40..46
-    let pinned: [(usize, (i64, i64, u8, i8, i64, i64)); 10] = [
+    let pinned: [(usize, Row); 10] = [
         (0, (1704067200000000000, 1704067200000504156, 3, 0, 0, 0)),
         (
             1,
