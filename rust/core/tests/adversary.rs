@@ -89,11 +89,7 @@ type DrawMove = fn(&mut Rng) -> (u8, i8);
 
 /// Runs 3 episodes of random actions, forcing perturbation masks drawn from `force`
 /// (None: the configured random draws only), and checks the price floors on every step.
-fn run_checking_floors(
-    env: &mut TradingEnv,
-    seed: u64,
-    force: Option<DrawMove>,
-) -> (usize, i64) {
+fn run_checking_floors(env: &mut TradingEnv, seed: u64, force: Option<DrawMove>) -> (usize, i64) {
     let mut rng = Rng::new(seed);
     let mut obs = vec![0.0f32; env.obs_dim()];
     let (mut fills, mut lowest_mark) = (0, i64::MAX);
