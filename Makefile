@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install build demo test test-rust test-python lint fmt bench stubtest clean
+.PHONY: install build demo test test-rust test-python test-loom lint fmt bench stubtest clean
 
 # The venv is made once; dependencies are reinstalled only when pyproject.toml changes.
 $(PY):
@@ -31,10 +31,16 @@ demo: build
 test-rust:
 	cargo test -p lobzero-core --release --quiet
 
+# The worker pool's protocol under loom (every interleaving up to a preemption bound); a target
+# folder of its own, since `--cfg loom` rebuilds every dependency. Not in `test`: the cold build
+# takes minutes on a 2-core machine (the models themselves ~5 s).
+test-loom:
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p lobzero-core --release --test loom_pool
+
 test-python: build
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
-test: test-rust test-python
+test: test-rust test-loom test-python
 
 lint: build
 	cargo fmt --all -- --check

@@ -5,7 +5,7 @@
 //! | perturbation | when it fires (one decision)                                              |
 //! |--------------|---------------------------------------------------------------------------|
 //! | `slippage`   | this step's fills land `slippage_ticks` further against the trader         |
-//! | `price_gap`  | the whole book shifts `gap_ticks` up or down (coin flip), for the episode  |
+//! | `price_gap`  | the whole book shifts `gap_ticks` up or down (coin flip), for the episode; never below a mid of one tick |
 //! | `liquidity`  | the top `liquidity_levels` levels lose `liquidity_fraction` of their size, for `liquidity_steps` decisions (fills and features see the thinner book) |
 //! | `latency_spike` | this step's order latency is multiplied by `latency_multiplier`        |
 //! | `obs_noise`  | Gaussian noise of std `noise_std` on every feature (clipped to its bounds) |
@@ -169,8 +169,9 @@ impl Adversary {
     }
 
     /// Draws this step's perturbations (no draw at all for a kind with probability 0), or takes
-    /// the forced ones.
-    pub fn draw(&mut self) {
+    /// the forced ones. `mid_ticks` is the book's mid at the decision: a gap down stops where
+    /// the shifted mid would fall below one tick, so gaps cannot pile up below a price of zero.
+    pub fn draw(&mut self, mid_ticks: f64) {
         self.fired = 0;
         let forced = self.forced.take();
         match forced {
@@ -190,10 +191,24 @@ impl Adversary {
                 _ if self.rng.bernoulli(0.5) => 1,
                 _ => -1,
             };
-            self.offset_ticks += sign * self.config.gap_ticks;
+            self.offset_ticks = self
+                .offset_ticks
+                .saturating_add(sign.saturating_mul(self.config.gap_ticks));
         }
+        self.offset_ticks = self.offset_at(mid_ticks);
         if self.has(LIQUIDITY) {
             self.liquidity_left = self.config.liquidity_steps.max(1);
+        }
+    }
+
+    /// The episode's gap as it applies to a book whose mid is `mid_ticks`: never so far down
+    /// that the shifted mid is below one tick (a book that drifted down since the last gap
+    /// stays priced; no floor while the mid is unknown).
+    pub fn offset_at(&self, mid_ticks: f64) -> i64 {
+        if mid_ticks.is_finite() {
+            self.offset_ticks.max(1 - mid_ticks.floor() as i64)
+        } else {
+            self.offset_ticks
         }
     }
 
@@ -270,7 +285,7 @@ mod tests {
         let mut a = Adversary::new(AdversaryConfig::default(), 1).unwrap();
         let before = a.rng.clone();
         for _ in 0..100 {
-            a.draw();
+            a.draw(1e6);
             assert_eq!(a.fired, 0);
         }
         assert_eq!(a.rng, before);
@@ -285,7 +300,7 @@ mod tests {
         let mut a = Adversary::new(config, 7).unwrap();
         let mut counts = [0u32; KINDS];
         for _ in 0..20_000 {
-            a.draw();
+            a.draw(1e6);
             for (k, c) in counts.iter_mut().enumerate() {
                 *c += u32::from(a.has(k));
             }
@@ -303,7 +318,7 @@ mod tests {
             ..AdversaryConfig::default()
         };
         let mut a = Adversary::new(config, 0).unwrap();
-        a.draw();
+        a.draw(1e6);
         assert_eq!(a.reward(2.0), 1.0);
         assert_eq!(a.reward(-2.0), -3.0);
         let bad = AdversaryConfig {
@@ -317,12 +332,35 @@ mod tests {
     fn forced_perturbations_replace_the_draw_for_one_step() {
         let mut a = Adversary::new(AdversaryConfig::default(), 7).unwrap();
         a.force(Forced::new((1 << PRICE_GAP) | (1 << SLIPPAGE), -1).unwrap());
-        a.draw();
+        a.draw(1e6);
         assert!(a.has(PRICE_GAP) && a.has(SLIPPAGE) && !a.has(LIQUIDITY));
         assert_eq!(a.offset_ticks, -a.config.gap_ticks);
-        a.draw();
+        a.draw(1e6);
         assert_eq!(a.fired, 0, "a forced move lasts one step");
         assert!(Forced::new(1 << KINDS, 0).is_err());
+    }
+
+    #[test]
+    fn gaps_down_stop_at_a_mid_of_one_tick() {
+        let mut a = Adversary::new(AdversaryConfig::default(), 7).unwrap();
+        for _ in 0..50 {
+            a.force(Forced::new(1 << PRICE_GAP, -1).unwrap());
+            a.draw(35.5);
+        }
+        // 35.5 - 34 = 1.5 ticks: the gaps piled up no further than that
+        assert_eq!(a.offset_ticks, -34);
+        assert_eq!(
+            a.offset_at(20.0),
+            -19,
+            "a book that drifted down stays at one tick"
+        );
+        assert_eq!(a.offset_at(f64::NAN), -34);
+        a.force(Forced::new(1 << PRICE_GAP, 1).unwrap());
+        a.draw(35.5);
+        assert_eq!(
+            a.offset_ticks, -24,
+            "a gap up after the floor lifts the book at once"
+        );
         assert!(Forced::new(1, 2).is_err());
     }
 }

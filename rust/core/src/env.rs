@@ -419,7 +419,9 @@ impl TradingEnv {
 
     /// Price gaps injected by the adversary in this episode, ticks.
     fn offset_ticks(&self) -> i64 {
-        self.adversary.as_ref().map_or(0, |a| a.offset_ticks)
+        self.adversary
+            .as_ref()
+            .map_or(0, |a| a.offset_at(self.last_mid_ticks))
     }
 
     /// The mid that values the position: the book's mid plus any adversarial gap.
@@ -623,8 +625,9 @@ impl TradingEnv {
         self.unfilled_lots = 0;
         let mut adjust = SweepAdjust::default();
         let mut latency_ns = self.config.latency_ns;
+        let decision_mid = self.last_mid_ticks;
         if let Some(adversary) = &mut self.adversary {
-            adversary.draw();
+            adversary.draw(decision_mid);
             let (levels, fraction) = adversary.withdrawal();
             adjust = SweepAdjust {
                 slippage_ticks: adversary.slippage_ticks(),

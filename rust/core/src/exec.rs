@@ -100,8 +100,8 @@ pub struct Sweep {
 /// Walks the book for a market order of `qty_lots` (> 0); `side` +1 buys (takes asks), -1 sells
 /// (takes bids). Each level offers its size minus what we already took there; `adjust` lets an
 /// adversary thin the top levels, shift prices and add slippage (fill prices then include the
-/// shift and the slippage; consumption is kept on the book's own prices). Fills are reported to
-/// `on_fill(price_ticks, lots)`, best level first.
+/// shift and the slippage, floored at one tick; consumption is kept on the book's own prices).
+/// Fills are reported to `on_fill(price_ticks, lots)`, best level first.
 pub fn sweep(
     book: &impl OrderBook,
     consumed: &mut Consumed,
@@ -131,7 +131,11 @@ pub fn sweep(
     });
     for &(price, lots) in &taken {
         consumed.add(book_side, price, lots);
-        let fill_price = price + adjust.offset_ticks + i64::from(side) * adjust.slippage_ticks;
+        // a gap or slippage never prices a fill at zero or below (nor a fee below zero)
+        let fill_price = price
+            .saturating_add(adjust.offset_ticks)
+            .saturating_add(i64::from(side).saturating_mul(adjust.slippage_ticks))
+            .max(1);
         result.filled_lots += lots;
         result.cost_ticks_lots += fill_price * lots;
         result.worst_price_ticks = fill_price;
@@ -231,5 +235,24 @@ mod tests {
         });
         assert_eq!(fills, vec![(111, 1), (112, 2)]);
         assert_eq!(consumed.taken(SIDE_ASK, 101), 1);
+    }
+
+    #[test]
+    fn a_fill_is_never_priced_below_one_tick() {
+        let b = book();
+        let mut consumed = Consumed::default();
+        let mut fills = Vec::new();
+        let adjust = SweepAdjust {
+            offset_ticks: -98,
+            slippage_ticks: 3,
+            ..SweepAdjust::default()
+        };
+        let r = sweep(&b, &mut consumed, -1, 7, adjust, &mut |p, q| {
+            fills.push((p, q))
+        });
+        assert_eq!(fills, vec![(1, 5), (1, 2)]);
+        assert_eq!(r.cost_ticks_lots, 7);
+        // consumption stays on the book's own prices
+        assert_eq!(consumed.taken(SIDE_BID, 99), 5);
     }
 }

@@ -14,18 +14,75 @@
 //! the same core (its state stays in that core's cache); a thread that finishes its share takes
 //! the rest of the others' (a core slowed by a neighbour does not hold the call up).
 
-use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+// `--cfg loom` (make test-loom) builds the pool on loom's primitives, which explore every
+// interleaving of the protocol below (rust/core/tests/loom_pool.rs)
+#[cfg(loom)]
+use loom::{
+    hint,
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst},
+    sync::Arc,
+    thread::{self, JoinHandle},
+};
+#[cfg(not(loom))]
+use std::{
+    hint,
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst},
+    sync::Arc,
+    thread::{self, JoinHandle},
+};
 
 /// How long an idle worker polls for the next call before it parks.
 pub const SPIN: Duration = Duration::from_micros(100);
 
 /// A task body: called once for every task index of a call, from any thread of the pool.
 type Job = dyn Fn(usize) + Sync;
+
+/// The open call's job. Under loom the cell records every access, so a read by a worker that
+/// is not ordered after the caller's write (or a write while a worker may still read) fails the
+/// model.
+struct JobSlot {
+    #[cfg(not(loom))]
+    cell: std::cell::UnsafeCell<Option<*const Job>>,
+    #[cfg(loom)]
+    cell: loom::cell::UnsafeCell<Option<*const Job>>,
+}
+
+impl JobSlot {
+    fn new() -> Self {
+        #[cfg(not(loom))]
+        let cell = std::cell::UnsafeCell::new(None);
+        #[cfg(loom)]
+        let cell = loom::cell::UnsafeCell::new(None);
+        Self { cell }
+    }
+
+    /// # Safety
+    /// No other thread may access the slot meanwhile.
+    unsafe fn set(&self, job: Option<*const Job>) {
+        #[cfg(not(loom))]
+        // SAFETY: exclusive access, by the caller's contract
+        unsafe {
+            *self.cell.get() = job
+        };
+        #[cfg(loom)]
+        // SAFETY: as above
+        self.cell.with_mut(|slot| unsafe { *slot = job });
+    }
+
+    /// # Safety
+    /// No thread may write the slot meanwhile.
+    unsafe fn get(&self) -> Option<*const Job> {
+        #[cfg(not(loom))]
+        // SAFETY: no concurrent write, by the caller's contract
+        let job = unsafe { *self.cell.get() };
+        #[cfg(loom)]
+        // SAFETY: as above
+        let job = self.cell.with(|slot| unsafe { *slot });
+        job
+    }
+}
 
 /// A counter on its own cache lines, so threads claiming tasks do not slow each other.
 #[repr(align(128))]
@@ -50,7 +107,7 @@ struct Shared {
     panicked: AtomicBool,
     /// The open call's job, valid while `state` is open: written by the caller before it opens
     /// the call, read by workers only after they announced themselves in `active`.
-    job: UnsafeCell<Option<*const Job>>,
+    job: JobSlot,
 }
 
 // SAFETY: `job` is written only by the (single) caller while no worker may read it (the call is
@@ -106,12 +163,12 @@ impl ForkJoin {
             next: (0..threads).map(|_| Padded::default()).collect(),
             sleeping: (0..threads).map(|_| Padded::default()).collect(),
             panicked: AtomicBool::new(false),
-            job: UnsafeCell::new(None),
+            job: JobSlot::new(),
         });
         let workers = (1..threads)
             .map(|me| {
                 let shared = Arc::clone(&shared);
-                std::thread::Builder::new()
+                thread::Builder::new()
                     .name(format!("lobzero-env-{me}"))
                     .spawn(move || worker(&shared, me))
             })
@@ -145,7 +202,7 @@ impl ForkJoin {
         // cleared below before `job`'s borrow ends, and no worker uses it after `active` is 0.
         unsafe {
             let ptr: *const Job = std::mem::transmute::<*const (dyn Fn(usize) + Sync + '_), _>(job);
-            *s.job.get() = Some(ptr);
+            s.job.set(Some(ptr));
         }
         s.tasks.store(tasks, SeqCst);
         s.remaining.0.store(tasks, SeqCst);
@@ -154,6 +211,7 @@ impl ForkJoin {
         }
         self.generation += 1;
         s.state.0.store(self.generation << 1 | OPEN, SeqCst);
+        store_then_load();
         for (w, handle) in self.workers.iter().enumerate() {
             if s.sleeping[w + 1].0.load(SeqCst) {
                 handle.thread().unpark();
@@ -162,9 +220,10 @@ impl ForkJoin {
         s.work(0, job);
         spin_until(|| s.remaining.0.load(SeqCst) == 0);
         s.state.0.store(self.generation << 1, SeqCst);
+        store_then_load();
         spin_until(|| s.active.0.load(SeqCst) == 0);
         // SAFETY: closed and no worker active: nothing reads `job`.
-        unsafe { *s.job.get() = None };
+        unsafe { s.job.set(None) };
         if s.panicked.swap(false, SeqCst) {
             panic!("a task of the environment pool panicked");
         }
@@ -178,11 +237,31 @@ fn spin_until(done: impl Fn() -> bool) {
     while !done() {
         k = k.wrapping_add(1);
         if k.is_multiple_of(1024) {
-            std::thread::yield_now();
+            thread::yield_now();
         } else {
-            std::hint::spin_loop();
+            hint::spin_loop();
         }
     }
+}
+
+/// Marks the four places where the protocol needs sequential consistency: one thread stores
+/// then loads what another thread stores then loads (the caller opens or closes the call then
+/// reads `sleeping` or `active`; a worker sets `sleeping` or `active` then reads `state`), and
+/// at least one of them must see the other's store. SeqCst accesses give that; loom models
+/// them as acquire / release only (its README, "Unsupported features") and would report
+/// interleavings no real execution has, so under loom the same guarantee comes from the
+/// SeqCst fence it does model. Nothing in a normal build.
+#[inline(always)]
+fn store_then_load() {
+    #[cfg(loom)]
+    loom::sync::atomic::fence(SeqCst);
+}
+
+/// Whether an idle worker that polled `polls` times since `started` parks now. Under loom at
+/// once: the model explores the park / wake handshake instead of 100 µs of polling.
+#[inline]
+fn may_park(polls: u32, started: Instant) -> bool {
+    cfg!(loom) || (polls.is_multiple_of(64) && started.elapsed() > SPIN)
 }
 
 fn worker(s: &Shared, me: usize) {
@@ -194,17 +273,19 @@ fn worker(s: &Shared, me: usize) {
         let mut k = 0u32;
         while !fresh(s.state.0.load(SeqCst)) {
             k = k.wrapping_add(1);
-            if k.is_multiple_of(64) && started.elapsed() > SPIN {
+            if may_park(k, started) {
                 s.sleeping[me].0.store(true, SeqCst);
+                store_then_load();
                 if !fresh(s.state.0.load(SeqCst)) {
-                    std::thread::park();
+                    thread::park();
                 }
                 s.sleeping[me].0.store(false, SeqCst);
             } else {
-                std::hint::spin_loop();
+                hint::spin_loop();
             }
         }
         s.active.0.fetch_add(1, SeqCst);
+        store_then_load();
         // read again once counted in `active`: the call seen above may have closed meanwhile
         let state = s.state.0.load(SeqCst);
         if state == EXIT {
@@ -215,7 +296,7 @@ fn worker(s: &Shared, me: usize) {
             seen = state >> 1;
             // SAFETY: the call is open and this worker is counted in `active`, so the caller
             // keeps `job` alive until this worker leaves.
-            if let Some(job) = unsafe { *s.job.get() } {
+            if let Some(job) = unsafe { s.job.get() } {
                 // SAFETY: as above
                 s.work(me, unsafe { &*job });
             }
@@ -243,7 +324,7 @@ impl std::fmt::Debug for ForkJoin {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU32;
