@@ -11,7 +11,8 @@ demo's comparison: 1 s decisions, 5-minute episodes, 1 BTC at most, a 1 bps take
 - "path 1": 16 episodes of ``signal_market(seed=1)``, another path of the same market, unseen.
 
 It prints, per variant, the mean return per episode (% of the starting cash) for every seed,
-and the trainer's value-scale diagnostics. A variant is a set of :class:`MuZeroConfig` fields on
+and the trainer's value-scale diagnostics. The variants "PPO" and "SAC" train lobzero's SB3
+baselines with their defaults on the same range and score them the same way. A variant is a set of :class:`MuZeroConfig` fields on
 top of :data:`BASE` (the comparison's MuZero settings, see ``lobzero.evaluation.compare``).
 ``--jobs N`` runs N trainings at once (one torch thread each).
 """
@@ -56,7 +57,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "time limit bootstraps": {"time_limit": "bootstrap"},
     "gumbel node bounds": {"gumbel_value_bounds": "node"},
     "puct 50 sims": {"algorithm": "muzero", "num_simulations": 50},
+    "stochastic": {"algorithm": "stochastic"},
+    "consistency": {"consistency_weight": 2.0},
+    "off-policy correction": {"off_policy_tau": 0.3},
 }
+#: peers trained and scored by the same protocol (lobzero's SB3 defaults)
+PEERS = ("PPO", "SAC")
 
 
 @dataclass(frozen=True)
@@ -95,20 +101,34 @@ def run_one(variant: str, seed: int, steps: int) -> RunResult:
     first, last = int(market.stream.start_ns), int(market.stream.end_ns)
     cut = first + int(0.8 * (last + 1 - first))
     train_range, test_range = TimeRange(first, cut), TimeRange(cut, last + 1)
-    overrides = {**BASE, **VARIANTS[variant], "total_env_steps": steps}
-    config = MuZeroConfig.from_dict(overrides).replace(checkpoint_interval=steps)
     started = time.perf_counter()
+    diagnostics: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as out:
-        agent = train_muzero(
-            config,
-            out,
-            market=market,
-            env_config=train_range.env_config(env),
-            seed=seed,
-            progress=False,
-        )
-        diagnostics_path = f"{out}/train_log.csv"
-        diagnostics = _last_row(diagnostics_path)
+        if variant in PEERS:
+            from lobzero.baselines.sb3 import train_sb3
+
+            torch.manual_seed(seed)
+            agent: Any = train_sb3(
+                variant.lower(),
+                market,
+                train_range.env_config(env),
+                out,
+                seed=seed,
+                total_steps=steps,
+            )
+            env = env.replace(action_mode=agent.action_mode)
+        else:
+            overrides = {**BASE, **VARIANTS[variant], "total_env_steps": steps}
+            config = MuZeroConfig.from_dict(overrides).replace(checkpoint_interval=steps)
+            agent = train_muzero(
+                config,
+                out,
+                market=market,
+                env_config=train_range.env_config(env),
+                seed=seed,
+                progress=False,
+            )
+            diagnostics = _last_row(f"{out}/train_log.csv")
     seconds = time.perf_counter() - started
     test_env = test_range.env_config(env)
     test_pct, test_results = _mean_return_pct(
@@ -143,9 +163,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [v for v in variants if v not in VARIANTS]
+    unknown = [v for v in variants if v not in VARIANTS and v not in PEERS]
     if unknown:
-        sys.exit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+        sys.exit(f"unknown variants {unknown}; known: {', '.join([*VARIANTS, *PEERS])}")
     seeds = [int(s) for s in args.seeds.split(",")]
     jobs = [(v, s) for v in variants for s in seeds]
     results: list[RunResult] = []

@@ -10,7 +10,6 @@ from lobzero.muzero import MuZeroAgent, MuZeroConfig, build_network
 from lobzero.muzero.diagnostics import check_model, plot_model_check
 
 
-
 def test_unrolls_align_with_the_episode(tmp_path: Path) -> None:
     torch.manual_seed(0)
     config = MuZeroConfig(latent_dim=8, hidden=16, blocks=1, unroll_steps=3, discount=0.5)

@@ -159,6 +159,13 @@ class EnvConfig(TomlConfig):
         """
         owner = "EnvConfig"
         step_ms = _number(owner, "step_ms", self.step_ms)
+        for name in ("step_ms", "latency_ms"):
+            # both become int64 nanoseconds in the core
+            if abs(_number(owner, name, getattr(self, name))) * 1e6 >= 2.0**63:
+                raise ConfigError(
+                    f"{owner}.{name} must be less than {2.0**63 / 1e6:.4g} ms (int64 "
+                    f"nanoseconds), got {getattr(self, name)}"
+                )
         if isinstance(self.step_events, int) and self.step_events == 0 and step_ms <= 0:
             raise ConfigError(f"{owner}.step_ms must be > 0 (or set step_events), got {step_ms}")
         if _number(owner, "latency_ms", self.latency_ms) < 0:

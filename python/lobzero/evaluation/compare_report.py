@@ -267,9 +267,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
                         "validation": r.validation,
                         "train_seconds": r.train_seconds,
                         "test_seconds": r.test_seconds,
-                        "model_check": None
-                        if r.model_check is None
-                        else r.model_check.to_dict(),
+                        "model_check": None if r.model_check is None else r.model_check.to_dict(),
                         "episodes": [
                             {"start_ns": ep.start_ns, "end_ns": ep.end_ns, **ep.metrics.to_dict()}
                             for ep in r.episodes

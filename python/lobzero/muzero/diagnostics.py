@@ -47,7 +47,9 @@ class ModelCheck:
 
         k = self.predicted_reward.shape[1]
         return {
-            "reward": [corr(self.predicted_reward[:, j], self.realised_reward[:, j]) for j in range(k)],
+            "reward": [
+                corr(self.predicted_reward[:, j], self.realised_reward[:, j]) for j in range(k)
+            ],
             "value": [
                 corr(self.predicted_value[:, j], self.realised_return[:, j]) for j in range(k + 1)
             ],
