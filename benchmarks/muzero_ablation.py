@@ -12,8 +12,9 @@ demo's comparison: 1 s decisions, 5-minute episodes, 1 BTC at most, a 1 bps take
 
 It prints, per variant, the mean return per episode (% of the starting cash) for every seed,
 and the trainer's value-scale diagnostics. The variants "PPO" and "SAC" train lobzero's SB3
-baselines with their defaults on the same range and score them the same way. A variant is a set of :class:`MuZeroConfig` fields on
-top of :data:`BASE` (the comparison's MuZero settings, see ``lobzero.evaluation.compare``).
+baselines with their defaults on the same range and score them the same way. A variant is a
+set of :class:`MuZeroConfig` fields on top of :data:`BASE` (MuZeroConfig's defaults, spelled
+out).
 ``--jobs N`` runs N trainings at once (one torch thread each).
 """
 
