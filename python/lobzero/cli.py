@@ -54,16 +54,21 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _check_parquet_output(output: Path) -> None:
+    """A market is written as lobzero Parquet whatever its name: a .csv name would mislead
+    every reader, so any other suffix is refused before the work starts."""
+    if output.suffix.lower() != ".parquet":
+        raise ConfigError(
+            f"-o/--output {output}: the output is lobzero Parquet, name it *.parquet "
+            f"(got suffix {output.suffix or 'none'!r})"
+        )
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from lobzero.data.importers import import_market
     from lobzero.data.info import market_info
 
-    if args.output.suffix.lower() != ".parquet":
-        # the file is Parquet whatever its name: a .csv name would mislead every reader
-        raise ConfigError(
-            f"-o/--output {args.output}: the output is lobzero Parquet, name it *.parquet "
-            f"(got suffix {args.output.suffix or 'none'!r})"
-        )
+    _check_parquet_output(args.output)
     options: dict[str, Any] = {}
     for key in ("symbol", "venue", "tick_size", "lot_size", "on_gap"):
         if getattr(args, key) is not None:
@@ -94,6 +99,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from lobzero.data.info import market_info
     from lobzero.data.synth import SynthConfig, synth_market
 
+    _check_parquet_output(args.output)
     config = SynthConfig.load(args.config) if args.config else SynthConfig()
     overrides = {
         "seconds": args.seconds,

@@ -131,3 +131,13 @@ def test_import_output_must_be_named_parquet(
     assert "ConfigError" in said and "-o/--output" in said and ".parquet" in said
     assert not out.exists()
     assert main(["data", "import", str(src), "-o", str(tmp_path / "ok.PARQUET")]) == 0
+
+
+def test_synth_output_must_be_named_parquet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: ``data synth -o out.csv`` wrote Parquet under a .csv name, rc 0."""
+    out = tmp_path / "out.csv"
+    assert main(["data", "synth", "--seconds", "10", "-o", str(out)]) == 2
+    said = capsys.readouterr().out
+    assert "-o/--output" in said and ".parquet" in said and not out.exists()
