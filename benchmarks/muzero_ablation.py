@@ -61,6 +61,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "stochastic": {"algorithm": "stochastic"},
     "consistency": {"consistency_weight": 2.0},
     "off-policy correction": {"off_policy_tau": 0.3},
+    "value prefix": {"value_prefix": True},
 }
 #: peers trained and scored by the same protocol (lobzero's SB3 defaults)
 PEERS = ("PPO", "SAC")

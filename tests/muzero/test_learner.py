@@ -227,3 +227,40 @@ def test_consistency_loss_learns_the_next_latent() -> None:
     obs = torch.randn(4, 6, requires_grad=True)
     net.consistency_loss(latent, obs).sum().backward()
     assert latent.grad is not None and obs.grad is None
+
+
+def test_value_prefix_learns_sums_and_the_search_reads_steps() -> None:
+    """EfficientZero's value prefix: the reward head learns the running sum of the unrolled
+    rewards (targets: cumulative sums, known while every reward before is), and the planner
+    turns prefixes back into one step's reward (the difference) for the search. Planted defect
+    it caught while written: the sum included the unused column 0 of the reward targets."""
+    from lobzero.muzero.planner import pack_prefix_state, unpack_prefix_state
+
+    torch.manual_seed(0)
+    config = MuZeroConfig(
+        latent_dim=8, hidden=32, blocks=1, support_size=0, value_scale=1.0, value_prefix=True
+    )
+    net = build_network(config, 6, 4)
+    learner = Learner(net, config, total_updates=300)
+    rng = np.random.default_rng(5)
+    batch = random_batch(rng)
+    batch.reward_target[:, 1:] = batch.actions.astype(np.float32) - 1.5  # reward = action - 1.5
+    for _ in range(300):
+        learner.update(batch)
+    with torch.no_grad():
+        latent, _, _ = net.initial_inference(torch.as_tensor(batch.obs))
+        state = None
+        for k in range(3):
+            latent, out, state = net.dynamics_prefix(
+                latent, torch.as_tensor(batch.actions[:, k]), state
+            )
+        predicted = net.codec.to_scalar(out).numpy()
+    np.testing.assert_allclose(predicted, batch.reward_target[:, 1:].sum(1), atol=0.3)
+    # the search's packed latent round-trips
+    h = torch.randn(5, 32)
+    packed = pack_prefix_state(torch.rand(5, 8), (h, -h), torch.arange(5.0), 3)
+    lat, (h2, c2), prefix, depth = unpack_prefix_state(packed, 8)
+    assert torch.equal(h2, h) and torch.equal(c2, -h) and depth.tolist() == [3] * 5
+    assert lat.shape == (5, 8) and prefix.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    plan = Planner(net, config.replace(num_simulations=12)).run(batch.obs[:4], noise=False)
+    assert plan.policy.shape == (4, 4) and np.isfinite(plan.root_value).all()

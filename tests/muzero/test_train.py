@@ -103,8 +103,9 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
         {"algorithm": "gumbel"},
         {"algorithm": "stochastic", "chance_outcomes": 4, "consistency_weight": 1.0},
         {"algorithm": "stochastic", "stochastic_selection": "puct", "off_policy_tau": 0.3},
+        {"algorithm": "muzero", "value_prefix": True, "consistency_weight": 2.0},
     ],
-    ids=["gumbel", "stochastic-gumbel", "stochastic-puct"],
+    ids=["gumbel", "stochastic-gumbel", "stochastic-puct", "puct-efficientzero"],
 )
 def test_trains_on_the_trading_environment_and_loads_back(
     tmp_path: Path, overrides: dict[str, object]

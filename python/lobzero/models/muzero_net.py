@@ -285,6 +285,7 @@ class MuZeroNet(nn.Module):
         obs_low: npt.ArrayLike | None = None,
         obs_high: npt.ArrayLike | None = None,
         consistency: bool = False,
+        value_prefix: bool = False,
     ) -> None:
         super().__init__()
         if obs_dim <= 0 or num_actions <= 1 or latent_dim <= 1:
@@ -322,6 +323,11 @@ class MuZeroNet(nn.Module):
         else:
             raise ConfigError(f"prediction must be 'mlp' or 'alphazero', got {prediction!r}")
         self.prediction_kind = prediction
+        # EfficientZero's value prefix: an LSTM over the unrolled dynamics states predicts the
+        # sum of the rewards so far, read by the reward head instead of the one step's state
+        self.prefix_lstm: nn.LSTMCell | None = None
+        if value_prefix:
+            self.prefix_lstm = nn.LSTMCell(hidden, hidden)
         # EfficientZero's temporal consistency (SimSiam): a projection of latents and a
         # predictor on top of it, only for the loss
         self.projection: nn.Module | None = None
@@ -392,10 +398,30 @@ class MuZeroNet(nn.Module):
         logits, value = self.prediction(latent)
         return latent, value, logits
 
+    def dynamics_prefix(
+        self,
+        latent: torch.Tensor,
+        action: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """g with the value-prefix LSTM: latents ``[B, D]``, actions ``[B]`` and the LSTM state
+        ``(h, c)`` ``[B, hidden]`` each (None: a fresh unroll) → next latents, the value prefix
+        outputs ``[B, W]`` (the sum of the rewards since the unroll began) and the new state."""
+        if self.prefix_lstm is None:
+            raise ConfigError("this network was built without a value prefix (value_prefix off)")
+        one_hot = functional.one_hot(action.long(), self.num_actions).to(latent.dtype)
+        h = self.dynamics_net(torch.cat([latent, one_hot], dim=1))
+        new_state = self.prefix_lstm(h, state)
+        return scale_latent(self.next_latent_head(h)), self.reward_head(new_state[0]), new_state
+
     def recurrent_inference(
         self, latent: torch.Tensor, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Next latents, reward outputs, value outputs and policy logits after ``action``."""
-        nxt, reward = self.dynamics(latent, action)
+        """Next latents, reward outputs, value outputs and policy logits after ``action``. With a
+        value prefix, the reward is the prefix of this one step from a fresh LSTM state."""
+        if self.prefix_lstm is not None:
+            nxt, reward, _ = self.dynamics_prefix(latent, action, None)
+        else:
+            nxt, reward = self.dynamics(latent, action)
         logits, value = self.prediction(nxt)
         return nxt, reward, value, logits

@@ -102,6 +102,10 @@ class MuZeroConfig(TomlConfig):
     #: after ``td_steps - floor(a / (off_policy_tau · total_env_steps))`` steps (at least 1);
     #: 0 = off (EfficientZero's τ is 0.3)
     off_policy_tau: float = 0.0
+    #: value-prefix reward head: an LSTM over the unrolled states predicts the sum of the
+    #: rewards since the unroll began (the search reads a step's reward as the difference,
+    #: and restarts the prefix every ``unroll_steps`` levels)
+    value_prefix: bool = False
     # targets and replay
     td_steps: int = 10
     unroll_steps: int = 5
@@ -210,6 +214,8 @@ class MuZeroConfig(TomlConfig):
                     f"MuZeroConfig.{name} must be one of {', '.join(allowed)}, got "
                     f"{getattr(self, name)!r}"
                 )
+        if self.value_prefix and self.algorithm == "stochastic":
+            raise ConfigError("MuZeroConfig.value_prefix is not available with Stochastic MuZero")
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"MuZeroConfig.{name} must be {rule}, got {getattr(self, name)}")
@@ -254,4 +260,5 @@ class MuZeroConfig(TomlConfig):
             "value_transform": self.value_transform,
             "value_scale": self.value_scale if self.value_scale > 0 else 1.0,
             "consistency": self.consistency_weight > 0.0,
+            "value_prefix": self.value_prefix,
         }

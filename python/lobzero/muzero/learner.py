@@ -16,7 +16,8 @@ per step ``value_loss_weight·CE(Q_k, z_k) + CE(σ_k, c_k) + commitment_weight·
 
 With ``consistency_weight`` > 0 each unrolled step adds EfficientZero's temporal consistency
 term (:meth:`~lobzero.models.muzero_net.MuZeroNet.consistency_loss`) against the real next
-observation.
+observation. With ``value_prefix`` the reward head reads an LSTM over the unrolled states
+and learns the sum of the rewards since the unroll began (EfficientZero's value prefix).
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ def muzero_loss(
         (1.0, value, None, logits, torch.zeros(obs.shape[0], device=device))
     ]
     k_total = actions.shape[1]
+    prefix_state: tuple[torch.Tensor, torch.Tensor] | None = None
+    if config.value_prefix:
+        # the reward head predicts the sum of the rewards since the unroll began, known while
+        # every reward before it is (column 0 is unused)
+        u = torch.cat([torch.zeros_like(u[:, :1]), torch.cumsum(u[:, 1:], dim=1)], dim=1)
+        rmask = torch.cat([rmask[:, :1], torch.cumprod(rmask[:, 1:], dim=1)], dim=1)
     sums = dict.fromkeys(
         ("value", "reward", "policy", "afterstate_value", "chance", "consistency"), 0.0
     )
@@ -116,7 +123,13 @@ def muzero_loss(
             code = torch.where(known[:, None] > 0, code, fallback.to(code.dtype))
             latent, step_reward, value, logits = net.chance_step(after, code)
         else:
-            latent, step_reward, value, logits = net.recurrent_inference(latent, actions[:, k])
+            if config.value_prefix:
+                latent, step_reward, prefix_state = net.dynamics_prefix(
+                    latent, actions[:, k], prefix_state
+                )
+                logits, value = net.prediction(latent)
+            else:
+                latent, step_reward, value, logits = net.recurrent_inference(latent, actions[:, k])
         if config.consistency_weight > 0.0:
             assert batch.next_obs is not None and batch.next_obs_mask is not None
             similarity = net.consistency_loss(latent, t(batch.next_obs[:, k]))

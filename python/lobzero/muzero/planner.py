@@ -28,6 +28,34 @@ class Plan:
     """[B] root values after the search."""
 
 
+def pack_prefix_state(
+    latent: torch.Tensor,
+    lstm: tuple[torch.Tensor, torch.Tensor],
+    prefix: torch.Tensor,
+    depth: torch.Tensor | int,
+) -> torch.Tensor:
+    """The search's latent of a value-prefix network ``[B, D + 2H + 2]``: the dynamics latent
+    ``[B, D]``, the LSTM state ``(h, c)`` ``[B, H]`` each, the value prefix so far ``[B]``
+    (quote currency) and the depth below the root ``[B]``."""
+    n = latent.shape[0]
+    depth_t = torch.as_tensor(depth, dtype=latent.dtype, device=latent.device).expand(n)
+    return torch.cat(
+        [latent, lstm[0], lstm[1], prefix.to(latent)[:, None], depth_t[:, None]], dim=1
+    )
+
+
+def unpack_prefix_state(
+    packed: torch.Tensor, latent_dim: int
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor, torch.Tensor]:
+    """The inverse of :func:`pack_prefix_state`: latent, (h, c), prefix ``[B]``, depth ``[B]``
+    (int64)."""
+    hidden = (packed.shape[1] - latent_dim - 2) // 2
+    latent = packed[:, :latent_dim]
+    h = packed[:, latent_dim : latent_dim + hidden]
+    c = packed[:, latent_dim + hidden : latent_dim + 2 * hidden]
+    return latent, (h, c), packed[:, -2], packed[:, -1].round().long()
+
+
 class Planner:
     """Runs :func:`lobzero.mcts.search` with ``net`` as the model, on ``device``, keeping one
     :class:`MctsBatch` per batch size and value bounds (seeded ``seed``, then ``seed + 1``, ...
@@ -102,15 +130,35 @@ class Planner:
         was_training = net.training
         net.eval()
 
+        prefix = self.config.value_prefix
+
         def root_fn(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             latent, value, logits = net.initial_inference(self._tensor(x))
+            if prefix:
+                assert net.prefix_lstm is not None
+                fresh = latent.new_zeros((len(latent), net.prefix_lstm.hidden_size))
+                latent = pack_prefix_state(latent, (fresh, fresh), fresh[:, 0], 0)
             return latent, codec.to_scalar(value), logits
 
         def recurrent_fn(
             latent: torch.Tensor, action: torch.Tensor
         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-            nxt, reward, value, logits = net.recurrent_inference(latent, action)
-            return nxt, codec.to_scalar(reward), codec.to_scalar(value), logits
+            if not prefix:
+                nxt, reward, value, logits = net.recurrent_inference(latent, action)
+                return nxt, codec.to_scalar(reward), codec.to_scalar(value), logits
+            state, lstm, before, depth = unpack_prefix_state(latent, net.latent_dim)
+            # the LSTM learned prefixes of at most K steps: restart it every K levels
+            restart = depth % self.config.unroll_steps == 0
+            lstm = (
+                lstm[0] * ~restart[:, None],
+                lstm[1] * ~restart[:, None],
+            )
+            before = torch.where(restart, torch.zeros_like(before), before)
+            nxt, prefix_out, new_lstm = net.dynamics_prefix(state, action, lstm)
+            logits, value = net.prediction(nxt)
+            after = codec.to_scalar(prefix_out)
+            packed = pack_prefix_state(nxt, new_lstm, after, depth + 1)
+            return packed, after - before, codec.to_scalar(value), logits
 
         try:
             batch = self._batch(len(obs))
