@@ -54,7 +54,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "uniform replay": {"prioritized": False},
     "sqrt transform": {"value_transform": "sqrt"},
     "no value scale": {"value_scale": 1.0},
-    "support 300, no scale": {"support_size": 300, "value_scale": 1.0, "value_transform": "sqrt"},
+    "support 300 unscaled": {"support_size": 300, "value_scale": 1.0, "value_transform": "sqrt"},
     "time limit bootstraps": {"time_limit": "bootstrap"},
     "gumbel node bounds": {"gumbel_value_bounds": "node"},
     "puct 50 sims": {"algorithm": "muzero", "num_simulations": 50},
