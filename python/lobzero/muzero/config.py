@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Literal
 
@@ -194,19 +196,12 @@ class MuZeroConfig(TomlConfig):
                 f"{self.num_envs * (self.unroll_steps + self.td_steps)}",
             ),
         ]
+        # the allowed values of a choice are its Literal annotation's: one source for both
+        hints = typing.get_type_hints(type(self))
         choices = {
-            "value_transform": ("linear", "sqrt"),
-            "obs_scaling": ("bounds", "running"),
-            "algorithm": ("muzero", "gumbel", "stochastic"),
-            "stochastic_selection": ("puct", "gumbel"),
-            "gumbel_value_bounds": ("fitted", "node"),
-            "time_limit": ("auto", "bootstrap", "terminal"),
-            "priority_scale": ("transformed", "value"),
-            "value_bootstrap": ("root", "target"),
-            "temporal_encoder": ("none", "conv", "gru"),
-            "prediction": ("mlp", "alphazero"),
-            "optimizer": ("adamw", "sgd"),
-            "lr_schedule": ("constant", "cosine", "step"),
+            f.name: typing.get_args(hints[f.name])
+            for f in dataclasses.fields(self)
+            if typing.get_origin(hints[f.name]) is Literal
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
