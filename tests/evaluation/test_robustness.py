@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import lobzero
+import numpy as np
 import pytest
 from lobzero.baselines import make_rule_agent
 from lobzero.cli import main
 from lobzero.evaluation import robustness, run_episode
+from lobzero.evaluation.robustness import run_episodes
 
 
 def test_flat_agent_is_untouched_by_the_adversary() -> None:
@@ -73,3 +75,24 @@ def test_cli_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str
         )
         == 2
     )
+
+
+def test_a_recorded_episode_keeps_what_the_agent_saw_did_and_got() -> None:
+    """``record=True``: the trace replays the episode (the model check reads it); without it,
+    no trace is kept and the results are the same."""
+    market = lobzero.synth_market(seconds=120, seed=0)
+    config = lobzero.EnvConfig(episode_steps=15)
+    names = lobzero.TradingEnv(market, config).feature_names
+    agent = make_rule_agent("random", names, seed=1)
+    (plain,) = run_episodes(agent, [lobzero.TradingEnv(market, config)], [3])
+    agent = make_rule_agent("random", names, seed=1)  # the same draws again
+    (recorded,) = run_episodes(agent, [lobzero.TradingEnv(market, config)], [3], record=True)
+    assert plain.trace is None and recorded.trace is not None
+    obs, actions, rewards = recorded.trace
+    assert obs.shape == (15, len(agent.feature_names)) and actions.shape == rewards.shape == (15,)
+    np.testing.assert_array_equal(plain.equity, recorded.equity)
+    env = lobzero.TradingEnv(market, config)
+    first, _ = env.reset(seed=3)
+    np.testing.assert_array_equal(obs[0], first)
+    for action, reward in zip(actions, rewards, strict=True):
+        assert env.step(int(action))[1] == reward

@@ -296,12 +296,14 @@ def _run_one(
     run.train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     envs = envs_in(split.test)(agent.action_mode, len(test_starts))
-    run.episodes = run_episodes(agent, envs, [seed] * len(envs), test_starts)
-    if name in MUZERO_VARIANTS:
-        from lobzero.muzero.diagnostics import check_model, play_episode
+    is_muzero = name in MUZERO_VARIANTS
+    run.episodes = run_episodes(agent, envs, [seed] * len(envs), test_starts, record=is_muzero)
+    if is_muzero:
+        from lobzero.muzero.diagnostics import check_model
 
-        episode = play_episode(agent, envs[0], seed, test_starts[0])
-        run.model_check = check_model(agent, *episode)
+        trace = run.episodes[0].trace
+        assert trace is not None
+        run.model_check = check_model(agent, *trace)
     run.test_seconds = time.perf_counter() - t0
     return run
 

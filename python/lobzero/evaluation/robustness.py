@@ -7,6 +7,7 @@ curve gives its :class:`~lobzero.evaluation.metrics.Metrics`, averaged per inten
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,13 +26,17 @@ class Agent(Protocol):
 @dataclass(frozen=True)
 class EpisodeResult:
     """One played episode: its metrics, its equity [T] at each decision (quote), the PnL of each
-    round trip (quote), and the receive times of its first and last decision (ns)."""
+    round trip (quote), and the receive times of its first and last decision (ns). Played with
+    ``record=True``, ``trace`` holds what the agent saw, did and got: observations
+    ``[T, obs_dim]`` (float32, the one each action was chosen from), actions ``[T]`` and
+    rewards ``[T]``."""
 
     metrics: Metrics
     equity: np.ndarray
     trade_pnls: np.ndarray = field(default_factory=lambda: np.zeros(0))
     start_ns: int = 0
     end_ns: int = 0
+    trace: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def run_episode(
@@ -47,17 +52,20 @@ def run_episodes(
     envs: Sequence[TradingEnv],
     seeds: Sequence[int],
     starts_ns: Sequence[int | None] | None = None,
+    record: bool = False,
 ) -> list[EpisodeResult]:
     """Plays one episode in each environment in lockstep, the agent acting on the batch of
     their observations [N, obs_dim] at every decision (one call per step: a planning agent
     searches N roots at once), and measures each. ``seeds[i]`` and ``starts_ns[i]`` as in
-    :func:`run_episode`; an episode that ends early stops there while the others go on."""
+    :func:`run_episode`; an episode that ends early stops there while the others go on.
+    ``record`` keeps each episode's :attr:`EpisodeResult.trace`."""
     n = len(envs)
     starts = list(starts_ns) if starts_ns is not None else [None] * n
     if len(seeds) != n or len(starts) != n:
         raise ValueError("run_episodes needs one seed and one start per environment")
     obs, equity, positions, first_ns, last = [], [], [], [], []
     fills = [0] * n
+    traces: list[tuple[list[np.ndarray], list[int], list[float]]] = [([], [], []) for _ in envs]
     for env, seed, start in zip(envs, seeds, starts, strict=True):
         options = None if start is None else {"start_ns": int(start)}
         o, info = env.reset(seed=seed, options=options)
@@ -71,15 +79,29 @@ def run_episodes(
         actions = agent.act(np.stack([obs[i] for i in live]))
         still = []
         for i, action in zip(live, actions, strict=True):
-            obs[i], _, terminated, truncated, last[i] = envs[i].step(action)
+            seen = obs[i]
+            obs[i], reward, terminated, truncated, last[i] = envs[i].step(action)
+            if record:
+                traces[i][0].append(np.asarray(seen, np.float32))
+                traces[i][1].append(int(action))
+                traces[i][2].append(float(reward))
             equity[i].append(last[i]["equity"])
             positions[i].append(last[i]["position"])
             fills[i] += len(last[i]["fills"])
             if not (terminated or truncated):
                 still.append(i)
         live = still
-    return [
+    results = [
         _measure(envs[i], equity[i], positions[i], last[i], first_ns[i], fills[i]) for i in range(n)
+    ]
+    if not record:
+        return results
+    return [
+        dataclasses.replace(
+            result,
+            trace=(np.stack(seen), np.asarray(acts, np.int64), np.asarray(rewards, np.float64)),
+        )
+        for result, (seen, acts, rewards) in zip(results, traces, strict=True)
     ]
 
 

@@ -59,25 +59,6 @@ class ModelCheck:
         return {"discount": self.discount, "correlations": self.correlations()}
 
 
-def play_episode(
-    agent: MuZeroAgent, env: Any, seed: int, start_ns: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Plays one greedy episode; returns observations ``[T, obs_dim]`` (float32, the one each
-    action was chosen from), actions ``[T]`` and rewards ``[T]``."""
-    options = None if start_ns is None else {"start_ns": int(start_ns)}
-    obs, _ = env.reset(seed=seed, options=options)
-    observations, actions, rewards = [], [], []
-    done = False
-    while not done:
-        action = int(agent.act(np.asarray(obs, np.float32)[None])[0])
-        observations.append(np.asarray(obs, np.float32))
-        obs, reward, terminated, truncated, _ = env.step(action)
-        actions.append(action)
-        rewards.append(float(reward))
-        done = bool(terminated or truncated)
-    return np.stack(observations), np.asarray(actions, np.int64), np.asarray(rewards)
-
-
 @torch.inference_mode()
 def check_model(
     agent: MuZeroAgent,
@@ -87,8 +68,8 @@ def check_model(
     unroll_steps: int | None = None,
 ) -> ModelCheck:
     """The :class:`ModelCheck` of an episode (``observations [T, obs_dim]``, ``actions [T]``,
-    ``rewards [T]``, e.g. from :func:`play_episode`), unrolled ``unroll_steps`` (default: the
-    agent's K)."""
+    ``rewards [T]``: the ``trace`` of :func:`lobzero.evaluation.robustness.run_episodes` with
+    ``record=True``), unrolled ``unroll_steps`` (default: the agent's K)."""
     net, config = agent.net, agent.config
     k_steps = unroll_steps or config.unroll_steps
     gamma = config.discount
