@@ -110,7 +110,9 @@ class AgentRun:
     """One agent trained (or built) with one seed on one fold, and its test episodes.
 
     ``validation``: (step, mean validation score) per checkpoint; ``selected_step`` the step of
-    the checkpoint tested (None for rule agents); seconds spent training and testing.
+    the checkpoint tested (None for rule agents); seconds spent training and testing;
+    ``train_env_steps`` the environment steps trained (the step of the last checkpoint scored;
+    0 for rule agents); ``run_dir`` the folder of the run's files (agents, training log).
     """
 
     agent: str
@@ -121,6 +123,8 @@ class AgentRun:
     selected_step: int | None = None
     train_seconds: float = 0.0
     test_seconds: float = 0.0
+    train_env_steps: int = 0
+    run_dir: Path | None = None
     #: MuZero agents: what the model predicts along the first test episode against what
     #: happened (a :class:`lobzero.muzero.diagnostics.ModelCheck`)
     model_check: Any = None
@@ -131,7 +135,8 @@ class CompareResult:
     """Everything :func:`compare` measured; ``summary[agent]`` holds the test metrics (means
     over episodes; pooled profit factor and win rate; nan where undefined), ``ci[agent]``
     their intervals; ``targets[agent]`` each target met (None: not judged or undefined);
-    ``test_seconds`` the market time of the test ranges of all folds."""
+    ``test_seconds`` the market time of the test ranges of all folds; ``market_mid`` the
+    market's mid price, receive times (ns) [P] and prices [P], for the report's timeline."""
 
     agents: list[str]
     splits: list[Split]
@@ -145,6 +150,7 @@ class CompareResult:
     market: str
     test_seconds: float = 0.0
     files: dict[str, Path] = field(default_factory=dict)
+    market_mid: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def parse_agents(agents: Sequence[str] | str) -> list[str]:
@@ -277,7 +283,7 @@ def _run_one(
     test_starts = episode_starts(split.test, base, config.test_episodes or None)
     run_dir = out / "agents" / name / f"fold{split.fold}_seed{seed}"
     t0 = time.perf_counter()
-    run = AgentRun(name, split.fold, seed, episodes=[])
+    run = AgentRun(name, split.fold, seed, episodes=[], run_dir=run_dir)
     if name in LEARNED:
         selector = _Selector(
             envs_in(split.validation), val_starts, seed, config.select_by, run_dir / "best"
@@ -288,6 +294,7 @@ def _run_one(
             selector(budget_steps, final)  # the final model, when no checkpoint was at the end
         assert selector.best is not None
         run.validation, run.selected_step = selector.history, selector.best[0]
+        run.train_env_steps = max(step for step, _ in selector.history)
         agent = load_agent(run_dir / "best", feature_names=feature_names)
     else:
         params = {"seed": seed} if name == "random" else {}
@@ -453,6 +460,8 @@ def compare(
     )
     if report:
         from lobzero.evaluation.compare_report import write_compare_report
+        from lobzero.evaluation.report_figures import mid_series
 
+        result.market_mid = mid_series(market)
         result.files = write_compare_report(result, out)
     return result

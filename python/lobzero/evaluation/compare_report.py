@@ -1,5 +1,6 @@
-"""Files of a comparison: ``metrics.csv``, ``metrics.json``, ``equity.png``, ``drawdown.png``
-and ``index.html`` (the tables, the verdicts, the targets and the curves).
+"""Files of a comparison: ``metrics.csv``, ``metrics.json``, the figures as PNG
+(:mod:`lobzero.evaluation.report_figures`) and ``index.html``, which carries them inline
+(:mod:`lobzero.evaluation.report_page`).
 
 Undefined metrics (nan: profit factor and win rate without a round trip, a return annualised
 over less than a day) read ``n/a`` in the tables, an empty cell in the CSV and ``null`` in the
@@ -15,14 +16,12 @@ import csv
 import html
 import json
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lobzero.evaluation.report import pyplot
-from lobzero.evaluation.verdict import TARGETS, not_judged_reason, target_word, targets_line
+from lobzero.evaluation.verdict import not_judged_reason, targets_line
 
 if TYPE_CHECKING:
     from lobzero.evaluation.compare import AgentRun, CompareResult
@@ -65,23 +64,6 @@ def fmt_ci(result: CompareResult, agent: str, key: str, sep: str = " ") -> str:
     return text if c is None else f"{text}{sep}[{fmt(key, c.low)}, {fmt(key, c.high)}]"
 
 
-def chained_equity(run: AgentRun) -> np.ndarray:
-    """Equity of a run's test episodes played one after the other, starting at 1: [T]."""
-    curve = [np.ones(1)]
-    for ep in run.episodes:
-        rel = np.asarray(ep.equity, np.float64) / float(ep.equity[0])
-        curve.append(curve[-1][-1] * rel[1:])
-    return np.concatenate(curve)
-
-
-def mean_curve(runs: list[AgentRun]) -> np.ndarray:
-    """Mean chained equity over runs (shorter runs held at their last value): [T]."""
-    curves = [chained_equity(r) for r in runs]
-    n = max(len(c) for c in curves)
-    padded = [np.concatenate([c, np.full(n - len(c), c[-1])]) for c in curves]
-    return np.mean(padded, axis=0)
-
-
 def _json_safe(value: Any) -> Any:
     """Non-finite floats as null (JSON has no nan or inf; see the module docstring)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -93,34 +75,37 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _iso(ns: int) -> str:
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds")
-
-
 def _plots(result: CompareResult, out: Path) -> dict[str, Path]:
-    plt = pyplot()
-    step_s = result.config.env.step_ms / 1e3
-    curves = {a: mean_curve(result.runs[a]) for a in result.agents}
-    paths = {}
-    for key, title, ylabel in (
-        ("equity", "test equity (episodes chained, mean over seeds)", "equity / start"),
-        ("drawdown", "drawdown of the mean test equity", "drawdown"),
-    ):
-        fig, ax = plt.subplots(figsize=(9, 4))
-        for agent, curve in curves.items():
-            y = curve if key == "equity" else 1.0 - curve / np.maximum.accumulate(curve)
-            ax.plot(np.arange(len(y)) * step_s / 60.0, y, label=agent, lw=1.2)
-        ax.set_title(title)
-        ax.set_xlabel("test decisions (minutes of market time)")
-        ax.set_ylabel(ylabel)
-        if key == "drawdown":
-            ax.invert_yaxis()
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        paths[key] = out / f"{key}.png"
-        fig.savefig(paths[key], dpi=100)
-        plt.close(fig)
+    """Every figure of the report, written into ``out``; their paths by name."""
+    from lobzero.evaluation import report_figures as fig
+
+    paths = {
+        "equity": fig.plot_equity(result, out / "equity.png"),
+        "drawdown": fig.plot_drawdown(result, out / "drawdown.png"),
+        "returns": fig.plot_returns(result, out / "returns.png"),
+    }
+    mid = result.market_mid if result.market_mid is not None else (np.zeros(0), np.zeros(0))
+    paths["timeline"] = fig.plot_timeline(result.splits, mid, out / "timeline.png")
+    learned = [a for a in result.agents if any(r.validation for r in result.runs[a])]
+    if learned:
+        paths["validation"] = fig.plot_validation(result, learned, out / "validation.png")
+    for agent in learned:
+        logs = [
+            (f"seed {r.seed}" if r.fold == 0 else f"fold {r.fold} seed {r.seed}", table)
+            for r in result.runs[agent]
+            for table in [train_log(r)]
+            if fig.loss_columns(table) or fig.return_columns(table)
+        ]
+        if logs:
+            paths[f"trainlog_{agent}"] = fig.plot_train_log(
+                agent, logs, out / f"trainlog_{agent}.png"
+            )
+    for agent in result.agents:
+        run = result.runs[agent][0]
+        if run.episodes and run.episodes[0].path is not None:
+            paths[f"episode_{agent}"] = fig.plot_episode(
+                agent, run, run.episodes[0], out / f"episode_{agent}.png"
+            )
     for agent in result.agents:
         checked = [r for r in result.runs[agent] if r.model_check is not None]
         if checked:
@@ -135,6 +120,20 @@ def _plots(result: CompareResult, out: Path) -> dict[str, Path]:
                 paths[f"model_{agent}"],
             )
     return paths
+
+
+def train_log(run: AgentRun) -> dict[str, np.ndarray]:
+    """The numeric columns of the run's ``train_log.csv`` (the trainer's output folder, or any
+    folder below the run's), ``{}`` when it wrote none."""
+    from lobzero.evaluation.report_figures import read_train_log
+
+    if run.run_dir is None:
+        return {}
+    for path in sorted(Path(run.run_dir).rglob("train_log.csv")):
+        table = read_train_log(path)
+        if table:
+            return table
+    return {}
 
 
 def _rows(result: CompareResult) -> list[dict[str, Any]]:
@@ -167,18 +166,14 @@ def target_lines(result: CompareResult) -> list[str]:
 
 
 def _html(result: CompareResult, files: dict[str, Path]) -> str:
+    from lobzero.evaluation.report_page import page, target_table
+
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for _, h, _ in COLUMNS)
     body = ""
     for agent in result.agents:
         cells = "".join(f"<td>{e(fmt_ci(result, agent, k))}</td>" for k, _, _ in COLUMNS)
         body += f"<tr><th>{e(agent)}</th>{cells}</tr>\n"
-    target_head = "".join(f"<th>{e(k)} {op} {v:g}</th>" for k, (op, v) in TARGETS.items())
-    target_body = ""
-    for agent in result.agents:
-        met = result.targets[agent]
-        cells = "".join(f"<td>{target_word(met[k])}</td>" for k in TARGETS)
-        target_body += f"<tr><th>{e(agent)}</th>{cells}</tr>\n"
     reason = _not_judged(result)
     judged_note = (
         f"<p><b>Targets {e(reason)}</b>: on a short test range an annualised Sharpe measures "
@@ -186,61 +181,28 @@ def _html(result: CompareResult, files: dict[str, Path]) -> str:
         if reason
         else ""
     )
-    verdicts = "".join(f"<li>{e(v.line())}</li>" for v in result.verdicts) or "<li>-</li>"
-    splits = "".join(
-        f"<li>fold {s.fold}: train {_iso(s.train.start_ns)} ({s.train.seconds:.0f} s), "
-        f"validation {_iso(s.validation.start_ns)} ({s.validation.seconds:.0f} s), "
-        f"test {_iso(s.test.start_ns)} to {_iso(s.test.end_ns)} ({s.test.seconds:.0f} s)</li>"
-        for s in result.splits
-    )
-    model_images = "".join(
-        f'<img src="{path.name}" alt="{e(key)}"><br>'
-        for key, path in files.items()
-        if key.startswith("model_")
-    )
-    model_section = (
-        "<h2>What the learned model knows</h2><p>Along one test episode, the rewards and "
-        "values the model predicts when it unrolls K steps with the actions taken, against the "
-        "rewards received and the discounted returns realised (correlation by unroll step "
-        f"on the right).</p>{model_images}"
-        if model_images
-        else ""
-    )
     c = result.config
     conf = f"{c.confidence:.0%}"
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>lobzero comparison</title>
-<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto}}
-table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 6px;
-text-align:right}}</style></head><body>
-<h1>lobzero comparison</h1>
-<p>{e(result.market)}; {result.budget_steps:,} training steps per learned agent and seed;
-episodes of {c.env.episode_steps} decisions of {c.env.step_ms:g} ms; checkpoints chosen by mean
-validation {e(c.select_by)}; test metrics are means over seeds × episodes (profit factor and win
-rate over all round trips) with {conf} bootstrap intervals (seeds resampled, then episodes).
-Sharpe (ann.) is annualised, Sharpe/ep scaled to one episode; fills are executed orders, round
-trips the closed ones; n/a: undefined (no round trip for profit factor and win rate).</p>
-<ul>{splits}</ul>
-<h2>Test metrics</h2>
-<table><tr><th>agent</th>{head}</tr>
-{body}</table>
-<h2>Verdict</h2><p>A candidate is preferred to a reference when it is better on at least 3 of
-Sharpe, max drawdown, profit factor and win rate.</p><ul>{verdicts}</ul>
-<h2>Targets of a strategy worth deploying</h2>
-{judged_note}<table><tr><th>agent</th>{target_head}</tr>
-{target_body}</table>
-<h2>Curves</h2>
-<img src="{files["equity"].name}" alt="equity"><br>
-<img src="{files["drawdown"].name}" alt="drawdown">
-{model_section}
-<p>Also: <a href="metrics.csv">metrics.csv</a>, <a href="metrics.json">metrics.json</a>.</p>
-</body></html>
-"""
+    intro = f"""<p>{e(result.market)}; {result.budget_steps:,} training steps per learned agent
+and seed; episodes of {c.env.episode_steps} decisions of {c.env.step_ms:g} ms; checkpoints chosen
+by mean validation {e(c.select_by)}; test metrics are means over seeds × episodes (profit factor
+and win rate over all round trips) with {conf} bootstrap intervals (seeds resampled, then
+episodes). Sharpe (ann.) is annualised, Sharpe/ep scaled to one episode; fills are executed
+orders, round trips the closed ones; n/a: undefined (no round trip for profit factor and win
+rate).</p>"""
+    return page(
+        result,
+        files,
+        metrics_table=f"<table><tr><th>agent</th>{head}</tr>\n{body}</table>",
+        targets_table=judged_note + target_table(result),
+        intro=intro,
+    )
 
 
 def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Path]:
-    """Writes the report files into ``out``; returns their paths by name (csv, json, equity,
-    drawdown, html)."""
+    """Writes the report files into ``out``; returns their paths by name (csv, json, html and
+    the figures: equity, drawdown, returns, timeline, validation, trainlog_<agent>,
+    episode_<agent>, model_<agent>)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {"csv": out / "metrics.csv", "json": out / "metrics.json"}
@@ -266,6 +228,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
                         "selected_step": r.selected_step,
                         "validation": r.validation,
                         "train_seconds": r.train_seconds,
+                        "train_env_steps": r.train_env_steps,
                         "test_seconds": r.test_seconds,
                         "model_check": None if r.model_check is None else r.model_check.to_dict(),
                         "episodes": [

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lobzero.data.market import Market
 
 # the user's targets for a robust strategy (issue 4)
@@ -47,6 +49,65 @@ def load_agent_spec(spec: str, feature_names: list[str]) -> Any:
     return load_agent(spec, feature_names=feature_names)
 
 
+#: (row key, panel title, target line and its label) of the panels of ``robustness.png``
+ROBUSTNESS_PANELS: tuple[tuple[str, str, float, str], ...] = (
+    ("sharpe", "Sharpe (annualised)", ROBUST_SHARPE, f"target > {ROBUST_SHARPE:g}"),
+    ("max_drawdown", "max drawdown", ROBUST_MAX_DRAWDOWN, f"target < {ROBUST_MAX_DRAWDOWN:.0%}"),
+    ("total_return", "total return", COLLAPSE_RETURN, f"collapse {COLLAPSE_RETURN:.0%}"),
+)
+
+
+def seed_spread(row: dict[str, Any], key: str) -> float:
+    """Standard deviation over the seeds of one robustness row's metric (0 with one seed)."""
+    values = np.asarray([ep[key] for ep in row["episodes"]], np.float64)
+    return float(values.std()) if len(values) > 1 else 0.0
+
+
+def robustness_figure(
+    rows: list[dict[str, Any]], flat_rows: list[dict[str, Any]] | None, title: str
+) -> Any:
+    """The figure of ``robustness.png``: per panel (:data:`ROBUSTNESS_PANELS`), the agent's
+    mean over seeds at each intensity with ± one standard deviation over seeds as error bars,
+    the target as a dashed line (the intensity where the targets are judged dotted), and the
+    flat agent (``flat_rows``, same seeds and levels) as the baseline; the return panel also
+    shows the worst episode. Returns the matplotlib Figure (the caller saves and closes it)."""
+    from matplotlib.ticker import PercentFormatter
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    xs = [r["intensity"] for r in rows]
+    for ax, (key, panel, target, target_label) in zip(axes, ROBUSTNESS_PANELS, strict=True):
+        ax.errorbar(
+            xs,
+            [r[key] for r in rows],
+            yerr=[seed_spread(r, key) for r in rows],
+            marker="o",
+            capsize=3,
+            label="agent (± 1 s.d. over seeds)",
+        )
+        if key == "total_return":
+            ax.plot(xs, [r["worst_return"] for r in rows], "v:", ms=4, label="worst episode")
+        if flat_rows is not None:
+            fx = [r["intensity"] for r in flat_rows]
+            ax.plot(
+                fx, [r[key] for r in flat_rows], "s--", color="grey", ms=4, label="flat (baseline)"
+            )
+        ax.axhline(target, color="#d62728", ls="--", lw=1.0, label=target_label)
+        if key != "total_return":
+            ax.axvline(ROBUST_INTENSITY, color="#d62728", ls=":", lw=0.8)
+        else:
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        if key == "max_drawdown":
+            ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_title(panel)
+        ax.set_xlabel("injection intensity")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{title} (dotted: the intensity {ROBUST_INTENSITY:g} the targets are judged at)")
+    fig.tight_layout()
+    return fig
+
+
 def robustness_report(
     agent_spec: str,
     data: str | Path | None,
@@ -58,10 +119,12 @@ def robustness_report(
     synth_seed: int = 1,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Runs :func:`lobzero.evaluation.robustness` and writes ``robustness.csv``,
-    ``robustness.json`` and ``robustness.png`` (Sharpe, drawdown and return per level)."""
+    ``robustness.json`` (with the flat baseline's rows) and ``robustness.png``
+    (:func:`robustness_figure`)."""
     plt = pyplot()
 
     from lobzero.agents import agent_env_config
+    from lobzero.baselines.rules import make_rule_agent
     from lobzero.envs import EnvConfig, TradingEnv
     from lobzero.evaluation.robustness import robustness
 
@@ -74,6 +137,10 @@ def robustness_report(
     if trained is not None:
         config = trained.replace(episode_steps=episode_steps, start_ns=None, end_ns=None)
     rows = robustness(agent, market, config, intensities, seeds)
+    # the baseline: never trading, under the same injections, seeds and levels
+    flat_rows = robustness(
+        make_rule_agent("flat", feature_names), market, config, intensities, seeds
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     keys = ["intensity", "sharpe", "max_drawdown", "total_return", "worst_return", "fees"]
@@ -81,22 +148,11 @@ def robustness_report(
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows({k: r[k] for k in keys} for r in rows)
-    (out / "robustness.json").write_text(json.dumps({"agent": agent_spec, "rows": rows}, indent=1))
+    (out / "robustness.json").write_text(
+        json.dumps({"agent": agent_spec, "rows": rows, "flat_rows": flat_rows}, indent=1)
+    )
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
-    xs = [r["intensity"] for r in rows]
-    for ax, key, title in zip(
-        axes,
-        ("sharpe", "max_drawdown", "total_return"),
-        ("Sharpe (annualised)", "max drawdown", "total return"),
-        strict=True,
-    ):
-        ax.plot(xs, [r[key] for r in rows], marker="o")
-        ax.set_title(title)
-        ax.set_xlabel("injection intensity")
-        ax.grid(alpha=0.3)
-    fig.suptitle(f"robustness of {agent_spec}")
-    fig.tight_layout()
+    fig = robustness_figure(rows, flat_rows, f"robustness of {agent_spec}")
     fig.savefig(out / "robustness.png", dpi=100)
     plt.close(fig)
 

@@ -24,12 +24,35 @@ class Agent(Protocol):
 
 
 @dataclass(frozen=True)
+class EpisodePath:
+    """What happened along one episode of ``T`` decisions, for the report's figures.
+
+    ``ts_ns``, ``mid``, ``position`` and ``fees`` are ``[T + 1]`` (the reset, then each step):
+    receive time (ns), the mid valuing the position (quote per base unit), the position (base
+    units) and the fees paid so far (quote). ``fills`` is ``[F, 4]`` float64 (side +1 buy / -1
+    sell, price, size in base units, fee in quote) with ``fill_ts_ns`` ``[F]`` (int64, its own
+    array: a float64 cannot hold a ns timestamp exactly). ``round_trips``: the environment's
+    :meth:`~lobzero.TradingEnv.round_trips`, (entry_ts_ns, exit_ts_ns, side, max_qty_lots, pnl,
+    fees) each, with ``lot`` the base units of one lot."""
+
+    ts_ns: np.ndarray
+    mid: np.ndarray
+    position: np.ndarray
+    fees: np.ndarray
+    fill_ts_ns: np.ndarray
+    fills: np.ndarray
+    round_trips: tuple[tuple[int, int, int, int, float, float], ...] = ()
+    lot: float = 1.0
+
+
+@dataclass(frozen=True)
 class EpisodeResult:
     """One played episode: its metrics, its equity [T] at each decision (quote), the PnL of each
     round trip (quote), and the receive times of its first and last decision (ns). Played with
     ``record=True``, ``trace`` holds what the agent saw, did and got: observations
     ``[T, obs_dim]`` (float32, the one each action was chosen from), actions ``[T]`` and
-    rewards ``[T]``."""
+    rewards ``[T]``. ``path``: mid, position, fees, fills and round trips along the episode
+    (:class:`EpisodePath`, always kept: a few numbers a step)."""
 
     metrics: Metrics
     equity: np.ndarray
@@ -37,6 +60,7 @@ class EpisodeResult:
     start_ns: int = 0
     end_ns: int = 0
     trace: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    path: EpisodePath | None = None
 
 
 def run_episode(
@@ -64,7 +88,9 @@ def run_episodes(
     if len(seeds) != n or len(starts) != n:
         raise ValueError("run_episodes needs one seed and one start per environment")
     obs, equity, positions, first_ns, last = [], [], [], [], []
-    fills = [0] * n
+    # per episode: ts_ns, mid, fees at each decision, and every fill
+    steps: list[tuple[list[int], list[float], list[float]]] = [([], [], []) for _ in envs]
+    fill_rows: list[list[tuple[int, int, float, float, float]]] = [[] for _ in envs]
     traces: list[tuple[list[np.ndarray], list[int], list[float]]] = [([], [], []) for _ in envs]
     for env, seed, start in zip(envs, seeds, starts, strict=True):
         options = None if start is None else {"start_ns": int(start)}
@@ -74,6 +100,7 @@ def run_episodes(
         positions.append([info["position"]])
         first_ns.append(int(info["ts_ns"]))
         last.append(info)
+        _keep_step(steps[len(last) - 1], info)
     live = list(range(n))
     while live:
         actions = agent.act(np.stack([obs[i] for i in live]))
@@ -87,12 +114,14 @@ def run_episodes(
                 traces[i][2].append(float(reward))
             equity[i].append(last[i]["equity"])
             positions[i].append(last[i]["position"])
-            fills[i] += len(last[i]["fills"])
+            fill_rows[i] += last[i]["fills"]
+            _keep_step(steps[i], last[i])
             if not (terminated or truncated):
                 still.append(i)
         live = still
     results = [
-        _measure(envs[i], equity[i], positions[i], last[i], first_ns[i], fills[i]) for i in range(n)
+        _measure(envs[i], equity[i], positions[i], last[i], first_ns[i], steps[i], fill_rows[i])
+        for i in range(n)
     ]
     if not record:
         return results
@@ -105,15 +134,23 @@ def run_episodes(
     ]
 
 
+def _keep_step(step: tuple[list[int], list[float], list[float]], info: dict[str, Any]) -> None:
+    step[0].append(int(info["ts_ns"]))
+    step[1].append(float(info["mark"]))
+    step[2].append(float(info["fees"]))
+
+
 def _measure(
     env: TradingEnv,
     equity: list[float],
     positions: list[float],
     info: dict[str, Any],
     first_ns: int,
-    fills: int,
+    steps: tuple[list[int], list[float], list[float]],
+    fill_rows: list[tuple[int, int, float, float, float]],
 ) -> EpisodeResult:
     trips = env.round_trips()
+    fills = len(fill_rows)
     metrics = compute_metrics(
         np.maximum(np.asarray(equity), 1e-9),
         step_seconds=env.config.step_ms / 1e3,
@@ -130,6 +167,16 @@ def _measure(
         trade_pnls=np.asarray([t[4] for t in trips], dtype=np.float64),
         start_ns=first_ns,
         end_ns=int(info["ts_ns"]),
+        path=EpisodePath(
+            ts_ns=np.asarray(steps[0], np.int64),
+            mid=np.asarray(steps[1], np.float64),
+            position=np.asarray(positions, np.float64),
+            fees=np.asarray(steps[2], np.float64),
+            fill_ts_ns=np.asarray([f[0] for f in fill_rows], np.int64),
+            fills=np.asarray([f[1:] for f in fill_rows], np.float64).reshape(len(fill_rows), 4),
+            round_trips=tuple(tuple(t) for t in trips),  # type: ignore[misc]
+            lot=env.market.metadata.lot,
+        ),
     )
 
 
@@ -162,4 +209,11 @@ def robustness(
     return rows
 
 
-__all__ = ["AdversaryConfig", "EpisodeResult", "robustness", "run_episode", "run_episodes"]
+__all__ = [
+    "AdversaryConfig",
+    "EpisodePath",
+    "EpisodeResult",
+    "robustness",
+    "run_episode",
+    "run_episodes",
+]
