@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 export VIRTUAL_ENV := $(abspath $(VENV))
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install build demo test test-rust test-python test-loom lint fmt bench stubtest clean
+.PHONY: install build browser demo test test-rust test-python test-loom lint fmt bench stubtest clean
 
 # The venv is made once; dependencies are reinstalled only when pyproject.toml changes.
 $(PY):
@@ -37,7 +37,20 @@ test-rust:
 test-loom:
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p lobzero-core --release --test loom_pool
 
-test-python: build
+# Headless chromium opens compare's index.html in tests/evaluation/test_report_browser.py.
+# Installed once (Debian's package) when missing and we are root; otherwise that test skips
+# and says why, and nothing else depends on it.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u 2>/dev/null)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y -q chromium >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || \
+		echo "chromium could not be installed: the report's browser test will skip"; \
+	else \
+		echo "chromium not found (not root, or no apt-get): the report's browser test will skip"; \
+	fi
+
+test-python: build browser
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test: test-rust test-loom test-python

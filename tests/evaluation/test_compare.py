@@ -4,6 +4,7 @@ the test range."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import json
@@ -261,8 +262,17 @@ def test_compare_writes_every_file(run) -> None:
     assert set(doc["agents"]) == {"ppo", "flat", "random", "buy_and_hold"}
     assert len(doc["verdicts"]) == 3 and doc["verdicts"][0]["candidate"] == "ppo"
     page = (out / "index.html").read_text()
-    assert 'src="equity.png"' in page and 'src="drawdown.png"' in page
+    # the figures travel inside the page (and lie beside it as PNGs)
+    for name in ("equity", "drawdown", "returns", "timeline", "validation", "episode_ppo"):
+        assert (out / f"{name}.png").stat().st_size > 5000, name
+        data = base64.b64encode((out / f"{name}.png").read_bytes()).decode()
+        assert f'src="data:image/png;base64,{data}" alt="{name}"' in page, name
     assert all(v.line() in page for v in result.verdicts)
+    # what training cost and what produced the run, also in metrics.json
+    runs = doc["agents"]["ppo"]["runs"]
+    assert [r["train_env_steps"] for r in runs] == [r["validation"][-1][0] for r in runs]
+    assert all(r["train_env_steps"] >= 512 for r in runs)
+    assert "<td>ppo</td><td>2</td>" in page and "n_steps = 32" in page
 
 
 def strict_json(text: str) -> Any:
