@@ -211,3 +211,58 @@ def test_robustness_figure_has_error_bars_targets_and_the_flat_baseline(
     finally:
         lobzero.evaluation.report.pyplot().close(fig)
     assert seed_spread({"episodes": [{"sharpe": 2.0}]}, "sharpe") == 0.0
+
+
+def test_the_timeline_draws_each_fold_where_its_ranges_are(market: lobzero.Market) -> None:
+    """Bars of the train, validation and test ranges of every fold, in minutes from the
+    market's first mid, over the mid price itself."""
+    from lobzero.evaluation.report_figures import RANGE_COLOURS, timeline_figure
+    from lobzero.evaluation.walkforward import WalkForwardConfig, walk_forward_splits
+
+    splits = walk_forward_splits(market, WalkForwardConfig(folds=2))
+    ts, mid = mid_series(market, points=300)
+    fig = timeline_figure(splits, (ts, mid))
+    try:
+        top, bottom = fig.axes
+        np.testing.assert_allclose(top.get_lines()[0].get_ydata(), mid)
+        bars = bottom.collections
+        assert len(bars) == 3 * len(splits)
+        for row, split in enumerate(splits):
+            for k, name in enumerate(RANGE_COLOURS):
+                r = getattr(split, name)
+                (x0, y0), (x1, y1) = bars[3 * row + k].get_paths()[0].get_extents().get_points()
+                assert x0 == pytest.approx((r.start_ns - ts[0]) / 60e9)
+                assert x1 == pytest.approx((r.end_ns - ts[0]) / 60e9)
+                assert y0 < row < y1  # fold `row` on row `row`
+        assert bottom.get_xlabel() == "minutes from the market's start"
+    finally:
+        lobzero.evaluation.report.pyplot().close(fig)
+
+
+def test_the_return_boxes_hold_every_test_episode(random_episodes: list[EpisodeResult]) -> None:
+    from types import SimpleNamespace
+
+    from lobzero.evaluation.report_figures import returns_figure
+
+    flat = [EpisodeResult(e.metrics.__class__(**{**e.metrics.to_dict(), "total_return": 0.0}),
+                          e.equity) for e in random_episodes]  # fmt: skip
+    runs = {
+        "random": [AgentRun("random", 0, 0, random_episodes)],
+        "flat": [AgentRun("flat", 0, 0, flat)],
+    }
+    fig = returns_figure(SimpleNamespace(agents=["random", "flat"], runs=runs))
+    try:
+        (ax,) = fig.axes
+        dots = [c.get_offsets()[:, 1] for c in ax.collections]
+        np.testing.assert_allclose(
+            sorted(dots[0]), sorted(e.metrics.total_return for e in random_episodes)
+        )
+        np.testing.assert_array_equal(dots[1], [0.0, 0.0, 0.0])
+        medians = [
+            ln.get_ydata()[0] for ln in ax.get_lines() if ln.get_color() in ("C1", "#ff7f0e")
+        ]
+        expected = np.median([e.metrics.total_return for e in random_episodes])
+        assert medians[0] == pytest.approx(expected)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["random", "flat"]
+    finally:
+        lobzero.evaluation.report.pyplot().close(fig)

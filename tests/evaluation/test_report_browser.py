@@ -108,7 +108,7 @@ def test_every_figure_loads_and_every_section_is_there(
     assert loaded(dom) == (len(figures), len(figures))
     headings = re.findall(r"<h2>(.*?)</h2>", dom)
     assert headings == [*SECTIONS, MODEL_SECTION]
-    assert "class=\"warn\"" not in dom
+    assert 'class="warn"' not in dom
     # the round trips of the best trader, and what training cost
     assert re.search(r"(imbalance|random): the highest mean test sharpe", dom)
     assert "<td>muzero</td><td>1</td><td>64</td>" in dom

@@ -129,7 +129,9 @@ def train_log(run: AgentRun) -> dict[str, np.ndarray]:
 
     if run.run_dir is None:
         return {}
-    for path in sorted(Path(run.run_dir).rglob("train_log.csv")):
+    run_dir = Path(run.run_dir)
+    trainer_out = run_dir / "final" / "train_log.csv"  # where compare's trainers write it
+    for path in [trainer_out, *sorted(run_dir.rglob("train_log.csv"))]:
         table = read_train_log(path)
         if table:
             return table

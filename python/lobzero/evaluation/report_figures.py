@@ -177,6 +177,7 @@ def _plain(ax: Any) -> None:
 
 
 def _finish(fig: Any, path: Path) -> Path:
+    """Saves the figure as ``path`` (PNG, 100 dpi), closes it, returns the path."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     pyplot().close(fig)
@@ -342,8 +343,13 @@ def plot_episode(agent: str, run: AgentRun, episode: EpisodeResult, path: Path) 
 
 
 def plot_returns(result: CompareResult, path: Path) -> Path:
+    """``returns.png``: :func:`returns_figure`."""
+    return _finish(returns_figure(result), path)
+
+
+def returns_figure(result: CompareResult) -> Any:
     """Per-episode test return of each agent as a box (quartiles, whiskers at 1.5 IQR) with
-    every episode as a dot."""
+    every episode as a dot; the matplotlib Figure."""
     plt = pyplot()
     values = [
         [e.metrics.total_return for r in result.runs[a] for e in r.episodes] for a in result.agents
@@ -359,13 +365,18 @@ def plot_returns(result: CompareResult, path: Path) -> Path:
     ax.set_ylabel("episode return")
     _percent(ax)
     ax.grid(alpha=0.3, axis="y")
-    return _finish(fig, path)
+    return fig
 
 
 def plot_timeline(splits: Sequence[Split], mid: tuple[np.ndarray, np.ndarray], path: Path) -> Path:
+    """``timeline.png``: :func:`timeline_figure`."""
+    return _finish(timeline_figure(splits, mid), path)
+
+
+def timeline_figure(splits: Sequence[Split], mid: tuple[np.ndarray, np.ndarray]) -> Any:
     """The market's mid price with the train, validation and test ranges of each fold shaded
     (top) and drawn as bars, one row per fold (bottom), against minutes (hours past two hours)
-    from the market's first sample."""
+    from the market's first sample; the matplotlib Figure."""
     plt = pyplot()
     ts, price = mid
     t0 = int(ts[0]) if len(ts) else min(s.train.start_ns for s in splits)
@@ -395,4 +406,4 @@ def plot_timeline(splits: Sequence[Split], mid: tuple[np.ndarray, np.ndarray], p
     bottom.set_ylim(len(splits) - 0.5, -0.5)
     bottom.set_xlabel(f"{unit} from the market's start")
     bottom.legend(fontsize=7, ncol=3, loc="upper left", bbox_to_anchor=(0, -0.6))
-    return _finish(fig, path)
+    return fig
