@@ -149,7 +149,10 @@ def _load_market(args: argparse.Namespace) -> Any:
     what = f"importing {args.data}" if args.data else "generating the synthetic market"
     with status_console.status(what):
         return load_market(
-            args.data, args.synth_seconds, seed=args.synth_seed, signal_strength=args.signal_strength
+            args.data,
+            args.synth_seconds,
+            seed=args.synth_seed,
+            signal_strength=args.signal_strength,
         )
 
 
@@ -309,12 +312,20 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from lobzero.evaluation.compare import CompareConfig, compare
+def compare_config(args: argparse.Namespace) -> Any:
+    """The :class:`~lobzero.evaluation.compare.CompareConfig` of ``lobzero compare``: its
+    defaults, then ``--config``, then ``--env-config`` (the ``[env]`` table), then the flags."""
+    from lobzero.evaluation.compare import CompareConfig
 
     config = _with_env_config(_layered(CompareConfig(), args.config, None, args), args)
     config = args.groups["compare"].apply(config, args)
-    config = merge(config, {"muzero": args.groups["muzero"].overrides(args)})
+    return merge(config, {"muzero": args.groups["muzero"].overrides(args)})
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from lobzero.evaluation.compare import compare
+
+    config = compare_config(args)
     market = _load_market(args)
     result = compare(
         market,
@@ -343,7 +354,10 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
     print_table(
         console,
         ("agent", *(headers[k] for k in columns)),
-        [(agent, *(fmt_ci(result, agent, k, sep="\n") for k in columns)) for agent in result.agents],
+        [
+            (agent, *(fmt_ci(result, agent, k, sep="\n") for k in columns))
+            for agent in result.agents
+        ],
         title=(
             f"test metrics on {market} ({plural(seeds, 'seed')}, "
             f"{plural(episodes, 'episode')} per agent; "
@@ -417,7 +431,9 @@ def _show_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace]
     return run
 
 
-def _add_out(parser: argparse.ArgumentParser, default: str | None, what: str, *aliases: str) -> None:
+def _add_out(
+    parser: argparse.ArgumentParser, default: str | None, what: str, *aliases: str
+) -> None:
     parser.add_argument(
         "-o",
         "--out",
@@ -439,7 +455,10 @@ def _add_market(parser: argparse.ArgumentParser, seconds: float, seed: int, *ali
         "market", "a market file, or the built-in synthetic market (`lobzero data synth` writes it)"
     )
     g.add_argument(
-        "--data", metavar="FILE", default=None, help="market file (default: none: the synthetic market)"
+        "--data",
+        metavar="FILE",
+        default=None,
+        help="market file (default: none: the synthetic market)",
     )
     g.add_argument(
         "--synth-seconds",
@@ -535,13 +554,17 @@ def _build_data(data: argparse.ArgumentParser) -> None:
     data.set_defaults(func=_show_help(data), groups={})
     data_sub = data.add_subparsers(title="data commands", metavar="COMMAND", parser_class=_Parser)
 
-    imp = data_sub.add_parser("import", help=DATA_COMMANDS["import"], description=DATA_COMMANDS["import"])
+    imp = data_sub.add_parser(
+        "import", help=DATA_COMMANDS["import"], description=DATA_COMMANDS["import"]
+    )
     imp.add_argument("inputs", nargs="+", type=Path, help="files of one recording, in order")
     _add_out(imp, None, "output .parquet", "--output")
     _import_flags(imp)
     imp.set_defaults(func=_cmd_import)
 
-    info = data_sub.add_parser("info", help=DATA_COMMANDS["info"], description=DATA_COMMANDS["info"])
+    info = data_sub.add_parser(
+        "info", help=DATA_COMMANDS["info"], description=DATA_COMMANDS["info"]
+    )
     info.add_argument("file", type=Path)
     info.add_argument(
         "--step-ms", type=float, default=100.0, help="clock of the spread and mid statistics (ms)"
@@ -550,7 +573,9 @@ def _build_data(data: argparse.ArgumentParser) -> None:
     _import_flags(info)
     info.set_defaults(func=_cmd_info)
 
-    synth = data_sub.add_parser("synth", help=DATA_COMMANDS["synth"], description=DATA_COMMANDS["synth"])
+    synth = data_sub.add_parser(
+        "synth", help=DATA_COMMANDS["synth"], description=DATA_COMMANDS["synth"]
+    )
     _add_out(synth, None, "output .parquet", "--output")
     synth.add_argument(
         "--preset",
@@ -559,7 +584,9 @@ def _build_data(data: argparse.ArgumentParser) -> None:
         help="signal: the market compare and train-agent use without --data "
         "(lobzero.signal_market); plain: SynthConfig's defaults",
     )
-    synth.add_argument("--config", type=Path, default=None, help="SynthConfig TOML, over the preset")
+    synth.add_argument(
+        "--config", type=Path, default=None, help="SynthConfig TOML, over the preset"
+    )
     groups = {
         "synth": FlagGroup(
             synth, _synth_presets()["signal"], "synthetic market (SynthConfig; --preset signal)"

@@ -355,6 +355,4 @@ def flag_message(
             return m.group(0)
         return (flag if value is None else f"{flag} {value}") + (rule or "")
 
-    return re.sub(
-        rf"(?<![\w.\-`])([a-z][a-z0-9_]*)(?:{_VALUE})?(\s+must\b)?", bare_sub, message
-    )
+    return re.sub(rf"(?<![\w.\-`])([a-z][a-z0-9_]*)(?:{_VALUE})?(\s+must\b)?", bare_sub, message)
