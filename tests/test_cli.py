@@ -417,3 +417,25 @@ def test_demo_comparison_is_the_shipped_example_config() -> None:
 
     example = Path(__file__).resolve().parents[1] / "examples" / "configs" / "compare_synth.toml"
     assert CompareConfig.load(example) == DEMO_COMPARE
+
+
+def test_the_readme_uses_the_flags_of_the_help() -> None:
+    """Every flag of the README's command-line block is a flag of its subcommand (the old
+    block had `--budget`, which is not train-adversarial's name any more)."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("## The command line", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    command = ""
+    seen = 0
+    for line in block.splitlines():
+        if line.startswith("lobzero "):
+            words = line.split()[1:3]
+            command = " ".join(words) if words[0] == "data" else words[0]
+            if command.startswith("-"):
+                continue
+        flags = re.findall(r"(?<![\w`-])(--[a-z][a-z-]*|-o)\b", line.split("#")[0])
+        if command and not command.startswith("-"):
+            known = options(command)
+            for flag in flags:
+                assert flag in known, (command, flag)
+                seen += 1
+    assert seen > 20

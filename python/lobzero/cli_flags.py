@@ -301,9 +301,11 @@ def flag_names(
             option = typed.get(flag.dest) or flag.option
             key = flag.path[-1]
             first = flag.dest in typed
-            for table, k in ((by_name, key), (by_owner, (flag.owner.__name__, key))):
-                table.setdefault(k, [])
-                table[k].insert(0, option) if first else table[k].append(option)
+            for options in (
+                by_name.setdefault(key, []),
+                by_owner.setdefault((flag.owner.__name__, key), []),
+            ):
+                options.insert(0 if first else len(options), option)
             if len(flag.path) > 1:  # "adversary.noise_std", as the core's messages say it
                 by_name.setdefault(".".join(flag.path[-2:]), []).append(option)
     names = {k: v[0] for k, v in by_name.items()}
