@@ -179,6 +179,7 @@ class RobustnessConfig(TomlConfig):
     rule agent (a trained agent plays in the one it learned, with this ``episode_steps``).
     """
 
+    #: injection levels played (per-decision probability of each perturbation)
     intensity: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
     #: episodes (seeds 0..n-1) per intensity level
     seeds: int = 3
