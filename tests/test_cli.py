@@ -308,6 +308,9 @@ def test_errors_name_the_flag_the_user_typed(
     assert "--moves-per-episode must" in line
     line = _error(["compare", "--step-ms", "0.0000001"], capsys)
     assert line.startswith("ConfigError: --step-ms must be > 0") and "_ns" not in line
+    good = lobzero.synth_market(seconds=10, seed=1).save(tmp_path / "m.parquet")
+    line = _error(["data", "info", str(good), "--step-ms", "0"], capsys)
+    assert line.startswith("ConfigError: --step-ms must be > 0") and "step_ns" not in line
     line = _error(["train-agent", "--adversary-noise-std", "-1"], capsys)
     assert line == "ConfigError: --adversary-noise-std must be >= 0"
     line = _error(["train-agent", "--algo", "ppo", "--muzero-hidden", "8"], capsys)
@@ -443,3 +446,17 @@ def test_the_readme_uses_the_flags_of_the_help() -> None:
                 assert flag in known, (command, flag)
                 seen += 1
     assert seen > 20
+
+
+def test_flag_names_leave_paths_and_plain_words_alone() -> None:
+    """Only field names with a rule after them (or an underscore) become flags: a file called
+    tick_size.csv, the word "levels" in prose, stay as they are."""
+    from lobzero.cli_flags import flag_message
+
+    names = {"tick_size": "--tick-size", "levels": "--levels", "step_ms": "--step-ms"}
+    assert flag_message("/a/tick_size.csv:3: bad", names, {}) == "/a/tick_size.csv:3: bad"
+    assert flag_message("10 levels a side", names, {}) == "10 levels a side"
+    assert flag_message("levels must be >= 1", names, {}) == "--levels must be >= 1"
+    assert flag_message("step_ns must be > 0", names, {}) == "--step-ms must be > 0"
+    owners = {("EnvConfig", "step_ms"): "--step-ms"}
+    assert flag_message("EnvConfig.step_ms must be > 0", {}, owners) == "--step-ms must be > 0"

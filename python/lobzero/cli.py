@@ -95,6 +95,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from lobzero.data.info import market_info
 
+    if not args.step_ms > 0:
+        raise ConfigError(f"--step-ms must be > 0, got {args.step_ms:g}")
     market = _import(args.file, args)
     info = market_info(market, step_ms=args.step_ms)
     if args.json:
@@ -571,7 +573,7 @@ def _build_data(data: argparse.ArgumentParser) -> None:
     )
     info.add_argument("--json", action="store_true", help="print one JSON object")
     _import_flags(info)
-    info.set_defaults(func=_cmd_info)
+    info.set_defaults(func=_cmd_info, extra_names={"step_ms": "--step-ms"})
 
     synth = data_sub.add_parser(
         "synth", help=DATA_COMMANDS["synth"], description=DATA_COMMANDS["synth"]

@@ -357,4 +357,6 @@ def flag_message(
             return m.group(0)
         return (flag if value is None else f"{flag} {value}") + (rule or "")
 
-    return re.sub(rf"(?<![\w.\-`])([a-z][a-z0-9_]*)(?:{_VALUE})?(\s+must\b)?", bare_sub, message)
+    # a name inside a path or file name (`/data/tick_size.csv`) is not a field
+    pattern = rf"(?<![\w.\-`/])([a-z][a-z0-9_]*)(?![\w./])(?:{_VALUE})?(\s+must\b)?"
+    return re.sub(pattern, bare_sub, message)
