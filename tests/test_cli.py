@@ -263,7 +263,7 @@ def test_help_shows_every_default() -> None:
         for action in parser._actions:
             if not action.option_strings or isinstance(action, argparse._HelpAction):
                 continue
-            text = formatter._get_help_string(action)
+            text = formatter._format_action(action)  # the lines --help prints for it
             assert "(default:" in text or "(required)" in text, (name, action.option_strings)
         parser.format_help()  # every help string formats (no stray % in a docstring)
 

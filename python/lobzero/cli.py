@@ -12,6 +12,7 @@ one line (``ParseError: rec.gz:55: ...``) with exit code 2.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -409,6 +410,13 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
             shown = f"{shown:,}"
         return f"{text} (default: {str(shown).replace('%', '%%')})".lstrip()
 
+    def _format_action(self, action: argparse.Action) -> str:
+        # argparse prints no help line for an option without help: give it its default's
+        if action.option_strings and action.help is None:
+            action = copy.copy(action)
+            action.help = self._get_help_string(action)
+        return super()._format_action(action)
+
 
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr, naming the flag, with exit code 2."""
@@ -598,7 +606,9 @@ def _build_data(data: argparse.ArgumentParser) -> None:
 
 
 def _build_train_agent(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--algo", choices=("muzero", "ppo", "sac"), default="muzero")
+    p.add_argument(
+        "--algo", choices=("muzero", "ppo", "sac"), default="muzero", help="what to train"
+    )
     p.add_argument(
         "--env", default=None, help="a gymnasium id to train MuZero on instead (e.g. CartPole-v1)"
     )

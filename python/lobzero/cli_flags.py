@@ -100,7 +100,7 @@ def field_docs(cls: type) -> dict[str, str]:
             continue
         match = re.match(r"(\w+)\s*:", stripped)
         if match and pending:
-            docs[match.group(1)] = " ".join(pending)
+            docs[match.group(1)] = " ".join(pending).replace("``", "")
         if not stripped.startswith("#"):
             pending = []
     text = " ".join((cls.__doc__ or "").split())
