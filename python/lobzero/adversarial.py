@@ -92,12 +92,17 @@ class AdversarialConfig(TomlConfig):
     """Settings of :func:`train_adversarial` (TOML; tables ``[adversary]``, ``[ppo]``,
     ``[sac]``, ``[muzero]``: the adversary's PPO, the trader's hyperparameters)."""
 
+    #: the trader's algorithm: ppo, sac or muzero
     trader: str = "ppo"
+    #: rounds of adversary training then trader training, after the plain phase
     rounds: int = 3
+    #: the trader's environment steps per phase
     trader_steps: int = 20_000
+    #: the adversary's environment steps per round
     adversary_steps: int = 20_000
     #: perturbations the adversary may inject per episode
     budget: int = 20
+    #: test episodes that score the trader after each phase
     eval_episodes: int = 8
     #: the last share of the market, held out: the trader is scored there, nobody trains there
     test_fraction: float = 0.2

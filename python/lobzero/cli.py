@@ -1,49 +1,53 @@
-"""The `lobzero` command. Subcommands per flow:
+"""The `lobzero` command: one subcommand per flow (`lobzero --help` lists them).
 
-lobzero data import --format F IN... -o OUT.parquet   exchange/vendor files -> lobzero Parquet
-lobzero data info FILE                                what a market file holds
-lobzero data synth --seconds S --seed N -o OUT        the built-in synthetic market
-lobzero train-agent --algo muzero --data F --out DIR  train one agent (muzero, ppo, sac)
-lobzero train-adversarial --trader ppo --rounds 3     a trader and an adversary, in turn
-lobzero compare --agents muzero,ppo,... --seeds 3     agents on the same walk-forward test
-lobzero demo                                          the quick tour `make demo` runs
+One grammar throughout: ``--steps`` is a training length, ``-o/--out`` the output, ``--seed``
+one seed and ``--seeds`` a number of seeds, ``--config`` the subcommand's TOML and
+``--env-config`` the environment's; ``--data`` a market file, else the synthetic market
+(``--synth-seconds``, ``--synth-seed``, ``--signal-strength``). The flags of the settings are
+generated from the configuration dataclasses (:mod:`lobzero.cli_flags`): defaults, then the
+TOML, then the flags typed. Results go to stdout; status and errors to stderr, an error as
+one line (``ParseError: rec.gz:55: ...``) with exit code 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
+from lobzero.cli_flags import FlagGroup, TypedFlag, flag_message, flag_names, load_over, merge
 from lobzero.exceptions import ConfigError, LobzeroError
+from lobzero.tables import plural, print_table
 
+#: results (tables, paths): stdout
 console = Console()
+#: status, progress and log lines: stderr, so that stdout stays the results
+status_console = Console(stderr=True)
 
 
 def print_info(info: dict[str, Any], title: str) -> None:
-    """Prints a summary dict (nested dicts on one line each) as a two-column rich table."""
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value")
+    """Prints a summary dict (nested dicts on one line each) as a two-column table."""
     rows: list[tuple[str, Any]] = []
     for key, value in info.items():
         if key == "import" and isinstance(value, dict):
             rows.extend((f"import.{k}", v) for k, v in value.items())
         else:
             rows.append((key, value))
+    cells = []
     for key, value in rows:
         if isinstance(value, dict):
-            value = ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+            # "k: v": a narrow column breaks at the space, never inside the number
+            value = ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
         elif isinstance(value, list):
             value = "\n".join(str(v) for v in value) or "-"
-        table.add_row(key, _fmt(value))
-    console.print(table)
+        cells.append((key, _fmt(value)))
+    print_table(console, ("field", "value"), cells, title=title, justify="left", show_header=False)
 
 
 def _fmt(value: Any) -> str:
@@ -59,34 +63,42 @@ def _check_parquet_output(output: Path) -> None:
     every reader, so any other suffix is refused before the work starts."""
     if output.suffix.lower() != ".parquet":
         raise ConfigError(
-            f"-o/--output {output}: the output is lobzero Parquet, name it *.parquet "
+            f"-o/--out {output}: the output is lobzero Parquet, name it *.parquet "
             f"(got suffix {output.suffix or 'none'!r})"
         )
 
 
-def _cmd_import(args: argparse.Namespace) -> int:
-    from lobzero.data.importers import import_market
-    from lobzero.data.info import market_info
+#: the options of `import_market` that `data import` and `data info` take, by flag dest
+IMPORT_OPTIONS = ("symbol", "venue", "tick_size", "lot_size", "on_gap")
 
-    _check_parquet_output(args.output)
-    options: dict[str, Any] = {}
-    for key in ("symbol", "venue", "tick_size", "lot_size", "on_gap"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
+
+def _import(inputs: Sequence[Path] | Path, args: argparse.Namespace) -> Any:
+    from lobzero.data.importers import import_market
+
+    options: dict[str, Any] = {k: getattr(args, k) for k in IMPORT_OPTIONS}
+    options = {k: v for k, v in options.items() if v is not None}
     if args.round_qty:
         options["round_qty"] = True
-    with console.status(f"importing {len(args.inputs)} file(s)"):
-        market = import_market(args.inputs, format=args.format, **options)
-    path = market.save(args.output)
+    return import_market(inputs, format=args.format, **options)
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from lobzero.data.info import market_info
+
+    _check_parquet_output(args.out)
+    with status_console.status(f"importing {plural(len(args.inputs), 'file')}"):
+        market = _import(args.inputs, args)
+    path = market.save(args.out)
     print_info(market_info(market), f"{path}")
     return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from lobzero.data.importers import import_market
     from lobzero.data.info import market_info
 
-    market = import_market(args.file, format=args.format)
+    if not args.step_ms > 0:
+        raise ConfigError(f"--step-ms must be > 0, got {args.step_ms:g}")
+    market = _import(args.file, args)
     info = market_info(market, step_ms=args.step_ms)
     if args.json:
         print(json.dumps(info))
@@ -95,49 +107,84 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _synth_presets() -> dict[str, Any]:
+    from lobzero.data.synth import SynthConfig, signal_market_config
+
+    return {"signal": signal_market_config(seconds=SynthConfig().seconds), "plain": SynthConfig()}
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
     from lobzero.data.info import market_info
-    from lobzero.data.synth import SynthConfig, synth_market
+    from lobzero.data.synth import synth_market
 
-    _check_parquet_output(args.output)
-    config = SynthConfig.load(args.config) if args.config else SynthConfig()
-    overrides = {
-        "seconds": args.seconds,
-        "seed": args.seed,
-        "signal_strength": args.signal_strength,
-    }
-    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
-    with console.status(f"generating {config.seconds:g} s of synthetic market"):
+    _check_parquet_output(args.out)
+    config = _layered(_synth_presets()[args.preset], args.config, args.groups["synth"], args)
+    with status_console.status(f"generating {config.seconds:g} s of synthetic market"):
         market = synth_market(config=config)
-    path = market.save(args.output)
+    path = market.save(args.out)
     print_info(market_info(market), f"{path}")
     return 0
 
 
-def _load_market(data: str | None, synth_seconds: float, signal_strength: float) -> Any:
-    """The market of ``--data``, or the built-in synthetic market with a signal (path 0)."""
+def _layered(base: Any, path: Path | None, group: FlagGroup | None, args: Any) -> Any:
+    """``base``, then the TOML at ``path`` (its tables change only the fields they name),
+    then the flags of ``group`` the user typed."""
+    config = load_over(base, path) if path is not None else base
+    return group.apply(config, args) if group is not None else config
+
+
+def _env_config(args: argparse.Namespace, base: Any) -> Any:
+    """The environment: ``base``, then ``--env-config``, then the environment flags."""
+    return _layered(base, args.env_config, args.groups["env"], args)
+
+
+def _with_env_config(config: Any, args: argparse.Namespace) -> Any:
+    """A configuration whose ``env`` table ``--env-config`` changes (before the flags)."""
+    if args.env_config is None:
+        return config
+    return config.replace(env=load_over(config.env, args.env_config))
+
+
+def _load_market(args: argparse.Namespace) -> Any:
+    """The market of ``--data``, or the built-in synthetic market with a signal."""
     from lobzero.evaluation.report import load_market
 
-    with console.status(f"importing {data}" if data else "generating the synthetic market"):
-        return load_market(data, synth_seconds, seed=0, signal_strength=signal_strength)
+    what = f"importing {args.data}" if args.data else "generating the synthetic market"
+    with status_console.status(what):
+        return load_market(
+            args.data,
+            args.synth_seconds,
+            seed=args.synth_seed,
+            signal_strength=args.signal_strength,
+        )
+
+
+def _refuse_other_algos(args: argparse.Namespace, algo: str) -> None:
+    """A flag of another algorithm's settings is a mistake, not something to ignore."""
+    for name in ("muzero", "ppo", "sac"):
+        if name == algo:
+            continue
+        for flag in args.groups[name].flags:
+            if getattr(args, flag.dest, None) is not None:
+                typed = (args.typed_flags or {}).get(flag.dest, flag.option)
+                raise ConfigError(f"{typed} is for --algo {name}, not {algo}")
 
 
 def _cmd_train_agent(args: argparse.Namespace) -> int:
     from lobzero.envs.config import EnvConfig
 
     out = Path(args.out)
-    env_config = EnvConfig.load(args.env_config) if args.env_config else EnvConfig()
-    if args.episode_steps is not None:
-        env_config = env_config.replace(episode_steps=args.episode_steps)
+    env_config = _env_config(args, EnvConfig())
+    _refuse_other_algos(args, args.algo)
     if args.algo == "muzero":
         from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
 
-        config = MuZeroConfig.load(args.config) if args.config else MuZeroConfig()
+        config = _layered(MuZeroConfig(), args.config, args.groups["muzero"], args)
         if args.steps is not None:
             config = config.replace(total_env_steps=args.steps)
         market = None
         if args.env is None:
-            market = _load_market(args.data, args.synth_seconds, args.signal_strength)
+            market = _load_market(args)
         elif args.data:
             raise ConfigError("give either --data (a market) or --env (a gymnasium id)")
         agent = train_muzero(
@@ -154,7 +201,7 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             returns = evaluate_gym(agent, args.env, episodes=config.eval_episodes)
             console.print(
                 f"{args.env}: mean return {sum(returns) / len(returns):.1f} over "
-                f"{len(returns)} greedy episodes"
+                f"{plural(len(returns), 'greedy episode')}"
             )
     else:
         from lobzero.baselines.sb3 import CONFIGS, train_sb3
@@ -163,15 +210,15 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             raise ConfigError(f"--env is for MuZero; {args.algo} trains on a market (--data)")
         if args.resume:
             raise ConfigError(f"--resume is for MuZero runs; {args.algo} starts afresh")
-        sb3_config = CONFIGS[args.algo].load(args.config) if args.config else None
-        market = _load_market(args.data, args.synth_seconds, args.signal_strength)
+        sb3_config = _layered(CONFIGS[args.algo](), args.config, args.groups[args.algo], args)
+        market = _load_market(args)
         train_sb3(
             args.algo,
             market,
             env_config,
             out,
             seed=args.seed,
-            total_steps=args.steps or 100_000,
+            total_steps=args.steps or DEFAULT_STEPS,
             config=sb3_config,
         )
     console.print(f"agent: {out} (lobzero.load_agent({str(out)!r}))")
@@ -182,45 +229,42 @@ def _cmd_train_adversarial(args: argparse.Namespace) -> int:
     from lobzero.adversarial import AdversarialConfig, train_adversarial
     from lobzero.envs.config import EnvConfig
 
-    config = AdversarialConfig.load(args.config) if args.config else AdversarialConfig()
-    overrides = {
-        "trader": args.trader,
-        "rounds": args.rounds,
-        "trader_steps": args.trader_steps,
-        "adversary_steps": args.adversary_steps,
-        "budget": args.budget,
-    }
-    config = config.replace(**{k: v for k, v in overrides.items() if v is not None})
-    env_config = EnvConfig.load(args.env_config) if args.env_config else EnvConfig()
-    if args.episode_steps is not None:
-        env_config = env_config.replace(episode_steps=args.episode_steps)
-    market = _load_market(args.data, args.synth_seconds, args.signal_strength)
-    table = Table(title=f"adversarial training of a {config.trader} trader (test returns)")
-    for col in ("round", "phase", "trader steps", "plain", "attacked", "moves/episode"):
-        table.add_column(col, justify="right")
+    config = _layered(AdversarialConfig(), args.config, args.groups["adversarial"], args)
+    config = merge(config, {"muzero": args.groups["muzero"].overrides(args)})
+    config.validate()
+    env_config = _env_config(args, EnvConfig())
+    market = _load_market(args)
 
     def log(row: dict[str, Any]) -> None:
         attacked = row.get("attacked_mean_return")
-        console.print(
+        status_console.print(
             f"round {row['round']} {row['phase']}: plain {row['plain_mean_return']:+.3%}"
             + ("" if attacked is None else f", attacked {attacked:+.3%}")
         )
 
-    with console.status("training trader and adversary in turn"):
+    with status_console.status("training trader and adversary in turn"):
         rows = train_adversarial(
             market, env_config, Path(args.out), config=config, seed=args.seed, log=log
         )
+    cells = []
     for r in rows:
         attacked = r.get("attacked_mean_return")
-        table.add_row(
-            str(r["round"]),
-            r["phase"],
-            f"{r['trader_steps']:,}",
-            f"{r['plain_mean_return']:+.3%}",
-            "-" if attacked is None else f"{attacked:+.3%}",
-            "-" if attacked is None else f"{r['adversary_moves_per_episode']:.1f}",
+        cells.append(
+            (
+                str(r["round"]),
+                r["phase"],
+                f"{r['trader_steps']:,}",
+                f"{r['plain_mean_return']:+.3%}",
+                "-" if attacked is None else f"{attacked:+.3%}",
+                "-" if attacked is None else f"{r['adversary_moves_per_episode']:.1f}",
+            )
         )
-    console.print(table)
+    print_table(
+        console,
+        ("round", "phase", "trader steps", "plain", "attacked", "moves/episode"),
+        cells,
+        title=f"adversarial training of a {config.trader} trader (test returns)",
+    )
     console.print(
         f"trader: {Path(args.out) / 'trader'}   adversary: {Path(args.out) / 'adversary'}"
     )
@@ -229,25 +273,27 @@ def _cmd_train_adversarial(args: argparse.Namespace) -> int:
 
 def _cmd_robustness(args: argparse.Namespace) -> int:
     from lobzero.evaluation.report import robustness_report
+    from lobzero.evaluation.robustness import RobustnessConfig
 
-    intensities = [float(x) for x in args.intensity.split(",") if x.strip()]
-    if not intensities:
+    config = _with_env_config(_layered(RobustnessConfig(), args.config, None, args), args)
+    config = args.groups["robustness"].apply(config, args)
+    if not config.intensity:
         raise ConfigError("--intensity needs at least one level, e.g. 0,0.1,0.2")
+    if config.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {config.seeds}")
     rows, paths = robustness_report(
         agent_spec=args.agent,
         data=args.data,
-        intensities=intensities,
-        seeds=list(range(args.seeds)),
-        episode_steps=args.episode_steps,
+        intensities=list(config.intensity),
+        seeds=list(range(config.seeds)),
+        episode_steps=config.env.episode_steps,
         out=Path(args.out),
         synth_seconds=args.synth_seconds,
-        synth_seed=args.market_seed,
+        synth_seed=args.synth_seed,
+        env_config=config.env,
     )
-    table = Table(title=f"robustness of {args.agent} (mean over {args.seeds} seeds)")
-    for col in ("intensity", "Sharpe", "max drawdown", "return", "worst return", "fees"):
-        table.add_column(col, justify="right")
-    for r in rows:
-        table.add_row(
+    cells = [
+        (
             f"{r['intensity']:g}",
             f"{r['sharpe']:.2f}",
             f"{r['max_drawdown']:.1%}",
@@ -255,27 +301,40 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
             f"{r['worst_return']:+.2%}",
             f"{r['fees']:,.2f}",
         )
-    console.print(table)
+        for r in rows
+    ]
+    print_table(
+        console,
+        ("intensity", "Sharpe", "max drawdown", "return", "worst return", "fees"),
+        cells,
+        title=f"robustness of {args.agent} (mean over {plural(config.seeds, 'seed')})",
+    )
     for line in paths["verdict"]:
-        console.print(line)
-    console.print(f"written: {paths['csv']}, {paths['json']}, {paths['png']}")
+        console.print(line, markup=False)
+    console.print(f"written: {paths['csv']}, {paths['json']}, {paths['png']}", markup=False)
     return 0
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from lobzero.evaluation.compare import CompareConfig, compare
+def compare_config(args: argparse.Namespace) -> Any:
+    """The :class:`~lobzero.evaluation.compare.CompareConfig` of ``lobzero compare``: its
+    defaults, then ``--config``, then ``--env-config`` (the ``[env]`` table), then the flags."""
+    from lobzero.evaluation.compare import CompareConfig
 
-    config = CompareConfig.load(args.config) if args.config else CompareConfig()
-    if args.episode_steps is not None:
-        config = config.replace(env=config.env.replace(episode_steps=args.episode_steps))
-    if args.folds is not None:
-        config = config.replace(walkforward=config.walkforward.replace(folds=args.folds))
-    market = _load_market(args.data, args.synth_seconds, args.signal_strength)
+    config = _with_env_config(_layered(CompareConfig(), args.config, None, args), args)
+    config = args.groups["compare"].apply(config, args)
+    return merge(config, {"muzero": args.groups["muzero"].overrides(args)})
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from lobzero.evaluation.compare import compare
+
+    config = compare_config(args)
+    market = _load_market(args)
     result = compare(
         market,
         args.agents,
         args.seeds,
-        args.budget_steps,
+        args.steps,
         Path(args.out),
         config=config,
         progress=True,
@@ -285,213 +344,474 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
-    """The comparison's rich table of test metrics (with bootstrap intervals), the verdicts
-    and each agent against the user's targets, then the report's path."""
-    from rich.markup import escape
-
+    """The comparison's table of test metrics (with bootstrap intervals), the verdicts and each
+    agent against the user's targets, then the report's path."""
     from lobzero.evaluation.compare_report import COLUMNS, fmt_ci, target_lines
 
     episodes = int(result.summary[result.agents[0]]["episodes"])
-    table = Table(
-        title=escape(
-            f"test metrics on {market} ({seeds} seeds, {episodes} episodes per agent; "
-            f"[{config.confidence:.0%} bootstrap interval])"
-        )
-    )
     columns = [
         *("sharpe", "episode_sharpe", "max_drawdown", "profit_factor", "win_rate"),
         *("total_return", "fills", "round_trips"),
     ]
     headers = {k: h for k, h, _ in COLUMNS}
-    table.add_column("agent", style="bold")
-    for key in columns:
-        table.add_column(headers[key], justify="right")
-    for agent in result.agents:
-        table.add_row(agent, *(escape(fmt_ci(result, agent, k, sep="\n")) for k in columns))
-    console.print(table)
+    print_table(
+        console,
+        ("agent", *(headers[k] for k in columns)),
+        [
+            (agent, *(fmt_ci(result, agent, k, sep="\n") for k in columns))
+            for agent in result.agents
+        ],
+        title=(
+            f"test metrics on {market} ({plural(seeds, 'seed')}, "
+            f"{plural(episodes, 'episode')} per agent; "
+            f"[{config.confidence:.0%} bootstrap interval])"
+        ),
+    )
     for v in result.verdicts:
-        console.print(escape(v.line()))
+        console.print(v.line(), markup=False)
     for line in target_lines(result):
-        console.print(escape(line))
-    console.print(f"report: {result.files['html']}")
+        console.print(line, markup=False)
+    console.print(f"report: {result.files['html']}", markup=False)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lobzero.demo import run_demo
 
-    return run_demo(out=Path(args.out), seeds=args.seeds, budget_steps=args.budget_steps)
+    return run_demo(out=Path(args.out), seeds=args.seeds, budget_steps=args.steps)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lobzero", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+# ---------------------------------------------------------------- the parser
+
+#: training steps of `train-agent` for PPO and SAC (MuZero: its config's total_env_steps)
+DEFAULT_STEPS = 100_000
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's help ends with its default (or says it is required); subcommand names
+    as long as ``train-adversarial`` keep their help on their line."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        kwargs.setdefault("max_help_position", 30)
+        super().__init__(prog, **kwargs)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            not action.option_strings
+            or "(default:" in text
+            or isinstance(action, argparse._HelpAction | argparse._VersionAction)
+        ):
+            return text
+        if action.required:
+            return f"{text} (required)".lstrip()
+        default = action.default
+        shown = "off" if default is False else "none" if default is None else default
+        if isinstance(shown, int) and not isinstance(shown, bool) and abs(shown) >= 10_000:
+            shown = f"{shown:,}"
+        return f"{text} (default: {str(shown).replace('%', '%%')})".lstrip()
+
+    def _format_action(self, action: argparse.Action) -> str:
+        # argparse prints no help line for an option without help: give it its default's
+        if action.option_strings and action.help is None:
+            action = copy.copy(action)
+            action.help = self._get_help_string(action)
+        return super()._format_action(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, naming the flag, with exit code 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> Any:
+        line = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {line} (see {self.prog} --help)\n")
+
+
+def _show_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], int]:
+    """What an incomplete command (``lobzero data``) does: its help, on stderr, exit 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return 2
+
+    return run
+
+
+def _add_out(
+    parser: argparse.ArgumentParser, default: str | None, what: str, *aliases: str
+) -> None:
+    parser.add_argument(
+        "-o",
+        "--out",
+        *aliases,
+        metavar="PATH",
+        type=Path,
+        default=default,
+        required=default is None,
+        help=what,
+        action=TypedFlag,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
 
-    data = sub.add_parser("data", help="import, inspect and generate market data")
-    data_sub = data.add_subparsers(dest="data_command", required=True)
 
-    imp = data_sub.add_parser("import", help="exchange/vendor files -> lobzero Parquet")
-    imp.add_argument("inputs", nargs="+", type=Path, help="files of one recording, in order")
-    imp.add_argument(
+def _add_market(parser: argparse.ArgumentParser, seconds: float, seed: int, *aliases: str) -> None:
+    """The market flags of every subcommand that builds an environment."""
+    from lobzero.data.synth import signal_market_config
+
+    g = parser.add_argument_group(
+        "market", "a market file, or the built-in synthetic market (`lobzero data synth` writes it)"
+    )
+    g.add_argument(
+        "--data",
+        metavar="FILE",
+        default=None,
+        help="market file (default: none: the synthetic market)",
+    )
+    g.add_argument(
+        "--synth-seconds",
+        metavar="S",
+        type=float,
+        default=seconds,
+        help="length of the synthetic market when --data is absent (s)",
+    )
+    g.add_argument(
+        "--synth-seed",
+        *aliases,
+        metavar="N",
+        type=int,
+        default=seed,
+        action=TypedFlag,
+        help="path (seed) of the synthetic market when --data is absent",
+    )
+    g.add_argument(
+        "--signal-strength",
+        metavar="X",
+        type=float,
+        default=signal_market_config().signal_strength,
+        action=TypedFlag,
+        help="signal of the synthetic market when --data is absent (0 none, 1 strongest)",
+    )
+
+
+def _add_configs(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--config", metavar="TOML", type=Path, default=None, help=f"{what} TOML")
+    parser.add_argument(
+        "--env-config", metavar="TOML", type=Path, default=None, help="EnvConfig TOML"
+    )
+
+
+#: EnvConfig fields without a flag: the seed is the run's (--seed, or each of --seeds)
+ENV_SKIP = {"seed": "the run's --seed (or each of --seeds) seeds the environment"}
+MUZERO_SKIP = {"total_env_steps": "--steps"}
+
+
+def _env_group(parser: argparse.ArgumentParser, base: Any | None = None) -> FlagGroup:
+    from lobzero.envs.config import EnvConfig
+
+    return FlagGroup(
+        parser, base or EnvConfig(), "environment (EnvConfig, over --env-config)", skip=ENV_SKIP
+    )
+
+
+def _algo_groups(parser: argparse.ArgumentParser, muzero_title: str) -> dict[str, FlagGroup]:
+    from lobzero.baselines.sb3 import PpoConfig, SacConfig
+    from lobzero.muzero.config import MuZeroConfig
+
+    return {
+        "muzero": FlagGroup(
+            parser, MuZeroConfig(), muzero_title, prefix="muzero-", skip=MUZERO_SKIP
+        ),
+        "ppo": FlagGroup(parser, PpoConfig(), "PPO (PpoConfig)", prefix="ppo-"),
+        "sac": FlagGroup(parser, SacConfig(), "SAC (SacConfig)", prefix="sac-"),
+    }
+
+
+def _import_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
         "--format",
         "-f",
         default=None,
         help="binance-stream, binance-csv, tardis, hftbacktest, parquet (default: guessed)",
     )
-    imp.add_argument("-o", "--output", type=Path, required=True, help="output .parquet")
-    imp.add_argument("--symbol")
-    imp.add_argument("--venue")
-    imp.add_argument("--tick-size", help="decimal, e.g. 0.01 (default: inferred when possible)")
-    imp.add_argument("--lot-size", help="decimal, e.g. 0.001 (default: inferred when possible)")
-    imp.add_argument(
+    p.add_argument("--symbol", action=TypedFlag, help="instrument symbol (default: the file's)")
+    p.add_argument("--venue", action=TypedFlag, help="venue (default: the file's)")
+    p.add_argument(
+        "--tick-size",
+        action=TypedFlag,
+        help="decimal, e.g. 0.01 (default: inferred when possible)",
+    )
+    p.add_argument(
+        "--lot-size", action=TypedFlag, help="decimal, e.g. 0.001 (default: inferred when possible)"
+    )
+    p.add_argument(
         "--on-gap",
         choices=["error", "resync"],
         default=None,
-        help="on a sequence gap: stop (default) or clear the book until a snapshot",
+        action=TypedFlag,
+        help="on a sequence gap: stop, or clear the book until a snapshot (default: error)",
     )
-    imp.add_argument(
+    p.add_argument(
         "--round-qty",
         action="store_true",
         help="round sizes off the lot grid to the nearest lot (counted)",
     )
+
+
+def _build_data(data: argparse.ArgumentParser) -> None:
+    data.set_defaults(func=_show_help(data), groups={})
+    data_sub = data.add_subparsers(title="data commands", metavar="COMMAND", parser_class=_Parser)
+
+    imp = data_sub.add_parser(
+        "import", help=DATA_COMMANDS["import"], description=DATA_COMMANDS["import"]
+    )
+    imp.add_argument("inputs", nargs="+", type=Path, help="files of one recording, in order")
+    _add_out(imp, None, "output .parquet", "--output")
+    _import_flags(imp)
     imp.set_defaults(func=_cmd_import)
 
-    info = data_sub.add_parser("info", help="what a market file holds")
+    info = data_sub.add_parser(
+        "info", help=DATA_COMMANDS["info"], description=DATA_COMMANDS["info"]
+    )
     info.add_argument("file", type=Path)
-    info.add_argument("--format", "-f", default=None)
     info.add_argument(
-        "--step-ms", type=float, default=100.0, help="clock for spread/mid statistics (ms)"
+        "--step-ms", type=float, default=100.0, help="clock of the spread and mid statistics (ms)"
     )
     info.add_argument("--json", action="store_true", help="print one JSON object")
-    info.set_defaults(func=_cmd_info)
+    _import_flags(info)
+    info.set_defaults(func=_cmd_info, extra_names={"step_ms": "--step-ms"})
 
-    synth = data_sub.add_parser("synth", help="generate the built-in synthetic market")
-    synth.add_argument("--seconds", type=float, default=None, help="market time to generate (s)")
-    synth.add_argument("--seed", type=int, default=None)
+    synth = data_sub.add_parser(
+        "synth", help=DATA_COMMANDS["synth"], description=DATA_COMMANDS["synth"]
+    )
+    _add_out(synth, None, "output .parquet", "--output")
     synth.add_argument(
-        "--signal-strength",
-        type=float,
+        "--preset",
+        choices=("signal", "plain"),
+        default="signal",
+        help="signal: the market compare and train-agent use without --data "
+        "(lobzero.signal_market); plain: SynthConfig's defaults",
+    )
+    synth.add_argument(
+        "--config", type=Path, default=None, help="SynthConfig TOML, over the preset"
+    )
+    groups = {
+        "synth": FlagGroup(
+            synth, _synth_presets()["signal"], "synthetic market (SynthConfig; --preset signal)"
+        )
+    }
+    synth.set_defaults(func=_cmd_synth, groups=groups)
+
+
+def _build_train_agent(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--algo", choices=("muzero", "ppo", "sac"), default="muzero", help="what to train"
+    )
+    p.add_argument(
+        "--env", default=None, help="a gymnasium id to train MuZero on instead (e.g. CartPole-v1)"
+    )
+    p.add_argument(
+        "--steps",
+        metavar="N",
+        type=int,
         default=None,
-        help="0 = no predictable signal, 1 = strongest",
+        action=TypedFlag,
+        help=f"environment steps to train (default: {DEFAULT_STEPS:,}, or the --config's "
+        "total_env_steps for MuZero)",
     )
-    synth.add_argument("--config", type=Path, default=None, help="SynthConfig TOML")
-    synth.add_argument("-o", "--output", type=Path, required=True)
-    synth.set_defaults(func=_cmd_synth)
-
-    train = sub.add_parser("train-agent", help="train one agent (MuZero, PPO or SAC)")
-    train.add_argument("--algo", choices=("muzero", "ppo", "sac"), default="muzero")
-    train.add_argument("--data", default=None, help="market file (default: synthetic market)")
-    train.add_argument(
-        "--env", default=None, help="a gymnasium environment id instead (MuZero, e.g. CartPole-v1)"
+    _add_out(p, "runs/agent", "output folder")
+    p.add_argument(
+        "--seed", metavar="N", type=int, default=0, help="seed of the run and its environments"
     )
-    train.add_argument("--config", type=Path, default=None, help="the algorithm's TOML config")
-    train.add_argument("--env-config", type=Path, default=None, help="EnvConfig TOML")
-    train.add_argument("--steps", type=int, default=None, help="environment steps to train")
-    train.add_argument("--episode-steps", type=int, default=None, help="decisions per episode")
-    train.add_argument("--out", default="runs/agent", help="output folder")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--resume", action="store_true", help="continue from out/checkpoint.pt")
-    train.add_argument("--device", default="cpu", help="cpu or cuda")
-    train.add_argument("--synth-seconds", type=float, default=3600.0)
-    train.add_argument("--signal-strength", type=float, default=1.0)
-    train.set_defaults(func=_cmd_train_agent)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_configs(p, "the algorithm's (MuZeroConfig, PpoConfig or SacConfig)")
+    _add_market(p, 3600.0, 0)
+    groups = {"env": _env_group(p), **_algo_groups(p, "MuZero (MuZeroConfig, over --config)")}
+    p.set_defaults(func=_cmd_train_agent, groups=groups, extra_names={"total_env_steps": "--steps"})
 
-    adv = sub.add_parser("train-adversarial", help="train a trader and an adversary (PPO) in turn")
-    adv.add_argument("--trader", choices=("ppo", "sac", "muzero"), default=None)
-    adv.add_argument("--data", default=None, help="market file (default: synthetic market)")
-    adv.add_argument("--config", type=Path, default=None, help="AdversarialConfig TOML")
-    adv.add_argument("--env-config", type=Path, default=None, help="EnvConfig TOML")
-    adv.add_argument("--rounds", type=int, default=None)
-    adv.add_argument("--trader-steps", type=int, default=None, help="per phase")
-    adv.add_argument("--adversary-steps", type=int, default=None, help="per phase")
-    adv.add_argument("--budget", type=int, default=None, help="perturbations per episode")
-    adv.add_argument("--episode-steps", type=int, default=None, help="decisions per episode")
-    adv.add_argument("--out", default="runs/adversarial", help="output folder")
-    adv.add_argument("--seed", type=int, default=0)
-    adv.add_argument("--synth-seconds", type=float, default=3600.0)
-    adv.add_argument("--signal-strength", type=float, default=1.0)
-    adv.set_defaults(func=_cmd_train_adversarial)
 
-    rob = sub.add_parser("robustness", help="an agent's metrics under adversarial injection")
-    rob.add_argument(
+def _build_train_adversarial(p: argparse.ArgumentParser) -> None:
+    from lobzero.adversarial import AdversarialConfig
+    from lobzero.muzero.config import MuZeroConfig
+
+    _add_out(p, "runs/adversarial", "output folder")
+    p.add_argument(
+        "--seed", metavar="N", type=int, default=0, help="seed of the run and its environments"
+    )
+    _add_configs(p, "AdversarialConfig")
+    _add_market(p, 3600.0, 0)
+    groups = {
+        "adversarial": FlagGroup(
+            p,
+            AdversarialConfig(),
+            "adversarial training (AdversarialConfig, over --config)",
+            renames={
+                "trader_steps": ("--steps", "--trader-steps"),
+                "budget": ("--moves-per-episode", "--budget"),
+            },
+            prefixes={"adversary": "adversary-ppo-"},
+            skip={"muzero": "the --muzero-* flags"},
+        ),
+        "muzero": FlagGroup(
+            p,
+            MuZeroConfig(),
+            "MuZero trader (--trader muzero; MuZeroConfig)",
+            prefix="muzero-",
+            skip={"total_env_steps": "--steps"},
+        ),
+        "env": _env_group(p),
+    }
+    p.set_defaults(func=_cmd_train_adversarial, groups=groups)
+
+
+def _build_robustness(p: argparse.ArgumentParser) -> None:
+    from lobzero.evaluation.robustness import RobustnessConfig
+
+    p.add_argument(
         "--agent",
         required=True,
         help="rule:NAME (flat, buy_and_hold, random, imbalance) or an agent folder",
     )
-    rob.add_argument(
-        "--data", default=None, help="market file (default: the built-in synthetic market)"
+    _add_out(p, "runs/robustness", "output folder")
+    _add_configs(p, "RobustnessConfig ([env] included)")
+    # path 1: not the path 0 that train-agent and compare train on
+    _add_market(p, 3600.0, 1, "--market-seed")
+    group = FlagGroup(
+        p,
+        RobustnessConfig(),
+        "robustness (RobustnessConfig; the environment over --env-config)",
+        prefixes={"env": ""},
+        skip={"env.seed": ENV_SKIP["seed"]},
     )
-    rob.add_argument("--intensity", default="0,0.1,0.2,0.3", help="comma-separated levels")
-    rob.add_argument("--seeds", type=int, default=3, help="episodes (seeds) per level")
-    rob.add_argument("--episode-steps", type=int, default=3000, help="decisions per episode")
-    rob.add_argument(
-        "--synth-seconds",
-        type=float,
-        default=3600.0,
-        help="length of the synthetic market when --data is absent",
-    )
-    rob.add_argument(
-        "--market-seed",
-        type=int,
-        default=1,
-        help="path of the synthetic market without --data (1: not the path 0 that train-agent "
-        "and compare train on)",
-    )
-    rob.add_argument("--out", default="runs/robustness", help="output folder")
-    rob.set_defaults(func=_cmd_robustness)
+    p.set_defaults(func=_cmd_robustness, groups={"robustness": group})
 
-    cmp = sub.add_parser(
-        "compare", help="train, select and test agents on the same walk-forward split"
-    )
-    cmp.add_argument(
-        "--data", default=None, help="market file (default: a synthetic market with a signal)"
-    )
-    cmp.add_argument(
+
+def _build_compare(p: argparse.ArgumentParser) -> None:
+    from lobzero.evaluation.compare import AGENTS, CompareConfig
+    from lobzero.muzero.config import MuZeroConfig
+
+    p.add_argument(
         "--agents",
+        metavar="LIST",
         default="muzero,ppo,sac,buy_and_hold,random,flat",
-        help="comma-separated: muzero (Gumbel), muzero_puct, stochastic_muzero, ppo, sac, "
-        "buy_and_hold, random, flat, imbalance (the first is the candidate of the verdict)",
+        help=f"comma-separated, the first is the candidate of the verdict; of {', '.join(AGENTS)}",
     )
-    cmp.add_argument("--seeds", type=int, default=3, help="seeds per agent")
-    cmp.add_argument(
-        "--budget-steps", type=int, default=20_000, help="training env steps per agent and seed"
+    p.add_argument("--seeds", metavar="N", type=int, default=3, help="training seeds per agent")
+    p.add_argument(
+        "--steps",
+        "--budget-steps",
+        metavar="N",
+        type=int,
+        default=20_000,
+        action=TypedFlag,
+        help="training env steps per agent, seed and fold",
     )
-    cmp.add_argument("--out", default="runs/compare", help="report folder")
-    cmp.add_argument(
-        "--config", type=Path, default=None, help="CompareConfig TOML ([env], [ppo], ...)"
-    )
-    cmp.add_argument("--episode-steps", type=int, default=None, help="decisions per episode")
-    cmp.add_argument("--folds", type=int, default=None, help="rolling walk-forward folds")
-    cmp.add_argument(
-        "--synth-seconds",
-        type=float,
-        default=1800.0,
-        help="length of the synthetic market when --data is absent",
-    )
-    cmp.add_argument(
-        "--signal-strength",
-        type=float,
-        default=1.0,
-        help="signal of the synthetic market when --data is absent (0 none, 1 strongest)",
-    )
-    cmp.set_defaults(func=_cmd_compare)
+    _add_out(p, "runs/compare", "report folder")
+    _add_configs(p, "CompareConfig ([env], [walkforward], [ppo], [sac], [muzero])")
+    _add_market(p, 1800.0, 0)
+    groups = {
+        "compare": FlagGroup(
+            p,
+            CompareConfig(),
+            "comparison and its environment (CompareConfig, over --config and --env-config)",
+            prefixes={"env": "", "ppo": "ppo-", "sac": "sac-"},
+            renames={"walkforward.folds": ("--folds", "--walkforward-folds")},
+            skip={"env.seed": ENV_SKIP["seed"], "muzero": "the --muzero-* flags"},
+        ),
+        "muzero": FlagGroup(
+            p,
+            MuZeroConfig(),
+            "MuZero agents (the changes of CompareConfig.muzero)",
+            prefix="muzero-",
+            skip={"total_env_steps": "--steps"},
+        ),
+    }
+    extra = {"budget_steps": "--steps", "total_env_steps": "--steps"}
+    p.set_defaults(func=_cmd_compare, groups=groups, extra_names=extra)
 
-    demo = sub.add_parser("demo", help="the quick tour that `make demo` runs")
-    demo.add_argument("--out", default="runs/demo", help="output folder")
-    demo.add_argument("--seeds", type=int, default=2, help="seeds per agent in the comparison")
-    demo.add_argument("--budget-steps", type=int, default=8000, help="training steps per agent")
-    demo.set_defaults(func=_cmd_demo)
+
+def _build_demo(p: argparse.ArgumentParser) -> None:
+    _add_out(p, "runs/demo", "output folder")
+    p.add_argument("--seeds", type=int, default=2, help="training seeds per agent")
+    p.add_argument(
+        "--steps", "--budget-steps", type=int, default=8000, help="training steps per agent"
+    )
+    p.set_defaults(func=_cmd_demo, groups={})
+
+
+DATA_COMMANDS = {
+    "import": "exchange/vendor files -> lobzero Parquet",
+    "info": "what a market file holds (--json: one JSON object)",
+    "synth": "write the built-in synthetic market (the one compare uses by default)",
+}
+
+#: subcommand -> (one line of help, what adds its flags)
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "data": ("market data: data import | data info | data synth", _build_data),
+    "train-agent": ("train one agent (MuZero, PPO or SAC)", _build_train_agent),
+    "train-adversarial": (
+        "train a trader and a PPO adversary in turn",
+        _build_train_adversarial,
+    ),
+    "robustness": ("an agent's metrics under adversarial injection", _build_robustness),
+    "compare": ("train, select and test agents on one walk-forward split", _build_compare),
+    "demo": ("the quick tour that `make demo` runs", _build_demo),
+}
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The `lobzero` parser; ``only``: the one subcommand whose flags are built (building a
+    subcommand imports its configurations), "" for none (the top-level help)."""
+    from lobzero import __version__
+
+    parser = _Parser(
+        prog="lobzero",
+        description="lobzero: train and compare trading agents on limit-order-book data.",
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
+    parser.add_argument("--version", action="version", version=f"lobzero {__version__}")
+    parser.set_defaults(func=_show_help(parser), groups={})
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
+    for name, (summary, build) in COMMANDS.items():
+        p = sub.add_parser(name, help=summary, description=summary)
+        if only is None or only == name:
+            build(p)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str:
+    """The subcommand named in ``argv`` ("" when none: top-level options only)."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+def _error_line(error: BaseException, args: argparse.Namespace) -> str:
+    """The error as one line, in the words of the flags the user typed."""
+    names, owners = flag_names(
+        args.groups.values(), getattr(args, "typed_flags", None), getattr(args, "extra_names", None)
+    )
+    for dest in (*IMPORT_OPTIONS, "out", "steps", "synth_seed", "signal_strength"):
+        names.setdefault(dest, "--" + dest.replace("_", "-"))
+    message = flag_message(" ".join(str(error).split()), names, owners)
+    return f"{type(error).__name__}: {message}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lobzero` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_of(argv)
+    parser = build_parser(command if command in COMMANDS else "")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors (already printed)
+        return int(e.code or 0)
     try:
         return int(args.func(args))
     except LobzeroError as e:
-        console.print(f"[bold red]{type(e).__name__}[/]: {e}")
+        sys.stdout.flush()
+        sys.stderr.write(_error_line(e, args) + "\n")
         return 2
 
 

@@ -53,7 +53,7 @@ def test_an_empty_file_fails_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtu
         pass
     out = tmp_path / "out.parquet"
     assert main(["data", "import", str(empty), "-o", str(out), "--format", "binance-stream"]) == 2
-    assert "day.gz" in capsys.readouterr().out
+    assert "day.gz" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -127,8 +127,8 @@ def test_import_output_must_be_named_parquet(
     src = small_market().save(tmp_path / "in.parquet")
     out = tmp_path / name
     assert main(["data", "import", str(src), "-o", str(out), "--format", "parquet"]) == 2
-    said = capsys.readouterr().out
-    assert "ConfigError" in said and "-o/--output" in said and ".parquet" in said
+    said = capsys.readouterr().err
+    assert "ConfigError" in said and "-o/--out" in said and ".parquet" in said
     assert not out.exists()
     assert main(["data", "import", str(src), "-o", str(tmp_path / "ok.PARQUET")]) == 0
 
@@ -139,5 +139,5 @@ def test_synth_output_must_be_named_parquet(
     """Before: ``data synth -o out.csv`` wrote Parquet under a .csv name, rc 0."""
     out = tmp_path / "out.csv"
     assert main(["data", "synth", "--seconds", "10", "-o", str(out)]) == 2
-    said = capsys.readouterr().out
-    assert "-o/--output" in said and ".parquet" in said and not out.exists()
+    said = capsys.readouterr().err
+    assert "-o/--out" in said and ".parquet" in said and not out.exists()

@@ -45,6 +45,6 @@ def test_train_agent_on_a_market(tmp_path: Path) -> None:
 
 def test_train_agent_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train-agent", "--env", "CartPole-v1", "--data", "x.parquet"]) == 2
-    assert "either --data" in capsys.readouterr().out
+    assert "either --data" in capsys.readouterr().err
     assert main(["train-agent", "--algo", "ppo", "--env", "CartPole-v1"]) == 2
-    assert "--env is for MuZero" in capsys.readouterr().out
+    assert "--env is for MuZero" in capsys.readouterr().err

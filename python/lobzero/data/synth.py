@@ -97,13 +97,21 @@ def synth_market(config: SynthConfig | None = None, **overrides: Any) -> Market:
 SIGNAL_MARKET_REVERSION = 0.05
 
 
-def signal_market(seconds: float = 7200.0, seed: int = 0, signal_strength: float = 1.0) -> Market:
-    """The built-in synthetic market with a real, tradeable signal: :func:`synth_market` with a
-    slow order-flow pressure (``pressure_reversion`` :data:`SIGNAL_MARKET_REVERSION`). What the
-    demo, ``lobzero compare`` and ``train-agent`` use when no market file is given."""
-    return synth_market(
+def signal_market_config(
+    seconds: float = 7200.0, seed: int = 0, signal_strength: float = 1.0
+) -> SynthConfig:
+    """The :class:`SynthConfig` of :func:`signal_market` (what ``lobzero data synth`` writes
+    by default)."""
+    return SynthConfig(
         seconds=seconds,
         seed=seed,
         signal_strength=signal_strength,
         pressure_reversion=SIGNAL_MARKET_REVERSION,
     )
+
+
+def signal_market(seconds: float = 7200.0, seed: int = 0, signal_strength: float = 1.0) -> Market:
+    """The built-in synthetic market with a real, tradeable signal: :func:`synth_market` with a
+    slow order-flow pressure (``pressure_reversion`` :data:`SIGNAL_MARKET_REVERSION`). What the
+    demo, ``lobzero compare`` and ``train-agent`` use when no market file is given."""
+    return synth_market(config=signal_market_config(seconds, seed, signal_strength))

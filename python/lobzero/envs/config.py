@@ -59,20 +59,35 @@ class AdversaryConfig(TomlConfig):
     ``info["perturbations"]`` lists the ones that fired in the step.
     """
 
+    #: per-decision probability of each perturbation unless its own is given
     intensity: float = 0.0
+    #: probability of slippage (none: intensity): fills land slippage_ticks further away
     slippage: float | None = None
+    #: probability of a price gap (none: intensity): the book moves gap_ticks for good
     price_gap: float | None = None
+    #: probability of thin liquidity (none: intensity)
     liquidity: float | None = None
+    #: probability of a latency spike (none: intensity)
     latency_spike: float | None = None
+    #: probability of noise on the features (none: intensity)
     obs_noise: float | None = None
+    #: probability of a pessimistic reward (none: intensity)
     reward: float | None = None
+    #: ticks a slipped fill lands further against the trader
     slippage_ticks: int = 2
+    #: ticks the whole book moves on a price gap
     gap_ticks: int = 10
+    #: share of size the best levels lose on thin liquidity
     liquidity_fraction: float = 0.5
+    #: levels a side that thin liquidity hits
     liquidity_levels: int = 3
+    #: decisions thin liquidity lasts
     liquidity_steps: int = 10
+    #: multiplies the order latency on a latency spike
     latency_multiplier: float = 10.0
+    #: std of the Gaussian noise on every feature
     noise_std: float = 0.1
+    #: positive rewards x reward_scale, negative ones x (2 - reward_scale)
     reward_scale: float = 0.5
 
     def __post_init__(self) -> None:
@@ -123,29 +138,48 @@ class EnvConfig(TomlConfig):
     ``truncated`` (as when the market runs out of events). ``terminated`` means bankruptcy.
     """
 
+    #: decision clock: one decision every step_ms milliseconds of market (receive) time
     step_ms: float = 100.0
+    #: one decision every step_events events instead, when > 0
     step_events: int = 0
+    #: "target" (Discrete(5) target positions), "side" (sell / hold / buy side_unit) or
+    #: "continuous" (target position as a fraction of max_position)
     action_mode: Literal["target", "side", "continuous"] = "target"
     #: largest absolute position, base units (e.g. BTC); rounded to whole lots
     max_position: float = 1.0
-    #: size of one "side" action, base units (default: half of max_position)
+    #: size of one "side" action, base units (none: half of max_position)
     side_unit: float | None = None
+    #: fee of a market order, basis points of its notional
     taker_fee_bps: float = 4.0
+    #: fee of a passive fill, basis points of its notional
     maker_fee_bps: float = 2.0
+    #: delay between a decision and its order meeting the book, ms
     latency_ms: float = 10.0
+    #: "pnl" (change of equity net of fees), "log_return" or "risk_adjusted"
     reward: Literal["pnl", "log_return", "risk_adjusted"] = "pnl"
+    #: multiplies the "pnl" and "risk_adjusted" rewards
     reward_scale: float = 1.0
+    #: "risk_adjusted": penalty per |position value| x one-decision mid volatility
     risk_aversion: float = 0.0
     #: starting cash, quote currency
     initial_cash: float = 100_000.0
+    #: decisions per episode
     episode_steps: int = 1000
+    #: episodes start at or after this receive time, ns UTC (none: the market's start)
     start_ns: int | None = None
+    #: hard end: no event received at or after it is used, ns UTC (none: the market's end)
     end_ns: int | None = None
+    #: observation features, in order (of lobzero.envs.config.ALL_FEATURES)
     features: tuple[str, ...] = ALL_FEATURES
+    #: book levels a side in the "levels" feature
     levels: int = 5
+    #: depths (levels) of the "imbalance" features
     imbalance_depths: tuple[int, ...] = (1, 3, 5)
+    #: horizons (decisions) of the "returns" features
     return_horizons: tuple[int, ...] = (1, 5, 20)
+    #: window (decisions) of the "volatility" feature
     volatility_window: int = 20
+    #: observations stacked per decision
     frame_stack: int = 1
     #: adversarial injection (none by default)
     adversary: AdversaryConfig = field(default_factory=AdversaryConfig)

@@ -117,10 +117,12 @@ def robustness_report(
     out: Path,
     synth_seconds: float = 3600.0,
     synth_seed: int = 1,
+    env_config: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Runs :func:`lobzero.evaluation.robustness` and writes ``robustness.csv``,
     ``robustness.json`` (with the flat baseline's rows) and ``robustness.png``
-    (:func:`robustness_figure`)."""
+    (:func:`robustness_figure`). ``env_config``: the environment of a rule agent (default: 0.1
+    max position); a trained agent plays in its own, with ``episode_steps``."""
     plt = pyplot()
 
     from lobzero.agents import agent_env_config
@@ -129,7 +131,7 @@ def robustness_report(
     from lobzero.evaluation.robustness import robustness
 
     market = load_market(data, synth_seconds, seed=synth_seed)
-    config = EnvConfig(max_position=0.1, episode_steps=episode_steps)
+    config = (env_config or EnvConfig(max_position=0.1)).replace(episode_steps=episode_steps)
     feature_names = TradingEnv(market, config).feature_names
     agent = load_agent_spec(agent_spec, feature_names)
     # a trained agent plays in the environment it learned (clock, features, action mode)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lobzero.config import TomlConfig
 from lobzero.data.market import Market
 from lobzero.envs import AdversaryConfig, EnvConfig, TradingEnv
 from lobzero.evaluation.metrics import Metrics, compute_metrics
@@ -217,3 +218,23 @@ __all__ = [
     "run_episode",
     "run_episodes",
 ]
+
+
+def _robustness_env() -> EnvConfig:
+    return EnvConfig(max_position=0.1, episode_steps=3000)
+
+
+@dataclass(frozen=True)
+class RobustnessConfig(TomlConfig):
+    """Settings of ``lobzero robustness`` (TOML; table ``[env]``).
+
+    ``intensity``: the injection levels played (probability per decision of each
+    perturbation); ``seeds``: episodes (seeds 0..n-1) per level; ``env``: the environment of a
+    rule agent (a trained agent plays in the one it learned, with this ``episode_steps``).
+    """
+
+    #: injection levels played (per-decision probability of each perturbation)
+    intensity: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3)
+    #: episodes (seeds 0..n-1) per intensity level
+    seeds: int = 3
+    env: EnvConfig = field(default_factory=_robustness_env)
