@@ -270,6 +270,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         config = config.replace(env=config.env.replace(episode_steps=args.episode_steps))
     if args.folds is not None:
         config = config.replace(walkforward=config.walkforward.replace(folds=args.folds))
+    if args.budget_seconds is not None:
+        config = config.replace(budget_seconds=args.budget_seconds)
     market = _load_market(args.data, args.synth_seconds, args.signal_strength)
     result = compare(
         market,
@@ -456,6 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seeds", type=int, default=3, help="seeds per agent")
     cmp.add_argument(
         "--budget-steps", type=int, default=20_000, help="training env steps per agent and seed"
+    )
+    cmp.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=None,
+        help="wall-clock training seconds per agent and seed, ending a run before its step "
+        "budget when reached (default: no limit)",
     )
     cmp.add_argument("--out", default="runs/compare", help="report folder")
     cmp.add_argument(

@@ -266,6 +266,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
                         "selected_step": r.selected_step,
                         "validation": r.validation,
                         "train_seconds": r.train_seconds,
+                        "train_env_steps": r.train_env_steps,
                         "test_seconds": r.test_seconds,
                         "model_check": None if r.model_check is None else r.model_check.to_dict(),
                         "episodes": [
