@@ -57,6 +57,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "support 300 unscaled": {"support_size": 300, "value_scale": 1.0, "value_transform": "sqrt"},
     "time limit bootstraps": {"time_limit": "bootstrap"},
     "gumbel node bounds": {"gumbel_value_bounds": "node"},
+    "gumbel noise fixed": {"gumbel_noise": "fixed"},
     "puct 50 sims": {"algorithm": "muzero", "num_simulations": 50},
     "stochastic": {"algorithm": "stochastic"},
     "consistency": {"consistency_weight": 2.0},

@@ -24,7 +24,8 @@ Configuration keywords (defaults): ``algorithm`` ("muzero" PUCT or "gumbel" Gumb
 ``exploration_fraction`` (0.25), ``value_bounds`` (None: min-max over each tree),
 ``unvisited_value`` ("zero", as the MuZero pseudocode, or "parent"),
 ``max_considered_actions`` (16),
-``gumbel_c_visit`` (50), ``gumbel_c_scale`` (0.1), ``reuse_subtree`` (False), ``seed`` (0).
+``gumbel_c_visit`` (50), ``gumbel_c_scale`` (0.1), ``gumbel_scale`` (1: the multiplier of the
+root's Gumbel draws with noise, mctx's ``gumbel_scale``), ``reuse_subtree`` (False), ``seed`` (0).
 
 PUCT follows the MuZero pseudocode: ``pb_c = ln((N + base + 1) / base) + init``, times
 ``sqrt(N) / (n + 1)``, times the prior, plus the child's Q ``reward + discount * value``

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lobzero.budget import TrainingBudget
 from lobzero.config import TomlConfig
 from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
@@ -233,14 +234,17 @@ def train_sb3(
     total_steps: int,
     config: PpoConfig | SacConfig | None = None,
     on_checkpoint: Callable[[int, Sb3Agent], None] | None = None,
+    max_seconds: float | None = None,
 ) -> Sb3Agent:
-    """Trains PPO or SAC for ``total_steps`` environment steps (summed over the vector) on
-    ``market`` with ``env_config`` (its episode start range is the training range; its action
-    mode is replaced by the algorithm's) and saves the final agent in ``out``.
+    """Trains PPO or SAC for ``total_steps`` environment steps (summed over the vector), or
+    until ``max_seconds`` of wall time have passed when that comes first, on ``market`` with
+    ``env_config`` (its episode start range is the training range; its action mode is replaced
+    by the algorithm's) and saves the final agent in ``out``.
 
-    ``on_checkpoint(step, agent)`` is called ``config.checkpoints`` times, evenly spaced, the
-    last after the final step (``step``: environment steps so far); ``agent`` is the model being
-    trained (save it to keep that checkpoint). The same seed gives the same agent.
+    ``on_checkpoint(step, agent)`` is called ``config.checkpoints`` times, evenly spaced over the
+    budget (:class:`lobzero.budget.TrainingBudget`), the last after the final step (``step``:
+    environment steps so far); ``agent`` is the model being trained (save it to keep that
+    checkpoint). The same seed gives the same agent (without a time limit).
     """
     from stable_baselines3.common.callbacks import BaseCallback
 
@@ -255,7 +259,6 @@ def train_sb3(
         raise ConfigError(f"total_steps must be >= 1, got {total_steps}")
     if config.checkpoints < 1 or config.num_envs < 1:
         raise ConfigError("checkpoints and num_envs must be >= 1")
-    n_marks = config.checkpoints
     if isinstance(config, PpoConfig) and config.n_steps * config.num_envs > total_steps:
         # a rollout longer than the budget would overshoot it: fit the rollout to the budget
         n_steps = max(8, total_steps // config.num_envs)
@@ -269,23 +272,14 @@ def train_sb3(
     venv.seed(seed)
     model = _build_model(algo, venv, config, seed)
     agent = Sb3Agent(model, algo, env_config, vec.feature_names, config)
-    marks = sorted({max(1, total_steps * (k + 1) // config.checkpoints) for k in range(n_marks)})
+    budget = TrainingBudget(total_steps, max_seconds, config.checkpoints)
 
     class _Checkpoints(BaseCallback):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.next = 0
-
         def _on_step(self) -> bool:
             # the last mark is the end of the run, called after learn() returns
-            crossed = self.next
-            while crossed < len(marks) - 1 and self.num_timesteps >= marks[crossed]:
-                crossed += 1
-            if crossed > self.next:
-                self.next = crossed
-                if on_checkpoint is not None:
-                    on_checkpoint(int(self.num_timesteps), agent)
-            return True
+            if budget.checkpoint_due(int(self.num_timesteps)) and on_checkpoint is not None:
+                on_checkpoint(int(self.num_timesteps), agent)
+            return not budget.out_of_time()
 
     model.learn(total_timesteps=total_steps, callback=_Checkpoints(), progress_bar=False)
     if on_checkpoint is not None:

@@ -89,7 +89,11 @@ class CompareConfig(TomlConfig):
     of :class:`lobzero.muzero.MuZeroConfig` to change (``total_env_steps`` comes from the
     budget, and ``checkpoint_interval``, unless given, is a quarter of it);
     ``min_judged_seconds``: the shortest test range (market seconds, all folds together) on
-    which the deployment targets are judged (one day by default; shorter: "not judged").
+    which the deployment targets are judged (one day by default; shorter: "not judged");
+    ``budget_seconds``: wall-clock seconds of training per learned agent, seed and fold (0: no
+    limit), ended at whichever of it and the step budget comes first, with the checkpoints at
+    the same fractions of it (:class:`lobzero.budget.TrainingBudget`): an equal wall-time
+    comparison gives a step budget no agent reaches and this.
     """
 
     env: EnvConfig = field(default_factory=_default_env)
@@ -100,6 +104,7 @@ class CompareConfig(TomlConfig):
     bootstrap_resamples: int = 2000
     confidence: float = 0.95
     min_judged_seconds: float = MIN_JUDGED_SECONDS
+    budget_seconds: float = 0.0
     ppo: PpoConfig = field(default_factory=PpoConfig)
     sac: SacConfig = field(default_factory=SacConfig)
     muzero: dict[str, Any] = field(default_factory=dict)
@@ -111,8 +116,8 @@ class AgentRun:
 
     ``validation``: (step, mean validation score) per checkpoint; ``selected_step`` the step of
     the checkpoint tested (None for rule agents); seconds spent training and testing;
-    ``train_env_steps`` the environment steps trained (the step of the last checkpoint scored;
-    0 for rule agents); ``run_dir`` the folder of the run's files (agents, training log).
+    ``train_env_steps`` the environment steps trained (the step of the last checkpoint scored,
+    less than the step budget when the time budget ended the run; 0 for rule agents); ``run_dir`` the folder of the run's files (agents, training log).
     """
 
     agent: str
@@ -240,6 +245,7 @@ def _train(
             device="cpu",
             on_checkpoint=selector,
             progress=False,
+            max_seconds=config.budget_seconds or None,
         )
     from lobzero.baselines.sb3 import train_sb3
 
@@ -252,6 +258,7 @@ def _train(
         total_steps=budget_steps,
         config=config.ppo if name == "ppo" else config.sac,
         on_checkpoint=selector,
+        max_seconds=config.budget_seconds or None,
     )
 
 
@@ -290,8 +297,8 @@ def _run_one(
         )
         train_env = split.train.env_config(base)
         final = _train(name, market, train_env, run_dir, seed, budget_steps, config, selector)
-        if not selector.history or selector.history[-1][0] < budget_steps:
-            selector(budget_steps, final)  # the final model, when no checkpoint was at the end
+        if not selector.history:
+            selector(budget_steps, final)  # both trainers checkpoint their end; never else
         assert selector.best is not None
         run.validation, run.selected_step = selector.history, selector.best[0]
         run.train_env_steps = max(step for step, _ in selector.history)
@@ -405,6 +412,8 @@ def compare(
         raise ConfigError(f"budget_steps must be >= 1 to train agents, got {budget_steps}")
     if config.select_by not in SELECT_BY:
         raise ConfigError(f"select_by must be one of {SELECT_BY}, got {config.select_by!r}")
+    if not (config.budget_seconds >= 0 and np.isfinite(config.budget_seconds)):
+        raise ConfigError(f"budget_seconds must be >= 0, got {config.budget_seconds}")
     if config.validation_episodes < 1 or config.test_episodes < 0:
         raise ConfigError("validation_episodes must be >= 1 and test_episodes >= 0")
     for name in names:

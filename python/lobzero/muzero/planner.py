@@ -72,7 +72,7 @@ class Planner:
         self.device = torch.device(device)
         self.seed = seed
         self._batches: dict[
-            tuple[int, tuple[float, float] | None], MctsBatch | StochasticMctsBatch
+            tuple[int, tuple[float, float] | None, float], MctsBatch | StochasticMctsBatch
         ] = {}
 
     def value_bounds(self) -> tuple[float, float] | None:
@@ -83,13 +83,20 @@ class Planner:
         spread = self.net.codec.typical_value()
         return (-spread, spread)
 
-    def _batch(self, size: int) -> MctsBatch | StochasticMctsBatch:
-        # the bounds change once, when the value scale is fitted after the warm-up
-        key = (size, self.value_bounds())
+    def gumbel_scale(self, temperature: float) -> float:
+        """The multiplier of the root's Gumbel draws in a search with noise at
+        ``temperature`` (``gumbel_noise``: the temperature itself, or 1)."""
+        return temperature if self.config.gumbel_noise == "temperature" else 1.0
+
+    def _batch(self, size: int, gumbel_scale: float = 1.0) -> MctsBatch | StochasticMctsBatch:
+        # the bounds change once, when the value scale is fitted after the warm-up, and the
+        # Gumbel scale with each step of the temperature schedule: a few batches in all
+        key = (size, self.value_bounds(), gumbel_scale)
         if key not in self._batches:
             common = {
                 "seed": self.seed + len(self._batches),
                 "value_bounds": key[1],
+                "gumbel_scale": gumbel_scale,
                 **self.config.mcts_kwargs(),
             }
             if isinstance(self.net, StochasticMuZeroNet):
@@ -161,7 +168,7 @@ class Planner:
             return packed, after - before, codec.to_scalar(value), logits
 
         try:
-            batch = self._batch(len(obs))
+            batch = self._batch(len(obs), self.gumbel_scale(temperature) if noise else 1.0)
             if isinstance(net, StochasticMuZeroNet):
                 assert isinstance(batch, StochasticMctsBatch)
 

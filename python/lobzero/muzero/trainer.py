@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from lobzero.agents import CHECKPOINT_VERSION, check_format_version
+from lobzero.budget import TrainingBudget
 from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
@@ -154,8 +155,10 @@ def train_muzero(
     on_checkpoint: CheckpointCallback | None = None,
     progress: bool = True,
     env_wrapper: EnvWrapper | None = None,
+    max_seconds: float | None = None,
 ) -> MuZeroAgent:
-    """Trains MuZero for ``config.total_env_steps`` environment steps and returns the agent.
+    """Trains MuZero for ``config.total_env_steps`` environment steps, or until
+    ``max_seconds`` of wall time have passed when that comes first, and returns the agent.
 
     Plays a :class:`lobzero.VecTradingEnv` over ``market`` (``env_config``; its
     ``start_ns``/``end_ns`` range is all that is played, so a walk-forward split trains on its
@@ -163,6 +166,9 @@ def train_muzero(
     ``out/`` (see the module docstring); ``on_checkpoint(env_steps, agent)`` is called after
     each checkpoint (e.g. to score the agent on a validation range). ``env_wrapper`` wraps the
     trading environments before play (:class:`lobzero.envs.adversarial.AdversarialVecEnv`).
+    With ``max_seconds``, a checkpoint also falls at each even fraction of that time (as many
+    as ``checkpoint_interval`` makes of the step budget), and the schedules (temperature,
+    learning rate, priority β) still follow the step budget.
     """
     config.validate()
     out = Path(out)
@@ -259,8 +265,14 @@ def train_muzero(
     next_log = (env_steps // config.log_interval + 1) * config.log_interval
     next_checkpoint = (env_steps // config.checkpoint_interval + 1) * config.checkpoint_interval
     bar = _Bar(config.total_env_steps, env_steps) if progress else None
+    # the clock of a time budget; the step marks stay at multiples of checkpoint_interval
+    clock = TrainingBudget(
+        config.total_env_steps,
+        max_seconds,
+        checkpoints=max(1, config.total_env_steps // config.checkpoint_interval),
+    )
     try:
-        while env_steps < config.total_env_steps:
+        while env_steps < config.total_env_steps and not clock.out_of_time():
             temperature = config.temperature(env_steps)
             actors.update_normalizer = env_steps < config.warmup_steps
             finished = actors.step(temperature)
@@ -296,7 +308,7 @@ def train_muzero(
                     buffer.update_priorities(batch.lanes, batch.positions, priorities)
             if bar is not None:
                 bar.advance(env_steps, recent)
-            if env_steps >= next_log or env_steps >= config.total_env_steps:
+            if env_steps >= next_log or env_steps >= config.total_env_steps or clock.out_of_time():
                 seconds = time.perf_counter() - started
                 returns = [r for r, _ in recent]
                 log.write(
@@ -317,8 +329,10 @@ def train_muzero(
                 warn.check(last_stats)
                 recent = []
                 next_log += config.log_interval
-            if env_steps >= next_checkpoint:
+            time_mark = clock.max_seconds is not None and clock.checkpoint_due(0)
+            if env_steps >= next_checkpoint or time_mark:
                 checkpoint()
+            while next_checkpoint <= env_steps:
                 next_checkpoint += config.checkpoint_interval
         if checkpointed_at != env_steps:
             checkpoint()

@@ -78,6 +78,7 @@ fn parse_config(
             "exploration_fraction" => c.exploration_fraction = float()?,
             "gumbel_c_visit" => c.gumbel_c_visit = float()?,
             "gumbel_c_scale" => c.gumbel_c_scale = float()?,
+            "gumbel_scale" => c.gumbel_scale = float()?,
             "seed" => c.seed = value.extract().map_err(|_| bad("an integer >= 0"))?,
             "max_considered_actions" => {
                 c.max_considered_actions = value.extract().map_err(|_| bad("an integer >= 1"))?

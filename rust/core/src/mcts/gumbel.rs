@@ -54,7 +54,7 @@ pub(crate) fn prepare_root(t: &mut MctsBatch, b: usize, noise: bool) {
         let legal = t.legal[b * na + a];
         legal_count += legal as usize;
         t.gumbel[b * na + a] = if legal && noise {
-            t.rngs[b].gumbel()
+            t.cfg.gumbel_scale * t.rngs[b].gumbel()
         } else {
             0.0
         };

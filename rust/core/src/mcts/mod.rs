@@ -135,6 +135,9 @@ pub struct MctsConfig {
     /// Gumbel: sigma(q) = (c_visit + max visits) * c_scale * q.
     pub gumbel_c_visit: f64,
     pub gumbel_c_scale: f64,
+    /// Gumbel: the root's Gumbel draws are multiplied by this with noise (mctx's
+    /// `gumbel_scale`): 1 is the paper's exploration, 0 acts as without noise.
+    pub gumbel_scale: f64,
     /// Keep room for the chosen subtree to become the next root (`MctsBatch::reuse_subtree`).
     pub reuse_subtree: bool,
     pub seed: u64,
@@ -157,6 +160,7 @@ impl MctsConfig {
             max_considered_actions: 16,
             gumbel_c_visit: 50.0,
             gumbel_c_scale: 0.1,
+            gumbel_scale: 1.0,
             reuse_subtree: false,
             seed: 0,
         }
@@ -231,8 +235,14 @@ impl MctsConfig {
             return bad("mcts: max_considered_actions must be >= 1".into());
         }
         let non_negative = |x: f64| x.is_finite() && x >= 0.0;
-        if !non_negative(self.gumbel_c_visit) || !non_negative(self.gumbel_c_scale) {
-            return bad("mcts: gumbel_c_visit and gumbel_c_scale must be finite and >= 0".into());
+        if !non_negative(self.gumbel_c_visit)
+            || !non_negative(self.gumbel_c_scale)
+            || !non_negative(self.gumbel_scale)
+        {
+            return bad(
+                "mcts: gumbel_c_visit, gumbel_c_scale and gumbel_scale must be finite and >= 0"
+                    .into(),
+            );
         }
         if self.reuse_subtree && self.algorithm == Algorithm::Gumbel {
             return bad(
