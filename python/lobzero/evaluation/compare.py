@@ -104,6 +104,8 @@ class CompareConfig(TomlConfig):
     bootstrap_resamples: int = 2000
     confidence: float = 0.95
     min_judged_seconds: float = MIN_JUDGED_SECONDS
+    #: wall-clock seconds of training per learned agent, seed and fold (0: no limit); a run
+    #: ends at whichever of this and the step budget comes first
     budget_seconds: float = 0.0
     ppo: PpoConfig = field(default_factory=PpoConfig)
     sac: SacConfig = field(default_factory=SacConfig)
@@ -117,7 +119,8 @@ class AgentRun:
     ``validation``: (step, mean validation score) per checkpoint; ``selected_step`` the step of
     the checkpoint tested (None for rule agents); seconds spent training and testing;
     ``train_env_steps`` the environment steps trained (the step of the last checkpoint scored,
-    less than the step budget when the time budget ended the run; 0 for rule agents); ``run_dir`` the folder of the run's files (agents, training log).
+    less than the step budget when the time budget ended the run; 0 for rule agents);
+    ``run_dir`` the folder of the run's files (agents, training log).
     """
 
     agent: str
