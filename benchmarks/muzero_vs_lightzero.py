@@ -1,0 +1,414 @@
+"""lobzero's MuZero against LightZero's, side by side on the same environment and budget.
+
+    python benchmarks/muzero_vs_lightzero.py --peer-python /path/to/lightzero-venv/bin/python
+        [--env CartPole-v1|lobzero] [--steps N] [--seeds 0,1,2] [--eval-interval N]
+        [--simulations 16] [--lightzero-policy muzero|gumbel_muzero] [--lightzero-ssl]
+        [--out DIR] [--json]
+
+For every seed it trains lobzero's MuZero in this process and then LightZero's MuZero
+(``lzero`` 0.1.0) in its own virtual environment, through ``benchmarks/lightzero_runner.py``
+run by ``--peer-python`` with this checkout's ``python/`` on ``PYTHONPATH`` (the trading
+environment and the scoring code come from lobzero; numpy 1.26 there loads lobzero's
+extension). Both get the same env steps, simulations per search, discount, TD and unroll
+steps, batch size, updates per env step and learning rate, and are scored by the same code
+(``lightzero_runner.evaluate``) at the same env-step marks: the greedy return (search without
+noise, the most preferred action) over
+
+- CartPole-v1: 20 episodes seeded 10000..10019 (lobzero's ``evaluate_gym``);
+- lobzero: the % of starting cash per episode over 8 episodes spread over the held-out last
+  20 % of ``signal_market(seed=0)`` (the demo's environment: 1 s decisions, 5-minute episodes,
+  1 BTC at most, 1 bps taker fee), trained on its first 80 % (as benchmarks/muzero_ablation.py).
+
+It prints both learning curves (return against env steps and against training wall time,
+evaluations excluded), the final returns, and the env steps and time lobzero took to reach
+LightZero's final return. ``--json`` prints one line instead: ``lobzero_return``,
+``lightzero_return`` (means over seeds of the final evaluation), ``lobzero_seconds``,
+``lightzero_seconds`` (mean training wall time), per-seed lists and the curves.
+
+Differences that remain (see :data:`DIFFERENCES`): LightZero collects whole episodes per
+collect (8 at a time), so it may pass the budget by up to one collect and its evaluations fall
+at the first collect past each mark (its env steps are reported as they are); LightZero's
+network is its MLP model (latent 128, BN) with its 601-atom categorical heads; lobzero keeps
+its own recipe for each environment (Gumbel search, prioritized replay, warm-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lightzero_runner import evaluate, trading_setup
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: lobzero's MuZeroConfig fields per environment: CartPole's are benchmarks/muzero_cartpole.py's
+#: (the run that solves it), the trading env's are benchmarks/muzero_ablation.py's BASE
+#: (MuZeroConfig's defaults: discount 0.97, fitted linear support, bounded-feature scaling)
+LOBZERO: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {
+        "num_envs": 16,
+        "algorithm": "gumbel",
+        "batch_size": 128,
+        "replay_ratio": 0.5,
+        "td_steps": 5,
+        "learning_rate": 3e-3,
+        "support_size": 300,
+        "discount": 0.997,
+        "value_transform": "sqrt",
+        "value_scale": 1.0,
+        "obs_scaling": "running",
+        "priority_scale": "value",
+        "gumbel_value_bounds": "node",
+        "warmup_steps": 1_000,
+        "replay_capacity": 50_000,
+        "target_update_interval": 100,
+        "torch_threads": 1,
+    },
+    "lobzero": {
+        "algorithm": "gumbel",
+        "support_size": 50,
+        "num_envs": 16,
+        "batch_size": 128,
+        "td_steps": 10,
+        "warmup_steps": 1_000,
+        "replay_ratio": 0.25,
+        "torch_threads": 1,
+    },
+}
+
+#: what the benchmark sets on both sides from lobzero's configuration
+SHARED = ("discount", "td_steps", "unroll_steps", "batch_size", "replay_ratio", "learning_rate")
+
+DIFFERENCES = [
+    "LightZero collects 8 whole episodes per collect: it can pass the env-step budget by up to "
+    "one collect, and evaluates at the first collect past each mark (its env steps are reported)",
+    "network: lobzero's MLP (its latent/hidden sizes) vs LightZero's MuZeroModelMLP (latent 128, "
+    "BatchNorm, 601-atom reward and value heads, support scale 300)",
+    "search: lobzero uses Gumbel MuZero (sequential halving); LightZero's 'muzero' policy PUCT "
+    "with Dirichlet noise (--lightzero-policy gumbel_muzero for its Gumbel variant)",
+    "replay: lobzero prioritized (alpha 0.6, beta 0.4->1); LightZero uniform (its zoo default)",
+    "exploration: lobzero a random warm-up (1,000 steps) then visit-count temperatures "
+    "1 -> 0.5 -> 0.25; LightZero none and a fixed temperature 0.25",
+    "observations: lobzero scales them (running mean/sd on CartPole, the features' bounds on the "
+    "trading env); LightZero feeds them raw",
+    "values: lobzero's support per env (CartPole: sqrt transform, 601 atoms; trading: a linear "
+    "support fitted to the warm-up's returns); LightZero's sqrt transform with 601 atoms",
+    "optimiser: lobzero AdamW (weight decay 1e-4); LightZero Adam (weight decay 1e-4)",
+    "target network: lobzero refreshes every 100 (CartPole) / 200 updates; LightZero every 100",
+    "wall time: lobzero's includes writing a checkpoint (network, optimiser and replay buffer) "
+    "at every evaluation mark; LightZero's writes none",
+]
+
+
+@dataclass
+class Curve:
+    """One training run's evaluations: ``rows`` of env_steps, train_seconds, eval_return."""
+
+    side: str
+    seed: int
+    rows: list[dict[str, float]] = field(default_factory=list)
+    parameters: int = 0
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.rows[-1] if self.rows else {}
+
+
+def run_lobzero(env: str, steps: int, seed: int, sims: int, interval: int, episodes: int) -> Curve:
+    """Trains lobzero's MuZero here, evaluating at every ``interval`` env steps and at the end."""
+    import torch
+    from lobzero.muzero import MuZeroAgent, MuZeroConfig, train_muzero
+
+    fields = {
+        **LOBZERO[env],
+        "num_simulations": sims,
+        "total_env_steps": steps,
+        "checkpoint_interval": interval,
+        "log_interval": interval,
+    }
+    config = MuZeroConfig.from_dict(fields)
+    curve = Curve("lobzero", seed)
+    started = time.perf_counter()
+    eval_seconds = 0.0
+
+    def on_checkpoint(env_steps: int, agent: MuZeroAgent) -> None:
+        nonlocal eval_seconds
+        if not curve.parameters:
+            curve.parameters = int(sum(p.numel() for p in agent.net.parameters()))
+        t = time.perf_counter()
+        value = evaluate(agent, env, episodes)
+        eval_seconds += time.perf_counter() - t
+        now = time.perf_counter() - started
+        curve.rows.append(
+            {
+                "env_steps": env_steps,
+                "train_seconds": now - eval_seconds,
+                "seconds": now,
+                "eval_return": value,
+            }
+        )
+
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory(prefix="lobzero_muzero_") as out:
+        if env == "lobzero":
+            market, train_config, _, _ = trading_setup(seed)
+            train_muzero(
+                config,
+                out,
+                market=market,
+                env_config=train_config,
+                seed=seed,
+                on_checkpoint=on_checkpoint,
+                progress=False,
+            )
+        else:
+            train_muzero(
+                config, out, env_id=env, seed=seed, on_checkpoint=on_checkpoint, progress=False
+            )
+    return curve
+
+
+def run_lightzero(
+    peer_python: str,
+    env: str,
+    steps: int,
+    seed: int,
+    sims: int,
+    interval: int,
+    episodes: int,
+    policy: str,
+    ssl: bool,
+) -> Curve:
+    """Trains LightZero's MuZero in the peer venv (``lightzero_runner.py``), reading its JSON
+    lines; its log goes to a temporary file, shown when the run fails."""
+    lob = LOBZERO[env]
+    settings = {
+        "env": env,
+        "steps": steps,
+        "seed": seed,
+        "eval_interval": interval,
+        "eval_episodes": episodes,
+        "num_simulations": sims,
+        "discount": lob.get("discount", 0.97),
+        "td_steps": lob["td_steps"],
+        "unroll_steps": 5,
+        "batch_size": lob["batch_size"],
+        "replay_ratio": lob["replay_ratio"],
+        "learning_rate": lob.get("learning_rate", 3e-3),
+        "torch_threads": 1,
+        "policy": policy,
+        "self_supervised_learning_loss": ssl,
+    }
+    environ = {**os.environ, "PYTHONPATH": str(REPO / "python")}
+    curve = Curve("lightzero", seed)
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [peer_python, str(REPO / "benchmarks" / "lightzero_runner.py"), json.dumps(settings)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=environ,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if not line.startswith('{"kind"'):
+                continue  # DI-engine's own prints
+            row = json.loads(line)
+            if row["kind"] == "setup":
+                curve.parameters = int(row["parameters"])
+            elif row["kind"] == "eval":
+                curve.rows.append(
+                    {k: row[k] for k in ("env_steps", "train_seconds", "seconds", "eval_return")}
+                )
+        if proc.wait() != 0:
+            log.seek(0)
+            tail = log.read()[-4000:]
+            sys.exit(f"the LightZero runner failed (exit {proc.returncode}):\n{tail}")
+    return curve
+
+
+def first_reaching(curve: Curve, target: float) -> dict[str, float] | None:
+    """The first evaluation of ``curve`` with a return of at least ``target``, or None."""
+    return next((r for r in curve.rows if r["eval_return"] >= target), None)
+
+
+def summary(
+    env: str, lob: list[Curve], lz: list[Curve], args: argparse.Namespace
+) -> dict[str, Any]:
+    lob_final = [c.final["eval_return"] for c in lob]
+    lz_final = [c.final["eval_return"] for c in lz]
+    target = float(np.mean(lz_final))
+    reached = [first_reaching(c, target) for c in lob]
+    return {
+        "env": env,
+        "steps": args.steps,
+        "seeds": [c.seed for c in lob],
+        "simulations": args.simulations,
+        "lightzero_policy": args.lightzero_policy,
+        "lightzero_ssl": args.lightzero_ssl,
+        "lobzero_return": float(np.mean(lob_final)),
+        "lightzero_return": target,
+        "lobzero_seconds": float(np.mean([c.final["train_seconds"] for c in lob])),
+        "lightzero_seconds": float(np.mean([c.final["train_seconds"] for c in lz])),
+        "lobzero_returns": lob_final,
+        "lightzero_returns": lz_final,
+        "lobzero_env_steps": [int(c.final["env_steps"]) for c in lob],
+        "lightzero_env_steps": [int(c.final["env_steps"]) for c in lz],
+        "lobzero_parameters": lob[0].parameters,
+        "lightzero_parameters": lz[0].parameters,
+        # per lobzero seed: its first evaluation at or above LightZero's mean final return
+        "lobzero_steps_to_lightzero_return": [
+            None if r is None else int(r["env_steps"]) for r in reached
+        ],
+        "lobzero_seconds_to_lightzero_return": [
+            None if r is None else r["train_seconds"] for r in reached
+        ],
+        "curves": {
+            "lobzero": [c.rows for c in lob],
+            "lightzero": [c.rows for c in lz],
+        },
+        "differences": DIFFERENCES,
+    }
+
+
+def print_report(result: dict[str, Any]) -> None:
+    unit = "% of cash per episode" if result["env"] == "lobzero" else "return"
+    print(
+        f"\n{result['env']}: {result['steps']} env steps, {result['simulations']} simulations, "
+        f"seeds {result['seeds']}; greedy {unit} at each mark (train s excludes evaluation)"
+    )
+    for side in ("lobzero", "lightzero"):
+        print(f"\n{side} ({result[f'{side}_parameters']:,} parameters)")
+        print(f"{'seed':>4s} {'env steps':>10s} {'train s':>9s} {'return':>10s}")
+        for seed, rows in zip(result["seeds"], result["curves"][side], strict=True):
+            for r in rows:
+                steps, secs, value = int(r["env_steps"]), r["train_seconds"], r["eval_return"]
+                print(f"{seed:4d} {steps:10d} {secs:9.1f} {value:10.2f}")
+    print("\nfinal (mean over seeds; per seed)")
+    for side in ("lobzero", "lightzero"):
+        per = " / ".join(f"{v:.2f}" for v in result[f"{side}_returns"])
+        steps = " / ".join(str(v) for v in result[f"{side}_env_steps"])
+        print(
+            f"  {side:10s} return {result[f'{side}_return']:9.2f} ({per})  train "
+            f"{result[f'{side}_seconds']:7.1f} s  env steps {steps}"
+        )
+    steps_to = result["lobzero_steps_to_lightzero_return"]
+    secs_to = result["lobzero_seconds_to_lightzero_return"]
+    print(
+        f"  lobzero reached LightZero's final return {result['lightzero_return']:.2f} at env steps "
+        f"{steps_to}, train seconds {[None if s is None else round(s, 1) for s in secs_to]}"
+    )
+    print("\nsettings that differ:")
+    for d in result["differences"]:
+        print(f"  - {d}")
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for side, colour in (("lobzero", "tab:blue"), ("lightzero", "tab:orange")):
+        for i, rows in enumerate(result["curves"][side]):
+            label = side if i == 0 else None
+            x_steps = [r["env_steps"] for r in rows]
+            x_secs = [r["train_seconds"] for r in rows]
+            y = [r["eval_return"] for r in rows]
+            axes[0].plot(x_steps, y, color=colour, marker=".", label=label)
+            axes[1].plot(x_secs, y, color=colour, marker=".", label=label)
+    axes[0].set_xlabel("env steps")
+    axes[1].set_xlabel("training wall time (s)")
+    for ax in axes:
+        ax.set_ylabel("greedy return")
+        ax.legend()
+    fig.suptitle(f"MuZero on {result['env']}: lobzero vs LightZero")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--peer-python", required=True, help="the LightZero venv's python")
+    parser.add_argument("--env", default="CartPole-v1", choices=sorted(LOBZERO))
+    parser.add_argument(
+        "--steps", type=int, default=None, help="30000 on CartPole, 20000 on lobzero"
+    )
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    parser.add_argument("--eval-interval", type=int, default=None, help="env steps (steps / 10)")
+    parser.add_argument("--eval-episodes", type=int, default=20, help="CartPole episodes")
+    parser.add_argument("--simulations", type=int, default=16)
+    parser.add_argument("--lightzero-policy", default="muzero", choices=("muzero", "gumbel_muzero"))
+    parser.add_argument(
+        "--lightzero-ssl",
+        action="store_true",
+        help="LightZero's zoo CartPole recipe: its self-supervised consistency loss (weight 2), "
+        "a 1024-wide projector (3.4M parameters)",
+    )
+    parser.add_argument("--only", choices=("lobzero", "lightzero"), default=None)
+    parser.add_argument("--out", default=None, help="folder for result.json and curves.png")
+    parser.add_argument("--json", action="store_true", help="one JSON line")
+    args = parser.parse_args()
+    if args.steps is None:
+        args.steps = 30_000 if args.env == "CartPole-v1" else 20_000
+    interval = args.eval_interval or max(1, args.steps // 10)
+    episodes = args.eval_episodes if args.env == "CartPole-v1" else 8
+    if not Path(args.peer_python).is_file() and args.only != "lobzero":
+        sys.exit(f"--peer-python {args.peer_python} is not a file")
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    lob: list[Curve] = []
+    lz: list[Curve] = []
+    for seed in seeds:
+        if args.only != "lightzero":
+            lob.append(
+                run_lobzero(args.env, args.steps, seed, args.simulations, interval, episodes)
+            )
+            if not args.json:
+                print(f"lobzero   seed {seed}: {lob[-1].final}", flush=True)
+        if args.only != "lobzero":
+            lz.append(
+                run_lightzero(
+                    args.peer_python,
+                    args.env,
+                    args.steps,
+                    seed,
+                    args.simulations,
+                    interval,
+                    episodes,
+                    args.lightzero_policy,
+                    args.lightzero_ssl,
+                )
+            )
+            if not args.json:
+                print(f"lightzero seed {seed}: {lz[-1].final}", flush=True)
+    if args.only is not None:
+        curves = lob or lz
+        print(json.dumps({"side": args.only, "curves": [c.rows for c in curves]}))
+        return
+    result = summary(args.env, lob, lz, args)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "result.json").write_text(json.dumps(result, indent=1))
+        plot(result, out / "curves.png")
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k not in ("curves", "differences")}))
+    else:
+        print_report(result)
+
+
+if __name__ == "__main__":
+    main()
