@@ -1,6 +1,6 @@
 """LightZero's MuZero on CartPole-v1 or lobzero's trading environment, scored like lobzero's.
 
-    /path/to/lightzero-venv/bin/python benchmarks/lightzero_runner.py '{"env": "CartPole-v1", ...}'
+    /path/to/lightzero-venv/bin/python benchmarks/_lightzero_runner.py '{"env": "CartPole-v1", ...}'
 
 The peer side of ``benchmarks/muzero_vs_lightzero.py``: it runs in LightZero's own virtual
 environment (LightZero 0.1.0, DI-engine, torch), with lobzero's ``python/`` on ``PYTHONPATH``
