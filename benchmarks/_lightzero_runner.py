@@ -485,6 +485,14 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown settings {unknown}; known: {sorted(fields)}")
     settings = Settings(**given)
+    try:
+        import lobzero  # noqa: F401
+    except ImportError as e:
+        sys.exit(
+            f"lobzero is not importable with {sys.executable} ({e}): put the checkout's python/ "
+            f"on PYTHONPATH and give that venv lobzero's dependencies ({sys.executable} -m pip "
+            "install tomli-w polars pyarrow)"
+        )
     # DI-engine and LightZero write logs and checkpoints under ./<exp_name>: keep them out of
     # the caller's folder
     with tempfile.TemporaryDirectory(prefix="lightzero_") as scratch:

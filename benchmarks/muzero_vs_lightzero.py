@@ -1,18 +1,22 @@
 """lobzero's MuZero against LightZero's, side by side on the same environment and budget.
 
-    python benchmarks/muzero_vs_lightzero.py --peer-python /path/to/lightzero-venv/bin/python
-        [--env CartPole-v1|lobzero] [--steps N] [--seeds 0,1,2] [--eval-interval N]
+    python benchmarks/muzero_vs_lightzero.py --peer-python P [--env CartPole-v1|lobzero]
+        [--steps N] [--seeds 0,1,2] [--eval-interval N] [--eval-episodes 20]
         [--simulations 16] [--lightzero-policy muzero|gumbel_muzero] [--lightzero-ssl]
+        [--lightzero-latent 128] [--lightzero-collectors 8] [--only lobzero|lightzero]
         [--out DIR] [--json]
 
-For every seed it trains lobzero's MuZero in this process and then LightZero's MuZero
-(``lzero`` 0.1.0) in its own virtual environment, through ``benchmarks/_lightzero_runner.py``
-run by ``--peer-python`` with this checkout's ``python/`` on ``PYTHONPATH`` (the trading
-environment and the scoring code come from lobzero; numpy 1.26 there loads lobzero's
-extension). Both get the same env steps, simulations per search, discount, TD and unroll
-steps, batch size, updates per env step and learning rate, and are scored by the same code
-(``_lightzero_runner.evaluate``) at the same env-step marks: the greedy return (search without
-noise, the most preferred action) over
+For every seed it trains lobzero's MuZero in this process, then LightZero's MuZero (``lzero``
+0.1.0) in its own virtual environment: ``benchmarks/_lightzero_runner.py`` run by the python
+``P`` with this checkout's ``python/`` on ``PYTHONPATH`` (the trading environment and the
+scoring code come from lobzero; the peer's numpy 1.26 loads lobzero's extension, and lobzero's
+pure-Python dependencies must be there: ``P -m pip install tomli-w polars pyarrow``).
+
+Both sides get the same env steps, simulations per search, discount, TD and unroll steps,
+batch size, updates per env step and learning rate, and are scored by the same code
+(``_lightzero_runner.evaluate``) at the same env-step marks (every ``--eval-interval``, by
+default a tenth of the budget, and at the end): the greedy return (search without noise, the
+preferred action) over
 
 - CartPole-v1: 20 episodes seeded 10000..10019 (lobzero's ``evaluate_gym``);
 - lobzero: the % of starting cash per episode over 8 episodes spread over the held-out last
@@ -21,15 +25,11 @@ noise, the most preferred action) over
 
 It prints both learning curves (return against env steps and against training wall time,
 evaluations excluded), the final returns, and the env steps and time lobzero took to reach
-LightZero's final return. ``--json`` prints one line instead: ``lobzero_return``,
-``lightzero_return`` (means over seeds of the final evaluation), ``lobzero_seconds``,
-``lightzero_seconds`` (mean training wall time), per-seed lists and the curves.
-
-Differences that remain (see :data:`DIFFERENCES`): LightZero collects whole episodes per
-collect (8 at a time), so it may pass the budget by up to one collect and its evaluations fall
-at the first collect past each mark (its env steps are reported as they are); LightZero's
-network is its MLP model (latent 128, BN) with its 601-atom categorical heads; lobzero keeps
-its own recipe for each environment (Gumbel search, prioritized replay, warm-up).
+LightZero's final return (also as fractions of LightZero's). ``--json`` prints one line instead:
+``lobzero_return``, ``lightzero_return`` (means over seeds of the final evaluation),
+``lobzero_seconds``, ``lightzero_seconds`` (mean training wall time) and per-seed lists;
+``--out DIR`` writes ``result.json`` (with the curves) and ``curves.png``. The settings that
+still differ between the two sides are :data:`DIFFERENCES` (printed with the report).
 """
 
 from __future__ import annotations
