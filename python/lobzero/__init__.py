@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lobzero import mcts
+from lobzero import data, envs, mcts
 from lobzero._core import __version__
 from lobzero.agents import Agent, load_agent
 from lobzero.data import (
@@ -101,6 +101,8 @@ __all__ = [
     "TruncatedFileError",
     "VecTradingEnv",
     "__version__",
+    "data",
+    "envs",
     "evaluation",
     "import_market",
     "load_agent",

@@ -109,8 +109,8 @@ class EnvCore:
         self, seed: int | None = None, start_ns: int | None = None
     ) -> npt.NDArray[np.float32]:
         """Starts an episode and returns its first observation, float32 [obs_dim]. `seed` reseeds
-        the environment's generator (None: it goes on); `start_ns` is the receive time (ns) to start
-        from (None: a start drawn from the seeded stream).
+        the environment's generator (None: it goes on); `start_ns` is the receive time (ns) to
+        start from (None: a start drawn from the seeded stream).
         """
     def step(
         self, action: Any
@@ -119,7 +119,9 @@ class EnvCore:
     def info(self) -> dict[str, Any]:
         """The current state as a step's `info` (with the last step's fills)."""
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
-        """Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots, pnl, fees)."""
+        """Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
+        pnl, fees), pnl and fees in quote currency.
+        """
     @property
     def traded_notional(self) -> float:
         """Traded notional of the episode so far, quote currency."""
@@ -176,8 +178,8 @@ class VecEnvCore:
         info_values: npt.NDArray[np.float64],
         info_ts_ns: npt.NDArray[np.int64],
     ) -> int:
-        """Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N] (continuous);
-        outputs are written in place, the state after the step into `info_values` /
+        """Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N]
+        (continuous); outputs are written in place, the state after the step into `info_values` /
         `info_ts_ns` (see `infos`). Returns how many episodes ended (and were reset).
         """
     def infos(self, values: npt.NDArray[np.float64], ts_ns: npt.NDArray[np.int64]) -> None:
@@ -185,7 +187,9 @@ class VecEnvCore:
         [len(VEC_INFO_ARRAYS), N] rows in `VEC_INFO_ARRAYS` order, `ts_ns` int64 [N].
         """
     def final_infos(self) -> dict[int, dict[str, Any]]:
-        """For the environments whose episode ended in the last step: {index: info dict of its last step}."""
+        """For the environments whose episode ended in the last step: {index: info dict of its
+        last step}.
+        """
 
 def import_hftbacktest(
     ev: npt.NDArray[np.uint64],
@@ -233,7 +237,8 @@ class MctsBatch:
     - `gumbel_c_visit` [50], `gumbel_c_scale` [0.1]: Gumbel's
       `sigma(q) = (c_visit + max visits) * c_scale * q`.
     - `reuse_subtree` [False]: doubles `capacity` to 2 S + 1 so that `reuse_subtree` can keep
-      the chosen subtree as the next root.
+      the chosen subtree as the next root (algorithm "muzero" only: Gumbel's sequential
+      halving needs a fresh root).
     - `seed` [0]: seed of the noise, Gumbel draws and temperature sampling (integer >= 0).
 
     Raises `ConfigError` for an unknown key, a value of the wrong type or out of range, and
@@ -347,7 +352,7 @@ class StochasticMctsBatch:
     Configuration keywords (`**config`) are those of `MctsBatch` (`algorithm`, `discount`,
     `pb_c_base`, `pb_c_init`, `dirichlet_alpha`, `exploration_fraction`, `value_bounds`,
     `unvisited_value`, `max_considered_actions`, `gumbel_c_visit`, `gumbel_c_scale`, `seed`)
-    with the same defaults; subtree reuse is not offered. Raises `ConfigError` like
+    with the same defaults; subtree reuse is not supported with chance nodes. Raises `ConfigError` like
     `MctsBatch`.
     """
 

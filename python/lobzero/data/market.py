@@ -84,7 +84,11 @@ class Market:
     ``start_ns`` / ``end_ns`` are the first and last receive times (ns).
     """
 
-    __slots__ = ("_stream", "import_report")
+    __slots__ = {
+        "_stream": "The Rust stream (see :attr:`stream`).",
+        "import_report": "What the importer (or generator) reported: messages read, gaps, "
+        "dropped updates, levels, ... (a dict, empty for a market built from columns).",
+    }
 
     def __init__(self, stream: _core.Stream, import_report: Mapping[str, Any] | None = None):
         self._stream = stream

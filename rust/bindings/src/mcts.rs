@@ -128,7 +128,8 @@ fn parse_config(
 /// - `gumbel_c_visit` [50], `gumbel_c_scale` [0.1]: Gumbel's
 ///   `sigma(q) = (c_visit + max visits) * c_scale * q`.
 /// - `reuse_subtree` [False]: doubles `capacity` to 2 S + 1 so that `reuse_subtree` can keep
-///   the chosen subtree as the next root.
+///   the chosen subtree as the next root (algorithm "muzero" only: Gumbel's sequential
+///   halving needs a fresh root).
 /// - `seed` [0]: seed of the noise, Gumbel draws and temperature sampling (integer >= 0).
 ///
 /// Raises `ConfigError` for an unknown key, a value of the wrong type or out of range, and
@@ -394,8 +395,8 @@ type Selection<'py> = (
 /// Configuration keywords (`**config`) are those of `MctsBatch` (`algorithm`, `discount`,
 /// `pb_c_base`, `pb_c_init`, `dirichlet_alpha`, `exploration_fraction`, `value_bounds`,
 /// `unvisited_value`, `max_considered_actions`, `gumbel_c_visit`, `gumbel_c_scale`, `seed`)
-/// with the same defaults; subtree reuse is not offered. Raises `ConfigError` like
-/// `MctsBatch`.
+/// with the same defaults; subtree reuse is not supported with chance nodes. Raises
+/// `ConfigError` like `MctsBatch`.
 #[pyclass(module = "lobzero._core")]
 pub struct StochasticMctsBatch {
     inner: mcts::StochasticMctsBatch,
