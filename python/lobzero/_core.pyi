@@ -352,8 +352,8 @@ class StochasticMctsBatch:
     Configuration keywords (`**config`) are those of `MctsBatch` (`algorithm`, `discount`,
     `pb_c_base`, `pb_c_init`, `dirichlet_alpha`, `exploration_fraction`, `value_bounds`,
     `unvisited_value`, `max_considered_actions`, `gumbel_c_visit`, `gumbel_c_scale`, `seed`)
-    with the same defaults; subtree reuse is not supported with chance nodes. Raises `ConfigError` like
-    `MctsBatch`.
+    with the same defaults; subtree reuse is not supported with chance nodes. Raises
+    `ConfigError` like `MctsBatch`.
     """
 
     def __new__(

@@ -140,9 +140,7 @@ def make_rule_agent(name: str, feature_names: list[str], **params: Any) -> RuleA
     return cls(feature_names=list(feature_names), **params)
 
 
-def load_rule_agent(
-    directory: str | Path, feature_names: list[str] | None = None
-) -> RuleAgent:
+def load_rule_agent(directory: str | Path, feature_names: list[str] | None = None) -> RuleAgent:
     """A rule agent saved with :meth:`RuleAgent.save`, reading the ``feature_names`` it was
     saved with, or the given ones (the layout of another environment)."""
     path = Path(directory) / "agent.json"
