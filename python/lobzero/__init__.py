@@ -21,7 +21,7 @@ points cover a study from data to verdict:
 
 The ``lobzero`` command line drives the same flows (``lobzero --help``). Bad input raises a
 :class:`DataError` subclass naming the file and row; bad settings raise :class:`ConfigError`.
-``lobzero.muzero`` and ``lobzero.evaluation`` are imported on first use (they load torch).
+``lobzero.muzero`` is imported on first use (it loads torch, seconds).
 See the README for a tour.
 """
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lobzero import data, envs, mcts
+from lobzero import data, envs, evaluation, mcts
 from lobzero._core import __version__
 from lobzero.agents import Agent, load_agent
 from lobzero.data import (
@@ -59,11 +59,11 @@ from lobzero.exceptions import (
 from lobzero.mcts import MctsBatch, StochasticMctsBatch
 
 if TYPE_CHECKING:
-    from lobzero import evaluation, muzero
+    from lobzero import muzero
 
 #: subpackages imported on first attribute access: they import torch (seconds), which
 #: ``import lobzero`` alone should not pay
-_LAZY_SUBMODULES = ("evaluation", "muzero")
+_LAZY_SUBMODULES = ("muzero",)
 
 
 def __getattr__(name: str) -> Any:

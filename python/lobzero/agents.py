@@ -43,9 +43,11 @@ class Agent(Protocol):
     """What every saved lobzero agent offers (rule baselines, SB3 PPO / SAC, MuZero, the
     trained adversary), and what :func:`load_agent` returns."""
 
-    #: the trading environment's action mode the actions are meant for ("target", "side",
-    #: "continuous"; "gym" for a gymnasium environment, "adversary" for the adversary)
-    action_mode: str
+    @property
+    def action_mode(self) -> str:
+        """The trading environment's action mode the actions are meant for ("target", "side",
+        "continuous"; "gym" for a gymnasium environment, "adversary" for the adversary)."""
+        ...
 
     @property
     def name(self) -> str:
