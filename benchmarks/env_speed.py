@@ -134,7 +134,7 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         npz = None
-        meta = market.metadata
+        meta = market.instrument
         if args.peer_python and (meta.tick, meta.lot) == (0.1, 0.001):  # the peer's assumption
             npz = to_hftbacktest_npz(market, Path(tmp) / "market.npz")
         rounds = [one_round(market, args, npz) for _ in range(args.rounds)]

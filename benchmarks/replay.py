@@ -123,7 +123,7 @@ def time_peer(args: Args, market: lobzero.Market, tmp: Path) -> dict[str, float]
         return None
     data = args.data
     if data.suffix != ".npz":
-        meta = market.metadata
+        meta = market.instrument
         if (meta.tick, meta.lot) != (0.1, 0.001):
             print(
                 f"peer skipped: its script assumes tick 0.1 / lot 0.001, {data.name} has "

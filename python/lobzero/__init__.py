@@ -1,10 +1,38 @@
 """lobzero: train and judge planning agents on limit-order-book data.
 
-The public API. See the README for a tour.
+A Rust core replays L2 order-book event streams, runs the trading environment and searches
+batches of MuZero trees; Python puts gymnasium, torch and stable-baselines3 on top. Five entry
+points cover a study from data to verdict:
+
+1. Data: :func:`import_market` (Binance, Tardis, hftbacktest recordings), :func:`synth_market`
+   and :func:`signal_market` (synthetic markets) give a :class:`Market`, an immutable event
+   stream with its :class:`Instrument` (``Market.save`` / ``Market.load`` for Parquet,
+   ``slice_time`` / ``slice_rows`` for views).
+2. Environments: :class:`TradingEnv` (also ``gymnasium.make("lobzero/Trading-v0")``) and
+   :class:`VecTradingEnv` (N environments stepped in one Rust call), configured by
+   :class:`EnvConfig` (observations float32 ``[obs_dim]``, rewards in quote currency).
+3. Search: :class:`MctsBatch` and :class:`StochasticMctsBatch`, B trees searched in lock step,
+   and :func:`lobzero.mcts.search` for one batched search in one call.
+4. Training: :func:`lobzero.muzero.train_muzero` (MuZero, Gumbel and Stochastic MuZero);
+   :func:`load_agent` reads any saved agent back as an :class:`Agent`
+   (``act(obs [N, obs_dim]) -> actions [N]``).
+5. Evaluation: :func:`lobzero.evaluation.compare.compare` (walk-forward comparison of agents
+   with bootstrap intervals) and :mod:`lobzero.evaluation` (metrics, robustness).
+
+The ``lobzero`` command line drives the same flows (``lobzero --help``). Bad input raises a
+:class:`DataError` subclass naming the file and row; bad settings raise :class:`ConfigError`.
+``lobzero.muzero`` is imported on first use (it loads torch, seconds).
+See the README for a tour.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lobzero import data, envs, evaluation, mcts
 from lobzero._core import __version__
-from lobzero.agents import load_agent
+from lobzero.agents import Agent, load_agent
 from lobzero.data import (
     FORMATS,
     Instrument,
@@ -14,7 +42,7 @@ from lobzero.data import (
     signal_market,
     synth_market,
 )
-from lobzero.envs import AdversaryConfig, EnvConfig, TradingEnv, VecTradingEnv
+from lobzero.envs import ENV_ID, AdversaryConfig, EnvConfig, TradingEnv, VecTradingEnv
 from lobzero.exceptions import (
     ConfigError,
     CrossedBookError,
@@ -30,9 +58,29 @@ from lobzero.exceptions import (
 )
 from lobzero.mcts import MctsBatch, StochasticMctsBatch
 
+if TYPE_CHECKING:
+    from lobzero import muzero
+
+#: subpackages imported on first attribute access: they import torch (seconds), which
+#: ``import lobzero`` alone should not pay
+_LAZY_SUBMODULES = ("muzero",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"lobzero.{name}")
+    raise AttributeError(f"module 'lobzero' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
+
 __all__ = [
+    "ENV_ID",
     "FORMATS",
     "AdversaryConfig",
+    "Agent",
     "ConfigError",
     "CrossedBookError",
     "DataError",
@@ -53,8 +101,13 @@ __all__ = [
     "TruncatedFileError",
     "VecTradingEnv",
     "__version__",
+    "data",
+    "envs",
+    "evaluation",
     "import_market",
     "load_agent",
+    "mcts",
+    "muzero",
     "signal_market",
     "synth_market",
 ]

@@ -23,7 +23,9 @@ class ConfigError(LobzeroError): ...
 
 @final
 class Stream:
-    """An immutable event stream with its instrument (see `lobzero.data.market`)."""
+    """An event stream held in Rust memory. Immutable: its columns are handed to numpy as read-only
+    views that keep the stream alive, and environments share it without copies.
+    """
 
     @staticmethod
     def from_columns(
@@ -38,18 +40,33 @@ class Stream:
         tick_size: str,
         lot_size: str,
         source: str = "columns",
-    ) -> Stream: ...
+    ) -> Stream:
+        """Builds and validates a stream from columns (see the module docs of `lobzero.data` for the
+        column meanings). `source` names the input in error messages.
+        """
     def __len__(self) -> int: ...
     @property
-    def start_ns(self) -> int | None: ...
+    def start_ns(self) -> int | None:
+        """Receive time of the first event, ns (None when empty)."""
     @property
-    def end_ns(self) -> int | None: ...
+    def end_ns(self) -> int | None:
+        """Receive time of the last event, ns (None when empty)."""
     @property
-    def instrument(self) -> dict[str, str]: ...
-    def columns(self) -> dict[str, npt.NDArray[Any]]: ...
-    def summary(self) -> dict[str, Any]: ...
-    def slice(self, start: int, end: int) -> Stream: ...
-    def sample_book(self, step_ns: int, levels: int) -> dict[str, npt.NDArray[np.int64]]: ...
+    def instrument(self) -> dict[str, str]:
+        """Instrument as a dict: symbol, venue, tick_size, lot_size (decimal strings)."""
+    def columns(self) -> dict[str, npt.NDArray[Any]]:
+        """The six columns as read-only numpy arrays that share the stream's memory."""
+    def summary(self) -> dict[str, Any]:
+        """Replays the stream once: the deepest book seen on each side (levels) and the events by
+        kind, as a dict.
+        """
+    def slice(self, start: int, end: int) -> Stream:
+        """Rows [start, end) as a new stream with the same instrument."""
+    def sample_book(self, step_ns: int, levels: int) -> dict[str, npt.NDArray[np.int64]]:
+        """Replays the stream and reads `levels` levels a side every `step_ns` of receive time.
+        Returns a dict: `ts_ns` [T] and `bid_price_ticks`, `bid_qty_lots`, `ask_price_ticks`,
+        `ask_qty_lots` [T, levels] (int64; empty levels are 0).
+        """
 
 def import_files(
     format: str,
@@ -61,53 +78,95 @@ def import_files(
     lot_size: str | None = None,
     on_gap: str = "error",
     round_qty: bool = False,
-) -> tuple[Stream, str]: ...
-def synth_market(config: dict[str, Any]) -> tuple[Stream, str]: ...
+) -> tuple[Stream, str]:
+    """Imports text files of one recording, in order: `format` is "binance-stream", "binance-csv"
+    or "tardis".
+    """
+
+def synth_market(config: dict[str, Any]) -> tuple[Stream, str]:
+    """Generates the synthetic market from a dict of `SynthConfig` fields (missing ones keep their
+    defaults). Returns `(Stream, report_json)`.
+    """
 
 @final
 class EnvCore:
-    """One trading environment (see `lobzero.envs.TradingEnv`)."""
+    """One trading environment over a `Stream`, built from the dict `EnvConfig.to_core()` writes
+    (sizes in lots, times in ns); `lobzero.envs.TradingEnv` is its gymnasium face. Observations
+    are float32 [obs_dim], rewards in quote currency (see `lobzero_core::env`).
+    """
 
     def __new__(cls, stream: Stream, config: dict[str, Any]) -> EnvCore: ...
     @property
-    def obs_dim(self) -> int: ...
-    def spaces(self) -> dict[str, Any]: ...
-    def force_perturbations(self, mask: int, gap_sign: int = 0) -> None: ...
+    def obs_dim(self) -> int:
+        """Length of an observation: features per frame times `frame_stack`."""
+    def spaces(self) -> dict[str, Any]:
+        """obs_low, obs_high (float32 [obs_dim]), frame_names, frame_stack."""
+    def force_perturbations(self, mask: int, gap_sign: int = 0) -> None:
+        """Forces the next step's perturbations: bit k of `mask` fires kind k (PERTURBATIONS order);
+        `gap_sign` +1 / -1 / 0 (coin flip) for a price gap.
+        """
     def reset(
         self, seed: int | None = None, start_ns: int | None = None
-    ) -> npt.NDArray[np.float32]: ...
+    ) -> npt.NDArray[np.float32]:
+        """Starts an episode and returns its first observation, float32 [obs_dim]. `seed` reseeds
+        the environment's generator (None: it goes on); `start_ns` is the receive time (ns) to
+        start from (None: a start drawn from the seeded stream).
+        """
     def step(
         self, action: Any
-    ) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]: ...
-    def info(self) -> dict[str, Any]: ...
-    def round_trips(self) -> list[tuple[int, int, int, int, float, float]]: ...
+    ) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]:
+        """One decision: (obs, reward, terminated, truncated, info)."""
+    def info(self) -> dict[str, Any]:
+        """The current state as a step's `info` (with the last step's fills)."""
+    def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
+        """Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
+        pnl, fees), pnl and fees in quote currency.
+        """
     @property
-    def traded_notional(self) -> float: ...
+    def traded_notional(self) -> float:
+        """Traded notional of the episode so far, quote currency."""
 
 #: names of the rows `VecEnvCore.infos` and `VecEnvCore.step` write, in order
 VEC_INFO_ARRAYS: list[str]
 
-def check_env_config(config: dict[str, Any]) -> None: ...
+def check_env_config(config: dict[str, Any]) -> None:
+    """Runs the checks an environment runs on its config table (`EnvConfig.to_core()`'s dict), with
+    no market: the dataclasses call it when they are made, so a bad value fails there, under
+    the core's own rule.
+    """
 
 @final
 class VecEnvCore:
-    """A batch of environments writing into caller buffers (see `lobzero.envs.VecTradingEnv`)."""
+    """A batch of N = `num_envs` trading environments over one `Stream`, stepped in one call
+    (same-step autoreset) into caller buffers; environment i is seeded with `seed + i`.
+    `lobzero.envs.VecTradingEnv` is its gymnasium face; the config dict is `EnvCore`'s, plus
+    an optional `num_threads`.
+    """
 
     def __new__(cls, stream: Stream, num_envs: int, config: dict[str, Any]) -> VecEnvCore: ...
     @property
-    def num_envs(self) -> int: ...
+    def num_envs(self) -> int:
+        """N, the number of environments."""
     @property
-    def obs_dim(self) -> int: ...
-    def spaces(self) -> dict[str, Any]: ...
+    def obs_dim(self) -> int:
+        """Length of one environment's observation (features per frame times `frame_stack`)."""
+    def spaces(self) -> dict[str, Any]:
+        """obs_low, obs_high (float32 [obs_dim]), frame_names, frame_stack (as `EnvCore.spaces`)."""
     def force_perturbations(
         self, masks: npt.NDArray[np.uint8], gap_signs: npt.NDArray[np.int8]
-    ) -> None: ...
+    ) -> None:
+        """Forces the next step's perturbations of every environment: `masks` uint8 [N], `gap_signs`
+        int8 [N] (see `EnvCore.force_perturbations`).
+        """
     def reset(
         self,
         obs: npt.NDArray[np.float32],
         seeds: Sequence[int | None],
         start_ns: Sequence[int | None],
-    ) -> None: ...
+    ) -> None:
+        """Resets all environments into `obs` [N, obs_dim] float32: environment i with `seeds[i]`
+        (None: not reseeded) from `start_ns[i]` (None: a drawn start); both lists of N entries.
+        """
     def step(
         self,
         actions: npt.NDArray[Any],
@@ -118,9 +177,19 @@ class VecEnvCore:
         final_obs: npt.NDArray[np.float32],
         info_values: npt.NDArray[np.float64],
         info_ts_ns: npt.NDArray[np.int64],
-    ) -> int: ...
-    def infos(self, values: npt.NDArray[np.float64], ts_ns: npt.NDArray[np.int64]) -> None: ...
-    def final_infos(self) -> dict[int, dict[str, Any]]: ...
+    ) -> int:
+        """Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N]
+        (continuous); outputs are written in place, the state after the step into `info_values` /
+        `info_ts_ns` (see `infos`). Returns how many episodes ended (and were reset).
+        """
+    def infos(self, values: npt.NDArray[np.float64], ts_ns: npt.NDArray[np.int64]) -> None:
+        """Writes the current state of every environment in user units: `values` float64
+        [len(VEC_INFO_ARRAYS), N] rows in `VEC_INFO_ARRAYS` order, `ts_ns` int64 [N].
+        """
+    def final_infos(self) -> dict[int, dict[str, Any]]:
+        """For the environments whose episode ended in the last step: {index: info dict of its
+        last step}.
+        """
 
 def import_hftbacktest(
     ev: npt.NDArray[np.uint64],
@@ -136,48 +205,124 @@ def import_hftbacktest(
     tick_size: str | None = None,
     lot_size: str | None = None,
     round_qty: bool = False,
-) -> tuple[Stream, str]: ...
+) -> tuple[Stream, str]:
+    """Converts hftbacktest event columns (numpy arrays of its `event_dtype` fields). `files`, when
+    the columns concatenate several files: `(name, rows)` of each, so errors name the file and
+    its row.
+    """
 
 # --- MCTS (rust/bindings/src/mcts.rs; documented in lobzero.mcts) ---
 @final
 class MctsBatch:
-    """B MuZero / Gumbel MuZero search trees (struct of arrays, preallocated)."""
+    """`num_roots` (B) MuZero / Gumbel MuZero search trees stepped together from Python: one
+    model call per simulation for the whole batch, the latents kept by the caller in a
+    `[B, N, ...]` store indexed by slot (N = `capacity`: the root is slot 0, the node expanded
+    by simulation s of a fresh search is slot s + 1). A = `num_actions`, S = `num_simulations`.
+    Arrays are float32 (bool for masks), read in place when C-contiguous.
+
+    Configuration keywords (`**config`, defaults in brackets):
+
+    - `algorithm` ["muzero"]: "muzero" (PUCT, Dirichlet root noise, visit-count target) or
+      "gumbel" (Gumbel MuZero: Gumbel-top-k, sequential halving, improved-policy target).
+    - `discount` [0.997]: per-step discount of rewards along a path, in [0, 1].
+    - `pb_c_base` [19652], `pb_c_init` [1.25]: PUCT exploration
+      `ln((N + base + 1) / base) + init` (MuZero only).
+    - `dirichlet_alpha` [0.3], `exploration_fraction` [0.25]: root noise concentration and its
+      weight in the root prior (MuZero only; applied when `reset(noise=True)`).
+    - `value_bounds` [None]: known (min, max) of Q values; None normalizes Q by the min-max
+      seen in each tree.
+    - `unvisited_value` ["zero"]: PUCT value of an unvisited child, "zero" (MuZero
+      pseudocode) or "parent" (the parent's mean value).
+    - `max_considered_actions` [16]: Gumbel's k (root actions kept by Gumbel-top-k).
+    - `gumbel_c_visit` [50], `gumbel_c_scale` [0.1]: Gumbel's
+      `sigma(q) = (c_visit + max visits) * c_scale * q`.
+    - `reuse_subtree` [False]: doubles `capacity` to 2 S + 1 so that `reuse_subtree` can keep
+      the chosen subtree as the next root (algorithm "muzero" only: Gumbel's sequential
+      halving needs a fresh root).
+    - `seed` [0]: seed of the noise, Gumbel draws and temperature sampling (integer >= 0).
+
+    Raises `ConfigError` for an unknown key, a value of the wrong type or out of range, and
+    for arrays of the wrong shape or calls out of order (`select` before `reset`, two
+    `select` without a `backup`, more than S simulations).
+    """
 
     def __new__(
         cls, num_roots: int, num_actions: int, num_simulations: int, **config: Any
     ) -> MctsBatch: ...
     @property
-    def num_roots(self) -> int: ...
+    def num_roots(self) -> int:
+        """B, the number of trees."""
     @property
-    def num_actions(self) -> int: ...
+    def num_actions(self) -> int:
+        """A, the number of actions of every decision node."""
     @property
-    def num_simulations(self) -> int: ...
+    def num_simulations(self) -> int:
+        """S, the simulation budget of one search."""
     @property
-    def capacity(self) -> int: ...
+    def capacity(self) -> int:
+        """N, slots per tree: S + 1, or 2 S + 1 with `reuse_subtree=True`."""
     @property
-    def simulations_done(self) -> int: ...
+    def simulations_done(self) -> int:
+        """Simulations run since the last `reset` (or `reuse_subtree`), 0..=S."""
     @property
-    def algorithm(self) -> str: ...
+    def algorithm(self) -> str:
+        """ "muzero" (PUCT) or "gumbel" (Gumbel MuZero), from the `algorithm` keyword."""
     def reset(
         self,
         prior_logits: npt.ArrayLike,
         values: npt.ArrayLike,
         noise: bool = True,
         legal_mask: npt.ArrayLike | None = None,
-    ) -> None: ...
-    def select(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]: ...
+    ) -> None:
+        """Starts a new search: expands every root from the representation/prediction output
+        and backs its value up once. `prior_logits` [B, A] (unnormalized log-probabilities),
+        `values` [B]; `legal_mask` [B, A] bool (None: all legal) restricts the root actions.
+        `noise=True` mixes Dirichlet noise into the root prior (MuZero) or draws the Gumbel
+        variables (Gumbel); `noise=False` gives a deterministic search for evaluation.
+        """
+    def select(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(parent_slot [B], action [B]) of the leaf edge each tree expands next."""
     def backup(
         self, reward: npt.ArrayLike, value: npt.ArrayLike, prior_logits: npt.ArrayLike
-    ) -> None: ...
-    def next_slots(self) -> npt.NDArray[np.int64]: ...
-    def root_visit_counts(self) -> npt.NDArray[np.int64]: ...
-    def root_values(self) -> npt.NDArray[np.float32]: ...
-    def root_q_values(self, normalized: bool = False) -> npt.NDArray[np.float32]: ...
-    def policy_target(self) -> npt.NDArray[np.float32]: ...
-    def select_action(self, temperature: float = 0.0) -> npt.NDArray[np.int64]: ...
-    def considered_actions(self) -> npt.NDArray[np.bool_]: ...
-    def node_visit_counts(self) -> npt.NDArray[np.int64]: ...
-    def node_parents(self) -> npt.NDArray[np.int64]: ...
+    ) -> None:
+        """Expands the leaves the last `select` chose with the model's output and backs the
+        value up their paths: `reward` [B] on the new edge, `value` [B] and `prior_logits`
+        [B, A] of the new node (slot `next_slots()` before the `select`).
+        """
+    def next_slots(self) -> npt.NDArray[np.int64]:
+        """[B] int64: the slot each tree's next expansion writes (s + 1 at simulation s
+        of a fresh search); where to store the latent `backup` is given for.
+        """
+    def root_visit_counts(self) -> npt.NDArray[np.int64]:
+        """[B, A] int64: visits of each root action."""
+    def root_values(self) -> npt.NDArray[np.float32]:
+        """[B] float32: mean value of each root (`value_sum / visit_count`, the root's
+        own expansion included).
+        """
+    def root_q_values(self, normalized: bool = False) -> npt.NDArray[np.float32]:
+        """[B, A] float32: Q `reward + discount * value` of each root action (NaN for
+        unvisited actions); with `normalized`, mapped into [0, 1] by the tree's min-max
+        statistics.
+        """
+    def policy_target(self) -> npt.NDArray[np.float32]:
+        """[B, A] float32 training target for the policy head, each row summing to 1
+        (illegal actions 0). MuZero: root visit counts over their sum. Gumbel: the improved
+        policy softmax(log prior + sigma(completed Q)).
+        """
+    def select_action(self, temperature: float = 0.0) -> npt.NDArray[np.int64]:
+        """[B] int64 action to play. MuZero: `temperature == 0` takes the most visited
+        root action (lowest index on ties), `temperature > 0` samples with probability
+        proportional to `N(a) ** (1 / temperature)` from the seeded stream. Gumbel: the
+        sequential-halving winner (`temperature` unused: the Gumbel draws already explore).
+        """
+    def considered_actions(self) -> npt.NDArray[np.bool_]:
+        """[B, A] bool: root actions the search may visit (the legal ones for
+        MuZero, the Gumbel-top-k for Gumbel).
+        """
+    def node_visit_counts(self) -> npt.NDArray[np.int64]:
+        """[B, N] int64: visit count of every slot (0 for unused slots)."""
+    def node_parents(self) -> npt.NDArray[np.int64]:
+        """[B, N] int64: parent slot of every slot (-1 for the root and unused slots)."""
     def reuse_subtree(
         self,
         actions: npt.ArrayLike,
@@ -185,12 +330,31 @@ class MctsBatch:
         values: npt.ArrayLike,
         noise: bool = True,
         legal_mask: npt.ArrayLike | None = None,
-    ) -> npt.NDArray[np.int64]: ...
+    ) -> npt.NDArray[np.int64]:
+        """Moves each tree's root to the child reached by `actions` [B] int64 (needs
+        `reuse_subtree=True`), compacting the kept subtree into slots 0..k. Trees whose child
+        was never expanded restart from `prior_logits` [B, A] / `values` [B] like `reset`; for
+        the others those rows are ignored (but must be finite). `legal_mask` [B, A] and `noise`
+        apply to the new roots. Returns `kept_slot` [B, N] int64: the old slot now held by each
+        new slot, -1 for free slots (and for slot 0 of a restarted tree, whose latent the caller
+        writes from the representation network).
+        """
 
 @final
 class StochasticMctsBatch:
-    """B Stochastic MuZero search trees: decision nodes (A actions) alternate with chance
-    nodes (afterstates, C codes). Slots: N = ``capacity`` = num_simulations + 1 per tree."""
+    """`num_roots` (B) Stochastic MuZero search trees (Antonoglou et al., 2022): decision nodes
+    (states, A = `num_actions` children) alternate with chance nodes (afterstates, C =
+    `chance_outcomes` children, the codes of the chance encoder). Slots: N = `capacity` =
+    `num_simulations` + 1 per tree, the root is slot 0 and simulation s expands slot s + 1.
+    The roots are decision nodes; at a chance node the code `argmax_c prior(c) / (N(c) + 1)`
+    is followed. Arrays are float32, read in place when C-contiguous.
+
+    Configuration keywords (`**config`) are those of `MctsBatch` (`algorithm`, `discount`,
+    `pb_c_base`, `pb_c_init`, `dirichlet_alpha`, `exploration_fraction`, `value_bounds`,
+    `unvisited_value`, `max_considered_actions`, `gumbel_c_visit`, `gumbel_c_scale`, `seed`)
+    with the same defaults; subtree reuse is not supported with chance nodes. Raises
+    `ConfigError` like `MctsBatch`.
+    """
 
     def __new__(
         cls,
@@ -201,19 +365,26 @@ class StochasticMctsBatch:
         **config: Any,
     ) -> StochasticMctsBatch: ...
     @property
-    def num_roots(self) -> int: ...
+    def num_roots(self) -> int:
+        """B, the number of trees."""
     @property
-    def num_actions(self) -> int: ...
+    def num_actions(self) -> int:
+        """A, the number of actions of a decision node."""
     @property
-    def chance_outcomes(self) -> int: ...
+    def chance_outcomes(self) -> int:
+        """C, the number of codes (children) of a chance node."""
     @property
-    def num_simulations(self) -> int: ...
+    def num_simulations(self) -> int:
+        """S, the simulation budget of one search."""
     @property
-    def capacity(self) -> int: ...
+    def capacity(self) -> int:
+        """N = S + 1, slots per tree."""
     @property
-    def simulations_done(self) -> int: ...
+    def simulations_done(self) -> int:
+        """Simulations run since the last `reset`, 0..=S."""
     @property
-    def algorithm(self) -> str: ...
+    def algorithm(self) -> str:
+        """ "muzero" (PUCT) or "gumbel" (Gumbel MuZero), from the `algorithm` keyword."""
     def reset(
         self,
         prior_logits: npt.ArrayLike,
@@ -221,13 +392,14 @@ class StochasticMctsBatch:
         noise: bool = True,
         legal_mask: npt.ArrayLike | None = None,
     ) -> None:
-        """Expands the roots (decision nodes): prior_logits [B, A], values [B]."""
+        """Starts a new search: expands every root (a decision node) from `prior_logits`
+        [B, A] and `values` [B]; `legal_mask` [B, A] bool (None: all legal), `noise` as in
+        `MctsBatch.reset`.
+        """
     def select(
         self,
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-        """(parent_slot [B], index [B], from_chance [B]): from_chance False: index is an
-        action applied to the state at parent_slot (the new node is an afterstate); True:
-        index is a code applied to the afterstate at parent_slot (the new node a state)."""
+        """(parent_slot [B], index [B], from_chance [B]) of the leaf each tree expands next."""
     def backup(
         self,
         reward: npt.ArrayLike,
@@ -235,20 +407,44 @@ class StochasticMctsBatch:
         prior_logits: npt.ArrayLike,
         outcome_logits: npt.ArrayLike,
     ) -> None:
-        """reward [B], value [B], prior_logits [B, A], outcome_logits [B, C]; a lane reads
-        value and the outputs of its new node's kind only."""
-    def next_slots(self) -> npt.NDArray[np.int64]: ...
-    def root_visit_counts(self) -> npt.NDArray[np.int64]: ...
-    def root_values(self) -> npt.NDArray[np.float32]: ...
-    def root_q_values(self, normalized: bool = False) -> npt.NDArray[np.float32]: ...
-    def policy_target(self) -> npt.NDArray[np.float32]: ...
-    def select_action(self, temperature: float = 0.0) -> npt.NDArray[np.int64]: ...
-    def considered_actions(self) -> npt.NDArray[np.bool_]: ...
-    def node_visit_counts(self) -> npt.NDArray[np.int64]: ...
-    def node_parents(self) -> npt.NDArray[np.int64]: ...
+        """Expands the leaves the last `select` chose: `reward` [B], `value` [B],
+        `prior_logits` [B, A], `outcome_logits` [B, C]. A lane whose new node is a state reads
+        `reward`, `value` and `prior_logits`; a lane whose new node is an afterstate reads `value`
+        and `outcome_logits`; the other rows are not read.
+        """
+    def next_slots(self) -> npt.NDArray[np.int64]:
+        """[B] int64: the slot each tree's next expansion writes (s + 1 at simulation s
+        of a fresh search); where to store the latent `backup` is given for.
+        """
+    def root_visit_counts(self) -> npt.NDArray[np.int64]:
+        """[B, A] int64: visits of each root action."""
+    def root_values(self) -> npt.NDArray[np.float32]:
+        """[B] float32: mean value of each root (`value_sum / visit_count`, the root's
+        own expansion included).
+        """
+    def root_q_values(self, normalized: bool = False) -> npt.NDArray[np.float32]:
+        """[B, A] float32: Q of each root action, the mean value of its afterstate (no
+        reward, no discount on that edge; NaN when unvisited); `normalized` maps it into [0, 1]
+        by the tree's min-max statistics.
+        """
+    def policy_target(self) -> npt.NDArray[np.float32]:
+        """[B, A] float32 training target for the policy head (rows sum to 1), as
+        `MctsBatch.policy_target` (the root and its children read as in the deterministic
+        search).
+        """
+    def select_action(self, temperature: float = 0.0) -> npt.NDArray[np.int64]:
+        """[B] int64 action to play, as `MctsBatch.select_action`."""
+    def considered_actions(self) -> npt.NDArray[np.bool_]:
+        """[B, A] bool: root actions the search may visit (the legal ones for
+        MuZero, the Gumbel-top-k for Gumbel).
+        """
+    def node_visit_counts(self) -> npt.NDArray[np.int64]:
+        """[B, N] int64: visit count of every slot (0 for unused slots)."""
+    def node_parents(self) -> npt.NDArray[np.int64]:
+        """[B, N] int64: parent slot of every slot (-1 for the root and unused slots)."""
     def node_is_chance(self) -> npt.NDArray[np.bool_]:
-        """[B, N] the slot holds a chance node (False for unused slots)."""
+        """[B, N] bool: the slot holds a chance node (False for unused slots)."""
     def node_values(self) -> npt.NDArray[np.float64]:
-        """[B, N] value_sum / visit_count of each slot (NaN for unused slots)."""
+        """[B, N] float64: `value_sum / visit_count` of each slot (NaN for unused slots)."""
     def outcome_priors(self) -> npt.NDArray[np.float64]:
-        """[B, N, C] chance prior at each chance node (0 elsewhere)."""
+        """[B, N, C] float64: the chance prior at each chance node (0 elsewhere)."""

@@ -53,16 +53,21 @@ class AdversaryAgent:
     :data:`~lobzero.envs.adversarial.ADVERSARY_MOVES`), ``save(dir)``, :meth:`load`."""
 
     kind = "adversary"
+    name = "adversary"
     action_mode = "adversary"
 
     def __init__(self, model: Any, budget: int, env_config: EnvConfig) -> None:
         self.model, self.budget, self.env_config = model, budget, env_config
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        """Moves ``[N]`` int64 (indices of ``ADVERSARY_MOVES``) for adversary observations
+        ``[N, obs_dim + 2]`` float32."""
         actions, _ = self.model.predict(np.asarray(obs_batch, np.float32), deterministic=True)
         return np.asarray(actions, np.int64).reshape(len(obs_batch))
 
     def save(self, directory: str | Path) -> Path:
+        """Writes ``agent.json`` (budget, move names, environment) and the SB3 model into
+        ``directory``; returns it."""
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         self.model.save(path / MODEL_FILE)
@@ -77,6 +82,7 @@ class AdversaryAgent:
 
     @classmethod
     def load(cls, directory: str | Path) -> AdversaryAgent:
+        """The adversary :meth:`save` wrote into ``directory`` (loaded on the CPU)."""
         from stable_baselines3 import PPO
 
         path = Path(directory)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,14 +38,35 @@ def check_format_version(found: object, path: str | Path, expected: int) -> None
         )
 
 
+@runtime_checkable
 class Agent(Protocol):
-    """What evaluation code needs of an agent."""
+    """What every saved lobzero agent offers (rule baselines, SB3 PPO / SAC, MuZero, the
+    trained adversary), and what :func:`load_agent` returns."""
 
-    action_mode: str
+    @property
+    def action_mode(self) -> str:
+        """The trading environment's action mode the actions are meant for ("target", "side",
+        "continuous"; "gym" for a gymnasium environment, "adversary" for the adversary)."""
+        ...
 
-    def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
+    @property
+    def name(self) -> str:
+        """Short name of the agent ("muzero", "ppo", "flat", ...), as compare reports it."""
+        ...
 
-    def save(self, directory: str | Path) -> Path: ...
+    def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        """Actions ``[N]`` (int64 for discrete modes, float32 in [-1, 1] for "continuous") for
+        observations ``[N, obs_dim]`` float32."""
+        ...
+
+    def save(self, directory: str | Path) -> Path:
+        """Writes the agent into ``directory`` (``agent.json`` and its files); returns it."""
+        ...
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Agent:
+        """The agent :meth:`save` wrote into ``directory``."""
+        ...
 
 
 def _agent_dir(directory: str | Path) -> Path:
@@ -60,11 +81,15 @@ def _agent_dir(directory: str | Path) -> Path:
 
 def load_agent(
     directory: str | Path, *, feature_names: list[str] | None = None, device: str = "cpu"
-) -> Any:
-    """The agent saved in ``directory`` (or in a training run's ``directory/agent``).
+) -> Agent:
+    """The agent saved in ``directory`` (or in a training run's ``directory/agent``), of any
+    kind: MuZero, SB3 (PPO / SAC), rule baseline or adversary.
 
-    ``feature_names`` (the environment's frame layout) is needed by the rule agents that read
-    named features; ``device`` is where a neural agent runs.
+    ``feature_names`` (an environment's frame layout) overrides the layout a rule agent was
+    saved with, for an environment whose features are ordered differently; by default the
+    saved one is used. ``device`` is where a neural agent runs ("cpu", "cuda").
+    Raises :class:`ConfigError` for a folder without ``agent.json``, an unknown kind or a
+    file of another format version.
     """
     path = _agent_dir(directory)
     try:
@@ -92,7 +117,7 @@ def load_agent(
     if kind == "rule":
         from lobzero.baselines.rules import load_rule_agent
 
-        return load_rule_agent(path, feature_names or [])
+        return load_rule_agent(path, feature_names)
     raise ConfigError(f"{path / 'agent.json'}: unknown agent kind {kind!r}")
 
 

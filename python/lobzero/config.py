@@ -68,6 +68,8 @@ class TomlConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
+        """The configuration from plain values (a TOML table): missing fields keep their
+        defaults; an unknown field or a value of the wrong kind is a :class:`ConfigError`."""
         assert dataclasses.is_dataclass(cls)
         hints = get_type_hints(cls)
         names = {f.name for f in dataclasses.fields(cls)}
@@ -95,6 +97,7 @@ class TomlConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
+        """The configuration in the TOML file ``path`` (validated like :meth:`from_dict`)."""
         path = Path(path)
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -105,6 +108,7 @@ class TomlConfig:
         return cls.from_dict(data)
 
     def save(self, path: str | Path) -> Path:
+        """Writes the configuration as TOML to ``path`` (None options left out); returns it."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:

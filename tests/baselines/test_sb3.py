@@ -92,6 +92,10 @@ def test_ppo_save_load_round_trip(ppo_run, obs_batch, tmp_path: Path) -> None:
     assert loaded.config.n_steps == 32
     again = load_sb3_agent(loaded.save(tmp_path / "again"))
     np.testing.assert_array_equal(again.act(obs_batch), agent.act(obs_batch))
+    # the agent protocol: a name, and load as a classmethod of the class
+    by_class = type(agent).load(tmp_path / "again")
+    assert isinstance(by_class, lobzero.Agent) and by_class.name == "ppo"
+    np.testing.assert_array_equal(by_class.act(obs_batch), agent.act(obs_batch))
 
 
 def test_same_seed_same_agent(market: lobzero.Market, ppo_run, obs_batch, tmp_path: Path) -> None:

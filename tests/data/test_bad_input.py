@@ -84,7 +84,7 @@ def test_from_polars_takes_a_dict_of_the_four_fields() -> None:
     market = lobzero.Market.from_polars(
         df, {"symbol": "X", "venue": "v", "tick_size": "0.1", "lot_size": "0.001"}
     )
-    assert market.metadata.symbol == "X" and len(market) == len(df)
+    assert market.instrument.symbol == "X" and len(market) == len(df)
 
 
 def test_a_directory_says_it_is_a_directory(tmp_path: Path) -> None:

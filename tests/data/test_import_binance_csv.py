@@ -27,7 +27,7 @@ def fixture(shared_data: Path, name: str) -> Path:
 def test_snapshot_fixture_golden_values(shared_data: Path) -> None:
     market = lobzero.import_market(fixture(shared_data, "btcusdt-depth-snap.csv"))
     assert market.import_report["format"] == "binance-csv"  # guessed from the header
-    meta = market.metadata
+    meta = market.instrument
     assert (meta.symbol, meta.venue, meta.tick_size, meta.lot_size) == (
         "BTCUSDT",
         "binance",
@@ -63,7 +63,7 @@ def test_update_fixture_does_not_continue_the_snapshot(shared_data: Path) -> Non
     assert report["messages"] == {"snapshot": 1, "update": 1}
     kinds = market.columns()["kind"]
     assert len(kinds) == 102 and kinds[-1] == KIND["clear"]  # the book is cleared at the gap
-    assert market.metadata.venue == "binance-futures"  # the update rows carry pu
+    assert market.instrument.venue == "binance-futures"  # the update rows carry pu
     # updates alone cannot build a book
     with pytest.raises(lobzero.SequenceGapError, match=r"update\.csv:2: .*before any snapshot"):
         lobzero.import_market(update, format="binance-csv")
@@ -95,7 +95,7 @@ def test_depth_and_trades_merge_by_time(tmp_path: Path) -> None:
     assert list(cols["side"][[3, 7]]) == [1, -1]  # buyer maker false: a buy took the ask
     assert list(cols["recv_ts_ns"][[3, 7]]) == [1_001_000_000, 1_002_000_000]
     assert list(cols["price_ticks"][[4, 5, 6]]) == [1001, 1005, 1006]
-    assert market.metadata.venue == "binance-futures"
+    assert market.instrument.venue == "binance-futures"
 
 
 def test_spot_trades_without_header_and_microseconds(tmp_path: Path) -> None:
@@ -130,7 +130,7 @@ def test_spot_depth_updates_must_follow_each_other(tmp_path: Path) -> None:
         lobzero.import_market(path, format="binance-csv")
     market = lobzero.import_market(path, format="binance-csv", on_gap="resync")
     assert market.import_report["gaps"] == 1
-    assert market.metadata.venue == "binance"
+    assert market.instrument.venue == "binance"
 
 
 def test_two_snapshots_in_a_row_are_two(tmp_path: Path) -> None:

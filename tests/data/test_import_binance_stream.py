@@ -71,7 +71,7 @@ def write(tmp_path: Path, lines: list[str], name="rec.gz", gz=True) -> Path:
 
 def test_small_futures_recording_by_hand(tmp_path: Path) -> None:
     market = lobzero.import_market(write(tmp_path, futures_lines()), format="binance-stream")
-    meta = market.metadata
+    meta = market.instrument
     assert (meta.symbol, meta.venue, meta.tick_size, meta.lot_size) == (
         "BTCUSDT",
         "binance-futures",
@@ -98,8 +98,8 @@ def test_small_futures_recording_by_hand(tmp_path: Path) -> None:
 def test_tick_and_lot_can_be_given(tmp_path: Path) -> None:
     path = write(tmp_path, futures_lines())
     market = lobzero.import_market(path, tick_size="0.1", lot_size="0.001", symbol="X", venue="v")
-    assert market.metadata.lot_size == "0.001"
-    assert market.metadata.symbol == "X"
+    assert market.instrument.lot_size == "0.001"
+    assert market.instrument.symbol == "X"
     assert not market.import_report["lot_size_inferred"]
     with pytest.raises(
         lobzero.InvalidValueError, match=r"rec\.gz:2: price 99\.9 is not a multiple"
@@ -130,7 +130,7 @@ def test_spot_continuity_rule(tmp_path: Path) -> None:
     with pytest.raises(lobzero.SequenceGapError, match=r":4: .*U=14 but the previous diff ended"):
         lobzero.import_market(write(tmp_path, lines))
     market = lobzero.import_market(write(tmp_path, lines[:3]))
-    assert market.metadata.venue == "binance"
+    assert market.instrument.venue == "binance"
 
 
 BAD_CASES = [
@@ -192,7 +192,7 @@ def test_missing_file_and_unknown_format(tmp_path: Path) -> None:
 
 def test_real_usdm_file(shared_data: Path) -> None:
     market = lobzero.import_market(shared_data / "binance-usdm-btcusdt" / "btcusdt_20240808.gz")
-    meta = market.metadata
+    meta = market.instrument
     assert (meta.symbol, meta.venue, meta.tick_size, meta.lot_size) == (
         "BTCUSDT",
         "binance-futures",
@@ -218,8 +218,8 @@ def test_real_spot_session_spans_two_files(shared_data: Path) -> None:
     folder = shared_data / "binance-spot-btcusdt"
     files = [folder / "btcusdt_20240808.gz", folder / "btcusdt_20240809.gz"]
     market = lobzero.import_market(files)
-    assert market.metadata.venue == "binance"
-    assert market.metadata.tick_size == "0.01"
+    assert market.instrument.venue == "binance"
+    assert market.instrument.tick_size == "0.01"
     assert market.import_report["gaps"] == 0
     first = lobzero.import_market(files[0])
     assert len(first) < len(market)

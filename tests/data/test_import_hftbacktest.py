@@ -60,7 +60,7 @@ def test_golden_values(tmp_path: Path) -> None:
     assert list(cols["qty_lots"]) == [0, 1500, 2000, 250, 100, 0]
     assert list(cols["recv_ts_ns"]) == [1010, 1010, 1010, 1030, 1040, 1050]
     assert cols["side"][4] == -1
-    assert market.metadata.symbol == "BTCUSDT"
+    assert market.instrument.symbol == "BTCUSDT"
     report = market.import_report
     assert report["snapshots"] == 1
     assert "1 exchange-only events skipped" in report["notes"][0]

@@ -33,7 +33,7 @@ def test_incremental_fixture_golden_values(shared_data: Path) -> None:
         fixture(shared_data, "deribit_incremental_book_L2_BTC-PERPETUAL.csv")
     )
     assert market.import_report["format"] == "tardis"  # guessed from the header
-    meta = market.metadata
+    meta = market.instrument
     assert (meta.venue, meta.symbol, meta.tick_size, meta.lot_size) == (
         "deribit",
         "BTC-PERPETUAL",
@@ -56,7 +56,7 @@ def test_book_snapshot_fixtures(shared_data: Path, levels: int, events: int) -> 
     path = fixture(shared_data, f"binance-futures_book_snapshot_{levels}_BTCUSDT.csv")
     market = lobzero.import_market(path)
     assert market.import_report["snapshots"] == 10 and len(market) == events
-    assert market.metadata.tick_size == "0.01" and market.metadata.lot_size == "0.001"
+    assert market.instrument.tick_size == "0.01" and market.instrument.lot_size == "0.001"
     cols = market.columns()
     # every row is a clear then its levels; first row: asks[0] 11657.08 x 1.714,
     # bids[0] 11657.07 x 10.896 (one tick apart)
@@ -75,7 +75,7 @@ def test_trades_fixture(shared_data: Path) -> None:
     assert (cols["kind"] == KIND["trade"]).all() and len(market) == 10
     assert (cols["side"] == -1).all()  # every trade of the file is a sell
     # 8531.5 on the inferred 0.5 grid; sizes 2152 then 1 contract
-    assert market.metadata.tick_size == "0.5" and cols["price_ticks"][0] == 17063
+    assert market.instrument.tick_size == "0.5" and cols["price_ticks"][0] == 17063
     assert list(cols["qty_lots"][:2]) == [2152, 1]
 
 

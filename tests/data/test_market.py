@@ -32,8 +32,8 @@ def test_from_polars_and_back() -> None:
     market = lobzero.Market.from_polars(frame(), META)
     assert len(market) == 6
     assert (market.start_ns, market.end_ns) == (10, 40)
-    assert market.metadata == META
-    assert market.metadata.tick == 0.5
+    assert market.instrument == META
+    assert market.instrument.tick == 0.5
     assert market.to_polars().equals(frame())
     cols = market.columns()
     assert not cols["price_ticks"].flags.writeable
@@ -87,7 +87,7 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
     market = lobzero.Market.from_polars(frame(), META, import_report={"note": "hand-made"})
     path = market.save(tmp_path / "m.parquet")
     back = lobzero.Market.load(path)
-    assert back.metadata == META
+    assert back.instrument == META
     assert back.import_report == {"note": "hand-made"}
     assert back.to_polars().equals(market.to_polars())
     assert lobzero.import_market(path).to_polars().equals(market.to_polars())

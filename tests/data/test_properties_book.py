@@ -126,7 +126,7 @@ def test_parquet_round_trip_is_lossless(rows) -> None:
     with tempfile.TemporaryDirectory() as d:
         back = lobzero.Market.load(market.save(Path(d) / "m.parquet"))
     assert back.to_polars().equals(market.to_polars())
-    assert back.metadata == market.metadata
+    assert back.instrument == market.instrument
     assert back.import_report == {"k": [1, 2]}
 
 
@@ -183,4 +183,4 @@ def test_random_corruption_is_a_data_error_never_a_crash(data, fmt) -> None:
         except lobzero.DataError:
             return
         # accepted input must still be a valid stream
-        lobzero.Market.from_polars(market.to_polars(), market.metadata)
+        lobzero.Market.from_polars(market.to_polars(), market.instrument)

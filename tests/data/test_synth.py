@@ -17,7 +17,7 @@ def test_same_seed_same_market_and_different_seeds_differ() -> None:
     c = lobzero.synth_market(seconds=120, seed=6)
     assert a.to_polars().equals(b.to_polars())
     assert not a.to_polars().equals(c.to_polars())
-    assert a.metadata.symbol == "SYNTH" and a.metadata.tick_size == "0.1"
+    assert a.instrument.symbol == "SYNTH" and a.instrument.tick_size == "0.1"
     assert (a.end_ns - a.start_ns) / 1e9 == pytest.approx(120, abs=1)
     report = a.import_report
     assert report["format"] == "synth" and report["config"]["seed"] == 5
@@ -27,7 +27,7 @@ def test_same_seed_same_market_and_different_seeds_differ() -> None:
 def test_the_stream_is_a_valid_book() -> None:
     market = lobzero.synth_market(seconds=300, seed=1, signal_strength=1.0)
     # re-validated from its columns like any edited stream
-    lobzero.Market.from_polars(market.to_polars(), market.metadata)
+    lobzero.Market.from_polars(market.to_polars(), market.instrument)
     book = market.sample_book(step_ms=100, levels=5)
     bid, ask = book["bid_price_ticks"], book["ask_price_ticks"]
     assert (bid[:, 0] < ask[:, 0]).all()

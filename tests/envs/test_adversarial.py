@@ -58,7 +58,7 @@ def test_a_forced_gap_moves_the_book_one_way_for_one_step(market: lobzero.Market
     _, _, _, _, base = plain.step(2)
     _, _, _, _, info = forced.step(2)
     assert info["perturbations"] == ["price_gap"]
-    gap = CONFIG.adversary.gap_ticks * market.metadata.tick
+    gap = CONFIG.adversary.gap_ticks * market.instrument.tick
     assert info["mark"] == pytest.approx(base["mark"] - gap)
     _, _, _, _, info = forced.step(2)
     assert info["perturbations"] == []

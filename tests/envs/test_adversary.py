@@ -50,7 +50,7 @@ def test_each_perturbation_does_what_it_says(market: lobzero.Market) -> None:
     slip.reset(options={"start_ns": start})
     _, _, _, _, info = slip.step(4)
     assert info["perturbations"] == ["slippage"]
-    tick = market.metadata.tick
+    tick = market.instrument.tick
     assert [
         round((f[2] - g[2]) / tick) for f, g in zip(info["fills"], base["fills"], strict=True)
     ] == [3] * len(base["fills"])

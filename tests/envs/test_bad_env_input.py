@@ -159,7 +159,7 @@ PYTHON_SIDE_GOOD = [
 
 
 def core_refuses(market: lobzero.Market, key: str, value: Any) -> bool:
-    table = CONFIG.to_core(market.metadata)
+    table = CONFIG.to_core(market.instrument)
     table[key] = value
     try:
         _core.check_env_config(table)
@@ -183,7 +183,7 @@ def test_python_and_rust_agree_on_edge_values(
     market: lobzero.Market, field: str, value: float, core_key: str, core_value: int
 ) -> None:
     config = CONFIG.replace(**{field: value})
-    assert config.to_core(market.metadata)[core_key] == core_value
+    assert config.to_core(market.instrument)[core_key] == core_value
     assert not core_refuses(market, core_key, core_value)
 
 

@@ -179,7 +179,7 @@ def no_lookahead_property(examples: int, peek: bool) -> Counter[str]:
         event("cut inside the played trace" if inside else "cut at its end")
         rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="edit seed"))
         edited = lobzero.Market.from_polars(
-            edit_after(market.to_polars(), cut, rng), market.metadata
+            edit_after(market.to_polars(), cut, rng), market.instrument
         )
         other = run(edited, config, start, actions, forced, peek)
         before = [s for s in base if s[0] <= cut]
@@ -248,7 +248,7 @@ def run_checking_invariants(
     space, |position| <= limit, fees >= 0, equity = cash + position × mark, realized +
     unrealized = equity − start, and no fill larger than the level it took from. ``forced``:
     perturbations a trained adversary forces into each step (names, one list per step)."""
-    meta = market.metadata
+    meta = market.instrument
     df = market.to_polars()
     env = TradingEnv(market, config)
     _, info = env.reset(options={"start_ns": market.start_ns + 5_000 * MS})

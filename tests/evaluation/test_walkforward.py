@@ -143,7 +143,7 @@ def range_leaks(
 def edited_from(market: lobzero.Market, end_ns: int, seed: int) -> lobzero.Market:
     rng = np.random.default_rng(seed)
     return lobzero.Market.from_polars(
-        edit_after(market.to_polars(), end_ns - 1, rng), market.metadata
+        edit_after(market.to_polars(), end_ns - 1, rng), market.instrument
     )
 
 

@@ -121,7 +121,9 @@ def test_trains_on_the_trading_environment_and_loads_back(
     )
     assert agent.action_mode == "target"
     loaded = lobzero.load_agent(tmp_path)
-    assert isinstance(loaded, MuZeroAgent)
+    assert isinstance(loaded, MuZeroAgent) and isinstance(loaded, lobzero.Agent)
+    names = {"gumbel": "muzero", "muzero": "muzero_puct", "stochastic": "stochastic_muzero"}
+    assert loaded.name == names[str(overrides["algorithm"])]
     env = lobzero.TradingEnv(market, env_config)
     obs, _ = env.reset(seed=3)
     batch = np.stack([obs, obs])

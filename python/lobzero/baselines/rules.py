@@ -1,5 +1,7 @@
-"""Rule baselines behind the agent interface every lobzero agent shares:
-``act(obs_batch [N, obs_dim] float32) -> actions [N]``, ``save(dir)``, ``load(dir)``.
+"""Rule baselines behind the agent interface every lobzero agent shares
+(:class:`lobzero.Agent`): ``act(obs_batch [N, obs_dim] float32) -> actions [N]``,
+``save(dir)``, ``load(dir)``, ``name``. A saved rule agent keeps the frame layout
+(``feature_names``) it reads, so ``lobzero.load_agent(dir)`` needs nothing else.
 
 - ``flat``: never holds a position;
 - ``buy_and_hold``: goes (and stays) fully long;
@@ -27,7 +29,8 @@ SHORT, FLAT, LONG = 0, 2, 4
 
 @dataclass
 class RuleAgent(ABC):
-    """Base of the rule agents; ``feature_names`` is the environment's frame layout."""
+    """Base of the rule agents; ``feature_names`` is the environment's frame layout (the
+    names of one frame's values, ``TradingEnv.feature_names``)."""
 
     name: ClassVar[str] = "rule"
     #: the environment action mode the actions are meant for
@@ -39,16 +42,31 @@ class RuleAgent(ABC):
         """Actions [N] (int64, target mode) for observations [N, obs_dim]."""
 
     def save(self, directory: str | Path) -> Path:
+        """Writes ``agent.json`` (the rule's name, its parameters and ``feature_names``) into
+        ``directory``; returns it."""
+        from lobzero.agents import AGENT_FORMAT_VERSION
+
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "agent.json").write_text(
-            json.dumps({"kind": "rule", "name": self.name, "params": asdict(self)})
-        )
+        spec = {
+            "kind": "rule",
+            "version": AGENT_FORMAT_VERSION,
+            "name": self.name,
+            "params": asdict(self),
+        }
+        (path / "agent.json").write_text(json.dumps(spec))
         return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RuleAgent:
+        """The rule agent :meth:`save` wrote into ``directory``, with its saved layout."""
+        return load_rule_agent(directory)
 
 
 @dataclass
 class FlatAgent(RuleAgent):
+    """Never holds a position (always the flat target)."""
+
     name: ClassVar[str] = "flat"
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:
@@ -57,6 +75,8 @@ class FlatAgent(RuleAgent):
 
 @dataclass
 class BuyAndHoldAgent(RuleAgent):
+    """Goes fully long and stays there."""
+
     name: ClassVar[str] = "buy_and_hold"
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:
@@ -65,6 +85,8 @@ class BuyAndHoldAgent(RuleAgent):
 
 @dataclass
 class RandomAgent(RuleAgent):
+    """Uniform target actions from a generator seeded with ``seed``."""
+
     name: ClassVar[str] = "random"
     seed: int = 0
 
@@ -77,6 +99,9 @@ class RandomAgent(RuleAgent):
 
 @dataclass
 class ImbalanceAgent(RuleAgent):
+    """Long when the mean of the touch imbalance (``imbalance_1``) and the last step's trade
+    flow (``trade_flow``) exceeds ``threshold``, short below ``-threshold``, flat otherwise."""
+
     name: ClassVar[str] = "imbalance"
     threshold: float = 0.3
 
@@ -115,12 +140,15 @@ def make_rule_agent(name: str, feature_names: list[str], **params: Any) -> RuleA
     return cls(feature_names=list(feature_names), **params)
 
 
-def load_rule_agent(directory: str | Path, feature_names: list[str]) -> RuleAgent:
-    """A rule agent saved with :meth:`RuleAgent.save`."""
+def load_rule_agent(directory: str | Path, feature_names: list[str] | None = None) -> RuleAgent:
+    """A rule agent saved with :meth:`RuleAgent.save`, reading the ``feature_names`` it was
+    saved with, or the given ones (the layout of another environment)."""
     path = Path(directory) / "agent.json"
     try:
         spec = json.loads(path.read_text())
     except FileNotFoundError as e:
         raise ConfigError(f"{path}: no such file (not an agent directory)") from e
-    params = {k: v for k, v in spec.get("params", {}).items() if k != "feature_names"}
-    return make_rule_agent(spec["name"], feature_names, **params)
+    params = dict(spec.get("params", {}))
+    saved_names = params.pop("feature_names", [])
+    names = saved_names if feature_names is None else feature_names
+    return make_rule_agent(spec["name"], names, **params)

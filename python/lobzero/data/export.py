@@ -34,7 +34,7 @@ def to_hftbacktest_npz(market: Market, path: str | Path) -> Path:
     back to floats with the instrument's tick and lot.
     """
     cols = market.columns()
-    meta = market.metadata
+    meta = market.instrument
     kind = cols["kind"]
     side_flag = np.where(cols["side"] > 0, HBT_BUY, np.where(cols["side"] < 0, HBT_SELL, 0))
     kind_flag = np.select(

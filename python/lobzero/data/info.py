@@ -22,7 +22,7 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
 
     Prices are in quote currency, spreads in ticks, durations in seconds.
     """
-    meta = market.metadata
+    meta = market.instrument
     cols = market.columns()
     kinds = np.bincount(cols["kind"], minlength=len(KIND_NAMES))
     start, end = market.start_ns, market.end_ns

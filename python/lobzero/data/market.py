@@ -67,10 +67,12 @@ class Instrument:
 
     @property
     def tick(self) -> float:
+        """The tick size as a float (price units)."""
         return float(self.tick_size)
 
     @property
     def lot(self) -> float:
+        """The lot size as a float (base-currency units)."""
         return float(self.lot_size)
 
 
@@ -82,7 +84,11 @@ class Market:
     ``start_ns`` / ``end_ns`` are the first and last receive times (ns).
     """
 
-    __slots__ = ("_stream", "import_report")
+    __slots__ = {
+        "_stream": "The Rust stream (see :attr:`stream`).",
+        "import_report": "What the importer (or generator) reported: messages read, gaps, "
+        "dropped updates, levels, ... (a dict, empty for a market built from columns).",
+    }
 
     def __init__(self, stream: _core.Stream, import_report: Mapping[str, Any] | None = None):
         self._stream = stream
@@ -99,15 +105,23 @@ class Market:
 
     @property
     def start_ns(self) -> int | None:
+        """Receive time of the first event, ns since the Unix epoch (None when empty)."""
         return self._stream.start_ns
 
     @property
     def end_ns(self) -> int | None:
+        """Receive time of the last event, ns since the Unix epoch (None when empty)."""
         return self._stream.end_ns
 
     @property
-    def metadata(self) -> Instrument:
+    def instrument(self) -> Instrument:
+        """What is traded: symbol, venue, tick and lot size (exact decimal strings)."""
         return Instrument(**self._stream.instrument)
+
+    @property
+    def metadata(self) -> Instrument:
+        """The old name of :attr:`instrument` (kept so that existing code runs)."""
+        return self.instrument
 
     @property
     def stream(self) -> _core.Stream:
@@ -115,7 +129,7 @@ class Market:
         return self._stream
 
     def __repr__(self) -> str:
-        m = self.metadata
+        m = self.instrument
         span = ((self.end_ns or 0) - (self.start_ns or 0)) / 1e9
         return (
             f"Market({m.venue}:{m.symbol}, {len(self):,} events, {span:.1f} s, "
@@ -137,7 +151,7 @@ class Market:
     def from_polars(
         cls,
         df: pl.DataFrame,
-        metadata: Instrument | Mapping[str, str],
+        instrument: Instrument | Mapping[str, str],
         *,
         source: str = "polars",
         import_report: Mapping[str, Any] | None = None,
@@ -148,7 +162,7 @@ class Market:
         do not fit the column's type or break a rule, ``TimestampOrderError`` and
         ``CrossedBookError`` as any importer does.
         """
-        meta = _instrument(metadata, source)
+        meta = _instrument(instrument, source)
         if df.height == 0:
             raise FormatError(
                 f"{source}: not a valid market (no events: the frame has no rows; a market "
@@ -185,7 +199,7 @@ class Market:
         table = pa.table({name: np.asarray(col) for name, col in self.columns().items()})
         meta = {
             "format_version": _FORMAT_VERSION,
-            "instrument": asdict(self.metadata),
+            "instrument": asdict(self.instrument),
             "import_report": self.import_report,
         }
         table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
@@ -255,23 +269,23 @@ class Market:
 _INSTRUMENT_FIELDS = ("symbol", "venue", "tick_size", "lot_size")
 
 
-def _instrument(metadata: Any, source: str) -> Instrument:
+def _instrument(given: Any, source: str) -> Instrument:
     """The instrument of :meth:`Market.from_polars`: an :class:`Instrument` or a mapping of its
     four fields (decimal strings for the sizes); anything else is a :class:`ConfigError`."""
-    if isinstance(metadata, Instrument):
-        return metadata
+    if isinstance(given, Instrument):
+        return given
     need = (
         f"Market.from_polars({source}) needs the instrument: an Instrument or a dict of "
         f"{', '.join(_INSTRUMENT_FIELDS)} (e.g. {{'symbol': 'BTCUSDT', 'venue': 'binance', "
         "'tick_size': '0.01', 'lot_size': '0.001'})"
     )
-    if not isinstance(metadata, Mapping):
-        raise ConfigError(f"{need}; got {metadata!r}")
-    missing = [k for k in _INSTRUMENT_FIELDS if k not in metadata]
-    unknown = sorted(set(metadata) - set(_INSTRUMENT_FIELDS))
+    if not isinstance(given, Mapping):
+        raise ConfigError(f"{need}; got {given!r}")
+    missing = [k for k in _INSTRUMENT_FIELDS if k not in given]
+    unknown = sorted(set(given) - set(_INSTRUMENT_FIELDS))
     if missing or unknown:
         raise ConfigError(f"{need}; missing {missing}, unknown {unknown}")
-    return Instrument(**{k: str(metadata[k]) for k in _INSTRUMENT_FIELDS})
+    return Instrument(**{k: str(given[k]) for k in _INSTRUMENT_FIELDS})
 
 
 def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) -> np.ndarray:

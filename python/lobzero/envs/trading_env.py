@@ -127,7 +127,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
         self.market = resolve_market(market)
         config = config or EnvConfig()
         self.config = config.replace(**overrides) if overrides else config
-        self._core = _core.EnvCore(self.market.stream, self.config.to_core(self.market.metadata))
+        self._core = _core.EnvCore(self.market.stream, self.config.to_core(self.market.instrument))
         self.observation_space, self.action_space = build_spaces(self._core, self.config)
         self.feature_names: list[str] = self._core.spaces()["frame_names"]
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:

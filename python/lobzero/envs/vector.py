@@ -96,7 +96,7 @@ class VecTradingEnv(gym.vector.VectorEnv):
         self.market = resolve_market(market)
         config = config or EnvConfig()
         self.config = config.replace(**overrides) if overrides else config
-        core_config = self.config.to_core(self.market.metadata)
+        core_config = self.config.to_core(self.market.instrument)
         if num_threads is not None:
             core_config["num_threads"] = num_threads
         self._core = _core.VecEnvCore(self.market.stream, int(num_envs), core_config)

@@ -316,10 +316,11 @@ def _run_one(
     is_muzero = name in MUZERO_VARIANTS
     run.episodes = run_episodes(agent, envs, [seed] * len(envs), test_starts, record=is_muzero)
     if is_muzero:
+        from lobzero.muzero.agent import MuZeroAgent
         from lobzero.muzero.diagnostics import check_model
 
         trace = run.episodes[0].trace
-        assert trace is not None
+        assert trace is not None and isinstance(agent, MuZeroAgent)
         run.model_check = check_model(agent, *trace)
     run.test_seconds = time.perf_counter() - t0
     return run

@@ -54,6 +54,7 @@ class Metrics:
     avg_holding_s: float
 
     def to_dict(self) -> dict[str, float]:
+        """The metrics as a plain dict, field name -> value."""
         return asdict(self)
 
     def _key(self) -> tuple[float | None, ...]:

@@ -20,6 +20,8 @@ from lobzero.muzero.planner import Planner
 AGENT_FILE = "agent.json"
 MODEL_FILE = "model.pt"
 CONFIG_FILE = "muzero.toml"
+#: MuZeroConfig.algorithm -> the agent's name (those of lobzero.evaluation.compare's variants)
+_NAMES = {"gumbel": "muzero", "muzero": "muzero_puct", "stochastic": "stochastic_muzero"}
 
 
 class MuZeroAgent:
@@ -49,6 +51,12 @@ class MuZeroAgent:
         self.env = env or {}
         self.search = search
         self.planner = Planner(self.net, config, device, seed=seed)
+
+    @property
+    def name(self) -> str:
+        """The compare name of the agent's search: "muzero" (Gumbel), "muzero_puct" or
+        "stochastic_muzero"."""
+        return _NAMES[self.config.algorithm]
 
     def act(self, obs_batch: np.ndarray) -> npt.NDArray[np.int64]:
         """Actions ``[N]`` (int64) for observations ``[N, obs_dim]`` (float32)."""

@@ -269,6 +269,7 @@ class Learner:
         return stats, parts.priorities
 
     def refresh_target(self) -> None:
+        """Copies the online network's weights into the target network."""
         self.target_net.load_state_dict(self.net.state_dict())
 
     @torch.inference_mode()
@@ -280,6 +281,7 @@ class Learner:
         return self.target_net.codec.to_scalar(value).double().cpu().numpy()
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs to resume the learner: optimizer, target network, updates."""
         return {
             "optimizer": self.optimizer.state_dict(),
             "target_net": self.target_net.state_dict(),
@@ -287,6 +289,7 @@ class Learner:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores what :meth:`state_dict` returned."""
         self.optimizer.load_state_dict(state["optimizer"])
         self.target_net.load_state_dict(state["target_net"])
         self.updates = int(state["updates"])

@@ -329,6 +329,7 @@ class ReplayBuffer:
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores what :meth:`state_dict` returned (arrays of the buffer's shapes)."""
         for name in self._ARRAYS:
             current = getattr(self, name)
             array = np.asarray(state[name])

@@ -360,7 +360,9 @@ fn spaces<'py>(py: Python<'py>, cfg: &EnvConfig) -> PyResult<Bound<'py, PyDict>>
     Ok(d)
 }
 
-/// One environment (see `lobzero_core::env`).
+/// One trading environment over a `Stream`, built from the dict `EnvConfig.to_core()` writes
+/// (sizes in lots, times in ns); `lobzero.envs.TradingEnv` is its gymnasium face. Observations
+/// are float32 [obs_dim], rewards in quote currency (see `lobzero_core::env`).
 #[pyclass(module = "lobzero._core")]
 pub struct EnvCore {
     env: TradingEnv,
@@ -385,6 +387,7 @@ impl EnvCore {
         })
     }
 
+    /// Length of an observation: features per frame times `frame_stack`.
     #[getter]
     fn obs_dim(&self) -> usize {
         self.env.obs_dim()
@@ -402,6 +405,9 @@ impl EnvCore {
         self.env.force_perturbations(mask, gap_sign).py()
     }
 
+    /// Starts an episode and returns its first observation, float32 [obs_dim]. `seed` reseeds
+    /// the environment's generator (None: it goes on); `start_ns` is the receive time (ns) to
+    /// start from (None: a start drawn from the seeded stream).
     #[pyo3(signature = (seed=None, start_ns=None))]
     fn reset<'py>(
         &mut self,
@@ -445,7 +451,8 @@ impl EnvCore {
         info_dict(py, &self.env, &self.env.info(), true)
     }
 
-    /// Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots, pnl, fees).
+    /// Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
+    /// pnl, fees), pnl and fees in quote currency.
     fn round_trips<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(
             py,
@@ -469,7 +476,10 @@ impl EnvCore {
     }
 }
 
-/// A batch of environments; environment i is seeded with `seed + i`.
+/// A batch of N = `num_envs` trading environments over one `Stream`, stepped in one call
+/// (same-step autoreset) into caller buffers; environment i is seeded with `seed + i`.
+/// `lobzero.envs.VecTradingEnv` is its gymnasium face; the config dict is `EnvCore`'s, plus
+/// an optional `num_threads`.
 #[pyclass(module = "lobzero._core")]
 pub struct VecEnvCore {
     envs: VecTradingEnv,
@@ -501,16 +511,19 @@ impl VecEnvCore {
         })
     }
 
+    /// N, the number of environments.
     #[getter]
     fn num_envs(&self) -> usize {
         self.envs.num_envs()
     }
 
+    /// Length of one environment's observation (features per frame times `frame_stack`).
     #[getter]
     fn obs_dim(&self) -> usize {
         self.envs.obs_dim()
     }
 
+    /// obs_low, obs_high (float32 [obs_dim]), frame_names, frame_stack (as `EnvCore.spaces`).
     fn spaces<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         spaces(py, self.envs.envs()[0].config())
     }
@@ -547,8 +560,8 @@ impl VecEnvCore {
             .py()
     }
 
-    /// Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N] (continuous);
-    /// outputs are written in place, the state after the step into `info_values` /
+    /// Steps all environments. `actions`: int64 [N] (discrete modes) or float64 [N]
+    /// (continuous); outputs are written in place, the state after the step into `info_values` /
     /// `info_ts_ns` (see `infos`). Returns how many episodes ended (and were reset).
     #[allow(clippy::too_many_arguments)]
     fn step(
@@ -624,7 +637,8 @@ impl VecEnvCore {
         .py()
     }
 
-    /// For the environments whose episode ended in the last step: {index: info dict of its last step}.
+    /// For the environments whose episode ended in the last step: {index: info dict of its
+    /// last step}.
     fn final_infos<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         let envs = self.envs.envs();

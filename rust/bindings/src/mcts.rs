@@ -106,7 +106,36 @@ fn parse_config(
     Ok(c)
 }
 
-/// A batch of B search trees (struct of arrays, preallocated for the budget).
+/// `num_roots` (B) MuZero / Gumbel MuZero search trees stepped together from Python: one
+/// model call per simulation for the whole batch, the latents kept by the caller in a
+/// `[B, N, ...]` store indexed by slot (N = `capacity`: the root is slot 0, the node expanded
+/// by simulation s of a fresh search is slot s + 1). A = `num_actions`, S = `num_simulations`.
+/// Arrays are float32 (bool for masks), read in place when C-contiguous.
+///
+/// Configuration keywords (`**config`, defaults in brackets):
+///
+/// - `algorithm` ["muzero"]: "muzero" (PUCT, Dirichlet root noise, visit-count target) or
+///   "gumbel" (Gumbel MuZero: Gumbel-top-k, sequential halving, improved-policy target).
+/// - `discount` [0.997]: per-step discount of rewards along a path, in [0, 1].
+/// - `pb_c_base` [19652], `pb_c_init` [1.25]: PUCT exploration
+///   `ln((N + base + 1) / base) + init` (MuZero only).
+/// - `dirichlet_alpha` [0.3], `exploration_fraction` [0.25]: root noise concentration and its
+///   weight in the root prior (MuZero only; applied when `reset(noise=True)`).
+/// - `value_bounds` [None]: known (min, max) of Q values; None normalizes Q by the min-max
+///   seen in each tree.
+/// - `unvisited_value` ["zero"]: PUCT value of an unvisited child, "zero" (MuZero
+///   pseudocode) or "parent" (the parent's mean value).
+/// - `max_considered_actions` [16]: Gumbel's k (root actions kept by Gumbel-top-k).
+/// - `gumbel_c_visit` [50], `gumbel_c_scale` [0.1]: Gumbel's
+///   `sigma(q) = (c_visit + max visits) * c_scale * q`.
+/// - `reuse_subtree` [False]: doubles `capacity` to 2 S + 1 so that `reuse_subtree` can keep
+///   the chosen subtree as the next root (algorithm "muzero" only: Gumbel's sequential
+///   halving needs a fresh root).
+/// - `seed` [0]: seed of the noise, Gumbel draws and temperature sampling (integer >= 0).
+///
+/// Raises `ConfigError` for an unknown key, a value of the wrong type or out of range, and
+/// for arrays of the wrong shape or calls out of order (`select` before `reset`, two
+/// `select` without a `backup`, more than S simulations).
 #[pyclass(module = "lobzero._core")]
 pub struct MctsBatch {
     inner: mcts::MctsBatch,
@@ -140,26 +169,32 @@ impl MctsBatch {
         })
     }
 
+    /// B, the number of trees.
     #[getter]
     fn num_roots(&self) -> usize {
         self.inner.config().num_roots
     }
+    /// A, the number of actions of every decision node.
     #[getter]
     fn num_actions(&self) -> usize {
         self.inner.config().num_actions
     }
+    /// S, the simulation budget of one search.
     #[getter]
     fn num_simulations(&self) -> usize {
         self.inner.config().num_simulations
     }
+    /// N, slots per tree: S + 1, or 2 S + 1 with `reuse_subtree=True`.
     #[getter]
     fn capacity(&self) -> usize {
         self.inner.capacity()
     }
+    /// Simulations run since the last `reset` (or `reuse_subtree`), 0..=S.
     #[getter]
     fn simulations_done(&self) -> usize {
         self.inner.simulations_done()
     }
+    /// "muzero" (PUCT) or "gumbel" (Gumbel MuZero), from the `algorithm` keyword.
     #[getter]
     fn algorithm(&self) -> &'static str {
         match self.inner.config().algorithm {
@@ -168,6 +203,11 @@ impl MctsBatch {
         }
     }
 
+    /// Starts a new search: expands every root from the representation/prediction output
+    /// and backs its value up once. `prior_logits` [B, A] (unnormalized log-probabilities),
+    /// `values` [B]; `legal_mask` [B, A] bool (None: all legal) restricts the root actions.
+    /// `noise=True` mixes Dirichlet noise into the root prior (MuZero) or draws the Gumbel
+    /// variables (Gumbel); `noise=False` gives a deterministic search for evaluation.
     #[pyo3(signature = (prior_logits, values, noise = true, legal_mask = None))]
     fn reset(
         &mut self,
@@ -203,6 +243,9 @@ impl MctsBatch {
         ))
     }
 
+    /// Expands the leaves the last `select` chose with the model's output and backs the
+    /// value up their paths: `reward` [B] on the new edge, `value` [B] and `prior_logits`
+    /// [B, A] of the new node (slot `next_slots()` before the `select`).
     fn backup(
         &mut self,
         py: Python<'_>,
@@ -219,19 +262,27 @@ impl MctsBatch {
         py.detach(|| inner.backup(&r, &v, &l)).py()
     }
 
+    /// [B] int64: the slot each tree's next expansion writes (s + 1 at simulation s
+    /// of a fresh search); where to store the latent `backup` is given for.
     fn next_slots<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         PyArray1::from_vec(py, self.inner.next_slots())
     }
 
+    /// [B, A] int64: visits of each root action.
     fn root_visit_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let v = self.inner.root_visit_counts().py()?;
         matrix_i64(py, v, self.shape().0)
     }
 
+    /// [B] float32: mean value of each root (`value_sum / visit_count`, the root's
+    /// own expansion included).
     fn root_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
         Ok(PyArray1::from_vec(py, self.inner.root_values().py()?))
     }
 
+    /// [B, A] float32: Q `reward + discount * value` of each root action (NaN for
+    /// unvisited actions); with `normalized`, mapped into [0, 1] by the tree's min-max
+    /// statistics.
     #[pyo3(signature = (normalized = false))]
     fn root_q_values<'py>(
         &self,
@@ -242,12 +293,19 @@ impl MctsBatch {
         matrix(py, v, self.shape().0)
     }
 
+    /// [B, A] float32 training target for the policy head, each row summing to 1
+    /// (illegal actions 0). MuZero: root visit counts over their sum. Gumbel: the improved
+    /// policy softmax(log prior + sigma(completed Q)).
     fn policy_target<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let inner = &self.inner;
         let v = py.detach(|| inner.policy_target()).py()?;
         matrix(py, v, self.shape().0)
     }
 
+    /// [B] int64 action to play. MuZero: `temperature == 0` takes the most visited
+    /// root action (lowest index on ties), `temperature > 0` samples with probability
+    /// proportional to `N(a) ** (1 / temperature)` from the seeded stream. Gumbel: the
+    /// sequential-halving winner (`temperature` unused: the Gumbel draws already explore).
     #[pyo3(signature = (temperature = 0.0))]
     fn select_action<'py>(
         &mut self,
@@ -259,20 +317,31 @@ impl MctsBatch {
         Ok(PyArray1::from_vec(py, v))
     }
 
+    /// [B, A] bool: root actions the search may visit (the legal ones for
+    /// MuZero, the Gumbel-top-k for Gumbel).
     fn considered_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<bool>>> {
         let v = self.inner.considered_actions().py()?;
         let cols = self.shape().1;
         PyArray1::from_vec(py, v).reshape([self.shape().0, cols])
     }
 
+    /// [B, N] int64: visit count of every slot (0 for unused slots).
     fn node_visit_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
         matrix_i64(py, self.inner.node_visit_counts(), self.shape().0)
     }
 
+    /// [B, N] int64: parent slot of every slot (-1 for the root and unused slots).
     fn node_parents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
         matrix_i64(py, self.inner.node_parents(), self.shape().0)
     }
 
+    /// Moves each tree's root to the child reached by `actions` [B] int64 (needs
+    /// `reuse_subtree=True`), compacting the kept subtree into slots 0..k. Trees whose child
+    /// was never expanded restart from `prior_logits` [B, A] / `values` [B] like `reset`; for
+    /// the others those rows are ignored (but must be finite). `legal_mask` [B, A] and `noise`
+    /// apply to the new roots. Returns `kept_slot` [B, N] int64: the old slot now held by each
+    /// new slot, -1 for free slots (and for slot 0 of a restarted tree, whose latent the caller
+    /// writes from the representation network).
     #[pyo3(signature = (actions, prior_logits, values, noise = true, legal_mask = None))]
     fn reuse_subtree<'py>(
         &mut self,
@@ -317,9 +386,18 @@ type Selection<'py> = (
     Bound<'py, PyArray1<bool>>,
 );
 
-/// A batch of B Stochastic MuZero search trees: decision nodes alternate with chance nodes
-/// (afterstates) whose children are the C codes of the chance encoder. See
-/// `lobzero.mcts.StochasticMctsBatch`.
+/// `num_roots` (B) Stochastic MuZero search trees (Antonoglou et al., 2022): decision nodes
+/// (states, A = `num_actions` children) alternate with chance nodes (afterstates, C =
+/// `chance_outcomes` children, the codes of the chance encoder). Slots: N = `capacity` =
+/// `num_simulations` + 1 per tree, the root is slot 0 and simulation s expands slot s + 1.
+/// The roots are decision nodes; at a chance node the code `argmax_c prior(c) / (N(c) + 1)`
+/// is followed. Arrays are float32, read in place when C-contiguous.
+///
+/// Configuration keywords (`**config`) are those of `MctsBatch` (`algorithm`, `discount`,
+/// `pb_c_base`, `pb_c_init`, `dirichlet_alpha`, `exploration_fraction`, `value_bounds`,
+/// `unvisited_value`, `max_considered_actions`, `gumbel_c_visit`, `gumbel_c_scale`, `seed`)
+/// with the same defaults; subtree reuse is not supported with chance nodes. Raises
+/// `ConfigError` like `MctsBatch`.
 #[pyclass(module = "lobzero._core")]
 pub struct StochasticMctsBatch {
     inner: mcts::StochasticMctsBatch,
@@ -349,30 +427,37 @@ impl StochasticMctsBatch {
         })
     }
 
+    /// B, the number of trees.
     #[getter]
     fn num_roots(&self) -> usize {
         self.shape().0
     }
+    /// A, the number of actions of a decision node.
     #[getter]
     fn num_actions(&self) -> usize {
         self.shape().1
     }
+    /// C, the number of codes (children) of a chance node.
     #[getter]
     fn chance_outcomes(&self) -> usize {
         self.shape().2
     }
+    /// S, the simulation budget of one search.
     #[getter]
     fn num_simulations(&self) -> usize {
         self.inner.config().num_simulations
     }
+    /// N = S + 1, slots per tree.
     #[getter]
     fn capacity(&self) -> usize {
         self.inner.tree().capacity()
     }
+    /// Simulations run since the last `reset`, 0..=S.
     #[getter]
     fn simulations_done(&self) -> usize {
         self.inner.tree().simulations_done()
     }
+    /// "muzero" (PUCT) or "gumbel" (Gumbel MuZero), from the `algorithm` keyword.
     #[getter]
     fn algorithm(&self) -> &'static str {
         match self.inner.config().algorithm {
@@ -381,6 +466,9 @@ impl StochasticMctsBatch {
         }
     }
 
+    /// Starts a new search: expands every root (a decision node) from `prior_logits`
+    /// [B, A] and `values` [B]; `legal_mask` [B, A] bool (None: all legal), `noise` as in
+    /// `MctsBatch.reset`.
     #[pyo3(signature = (prior_logits, values, noise = true, legal_mask = None))]
     fn reset(
         &mut self,
@@ -417,6 +505,10 @@ impl StochasticMctsBatch {
         ))
     }
 
+    /// Expands the leaves the last `select` chose: `reward` [B], `value` [B],
+    /// `prior_logits` [B, A], `outcome_logits` [B, C]. A lane whose new node is a state reads
+    /// `reward`, `value` and `prior_logits`; a lane whose new node is an afterstate reads `value`
+    /// and `outcome_logits`; the other rows are not read.
     fn backup(
         &mut self,
         py: Python<'_>,
@@ -436,15 +528,20 @@ impl StochasticMctsBatch {
         py.detach(|| inner.backup(&r, &v, &l, &o)).py()
     }
 
+    /// [B] int64: the slot each tree's next expansion writes (s + 1 at simulation s
+    /// of a fresh search); where to store the latent `backup` is given for.
     fn next_slots<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
         PyArray1::from_vec(py, self.inner.next_slots())
     }
 
+    /// [B, A] int64: visits of each root action.
     fn root_visit_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
         let v = self.inner.tree().root_visit_counts().py()?;
         matrix_i64(py, v, self.shape().0)
     }
 
+    /// [B] float32: mean value of each root (`value_sum / visit_count`, the root's
+    /// own expansion included).
     fn root_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f32>>> {
         Ok(PyArray1::from_vec(
             py,
@@ -452,6 +549,9 @@ impl StochasticMctsBatch {
         ))
     }
 
+    /// [B, A] float32: Q of each root action, the mean value of its afterstate (no
+    /// reward, no discount on that edge; NaN when unvisited); `normalized` maps it into [0, 1]
+    /// by the tree's min-max statistics.
     #[pyo3(signature = (normalized = false))]
     fn root_q_values<'py>(
         &self,
@@ -462,12 +562,16 @@ impl StochasticMctsBatch {
         matrix(py, v, self.shape().0)
     }
 
+    /// [B, A] float32 training target for the policy head (rows sum to 1), as
+    /// `MctsBatch.policy_target` (the root and its children read as in the deterministic
+    /// search).
     fn policy_target<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let inner = &self.inner;
         let v = py.detach(|| inner.tree().policy_target()).py()?;
         matrix(py, v, self.shape().0)
     }
 
+    /// [B] int64 action to play, as `MctsBatch.select_action`.
     #[pyo3(signature = (temperature = 0.0))]
     fn select_action<'py>(
         &mut self,
@@ -479,20 +583,25 @@ impl StochasticMctsBatch {
         Ok(PyArray1::from_vec(py, v))
     }
 
+    /// [B, A] bool: root actions the search may visit (the legal ones for
+    /// MuZero, the Gumbel-top-k for Gumbel).
     fn considered_actions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<bool>>> {
         let v = self.inner.tree().considered_actions().py()?;
         let (b, a, _) = self.shape();
         PyArray1::from_vec(py, v).reshape([b, a])
     }
 
+    /// [B, N] int64: visit count of every slot (0 for unused slots).
     fn node_visit_counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
         matrix_i64(py, self.inner.tree().node_visit_counts(), self.shape().0)
     }
 
+    /// [B, N] int64: parent slot of every slot (-1 for the root and unused slots).
     fn node_parents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<i64>>> {
         matrix_i64(py, self.inner.tree().node_parents(), self.shape().0)
     }
 
+    /// [B, N] bool: the slot holds a chance node (False for unused slots).
     fn node_is_chance<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<bool>>> {
         let b = self.shape().0;
         let v = self.inner.node_is_chance();
@@ -500,6 +609,7 @@ impl StochasticMctsBatch {
         PyArray1::from_vec(py, v).reshape([b, cols])
     }
 
+    /// [B, N] float64: `value_sum / visit_count` of each slot (NaN for unused slots).
     fn node_values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let b = self.shape().0;
         let v = self.inner.node_values();
@@ -507,6 +617,7 @@ impl StochasticMctsBatch {
         PyArray1::from_vec(py, v).reshape([b, cols])
     }
 
+    /// [B, N, C] float64: the chance prior at each chance node (0 elsewhere).
     fn outcome_priors<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, numpy::PyArray3<f64>>> {
         let (b, _, c) = self.shape();
         let n = self.inner.tree().capacity();
