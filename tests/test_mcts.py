@@ -170,6 +170,26 @@ def test_gumbel_search_runs_and_targets_sum_to_one():
         MctsBatch(B, A, 8, algorithm="gumbel", reuse_subtree=True)
 
 
+def test_gumbel_scale_multiplies_the_root_noise():
+    """``gumbel_scale`` 0 with noise searches exactly as without noise, and 1 does not (a tree
+    that ignored the key, the planted defect, fails the first assertion; one that ignored the
+    noise flag fails the second)."""
+
+    def outcome(noise: bool, **config: float) -> tuple[np.ndarray, np.ndarray]:
+        batch = MctsBatch(B, A, 8, algorithm="gumbel", seed=5, **config)
+        drive(batch, noise=noise)
+        return batch.select_action(), batch.policy_target()
+
+    quiet_action, quiet_policy = outcome(False)
+    zero_action, zero_policy = outcome(True, gumbel_scale=0.0)
+    np.testing.assert_array_equal(zero_action, quiet_action)
+    np.testing.assert_array_equal(zero_policy, quiet_policy)
+    noisy_action, _ = outcome(True, gumbel_scale=1.0)
+    assert (noisy_action != quiet_action).any()
+    with pytest.raises(ConfigError, match="gumbel_scale"):
+        MctsBatch(B, A, 8, algorithm="gumbel", gumbel_scale=-1.0)
+
+
 def test_subtree_reuse_keeps_the_played_child():
     batch = MctsBatch(B, A, S, reuse_subtree=True, seed=4)
     assert batch.capacity == 2 * S + 1

@@ -236,6 +236,8 @@ class MctsBatch:
     - `max_considered_actions` [16]: Gumbel's k (root actions kept by Gumbel-top-k).
     - `gumbel_c_visit` [50], `gumbel_c_scale` [0.1]: Gumbel's
       `sigma(q) = (c_visit + max visits) * c_scale * q`.
+    - `gumbel_scale` [1]: multiplier of the root's Gumbel draws with noise (mctx's
+      `gumbel_scale`; 0 searches as without noise).
     - `reuse_subtree` [False]: doubles `capacity` to 2 S + 1 so that `reuse_subtree` can keep
       the chosen subtree as the next root (algorithm "muzero" only: Gumbel's sequential
       halving needs a fresh root).
@@ -351,7 +353,8 @@ class StochasticMctsBatch:
 
     Configuration keywords (`**config`) are those of `MctsBatch` (`algorithm`, `discount`,
     `pb_c_base`, `pb_c_init`, `dirichlet_alpha`, `exploration_fraction`, `value_bounds`,
-    `unvisited_value`, `max_considered_actions`, `gumbel_c_visit`, `gumbel_c_scale`, `seed`)
+    `unvisited_value`, `max_considered_actions`, `gumbel_c_visit`, `gumbel_c_scale`,
+    `gumbel_scale`, `seed`)
     with the same defaults; subtree reuse is not supported with chance nodes. Raises
     `ConfigError` like `MctsBatch`.
     """

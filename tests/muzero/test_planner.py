@@ -52,6 +52,23 @@ def test_planner_uses_the_fitted_spread() -> None:
     low, high = planner.value_bounds()  # type: ignore[misc]
     assert high == -low and abs(high - float(net.codec.spread)) < 1e-6
     planner.run(np.zeros((2, 3), np.float32), noise=False)
-    assert list(planner._batches) == [(2, (low, high))]
+    assert list(planner._batches) == [(2, (low, high), 1.0)]
     assert Planner(net, config.replace(gumbel_value_bounds="node")).value_bounds() is None
     assert Planner(net, config.replace(algorithm="muzero")).value_bounds() is None
+
+
+def test_self_play_noise_follows_the_temperature() -> None:
+    """With ``gumbel_noise`` "temperature" a search with noise at temperature 0.25 draws Gumbel
+    noise at a quarter of the scale (the defect it replaced: the temperatures changed nothing in
+    Gumbel, and self-play traded at every step); "fixed" keeps the paper's scale 1, and a
+    search without noise is the same whatever the temperature."""
+    torch.manual_seed(0)
+    config = MuZeroConfig(latent_dim=8, hidden=16, blocks=1, num_simulations=4)
+    obs = np.zeros((2, 3), np.float32)
+    planner = Planner(build_network(config, 3, 2), config)
+    planner.run(obs, noise=True, temperature=0.25)
+    planner.run(obs, noise=False, temperature=0.25)
+    assert sorted(key[2] for key in planner._batches) == [0.25, 1.0]
+    fixed = Planner(planner.net, config.replace(gumbel_noise="fixed"))
+    fixed.run(obs, noise=True, temperature=0.25)
+    assert [key[2] for key in fixed._batches] == [1.0]
