@@ -193,8 +193,8 @@ class _Selector:
 def muzero_config(config: CompareConfig, budget_steps: int, variant: str = "muzero") -> Any:
     """The :class:`lobzero.muzero.MuZeroConfig` of ``config.muzero`` for a MuZero agent of
     :data:`MUZERO_VARIANTS` with the budget, validated (:class:`ConfigError` on an unknown or
-    out-of-range setting, or without torch). Unless given, the warm-up is at most a quarter of
-    the budget, so a small budget still trains."""
+    out-of-range setting, or without torch). Unless given, the warm-up is at most an eighth of
+    the budget, so a small budget still trains and its first checkpoint is a trained one."""
     try:
         from lobzero.muzero import MuZeroConfig
     except ImportError as e:
@@ -206,7 +206,8 @@ def muzero_config(config: CompareConfig, budget_steps: int, variant: str = "muze
         # as many checkpoints to choose from as the SB3 agents get by default (4)
         mz = mz.replace(checkpoint_interval=max(1, budget_steps // 4))
     if "warmup_steps" not in config.muzero:
-        mz = mz.replace(warmup_steps=min(mz.warmup_steps, budget_steps // 4))
+        # an eighth: the first checkpoint (a quarter) has trained, so all four are candidates
+        mz = mz.replace(warmup_steps=min(mz.warmup_steps, budget_steps // 8))
     mz.validate()
     return mz
 
