@@ -161,8 +161,6 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
 
         if args.env is not None:
             raise ConfigError(f"--env is for MuZero; {args.algo} trains on a market (--data)")
-        if args.resume:
-            raise ConfigError(f"--resume is for MuZero runs; {args.algo} starts afresh")
         sb3_config = CONFIGS[args.algo].load(args.config) if args.config else None
         market = _load_market(args.data, args.synth_seconds, args.signal_strength)
         train_sb3(
@@ -173,6 +171,8 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             seed=args.seed,
             total_steps=args.steps or 100_000,
             config=sb3_config,
+            device=args.device,
+            resume=args.resume,
         )
     console.print(f"agent: {out} (lobzero.load_agent({str(out)!r}))")
     return 0
@@ -391,8 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--episode-steps", type=int, default=None, help="decisions per episode")
     train.add_argument("--out", default="runs/agent", help="output folder")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--resume", action="store_true", help="continue from out/checkpoint.pt")
-    train.add_argument("--device", default="cpu", help="cpu or cuda")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+    )
+    train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     train.add_argument("--synth-seconds", type=float, default=3600.0)
     train.add_argument("--signal-strength", type=float, default=1.0)
     train.set_defaults(func=_cmd_train_agent)
@@ -487,9 +489,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lobzero` console script; returns the exit code."""
+    from lobzero.interrupt import Interrupted, signal_handlers
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with signal_handlers():
+            return int(args.func(args))
+    except Interrupted as e:
+        print(e.line(), file=sys.stderr, flush=True)
+        return e.exit_code
     except LobzeroError as e:
         console.print(f"[bold red]{type(e).__name__}[/]: {e}")
         return 2

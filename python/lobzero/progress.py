@@ -11,6 +11,7 @@ when it is a pipe or a file.
 from __future__ import annotations
 
 import csv
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,8 +20,9 @@ from typing import Any
 
 from rich.console import Console
 
-#: seconds between two plain progress lines when stderr is not a terminal (at most)
-PLAIN_INTERVAL_S = 20.0
+#: seconds between two plain progress lines when stderr is not a terminal (at most; the
+#: environment variable LOBZERO_PROGRESS_INTERVAL_S changes it)
+PLAIN_INTERVAL_S = float(os.environ.get("LOBZERO_PROGRESS_INTERVAL_S", "20"))
 
 #: the losses an end-of-run summary shows, when the run logged them
 SUMMARY_LOSSES = (

@@ -1,0 +1,7 @@
+"""``python -m lobzero``: the `lobzero` command."""
+
+import sys
+
+from lobzero.cli import main
+
+sys.exit(main())
