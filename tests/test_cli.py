@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import lobzero
@@ -80,3 +81,32 @@ def test_demo_comparison_is_the_shipped_example_config() -> None:
 
     example = Path(__file__).resolve().parents[1] / "examples" / "configs" / "compare_synth.toml"
     assert CompareConfig.load(example) == DEMO_COMPARE
+
+
+def test_sigint_during_ppo_training_checkpoints_and_resume_continues(tmp_path: Path) -> None:
+    """A real `python -m lobzero train-agent --algo ppo` gets SIGINT once its log shows
+    training: one line on stderr names the checkpoint, the exit code is 130, no traceback; the
+    checkpoint loads as an agent and --resume continues it."""
+    from tests.lobzero_process import LobzeroProcess, log_rows
+
+    config = tmp_path / "ppo.toml"
+    lobzero.baselines.sb3.PpoConfig(n_steps=16, batch_size=64, n_epochs=1, num_envs=4).save(config)
+    out = tmp_path / "run"
+    argv = ["train-agent", "--algo", "ppo", "--config", str(config), "--out", str(out)]
+    argv += ["--synth-seconds", "120", "--episode-steps", "32"]
+    run = LobzeroProcess([*argv, "--steps", "1000000"], tmp_path)
+    run.wait_until(lambda: log_rows(out / "train_log.csv") >= 1, "a train_log.csv row")
+    assert run.signal(signal.SIGINT) == 130
+    err = run.stderr()
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted by SIGINT: checkpoint written to {out} (continue with --resume)"
+    )
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    stopped = json.loads((out / "checkpoint.json").read_text())["env_steps"]
+    assert stopped >= 64  # at least the logged rollout: nothing played before it is lost
+    agent = lobzero.load_agent(out)
+    assert agent.model.num_timesteps == stopped
+    rows = log_rows(out / "train_log.csv")
+    assert main([*argv, "--steps", str(stopped + 64), "--resume"]) == 0
+    assert json.loads((out / "checkpoint.json").read_text())["env_steps"] >= stopped + 64
+    assert log_rows(out / "train_log.csv") > rows

@@ -79,7 +79,7 @@ class TrainLog:
             self.tb.close()
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.0f} s"
@@ -157,8 +157,8 @@ class TrainProgress:
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         self.console.print(
             f"{self.label}: {self.done:,}/{self.total:,} env steps "
-            f"({self.done / max(self.total, 1):.0%}), {_duration(elapsed)} elapsed"
-            + (f", about {_duration(eta)} left" if eta == eta else "")
+            f"({self.done / max(self.total, 1):.0%}), {duration(elapsed)} elapsed"
+            + (f", about {duration(eta)} left" if eta == eta else "")
             + (f", {self.info}" if self.info else ""),
             highlight=False,
             soft_wrap=True,
@@ -180,7 +180,7 @@ def summary_line(
 ) -> str:
     """One line at the end of a run: steps, time and speed, the last logged losses and mean
     return, and the last validation score when a checkpoint callback gave one."""
-    parts = [f"{label}: {env_steps:,} env steps in {_duration(seconds)}"]
+    parts = [f"{label}: {env_steps:,} env steps in {duration(seconds)}"]
     if seconds > 0:
         parts[0] += f" ({env_steps / seconds:,.0f} steps/s)"
     losses = [f"{k} {last[k]:.4g}" for k in SUMMARY_LOSSES if k in last]

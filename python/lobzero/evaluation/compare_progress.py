@@ -5,10 +5,15 @@ episodes). On stderr: rich bars when stderr is a terminal, else one plain line a
 start and every :data:`lobzero.progress.PLAIN_INTERVAL_S` seconds.
 
 The estimate is a model: each agent's seconds per training env step and per evaluation
-decision with compare's built-in settings, measured on the development machine (2 shared cores)
-by ``PYTHONPATH=python python benchmarks/compare_speed.py --steps 2048`` (MuZero ``--steps
-1024 --agents muzero``). Progress is counted in those estimated seconds, so the bars' ETA
-corrects the model by the speed actually seen.
+decision with compare's built-in settings, measured on the development machine (2 cores shared
+with other work, so an idle machine is faster): PPO and SAC by
+``PYTHONPATH=python python benchmarks/compare_speed.py --steps 2048 --agents ppo,sac``; MuZero
+from the ``train_log.csv`` of ``lobzero compare --config examples/configs/compare_synth.toml
+--budget-steps 20000`` (1,008 warm-up steps in 12 s, then 4,000 steps in 576 s: 0.144 s per
+step once it learns); 50-simulation PUCT MuZero from issue 15 (943 s for 1,000 steps).
+Stochastic MuZero was not measured: Gumbel MuZero's figure scaled by its larger model (x 1.5).
+Progress is counted in these estimated seconds, so the bars' ETA corrects the model by the
+speed actually seen.
 """
 
 from __future__ import annotations
@@ -18,23 +23,23 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from lobzero.progress import PLAIN_INTERVAL_S, PlainTicker, _duration, progress_console
+from lobzero.progress import PLAIN_INTERVAL_S, PlainTicker, duration, progress_console
 
 #: seconds per training env step (all of an agent's vector environments together) with
-#: compare's built-in settings; muzero_puct searches 50 simulations where Gumbel MuZero
-#: searches 16 (scaled by 50/16)
+#: compare's built-in settings (see the module docstring for how each was measured)
 TRAIN_SECONDS_PER_STEP: dict[str, float] = {
-    "muzero": 0.075,
-    "muzero_puct": 0.075 * 50 / 16,
-    "stochastic_muzero": 0.1,
+    "muzero": 0.14,
+    "muzero_puct": 0.94,
+    "stochastic_muzero": 0.21,
     "ppo": 0.0076,
     "sac": 0.039,
 }
-#: seconds per decision of one evaluation episode (episodes played in lockstep batches)
+#: seconds per decision of one evaluation episode (episodes played in lockstep batches; a
+#: MuZero decision is one batched search, like a warm-up step)
 DECISION_SECONDS: dict[str, float] = {
-    "muzero": 0.01,
-    "muzero_puct": 0.01 * 50 / 16,
-    "stochastic_muzero": 0.013,
+    "muzero": 0.012,
+    "muzero_puct": 0.04,
+    "stochastic_muzero": 0.018,
     "ppo": 0.0021,
     "sac": 0.003,
 }
@@ -122,7 +127,7 @@ class CompareProgress:
     def plan_lines(self, market: str, budget_steps: int, seeds: list[int], folds: int) -> list[str]:
         """What will run and how long the model expects it to take."""
         per_agent = ", ".join(
-            f"{a} {_duration(self.agent_total[a])}" for a in self.agents if self.agent_total[a]
+            f"{a} {duration(self.agent_total[a])}" for a in self.agents if self.agent_total[a]
         )
         learned = [a for a in self.agents if any(j.train_steps for j in self.jobs if j.agent == a)]
         seed_word = "seed" if len(seeds) == 1 else "seeds"
@@ -136,7 +141,7 @@ class CompareProgress:
                 if learned
                 else "budget: no learned agent, nothing trains"
             ),
-            f"estimated time: {_duration(self.total)} (per agent: {per_agent}; model: "
+            f"estimated time: {duration(self.total)} (per agent: {per_agent}; model: "
             "lobzero.evaluation.compare_progress, measured on 2 shared cores)",
         ]
         return lines
@@ -217,8 +222,8 @@ class CompareProgress:
             else ""
         )
         self.console.print(
-            f"compare: {done:.0%} done, {_duration(elapsed)} elapsed, about "
-            f"{_duration(left)} left{job}",
+            f"compare: {done:.0%} done, {duration(elapsed)} elapsed, about "
+            f"{duration(left)} left{job}",
             highlight=False,
             soft_wrap=True,
         )
@@ -262,6 +267,6 @@ class CompareProgress:
             self.ticker.stop()
             self.console.print(
                 f"compare: done, {len(self.jobs)} jobs in "
-                f"{_duration(time.perf_counter() - self.started)}",
+                f"{duration(time.perf_counter() - self.started)}",
                 highlight=False,
             )
