@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import lobzero
-from lobzero.evaluation.compare import CompareConfig, LEARNED, muzero_config
+from lobzero.evaluation.compare import LEARNED, CompareConfig, muzero_config
 from lobzero.evaluation.robustness import run_episodes
 
 
@@ -34,15 +34,23 @@ def main() -> None:
                 from lobzero.baselines.sb3 import train_sb3
 
                 agent = train_sb3(
-                    name, market, config.env, Path(tmp), seed=0, total_steps=steps,
+                    name,
+                    market,
+                    config.env,
+                    Path(tmp),
+                    seed=0,
+                    total_steps=steps,
                     config=config.ppo if name == "ppo" else config.sac,
                 )
             else:
                 from lobzero.muzero import train_muzero
 
                 agent = train_muzero(
-                    muzero_config(config, steps, name), Path(tmp), market=market,
-                    env_config=config.env, progress=False,
+                    muzero_config(config, steps, name),
+                    Path(tmp),
+                    market=market,
+                    env_config=config.env,
+                    progress=False,
                 )
             train_s = time.perf_counter() - t0
             envs = [

@@ -86,8 +86,8 @@ def signal_handlers() -> Iterator[None]:
     finally:
         _state.installs -= 1
         if _state.installs == 0:
-            for s, previous in _state.previous.items():
-                signal.signal(s, previous)
+            for signum, previous in _state.previous.items():
+                signal.signal(signum, previous)
             _state.signum = None
 
 

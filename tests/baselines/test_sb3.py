@@ -190,7 +190,9 @@ def test_ppo_writes_what_a_muzero_run_writes(ppo_run) -> None:
     agent, out, _ = ppo_run
     assert PpoConfig.load(out / "config.toml") == agent.config
     rows = list(csv.DictReader((out / "train_log.csv").open()))
-    assert rows and {"env_steps", "loss", "value_loss", "policy_loss", "mean_return"} <= set(rows[0])
+    assert rows and {"env_steps", "loss", "value_loss", "policy_loss", "mean_return"} <= set(
+        rows[0]
+    )
     trained = [r for r in rows if r["loss"]]
     assert trained and all(float(r["value_loss"]) >= 0 for r in trained)
     assert any(r["mean_return"] not in ("", "nan") for r in rows)

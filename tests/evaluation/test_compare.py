@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import html
+import itertools
 import json
 import re
 import signal
@@ -515,7 +516,7 @@ def test_the_bars_move_during_training_and_evaluation() -> None:
     seen.append((overall.completed, ppo.completed))
     tracker.evaluated(150, "test")
     seen.append((overall.completed, ppo.completed))
-    assert all(b[0] > a[0] and b[1] > a[1] for a, b in zip(seen, seen[1:], strict=False))
+    assert all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(seen))
     assert "test 250/550 decisions" in ppo.fields["info"]
     tracker.end_job()
     assert ppo.completed == ppo.total

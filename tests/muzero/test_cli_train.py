@@ -115,8 +115,10 @@ def test_sigterm_writes_a_checkpoint_that_resume_continues(tmp_path: Path) -> No
     run.wait_until(lambda: log_rows(out / "train_log.csv") >= 1, "a train_log.csv row")
     assert run.signal(signal.SIGTERM) == 143
     lines = run.stderr().strip().splitlines()
-    assert lines[-1] == f"interrupted by SIGTERM: checkpoint written to {out / 'checkpoint.pt'} " \
+    assert (
+        lines[-1] == f"interrupted by SIGTERM: checkpoint written to {out / 'checkpoint.pt'} "
         "(continue with --resume)"
+    )
     assert "Traceback" not in run.stderr()
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     logged = int((out / "train_log.csv").read_text().splitlines()[-1].split(",")[0])

@@ -398,7 +398,7 @@ def train_sb3(
     if total_steps < 1:
         raise ConfigError(f"total_steps must be >= 1, got {total_steps}")
     device = resolve_device(device)
-    out = Path(out)
+    out = folder = Path(out)  # folder: the Path the nested callback sees
     state: dict[str, Any] = {}
     if resume:
         state = _read_checkpoint(out, algo)
@@ -463,7 +463,7 @@ def train_sb3(
                 crossed += 1
             if crossed > self.next:
                 self.next = crossed
-                _save_checkpoint(agent, out, total_steps, seed)
+                _save_checkpoint(agent, folder, total_steps, seed)
                 call_back(steps)
             # a signal stops the rollout here; learn() returns without another update
             return interrupt.requested() is None

@@ -27,8 +27,8 @@ import torch
 
 from lobzero import interrupt
 from lobzero.agents import CHECKPOINT_VERSION, check_format_version
-from lobzero.devices import resolve_device
 from lobzero.data.market import Market
+from lobzero.devices import resolve_device
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.muzero.agent import MuZeroAgent, build_network
