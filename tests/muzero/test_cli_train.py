@@ -80,7 +80,7 @@ def test_a_budget_ending_in_the_warmup_is_refused(
     argv = ["train-agent", "--env", "CartPole-v1", "--config", str(config)]
     for steps in ("20", "33"):
         assert main([*argv, "--steps", steps, "--out", str(tmp_path / steps)]) == 2
-        assert "warmup_steps" in capsys.readouterr().out
+        assert "warmup_steps" in said(capsys)
         assert not (tmp_path / steps / "checkpoint.pt").exists()
 
 
@@ -92,16 +92,16 @@ def test_resume_without_a_checkpoint_and_a_bad_device_are_errors(
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main([*argv, "--out", str(empty), "--resume"]) == 2
-    assert "does not exist (no run to continue" in capsys.readouterr().out
+    assert "does not exist (no run to continue" in said(capsys)
     assert not (empty / "train_log.csv").exists()  # not a fresh run appending to a log
     market = ["train-agent", "--algo", "ppo", "--synth-seconds", "60", "--steps", "64"]
     assert main([*market, "--out", str(empty), "--resume"]) == 2
-    assert "does not exist (no run to continue" in capsys.readouterr().out
+    assert "does not exist (no run to continue" in said(capsys)
     assert main([*argv, "--out", str(tmp_path / "tpu"), "--device", "tpu"]) == 2
-    assert "'tpu' is not supported" in capsys.readouterr().out
+    assert "'tpu' is not supported" in said(capsys)
     if not torch.cuda.is_available():
         assert main([*argv, "--out", str(tmp_path / "cuda"), "--device", "cuda"]) == 2
-        assert "torch sees no CUDA device" in capsys.readouterr().out
+        assert "torch sees no CUDA device" in said(capsys)
 
 
 def test_sigterm_writes_a_checkpoint_that_resume_continues(tmp_path: Path) -> None:
@@ -128,3 +128,9 @@ def test_sigterm_writes_a_checkpoint_that_resume_continues(tmp_path: Path) -> No
     assert main([*argv, "--steps", str(target), "--resume"]) == 0
     assert torch.load(out / "checkpoint.pt", weights_only=False)["env_steps"] == target
     assert log_rows(out / "train_log.csv") > rows
+
+
+def said(capsys: pytest.CaptureFixture[str]) -> str:
+    """What the command printed, stdout and stderr (errors may go to either)."""
+    captured = capsys.readouterr()
+    return captured.out + captured.err
