@@ -174,7 +174,10 @@ class CompareProgress:
             )
             self.overall = self.bar.add_task("overall", total=self.total, info="")
             self.tasks = {
-                a: self.bar.add_task(a, total=self.agent_total[a] or 1.0, info="waiting")
+                # an agent's clock starts with its first job
+                a: self.bar.add_task(
+                    a, total=self.agent_total[a] or 1.0, info="waiting", start=False
+                )
                 for a in self.agents
             }
             self.bar.start()
@@ -236,6 +239,8 @@ class CompareProgress:
             self.phase = "train" if self.job.train_steps else "test"
         if self.ticker is not None:
             self.say()
+        if self.bar is not None:
+            self.bar.start_task(self.tasks[self.jobs[index].agent])
         self._refresh()
 
     def trained(self, env_steps: int) -> None:
