@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -460,3 +461,32 @@ def test_flag_names_leave_paths_and_plain_words_alone() -> None:
     assert flag_message("step_ns must be > 0", names, {}) == "--step-ms must be > 0"
     owners = {("EnvConfig", "step_ms"): "--step-ms"}
     assert flag_message("EnvConfig.step_ms must be > 0", {}, owners) == "--step-ms must be > 0"
+
+
+def test_sigint_during_ppo_training_checkpoints_and_resume_continues(tmp_path: Path) -> None:
+    """A real `python -m lobzero train-agent --algo ppo` gets SIGINT once its log shows
+    training: one line on stderr names the checkpoint, the exit code is 130, no traceback; the
+    checkpoint loads as an agent and --resume continues it."""
+    from tests.lobzero_process import LobzeroProcess, log_rows
+
+    config = tmp_path / "ppo.toml"
+    lobzero.baselines.sb3.PpoConfig(n_steps=16, batch_size=64, n_epochs=1, num_envs=4).save(config)
+    out = tmp_path / "run"
+    argv = ["train-agent", "--algo", "ppo", "--config", str(config), "--out", str(out)]
+    argv += ["--synth-seconds", "120", "--episode-steps", "32"]
+    run = LobzeroProcess([*argv, "--steps", "1000000"], tmp_path)
+    run.wait_until(lambda: log_rows(out / "train_log.csv") >= 1, "a train_log.csv row")
+    assert run.signal(signal.SIGINT) == 130
+    err = run.stderr()
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted by SIGINT: checkpoint written to {out} (continue with --resume)"
+    )
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    stopped = json.loads((out / "checkpoint.json").read_text())["env_steps"]
+    assert stopped >= 64  # at least the logged rollout: nothing played before it is lost
+    agent = lobzero.load_agent(out)
+    assert agent.model.num_timesteps == stopped
+    rows = log_rows(out / "train_log.csv")
+    assert main([*argv, "--steps", str(stopped + 64), "--resume"]) == 0
+    assert json.loads((out / "checkpoint.json").read_text())["env_steps"] >= stopped + 64
+    assert log_rows(out / "train_log.csv") > rows

@@ -19,10 +19,15 @@ from lobzero.exceptions import ConfigError
 class TrainingBudget:
     """``total_steps`` environment steps (>= 1) or ``max_seconds`` of wall time (None or 0:
     no time limit), whichever is reached first, with ``checkpoints`` (>= 1) evenly spaced
-    marks, the last of which is the end of the run. The clock starts at construction."""
+    marks, the last of which is the end of the run; a resumed run starting at ``start_steps``
+    has passed the marks before them already. The clock starts at construction."""
 
     def __init__(
-        self, total_steps: int, max_seconds: float | None = None, checkpoints: int = 4
+        self,
+        total_steps: int,
+        max_seconds: float | None = None,
+        checkpoints: int = 4,
+        start_steps: int = 0,
     ) -> None:
         if total_steps < 1:
             raise ConfigError(f"the step budget must be >= 1, got {total_steps}")
@@ -34,7 +39,9 @@ class TrainingBudget:
         self.max_seconds = float(max_seconds) if max_seconds else None
         self.checkpoints = int(checkpoints)
         self.started = time.perf_counter()
-        self._marks_passed = 0
+        self._marks_passed = min(
+            int(start_steps / self.total_steps * self.checkpoints), self.checkpoints - 1
+        )
 
     def elapsed(self) -> float:
         """Seconds since the budget was created."""

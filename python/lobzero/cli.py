@@ -208,8 +208,6 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
 
         if args.env is not None:
             raise ConfigError(f"--env is for MuZero; {args.algo} trains on a market (--data)")
-        if args.resume:
-            raise ConfigError(f"--resume is for MuZero runs; {args.algo} starts afresh")
         sb3_config = _layered(CONFIGS[args.algo](), args.config, args.groups[args.algo], args)
         market = _load_market(args)
         train_sb3(
@@ -220,6 +218,8 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             seed=args.seed,
             total_steps=args.steps or DEFAULT_STEPS,
             config=sb3_config,
+            device=args.device,
+            resume=args.resume,
         )
     console.print(f"agent: {out} (lobzero.load_agent({str(out)!r}))")
     return 0
@@ -625,8 +625,10 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--seed", metavar="N", type=int, default=0, help="seed of the run and its environments"
     )
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     _add_configs(p, "the algorithm's (MuZeroConfig, PpoConfig or SacConfig)")
     _add_market(p, 3600.0, 0)
     groups = {"env": _env_group(p), **_algo_groups(p, "MuZero (MuZeroConfig, over --config)")}
@@ -800,6 +802,8 @@ def _error_line(error: BaseException, args: argparse.Namespace) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `lobzero` console script; returns the exit code."""
+    from lobzero.interrupt import Interrupted, signal_handlers
+
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command_of(argv)
     parser = build_parser(command if command in COMMANDS else "")
@@ -808,7 +812,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # --help, --version, usage errors (already printed)
         return int(e.code or 0)
     try:
-        return int(args.func(args))
+        with signal_handlers():
+            return int(args.func(args))
+    except Interrupted as e:
+        print(e.line(), file=sys.stderr, flush=True)
+        return e.exit_code
     except LobzeroError as e:
         sys.stdout.flush()
         sys.stderr.write(_error_line(e, args) + "\n")

@@ -3,6 +3,7 @@ interface (actions in the agent's own mode), save/load round trips and the TOML 
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -182,3 +183,78 @@ def test_bad_input_raises_config_errors(market: lobzero.Market, ppo_run, tmp_pat
     lobzero.baselines.make_rule_agent("flat", []).save(rule_dir)
     with pytest.raises(lobzero.ConfigError, match="not a stable-baselines3 agent"):
         load_sb3_agent(rule_dir)
+
+
+# ---------------------------------------------------------------- the face of a training run
+
+
+def test_ppo_writes_what_a_muzero_run_writes(ppo_run) -> None:
+    """config.toml, train_log.csv with MuZero's column names and the losses, TensorBoard
+    events in tb/, and a checkpoint at the end (before: only model.zip and agent.json)."""
+    agent, out, _ = ppo_run
+    assert PpoConfig.load(out / "config.toml") == agent.config
+    rows = list(csv.DictReader((out / "train_log.csv").open()))
+    assert rows and {"env_steps", "loss", "value_loss", "policy_loss", "mean_return"} <= set(
+        rows[0]
+    )
+    trained = [r for r in rows if r["loss"]]
+    assert trained and all(float(r["value_loss"]) >= 0 for r in trained)
+    assert any(r["mean_return"] not in ("", "nan") for r in rows)
+    assert [int(r["env_steps"]) for r in rows] == sorted(int(r["env_steps"]) for r in rows)
+    assert any(p.name.startswith("events.out.tfevents") for p in (out / "tb").iterdir())
+    state = json.loads((out / "checkpoint.json").read_text())
+    assert state["env_steps"] == agent.model.num_timesteps and state["algo"] == "ppo"
+
+
+def test_sac_summary_and_replay_checkpoint(
+    market: lobzero.Market, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = train_sb3(
+        "sac",
+        market,
+        ENV,
+        tmp_path,
+        seed=0,
+        total_steps=160,
+        config=SAC_TINY,
+        on_checkpoint=lambda step, _: step / 1000,
+    )
+    summary = capsys.readouterr().out
+    assert "SAC: 160 env steps in" in summary and "critic_loss" in summary
+    assert "validation score 0.16" in summary  # the last score the callback returned
+    assert (tmp_path / "replay_buffer.pkl").is_file()
+    assert agent.model.replay_buffer.size() > 0
+
+
+def test_resume_continues_the_run_and_needs_a_checkpoint(
+    market: lobzero.Market, tmp_path: Path
+) -> None:
+    with pytest.raises(lobzero.ConfigError, match="does not exist"):
+        train_sb3("ppo", market, ENV, tmp_path / "none", seed=0, total_steps=10, resume=True)
+    out = tmp_path / "run"
+    train_sb3("ppo", market, ENV, out, seed=0, total_steps=256, config=PPO_TINY, progress=False)
+    rows = (out / "train_log.csv").read_text().splitlines()
+    again = train_sb3(
+        "ppo", market, ENV, out, seed=0, total_steps=512, config=PPO_TINY, resume=True
+    )
+    assert again.model.num_timesteps >= 512
+    assert json.loads((out / "checkpoint.json").read_text())["env_steps"] >= 512
+    more = (out / "train_log.csv").read_text().splitlines()
+    assert more[: len(rows)] == rows and len(more) > len(rows)  # appended, one header
+    assert sum(line.startswith("env_steps") for line in more) == 1
+    with pytest.raises(lobzero.ConfigError, match="holds a ppo run, not sac"):
+        train_sb3("sac", market, ENV, out, seed=0, total_steps=600, resume=True)
+
+
+def test_the_device_is_checked(market: lobzero.Market, tmp_path: Path) -> None:
+    import torch
+    from lobzero.devices import resolve_device
+
+    with pytest.raises(lobzero.ConfigError, match="'tpu' is not supported"):
+        train_sb3("ppo", market, ENV, tmp_path, seed=0, total_steps=10, device="tpu")
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(lobzero.ConfigError, match="no CUDA device"):
+            train_sb3("sac", market, ENV, tmp_path, seed=0, total_steps=10, device="cuda:0")
+    assert not (tmp_path / "train_log.csv").exists()  # refused before anything trains

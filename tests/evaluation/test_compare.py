@@ -7,7 +7,10 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import itertools
 import json
+import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from lobzero.evaluation.compare import (
     AgentRun,
     CompareConfig,
     compare,
+    muzero_config,
     parse_agents,
     summarize,
 )
@@ -420,10 +424,18 @@ def test_cli_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     args = ["compare", "--agents", "imbalance,flat,random", "--seeds", "1", "--budget-steps", "0"]
     args += ["--synth-seconds", "150", "--config", str(config), "--out", str(tmp_path / "r")]
     assert main(args) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
     assert "imbalance is" in text and "preferred to flat" in text
     assert "flat: targets not judged: test range" in text
     assert text.strip().endswith("index.html")
+    # the plan and the progress on stderr (not a terminal here: plain lines), none on stdout
+    err = captured.err
+    assert "compare: 3 agents (imbalance, flat, random) x 1 seed (0) x 1 fold on" in err
+    assert "budget: no learned agent" in err and "estimated time:" in err
+    assert "job 1/3 imbalance" in err and "job 3/3 random" in err
+    assert "compare: done, 3 jobs in" in err
+    assert "compare:" not in text
     assert (tmp_path / "r" / "index.html").exists()
     assert main(["compare", "--agents", "flat,dqn", "--out", str(tmp_path / "x")]) == 2
 
@@ -455,8 +467,9 @@ def test_real_muzero_in_a_tiny_comparison(market: lobzero.Market, tmp_path: Path
     config = SMALL.replace(**short, muzero=TINY_MUZERO, select_by="total_return", test_episodes=2)
     result = compare(market, "muzero,flat", [7], 64, tmp_path, config=config)
     (r,) = result.runs["muzero"]
-    # checkpoint_interval defaults to a quarter of the budget: 16, 32, 48, 64
-    assert [s for s, _ in r.validation] == [16, 32, 48, 64]
+    # checkpoint_interval defaults to a quarter of the budget: 16, 32, 48, 64; the 32-step
+    # warm-up given here leaves 16 and 32 untrained, and untrained networks are no candidates
+    assert [s for s, _ in r.validation] == [48, 64]
     assert r.selected_step == max(r.validation, key=lambda sv: sv[1])[0]
     best = json.loads((tmp_path / "agents/muzero/fold0_seed7/best/agent.json").read_text())
     assert best["kind"] == "muzero" and len(r.episodes) == 2
@@ -480,3 +493,82 @@ def test_rule_agents_act_in_target_mode() -> None:
     names = lobzero.TradingEnv(lobzero.synth_market(seconds=60, seed=0)).feature_names
     for rule in lobzero.baselines.RULES:
         assert lobzero.baselines.make_rule_agent(rule, names).action_mode == "target"
+
+
+def test_the_bars_move_during_training_and_evaluation() -> None:
+    """The overall bar and the agent's bar advance with env steps while an agent trains and
+    with decisions while it is evaluated (a rich console that is a terminal)."""
+    import io
+
+    from lobzero.evaluation.compare_progress import CompareProgress, make_job
+    from rich.console import Console
+
+    kw = {"budget_steps": 1000, "checkpoints": 4, "validation_episodes": 2, "episode_steps": 50}
+    jobs = [
+        make_job("ppo", 0, 0, learned=True, test_episodes=3, **kw),
+        make_job("flat", 0, 0, learned=False, test_episodes=3, **kw),
+    ]
+    assert jobs[0].eval_decisions == (4 * 2 + 3) * 50 and jobs[1].train_steps == 0
+    screen = io.StringIO()
+    tracker = CompareProgress(jobs, console=Console(file=screen, force_terminal=True, width=150))
+    plan = tracker.plan_lines("synthetic market", 1000, [0], 1)
+    assert "2 agents (ppo, flat) x 1 seed (0) x 1 fold on synthetic market" in plan[0]
+    assert "1,000 training env steps per learned agent (ppo)" in plan[1]
+    assert plan[2].startswith("estimated time:")
+    tracker.begin()
+    overall, ppo = tracker.bar.tasks[0], tracker.bar.tasks[1]
+    tracker.start(0)
+    seen = []
+    for steps in (250, 500, 1000):
+        tracker.trained(steps)
+        seen.append((overall.completed, ppo.completed))
+    tracker.evaluated(100, "validation")
+    seen.append((overall.completed, ppo.completed))
+    tracker.evaluated(150, "test")
+    seen.append((overall.completed, ppo.completed))
+    assert all(b[0] > a[0] and b[1] > a[1] for a, b in itertools.pairwise(seen))
+    assert "test 250/550 decisions" in ppo.fields["info"]
+    tracker.end_job()
+    assert ppo.completed == ppo.total
+    tracker.start(1)
+    tracker.evaluated(150, "test")
+    tracker.end_job()
+    tracker.finish()
+    assert overall.completed == overall.total
+    assert "overall" in screen.getvalue() and "ppo" in screen.getvalue()
+
+
+def test_sigint_during_compare_checkpoints_the_agent_in_training(tmp_path: Path) -> None:
+    """A real `python -m lobzero compare` (stdout and stderr files, not terminals) prints its
+    plan and plain progress lines on stderr; SIGINT while PPO trains writes its checkpoint,
+    one line says where, and the exit code is 130."""
+    from tests.lobzero_process import LobzeroProcess
+
+    config = SMALL.replace(test_episodes=2).save(tmp_path / "c.toml")
+    args = ["compare", "--agents", "ppo,flat", "--seeds", "1", "--budget-steps", "1000000"]
+    args += ["--synth-seconds", "150", "--config", str(config), "--out", str(tmp_path / "r")]
+    run = LobzeroProcess(args, tmp_path, env={"LOBZERO_PROGRESS_INTERVAL_S": "0.2"})
+    moving = re.compile(r"training [1-9][\d,]*/1,000,000 env steps")
+    run.wait_until(lambda: moving.search(run.stderr()) is not None, "a training progress line")
+    assert run.signal(signal.SIGINT) == 130
+    err = run.stderr()
+    final = tmp_path / "r" / "agents" / "ppo" / "fold0_seed0" / "final"
+    assert err.strip().splitlines()[-1] == (
+        f"interrupted by SIGINT: checkpoint written to {final} (continue with --resume)"
+    )
+    assert "compare: 2 agents (ppo, flat) x 1 seed (0) x 1 fold" in err
+    assert "budget: 1,000,000 training env steps" in err and "estimated time:" in err
+    assert "Traceback" not in err and "compare:" not in run.stdout()
+    agent = lobzero.load_agent(final)
+    assert json.loads((final / "checkpoint.json").read_text())["env_steps"] > 0
+    assert agent.action_mode == "target"
+
+
+def test_a_small_budget_scales_the_warmup_below_the_first_checkpoint() -> None:
+    """With the default 1,000-step warm-up and a 2,000-step budget the warm-up used to end
+    exactly at the first checkpoint (a quarter: 500, untrained); now it ends at an eighth."""
+    config = muzero_config(CompareConfig(), 2000)
+    assert config.checkpoint_interval == 500 and config.warmup_steps == 250
+    assert muzero_config(CompareConfig(), 20_000).warmup_steps == 1000  # the default, kept
+    with pytest.raises(lobzero.ConfigError, match="warmup_steps"):
+        muzero_config(CompareConfig(), 3)  # no update would be left: an untrained agent

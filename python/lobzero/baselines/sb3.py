@@ -2,8 +2,17 @@
 
 PPO acts in the ``"target"`` action mode (Discrete(5) target positions), SAC in the
 ``"continuous"`` mode (Box([-1], [1]), the target position as a fraction of ``max_position``).
-Both train on :class:`~lobzero.VecTradingEnv` through :class:`~lobzero.envs.sb3.Sb3VecEnv`, on
-the CPU. Hyperparameters are TOML configurations (:class:`PpoConfig`, :class:`SacConfig`).
+Both train on :class:`~lobzero.VecTradingEnv` through :class:`~lobzero.envs.sb3.Sb3VecEnv`.
+Hyperparameters are TOML configurations (:class:`PpoConfig`, :class:`SacConfig`).
+
+A run shows the face of a MuZero run (:mod:`lobzero.progress`): ``out/`` holds ``config.toml``,
+``train_log.csv`` and TensorBoard events in ``tb/`` (the same column names: ``loss``,
+``value_loss``, ``policy_loss``, ``mean_return``, ...), and a checkpoint rewritten at each of
+``config.checkpoints`` evenly spaced fractions of the budget (compare's MuZero checkpoints at the
+same quarters): the agent (``agent.json``, ``model.zip`` with the optimiser state), SAC's replay
+buffer (``replay_buffer.pkl``) and ``checkpoint.json`` (written last: env steps, budget). A
+resumed run (``resume=True``) continues from it with fresh episodes; SIGINT / SIGTERM write it
+after the current update and raise :class:`lobzero.interrupt.Interrupted`.
 
 The trained policy is an :class:`Sb3Agent` behind the interface every lobzero agent shares:
 ``act(obs_batch [N, obs_dim] float32) -> actions [N]`` (deterministic), ``save(dir)``,
@@ -13,6 +22,8 @@ The trained policy is an :class:`Sb3Agent` behind the interface every lobzero ag
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from lobzero import interrupt
 from lobzero.budget import TrainingBudget
 from lobzero.config import TomlConfig
 from lobzero.data.market import Market
@@ -30,6 +42,39 @@ Algo = Literal["ppo", "sac"]
 #: the action mode each algorithm trains and acts in
 ACTION_MODES: dict[str, str] = {"ppo": "target", "sac": "continuous"}
 MODEL_FILE = "model.zip"
+#: written last at each checkpoint: a folder with it holds a complete checkpoint
+CHECKPOINT_FILE = "checkpoint.json"
+REPLAY_FILE = "replay_buffer.pkl"
+#: format version of ``checkpoint.json``
+SB3_CHECKPOINT_VERSION = 1
+#: the columns of an SB3 run's ``train_log.csv`` (MuZero's names where they mean the same)
+LOG_FIELDS = (
+    "env_steps",
+    "updates",
+    "seconds",
+    "episodes",
+    "mean_return",
+    "mean_length",
+    "loss",
+    "value_loss",
+    "policy_loss",
+    "entropy_loss",
+    "approx_kl",
+    "clip_fraction",
+    "explained_variance",
+    "actor_loss",
+    "critic_loss",
+    "ent_coef",
+    "ent_coef_loss",
+    "lr",
+    "env_steps_per_s",
+)
+#: SB3 logger keys renamed to the log's columns (other ``train/x`` keys become ``x``)
+SB3_KEYS = {
+    "train/policy_gradient_loss": "policy_loss",
+    "train/n_updates": "updates",
+    "train/learning_rate": "lr",
+}
 
 
 @dataclass(frozen=True)
@@ -109,13 +154,7 @@ class Sb3Agent:
         self.config = config or CONFIGS[algo]()
 
     @property
-    def name(self) -> str:
-        """The algorithm: "ppo" or "sac"."""
-        return self.algo
-
-    @property
     def obs_dim(self) -> int:
-        """Length of the observations the policy reads (``[N, obs_dim]`` float32)."""
         return int(self.model.observation_space.shape[0])
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:
@@ -136,7 +175,10 @@ class Sb3Agent:
         the SB3 ``model.zip`` into ``directory``; returns it."""
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
-        self.model.save(path / MODEL_FILE)
+        # through a temporary file: a checkpoint interrupted mid-write keeps the old model
+        tmp = path / f"{MODEL_FILE}.tmp.zip"
+        self.model.save(tmp)
+        os.replace(tmp, path / MODEL_FILE)
         spec = {
             "kind": self.kind,
             "algo": self.algo,
@@ -147,11 +189,6 @@ class Sb3Agent:
         }
         (path / "agent.json").write_text(json.dumps(spec, indent=1))
         return path
-
-    @classmethod
-    def load(cls, directory: str | Path) -> Sb3Agent:
-        """The agent :meth:`save` wrote into ``directory`` (loaded on the CPU)."""
-        return load_sb3_agent(directory)
 
 
 def _sb3_class(algo: str) -> Any:
@@ -183,11 +220,13 @@ def load_sb3_agent(directory: str | Path) -> Sb3Agent:
     )
 
 
-def _build_model(algo: str, env: Any, config: PpoConfig | SacConfig, seed: int) -> Any:
+def _build_model(
+    algo: str, env: Any, config: PpoConfig | SacConfig, seed: int, device: str = "cpu"
+) -> Any:
     policy_kwargs = {"net_arch": list(config.net_arch)}
     common: dict[str, Any] = {
         "seed": seed,
-        "device": "cpu",
+        "device": device,
         "verbose": 0,
         "policy_kwargs": policy_kwargs,
     }
@@ -235,6 +274,87 @@ def _build_model(algo: str, env: Any, config: PpoConfig | SacConfig, seed: int) 
     )
 
 
+class _EpisodeStats:
+    """Returns and lengths of the episodes finished since the last log row, from the rewards
+    and dones SB3 sees at each vector step."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.returns = np.zeros(num_envs)
+        self.lengths = np.zeros(num_envs, np.int64)
+        self.finished: list[tuple[float, int]] = []
+        self.episodes = 0
+
+    def step(self, rewards: np.ndarray, dones: np.ndarray) -> None:
+        self.returns += rewards
+        self.lengths += 1
+        for i in np.flatnonzero(dones):
+            self.finished.append((float(self.returns[i]), int(self.lengths[i])))
+            self.returns[i], self.lengths[i] = 0.0, 0
+        self.episodes += int(np.count_nonzero(dones))
+
+    def take(self) -> dict[str, float]:
+        done, self.finished = self.finished, []
+        nan = float("nan")
+        return {
+            "episodes": self.episodes,
+            "mean_return": float(np.mean([r for r, _ in done])) if done else nan,
+            "mean_length": float(np.mean([n for _, n in done])) if done else nan,
+        }
+
+
+def _sb3_writer(log: Any, stats: _EpisodeStats, started: float) -> Any:
+    """An SB3 logger output that writes each dump of the logger as one row of ``log``."""
+    from stable_baselines3.common.logger import KVWriter
+
+    class _RowWriter(KVWriter):  # type: ignore[misc]
+        def write(
+            self,
+            key_values: dict[str, Any],
+            key_excluded: dict[str, tuple[str, ...]],
+            step: int = 0,
+        ) -> None:
+            row: dict[str, float] = {
+                "env_steps": int(step),
+                "seconds": time.perf_counter() - started,
+                **stats.take(),
+            }
+            for key, value in key_values.items():
+                if not isinstance(value, int | float | np.number):
+                    continue
+                if key in SB3_KEYS:
+                    row[SB3_KEYS[key]] = float(value)
+                elif key.startswith("train/"):
+                    row[key.removeprefix("train/")] = float(value)
+                elif key == "time/fps":
+                    row["env_steps_per_s"] = float(value)
+            log.write(row)
+
+        def close(self) -> None:
+            pass
+
+    return _RowWriter()
+
+
+def _save_checkpoint(agent: Sb3Agent, out: Path, total_steps: int, seed: int) -> Path:
+    """Writes the agent, SAC's replay buffer, then ``checkpoint.json``; returns the folder."""
+    agent.save(out)
+    if agent.algo == "sac":
+        tmp = out / f"{REPLAY_FILE}.tmp.pkl"
+        agent.model.save_replay_buffer(tmp)
+        os.replace(tmp, out / REPLAY_FILE)
+    state = {
+        "version": SB3_CHECKPOINT_VERSION,
+        "algo": agent.algo,
+        "env_steps": int(agent.model.num_timesteps),
+        "total_steps": int(total_steps),
+        "seed": int(seed),
+    }
+    tmp = out / f"{CHECKPOINT_FILE}.tmp"
+    tmp.write_text(json.dumps(state, indent=1))
+    os.replace(tmp, out / CHECKPOINT_FILE)
+    return out
+
+
 def train_sb3(
     algo: str,
     market: Market,
@@ -244,30 +364,49 @@ def train_sb3(
     seed: int,
     total_steps: int,
     config: PpoConfig | SacConfig | None = None,
-    on_checkpoint: Callable[[int, Sb3Agent], None] | None = None,
+    on_checkpoint: Callable[[int, Sb3Agent], float | None] | None = None,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: bool = True,
+    on_progress: Callable[[int], None] | None = None,
     max_seconds: float | None = None,
 ) -> Sb3Agent:
     """Trains PPO or SAC for ``total_steps`` environment steps (summed over the vector), or
-    until ``max_seconds`` of wall time have passed when that comes first, on ``market`` with
-    ``env_config`` (its episode start range is the training range; its action mode is replaced
-    by the algorithm's) and saves the final agent in ``out``.
+    until ``max_seconds`` of wall time have passed when that comes first, on
+    ``market`` with ``env_config`` (its episode start range is the training range; its action
+    mode is replaced by the algorithm's) and saves the final agent in ``out`` (with the logs
+    and checkpoints of the module docstring).
 
-    ``on_checkpoint(step, agent)`` is called ``config.checkpoints`` times, evenly spaced over the
-    budget (:class:`lobzero.budget.TrainingBudget`), the last after the final step (``step``:
-    environment steps so far); ``agent`` is the model being trained (save it to keep that
-    checkpoint). The same seed gives the same agent (without a time limit).
+    ``on_checkpoint(step, agent)`` is called ``config.checkpoints`` times, evenly spaced over
+    the budget (:class:`lobzero.budget.TrainingBudget`), the last after the final step
+    (``step``: environment steps so far); ``agent`` is the model being trained (save it to keep
+    that checkpoint); it may return a validation score, shown in the end-of-run summary. The
+    same seed gives the same agent (without a time budget). ``device``: see
+    :func:`lobzero.devices.resolve_device`. ``resume`` continues the run in ``out`` (its
+    checkpoint's hyperparameters; :class:`ConfigError` without a checkpoint).
+    ``progress``: a bar (or plain lines) on stderr and a summary line on stdout;
+    ``on_progress(env_steps)`` is called after every vector step.
     """
     from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import Logger
 
+    from lobzero.devices import resolve_device
     from lobzero.envs.sb3 import Sb3VecEnv
     from lobzero.envs.vector import VecTradingEnv
+    from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
 
-    _sb3_class(algo)
+    cls = _sb3_class(algo)
     config = config or CONFIGS[algo]()
     if not isinstance(config, CONFIGS[algo]):
         raise ConfigError(f"{algo} takes a {CONFIGS[algo].__name__}, got {type(config).__name__}")
     if total_steps < 1:
         raise ConfigError(f"total_steps must be >= 1, got {total_steps}")
+    device = resolve_device(device)
+    out = folder = Path(out)  # folder: the Path the nested callback sees
+    state: dict[str, Any] = {}
+    if resume:
+        state = _read_checkpoint(out, algo)
+        config = CONFIGS[algo].from_dict(json.loads((out / "agent.json").read_text())["config"])
     if config.checkpoints < 1 or config.num_envs < 1:
         raise ConfigError("checkpoints and num_envs must be >= 1")
     if isinstance(config, PpoConfig) and config.n_steps * config.num_envs > total_steps:
@@ -278,23 +417,100 @@ def train_sb3(
         batch = max(d for d in range(1, min(config.batch_size, rollout) + 1) if rollout % d == 0)
         config = config.replace(n_steps=n_steps, batch_size=batch)
     env_config = env_config.replace(action_mode=ACTION_MODES[algo], seed=seed)
+    done_steps = int(state.get("env_steps", 0))
     vec = VecTradingEnv(market, config.num_envs, env_config)
     venv = Sb3VecEnv(vec)
-    venv.seed(seed)
-    model = _build_model(algo, venv, config, seed)
+    # a resumed run draws new episodes, derived from where it stands
+    venv.seed(seed + done_steps)
+    if resume:
+        model = cls.load(out / MODEL_FILE, env=venv, device=device)
+        model.set_random_seed(seed + done_steps)
+        if algo == "sac" and (out / REPLAY_FILE).is_file():
+            model.load_replay_buffer(out / REPLAY_FILE)
+    else:
+        model = _build_model(algo, venv, config, seed, device)
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(out / "config.toml")
     agent = Sb3Agent(model, algo, env_config, vec.feature_names, config)
-    budget = TrainingBudget(total_steps, max_seconds, config.checkpoints)
+    budget = TrainingBudget(total_steps, max_seconds, config.checkpoints, start_steps=done_steps)
+    started = time.perf_counter()
+    log = TrainLog(out, LOG_FIELDS, append=resume)
+    stats = _EpisodeStats(config.num_envs)
+    model.set_logger(Logger(None, [_sb3_writer(log, stats, started)]))
+    label = algo.upper()
+    bar = TrainProgress(label, total_steps, done_steps) if progress else None
+    scores: list[float] = []
 
-    class _Checkpoints(BaseCallback):  # type: ignore[misc]
+    def call_back(step: int) -> None:
+        if on_checkpoint is not None:
+            score = on_checkpoint(step, agent)
+            if score is not None:
+                scores.append(float(score))
+
+    class _Callback(BaseCallback):  # type: ignore[misc]
         def _on_step(self) -> bool:
+            stats.step(np.asarray(self.locals["rewards"]), np.asarray(self.locals["dones"]))
+            steps = int(self.num_timesteps)
+            if bar is not None:
+                bar.update(steps)
+            if on_progress is not None:
+                on_progress(steps)
             # the last mark is the end of the run, called after learn() returns
-            if budget.checkpoint_due(int(self.num_timesteps)) and on_checkpoint is not None:
-                on_checkpoint(int(self.num_timesteps), agent)
-            return not budget.out_of_time()
+            if budget.checkpoint_due(steps):
+                _save_checkpoint(agent, folder, total_steps, seed)
+                call_back(steps)
+            # a signal or the time budget stops the rollout here; learn() returns without
+            # another update
+            return interrupt.requested() is None and not budget.out_of_time()
 
-    model.learn(total_timesteps=total_steps, callback=_Checkpoints(), progress_bar=False)
-    if on_checkpoint is not None:
-        on_checkpoint(int(model.num_timesteps), agent)
-    agent.save(out)
-    venv.close()
+    try:
+        with interrupt.training_section():
+            remaining = total_steps - done_steps
+            if remaining > 0:
+                model.learn(
+                    total_timesteps=remaining,
+                    callback=_Callback(),
+                    progress_bar=False,
+                    reset_num_timesteps=not resume,
+                )
+            signum = interrupt.requested()
+            if signum is not None:
+                where = _save_checkpoint(agent, out, total_steps, seed)
+                raise interrupt.Interrupted(signum, where, "continue with --resume")
+        model.logger.dump(step=model.num_timesteps)  # the last update's losses
+        _save_checkpoint(agent, out, total_steps, seed)
+        call_back(int(model.num_timesteps))
+    finally:
+        if bar is not None:
+            bar.stop()
+        log.close()
+        venv.close()
+    if progress:
+        write_summary(
+            summary_line(
+                label,
+                int(model.num_timesteps) - done_steps,
+                time.perf_counter() - started,
+                log.last,
+                scores[-1] if scores else None,
+            )
+        )
     return agent
+
+
+def _read_checkpoint(out: Path, algo: str) -> dict[str, Any]:
+    """The ``checkpoint.json`` of a run in ``out`` to resume (:class:`ConfigError` if there is
+    none, or it is another algorithm's)."""
+    from lobzero.agents import check_format_version
+
+    path = out / CHECKPOINT_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"resume: {path} does not exist (no run to continue in {out}); start without "
+            "resume, or give the folder of an earlier run"
+        )
+    state = json.loads(path.read_text())
+    check_format_version(state.get("version"), path, SB3_CHECKPOINT_VERSION)
+    if state.get("algo") != algo:
+        raise ConfigError(f"resume: {out} holds a {state.get('algo')} run, not {algo}")
+    return dict(state)

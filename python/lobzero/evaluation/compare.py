@@ -38,6 +38,7 @@ from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
 from lobzero.envs.trading_env import TradingEnv
 from lobzero.evaluation.bootstrap import ConfidenceInterval, bootstrap_ci
+from lobzero.evaluation.compare_progress import CompareProgress, make_job
 from lobzero.evaluation.metrics import profit_factor
 from lobzero.evaluation.robustness import EpisodeResult, run_episodes
 from lobzero.evaluation.verdict import MIN_JUDGED_SECONDS, Verdict, judge_targets, verdict
@@ -188,27 +189,33 @@ class _Selector:
         seed: int,
         select_by: str,
         best_dir: Path,
+        on_step: Callable[[int], None] | None = None,
     ) -> None:
         self.envs_for, self.starts, self.seed = envs_for, starts, seed
+        self.on_step = on_step
         self.select_by, self.best_dir = select_by, best_dir
         self.history: list[tuple[int, float]] = []
         self.best: tuple[int, float] | None = None
 
-    def __call__(self, step: int, agent: Any) -> None:
+    def __call__(self, step: int, agent: Any) -> float:
+        """Scores the checkpoint at ``step`` (env steps) and returns its validation score."""
         envs = self.envs_for(agent.action_mode, len(self.starts))
-        results = run_episodes(agent, envs, [self.seed] * len(envs), self.starts)
+        results = run_episodes(
+            agent, envs, [self.seed] * len(envs), self.starts, on_step=self.on_step
+        )
         score = float(np.mean([getattr(r.metrics, self.select_by) for r in results]))
         self.history.append((int(step), score))
         if self.best is None or score > self.best[1]:
             self.best = (int(step), score)
             agent.save(self.best_dir)
+        return score
 
 
 def muzero_config(config: CompareConfig, budget_steps: int, variant: str = "muzero") -> Any:
     """The :class:`lobzero.muzero.MuZeroConfig` of ``config.muzero`` for a MuZero agent of
     :data:`MUZERO_VARIANTS` with the budget, validated (:class:`ConfigError` on an unknown or
-    out-of-range setting, or without torch). Unless given, the warm-up is at most a quarter of
-    the budget, so a small budget still trains."""
+    out-of-range setting, or without torch). Unless given, the warm-up is at most an eighth of
+    the budget, so a small budget still trains and its first checkpoint is a trained one."""
     try:
         from lobzero.muzero import MuZeroConfig
     except ImportError as e:
@@ -220,7 +227,8 @@ def muzero_config(config: CompareConfig, budget_steps: int, variant: str = "muze
         # as many checkpoints to choose from as the SB3 agents get by default (4)
         mz = mz.replace(checkpoint_interval=max(1, budget_steps // 4))
     if "warmup_steps" not in config.muzero:
-        mz = mz.replace(warmup_steps=min(mz.warmup_steps, budget_steps // 4))
+        # an eighth: the first checkpoint (a quarter) has trained, so all four are candidates
+        mz = mz.replace(warmup_steps=min(mz.warmup_steps, budget_steps // 8))
     mz.validate()
     return mz
 
@@ -234,8 +242,10 @@ def _train(
     budget_steps: int,
     config: CompareConfig,
     selector: _Selector,
+    on_progress: Callable[[int], None] | None = None,
 ) -> Any:
-    """Trains a learned agent on the train range, calling ``selector`` at its checkpoints."""
+    """Trains a learned agent on the train range, calling ``selector`` at its checkpoints and
+    ``on_progress(env_steps)`` as it plays."""
     if name in MUZERO_VARIANTS:
         from lobzero.muzero import train_muzero
 
@@ -248,6 +258,7 @@ def _train(
             device="cpu",
             on_checkpoint=selector,
             progress=False,
+            on_progress=on_progress,
             max_seconds=config.budget_seconds or None,
         )
     from lobzero.baselines.sb3 import train_sb3
@@ -261,6 +272,8 @@ def _train(
         total_steps=budget_steps,
         config=config.ppo if name == "ppo" else config.sac,
         on_checkpoint=selector,
+        progress=False,
+        on_progress=on_progress,
         max_seconds=config.budget_seconds or None,
     )
 
@@ -273,6 +286,7 @@ def _run_one(
     budget_steps: int,
     config: CompareConfig,
     out: Path,
+    tracker: CompareProgress | None = None,
 ) -> AgentRun:
     base = config.env.replace(seed=seed)
     cache: dict[tuple[str, TimeRange], list[TradingEnv]] = {}
@@ -294,12 +308,31 @@ def _run_one(
     run_dir = out / "agents" / name / f"fold{split.fold}_seed{seed}"
     t0 = time.perf_counter()
     run = AgentRun(name, split.fold, seed, episodes=[], run_dir=run_dir)
+
+    def on_step(phase: str) -> Callable[[int], None] | None:
+        return None if tracker is None else (lambda n: tracker.evaluated(n, phase))
+
     if name in LEARNED:
         selector = _Selector(
-            envs_in(split.validation), val_starts, seed, config.select_by, run_dir / "best"
+            envs_in(split.validation),
+            val_starts,
+            seed,
+            config.select_by,
+            run_dir / "best",
+            on_step("validation"),
         )
         train_env = split.train.env_config(base)
-        final = _train(name, market, train_env, run_dir, seed, budget_steps, config, selector)
+        final = _train(
+            name,
+            market,
+            train_env,
+            run_dir,
+            seed,
+            budget_steps,
+            config,
+            selector,
+            None if tracker is None else tracker.trained,
+        )
         if not selector.history:
             selector(budget_steps, final)  # both trainers checkpoint their end; never else
         assert selector.best is not None
@@ -314,7 +347,9 @@ def _run_one(
     t0 = time.perf_counter()
     envs = envs_in(split.test)(agent.action_mode, len(test_starts))
     is_muzero = name in MUZERO_VARIANTS
-    run.episodes = run_episodes(agent, envs, [seed] * len(envs), test_starts, record=is_muzero)
+    run.episodes = run_episodes(
+        agent, envs, [seed] * len(envs), test_starts, record=is_muzero, on_step=on_step("test")
+    )
     if is_muzero:
         from lobzero.muzero.agent import MuZeroAgent
         from lobzero.muzero.diagnostics import check_model
@@ -324,6 +359,15 @@ def _run_one(
         run.model_check = check_model(agent, *trace)
     run.test_seconds = time.perf_counter() - t0
     return run
+
+
+def _sb3_checkpoints(config: CompareConfig, name: str) -> int:
+    """The checkpoints (validation rounds) of a PPO or SAC agent; 0 for any other agent."""
+    if name == "ppo":
+        return config.ppo.checkpoints
+    if name == "sac":
+        return config.sac.checkpoints
+    return 0
 
 
 def summarize(
@@ -405,7 +449,8 @@ def compare(
 
     ``agents``: names from :data:`AGENTS` (list or comma-separated); ``seeds``: seeds, or a
     count (seeds 0..n-1); ``budget_steps``: environment steps of training per learned agent,
-    seed and fold.
+    seed and fold. ``progress``: print the plan with an estimated time, then bars (or plain
+    lines) on stderr (:mod:`lobzero.evaluation.compare_progress`).
     """
     config = config or CompareConfig()
     names = parse_agents(agents)
@@ -430,23 +475,40 @@ def compare(
     out = Path(out)
     jobs = [(n, s, k) for n in names for s in splits for k in seed_list]
     runs: dict[str, list[AgentRun]] = {n: [] for n in names}
-    bar = None
+    tracker = None
     if progress:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        task = bar.add_task("comparing", total=len(jobs))
-        bar.start()
+        tracker = CompareProgress(
+            [
+                make_job(
+                    n,
+                    s.fold,
+                    k,
+                    learned=n in LEARNED,
+                    budget_steps=budget_steps,
+                    checkpoints=4 if n in MUZERO_VARIANTS else _sb3_checkpoints(config, n),
+                    validation_episodes=config.validation_episodes,
+                    test_episodes=len(
+                        episode_starts(s.test, config.env, config.test_episodes or None)
+                    ),
+                    episode_steps=config.env.episode_steps,
+                )
+                for n, s, k in jobs
+            ]
+        )
+        tracker.show_plan(str(market), budget_steps, seed_list, len(splits))
+        tracker.begin()
     try:
-        for name, split, seed in jobs:
-            if bar is not None:
-                bar.update(task, description=f"{name} fold {split.fold} seed {seed}")
-            runs[name].append(_run_one(name, market, split, seed, budget_steps, config, out))
-            if bar is not None:
-                bar.advance(task)
+        for index, (name, split, seed) in enumerate(jobs):
+            if tracker is not None:
+                tracker.start(index)
+            runs[name].append(
+                _run_one(name, market, split, seed, budget_steps, config, out, tracker)
+            )
+            if tracker is not None:
+                tracker.end_job()
     finally:
-        if bar is not None:
-            bar.stop()
+        if tracker is not None:
+            tracker.finish()
     test_seconds = float(sum(s.test.seconds for s in splits))
     summary, ci = {}, {}
     for name in names:

@@ -8,7 +8,7 @@ curve gives its :class:`~lobzero.evaluation.metrics.Metrics`, averaged per inten
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -78,12 +78,14 @@ def run_episodes(
     seeds: Sequence[int],
     starts_ns: Sequence[int | None] | None = None,
     record: bool = False,
+    on_step: Callable[[int], None] | None = None,
 ) -> list[EpisodeResult]:
     """Plays one episode in each environment in lockstep, the agent acting on the batch of
     their observations [N, obs_dim] at every decision (one call per step: a planning agent
     searches N roots at once), and measures each. ``seeds[i]`` and ``starts_ns[i]`` as in
     :func:`run_episode`; an episode that ends early stops there while the others go on.
-    ``record`` keeps each episode's :attr:`EpisodeResult.trace`."""
+    ``record`` keeps each episode's :attr:`EpisodeResult.trace`; ``on_step(n)`` is called after
+    each lockstep decision with the number of episodes that made it (progress)."""
     n = len(envs)
     starts = list(starts_ns) if starts_ns is not None else [None] * n
     if len(seeds) != n or len(starts) != n:
@@ -119,6 +121,8 @@ def run_episodes(
             _keep_step(steps[i], last[i])
             if not (terminated or truncated):
                 still.append(i)
+        if on_step is not None:
+            on_step(len(live))
         live = still
     results = [
         _measure(envs[i], equity[i], positions[i], last[i], first_ns[i], steps[i], fill_rows[i])

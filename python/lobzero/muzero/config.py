@@ -191,6 +191,14 @@ class MuZeroConfig(TomlConfig):
             ),
             ("reanalyse_fraction", 0.0 <= self.reanalyse_fraction <= 1.0, "in [0, 1]"),
             ("replay_ratio", self.replay_ratio > 0.0, "> 0"),
+            (
+                # a budget that ends in the warm-up would save an untrained network as the agent
+                "warmup_steps",
+                int((self.total_env_steps - self.warmup_steps) * self.replay_ratio) >= 1,
+                f"small enough to leave steps for at least one update after the warm-up "
+                f"(total_env_steps {self.total_env_steps} - warmup_steps "
+                f"{self.warmup_steps}) x replay_ratio {self.replay_ratio:g} >= 1",
+            ),
             ("priority_alpha", self.priority_alpha >= 0.0, ">= 0"),
             ("learning_rate", self.learning_rate > 0.0, "> 0"),
             (

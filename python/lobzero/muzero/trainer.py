@@ -13,7 +13,6 @@ lost and the steps played after the last checkpoint are played again.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -26,9 +25,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lobzero import interrupt
 from lobzero.agents import CHECKPOINT_VERSION, check_format_version
 from lobzero.budget import TrainingBudget
 from lobzero.data.market import Market
+from lobzero.devices import resolve_device
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.muzero.agent import MuZeroAgent, build_network
@@ -37,6 +38,7 @@ from lobzero.muzero.learner import Learner
 from lobzero.muzero.planner import Planner
 from lobzero.muzero.replay_buffer import ReplayBuffer
 from lobzero.muzero.self_play import SelfPlay, check_discrete, make_gym_vec_env
+from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FIELDS = (
@@ -61,7 +63,8 @@ LOG_FIELDS = (
     "value_scale",
 )
 
-CheckpointCallback = Callable[[int, MuZeroAgent], None]
+CheckpointCallback = Callable[[int, MuZeroAgent], float | None]
+"""Called after each checkpoint of a trained network; may return its validation score."""
 EnvWrapper = Callable[[Any], gym.vector.VectorEnv]
 """Wraps the self-play VecTradingEnv (e.g. with an adversary acting inside)."""
 
@@ -110,38 +113,6 @@ def make_envs(
     return envs, spec
 
 
-class _Log:
-    """CSV rows and TensorBoard scalars of the run."""
-
-    def __init__(self, out: Path, resume: bool) -> None:
-        path = out / "train_log.csv"
-        fresh = not (resume and path.exists())
-        self.file = open(path, "w" if fresh else "a", newline="")  # noqa: SIM115
-        self.csv = csv.DictWriter(self.file, fieldnames=LOG_FIELDS)
-        if fresh:
-            self.csv.writeheader()
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.tb: Any = SummaryWriter(str(out / "tb"))
-        except ImportError:  # tensorboard is in the rl extra; the CSV log is always written
-            self.tb = None
-
-    def write(self, row: dict[str, float]) -> None:
-        self.csv.writerow({k: row.get(k, "") for k in LOG_FIELDS})
-        self.file.flush()
-        if self.tb is not None:
-            step = int(row["env_steps"])
-            for key, value in row.items():
-                if key != "env_steps" and value == value:
-                    self.tb.add_scalar(key, value, step)
-
-    def close(self) -> None:
-        self.file.close()
-        if self.tb is not None:
-            self.tb.close()
-
-
 def train_muzero(
     config: MuZeroConfig,
     out: str | Path,
@@ -155,6 +126,7 @@ def train_muzero(
     on_checkpoint: CheckpointCallback | None = None,
     progress: bool = True,
     env_wrapper: EnvWrapper | None = None,
+    on_progress: Callable[[int], None] | None = None,
     max_seconds: float | None = None,
 ) -> MuZeroAgent:
     """Trains MuZero for ``config.total_env_steps`` environment steps, or until
@@ -164,17 +136,32 @@ def train_muzero(
     ``start_ns``/``end_ns`` range is all that is played, so a walk-forward split trains on its
     train range only), or the gymnasium environment ``env_id`` (discrete actions). Writes
     ``out/`` (see the module docstring); ``on_checkpoint(env_steps, agent)`` is called after
-    each checkpoint (e.g. to score the agent on a validation range). ``env_wrapper`` wraps the
-    trading environments before play (:class:`lobzero.envs.adversarial.AdversarialVecEnv`).
+    each checkpoint of a trained network (not before the first update: an untrained network
+    is no candidate for selection), e.g. to score the agent on a validation range, and may
+    return that score (shown in the end-of-run summary). ``env_wrapper`` wraps the trading
+    environments before play (:class:`lobzero.envs.adversarial.AdversarialVecEnv`).
+    ``on_progress(env_steps)`` is called after every vector step.
+
+    ``device``: see :func:`lobzero.devices.resolve_device`. ``progress``: a bar (or plain
+    lines, off a terminal) on stderr and a summary line on stdout at the end. ``resume``
+    needs ``out/checkpoint.pt`` (:class:`ConfigError` without one). SIGINT or SIGTERM stop the
+    run after the current update: the checkpoint is written and
+    :class:`lobzero.interrupt.Interrupted` raised (naming it).
+
     With ``max_seconds``, a checkpoint also falls at each even fraction of that time (as many
     as ``checkpoint_interval`` makes of the step budget), and the schedules (temperature,
     learning rate, priority β) still follow the step budget.
     """
     config.validate()
+    device = resolve_device(device)
     out = Path(out)
+    checkpoint_path = out / CHECKPOINT_FILE
+    if resume and not checkpoint_path.is_file():
+        raise ConfigError(
+            f"resume: {checkpoint_path} does not exist (no run to continue in {out}); "
+            "start without resume, or give the folder of an earlier run"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' asked for, but torch sees no CUDA device")
     if config.torch_threads > 0:
         torch.set_num_threads(config.torch_threads)
     torch.manual_seed(seed)
@@ -202,8 +189,7 @@ def train_muzero(
         prioritized=config.prioritized,
     )
     env_steps, episodes = 0, 0
-    checkpoint_path = out / CHECKPOINT_FILE
-    if resume and checkpoint_path.exists():
+    if resume:
         state = torch.load(checkpoint_path, map_location=device, weights_only=False)
         check_format_version(state.get("version"), checkpoint_path, CHECKPOINT_VERSION)
         try:
@@ -235,8 +221,10 @@ def train_muzero(
 
     checkpointed_at = -1  # a resumed run rewrites its checkpoint from the restored state
 
-    def checkpoint() -> None:
-        nonlocal checkpointed_at
+    last_score: float | None = None
+
+    def checkpoint(notify: bool = True) -> None:
+        nonlocal checkpointed_at, last_score
         checkpointed_at = env_steps
         atomic_torch_save(
             {
@@ -255,16 +243,19 @@ def train_muzero(
         )
         agent = snapshot()
         agent.save(out / "agent")
-        if on_checkpoint is not None:
-            on_checkpoint(env_steps, agent)
+        if notify and on_checkpoint is not None and learner.updates > 0:
+            score = on_checkpoint(env_steps, agent)
+            last_score = last_score if score is None else float(score)
 
-    log = _Log(out, resume)
+    log = TrainLog(out, LOG_FIELDS, append=resume)
     recent: list[tuple[float, int]] = []
     last_stats: dict[str, float] = {}
     started, steps_at_start = time.perf_counter(), env_steps
     next_log = (env_steps // config.log_interval + 1) * config.log_interval
     next_checkpoint = (env_steps // config.checkpoint_interval + 1) * config.checkpoint_interval
-    bar = _Bar(config.total_env_steps, env_steps) if progress else None
+    bar = TrainProgress("MuZero", config.total_env_steps, env_steps) if progress else None
+    section = interrupt.training_section()
+    section.__enter__()
     # the clock of a time budget; the step marks stay at multiples of checkpoint_interval
     clock = TrainingBudget(
         config.total_env_steps,
@@ -306,8 +297,18 @@ def train_muzero(
                     )
                     last_stats, priorities = learner.update(batch)
                     buffer.update_priorities(batch.lanes, batch.positions, priorities)
+            if interrupt.requested() is not None:
+                checkpoint(notify=False)
+                raise interrupt.Interrupted(
+                    interrupt.requested() or 0, checkpoint_path, "continue with --resume"
+                )
             if bar is not None:
-                bar.advance(env_steps, recent)
+                bar.update(
+                    env_steps,
+                    f"return {np.mean([r for r, _ in recent]):.3g}" if recent else "",
+                )
+            if on_progress is not None:
+                on_progress(env_steps)
             if env_steps >= next_log or env_steps >= config.total_env_steps or clock.out_of_time():
                 seconds = time.perf_counter() - started
                 returns = [r for r, _ in recent]
@@ -337,10 +338,21 @@ def train_muzero(
         if checkpointed_at != env_steps:
             checkpoint()
     finally:
+        section.__exit__(None, None, None)
         log.close()
         if bar is not None:
             bar.stop()
         envs.close()
+    if progress:
+        write_summary(
+            summary_line(
+                "MuZero",
+                env_steps - steps_at_start,
+                time.perf_counter() - started,
+                {**log.last, **last_stats},
+                last_score,
+            )
+        )
     return snapshot()
 
 
@@ -404,38 +416,6 @@ class _SupportWarnings:
                 UserWarning,
                 stacklevel=2,
             )
-
-
-class _Bar:
-    """A rich progress bar over environment steps, showing the recent mean return."""
-
-    def __init__(self, total: int, done: int) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self.progress = Progress(
-            TextColumn("MuZero"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
-        self.task = self.progress.add_task("train", total=total, completed=done, info="")
-        self.progress.start()
-
-    def advance(self, env_steps: int, recent: list[tuple[float, int]]) -> None:
-        info = f"return {np.mean([r for r, _ in recent]):.3g}" if recent else ""
-        self.progress.update(self.task, completed=env_steps, info=info)
-
-    def stop(self) -> None:
-        self.progress.stop()
 
 
 def evaluate_gym(

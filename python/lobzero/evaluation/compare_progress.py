@@ -1,0 +1,277 @@
+"""What :func:`lobzero.evaluation.compare.compare` shows while it runs: the plan with an
+estimated time before it starts, then one overall bar (with an ETA) and one bar per agent that
+moves during training (env steps) and evaluation (decisions of the validation and test
+episodes). On stderr: rich bars when stderr is a terminal, else one plain line at each job's
+start and every :data:`lobzero.progress.PLAIN_INTERVAL_S` seconds.
+
+The estimate is a model: each agent's seconds per training env step and per evaluation
+decision with compare's built-in settings, measured on the development machine (2 cores shared
+with other work, so an idle machine is faster): PPO and SAC by
+``PYTHONPATH=python python benchmarks/compare_speed.py --steps 2048 --agents ppo,sac``; MuZero
+from the ``train_log.csv`` of ``lobzero compare --config examples/configs/compare_synth.toml
+--budget-steps 20000`` (1,008 warm-up steps in 12 s, then 4,000 steps in 576 s: 0.144 s per
+step once it learns); 50-simulation PUCT MuZero from issue 15 (943 s for 1,000 steps).
+Stochastic MuZero was not measured: Gumbel MuZero's figure scaled by its larger model (x 1.5).
+Progress is counted in these estimated seconds, so the bars' ETA corrects the model by the
+speed actually seen.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from lobzero.progress import PLAIN_INTERVAL_S, PlainTicker, duration, progress_console
+
+#: seconds per training env step (all of an agent's vector environments together) with
+#: compare's built-in settings (see the module docstring for how each was measured)
+TRAIN_SECONDS_PER_STEP: dict[str, float] = {
+    "muzero": 0.14,
+    "muzero_puct": 0.94,
+    "stochastic_muzero": 0.21,
+    "ppo": 0.0076,
+    "sac": 0.039,
+}
+#: seconds per decision of one evaluation episode (episodes played in lockstep batches; a
+#: MuZero decision is one batched search, like a warm-up step)
+DECISION_SECONDS: dict[str, float] = {
+    "muzero": 0.012,
+    "muzero_puct": 0.04,
+    "stochastic_muzero": 0.018,
+    "ppo": 0.0021,
+    "sac": 0.003,
+}
+#: a rule agent's decision (and any agent missing above)
+RULE_DECISION_SECONDS = 0.0004
+
+
+@dataclass
+class Job:
+    """One agent, fold and seed of a comparison; the estimated seconds of its training and of
+    its evaluation (validation at each checkpoint, then the test episodes)."""
+
+    agent: str
+    fold: int
+    seed: int
+    train_steps: int
+    eval_decisions: int
+    seconds_per_step: float
+    seconds_per_decision: float
+
+    @property
+    def estimate(self) -> float:
+        return self.train_steps * self.seconds_per_step + (
+            self.eval_decisions * self.seconds_per_decision
+        )
+
+
+def make_job(
+    agent: str,
+    fold: int,
+    seed: int,
+    *,
+    learned: bool,
+    budget_steps: int,
+    checkpoints: int,
+    validation_episodes: int,
+    test_episodes: int,
+    episode_steps: int,
+) -> Job:
+    """The :class:`Job` of ``agent`` with the model's constants (a rule agent does not
+    train)."""
+    decisions = test_episodes * episode_steps
+    if learned:
+        decisions += checkpoints * validation_episodes * episode_steps
+    return Job(
+        agent,
+        fold,
+        seed,
+        budget_steps if learned else 0,
+        decisions,
+        TRAIN_SECONDS_PER_STEP.get(agent, 0.0),
+        DECISION_SECONDS.get(agent, RULE_DECISION_SECONDS),
+    )
+
+
+class CompareProgress:
+    """The plan, the bars and the plain lines of a comparison over ``jobs`` (in run order).
+
+    The comparison calls :meth:`start` before each job, :meth:`trained` with the env steps
+    done while it trains, :meth:`evaluated` with the decisions played, and :meth:`finish`.
+    """
+
+    def __init__(
+        self, jobs: list[Job], interval_s: float = PLAIN_INTERVAL_S, console: Any = None
+    ) -> None:
+        self.jobs = jobs
+        self.total = sum(j.estimate for j in jobs) or 1.0
+        self.done_before = 0.0  # estimated seconds of the jobs finished
+        self.job: Job | None = None
+        self.job_index = 0
+        self.steps = 0
+        self.decisions = 0
+        self.phase = ""
+        self.started = time.perf_counter()
+        self.lock = threading.Lock()
+        self.console = console or progress_console()
+        self.bar: Any = None
+        self.ticker: PlainTicker | None = None
+        self.interval_s = interval_s
+        self.agents = list(dict.fromkeys(j.agent for j in jobs))
+        self.agent_done = dict.fromkeys(self.agents, 0.0)
+        self.agent_total = {a: sum(j.estimate for j in jobs if j.agent == a) for a in self.agents}
+
+    # ------------------------------------------------------------------ plan
+    def plan_lines(self, market: str, budget_steps: int, seeds: list[int], folds: int) -> list[str]:
+        """What will run and how long the model expects it to take."""
+        per_agent = ", ".join(
+            f"{a} {duration(self.agent_total[a])}" for a in self.agents if self.agent_total[a]
+        )
+        learned = [a for a in self.agents if any(j.train_steps for j in self.jobs if j.agent == a)]
+        seed_word = "seed" if len(seeds) == 1 else "seeds"
+        fold_word = "fold" if folds == 1 else "folds"
+        lines = [
+            f"compare: {len(self.agents)} agents ({', '.join(self.agents)}) x {len(seeds)} "
+            f"{seed_word} ({', '.join(map(str, seeds))}) x {folds} {fold_word} on {market}",
+            (
+                f"budget: {budget_steps:,} training env steps per learned agent "
+                f"({', '.join(learned)}), seed and fold"
+                if learned
+                else "budget: no learned agent, nothing trains"
+            ),
+            f"estimated time: {duration(self.total)} (per agent: {per_agent}; model: "
+            "lobzero.evaluation.compare_progress, measured on 2 shared cores)",
+        ]
+        return lines
+
+    def show_plan(self, market: str, budget_steps: int, seeds: list[int], folds: int) -> None:
+        for line in self.plan_lines(market, budget_steps, seeds, folds):
+            self.console.print(line, highlight=False, soft_wrap=True)
+
+    # ------------------------------------------------------------------ display
+    def begin(self) -> None:
+        """Starts the bars (terminal) or the plain-line ticker."""
+        if self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=self.console,
+            )
+            self.overall = self.bar.add_task("overall", total=self.total, info="")
+            self.tasks = {
+                # an agent's clock starts with its first job
+                a: self.bar.add_task(
+                    a, total=self.agent_total[a] or 1.0, info="waiting", start=False
+                )
+                for a in self.agents
+            }
+            self.bar.start()
+        else:
+            self.ticker = PlainTicker(self.say, self.interval_s)
+
+    def _job_done(self) -> float:
+        """Estimated seconds of the current job done so far."""
+        j = self.job
+        if j is None:
+            return 0.0
+        done = min(self.steps, j.train_steps) * j.seconds_per_step
+        done += min(self.decisions, j.eval_decisions) * j.seconds_per_decision
+        return min(done, j.estimate)
+
+    def _info(self) -> str:
+        j = self.job
+        if j is None:
+            return ""
+        where = f"seed {j.seed} fold {j.fold}"
+        if self.phase == "train":
+            return f"{where}: training {self.steps:,}/{j.train_steps:,} env steps"
+        return f"{where}: {self.phase} {self.decisions:,}/{j.eval_decisions:,} decisions"
+
+    def _refresh(self) -> None:
+        if self.bar is None or self.job is None:
+            return
+        job_done = self._job_done()
+        self.bar.update(self.overall, completed=self.done_before + job_done)
+        a = self.job.agent
+        self.bar.update(self.tasks[a], completed=self.agent_done[a] + job_done, info=self._info())
+
+    def fraction(self) -> float:
+        with self.lock:
+            return min(1.0, (self.done_before + self._job_done()) / self.total)
+
+    def say(self) -> None:
+        """The plain progress line."""
+        elapsed = time.perf_counter() - self.started
+        done = self.fraction()
+        left = elapsed / done * (1 - done) if done > 0.01 else self.total * (1 - done)
+        job = (
+            f"; job {self.job_index + 1}/{len(self.jobs)} {self.job.agent} {self._info()}"
+            if self.job is not None
+            else ""
+        )
+        self.console.print(
+            f"compare: {done:.0%} done, {duration(elapsed)} elapsed, about "
+            f"{duration(left)} left{job}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    # ------------------------------------------------------------------ events
+    def start(self, index: int) -> None:
+        with self.lock:
+            self.job_index, self.job = index, self.jobs[index]
+            self.steps, self.decisions = 0, 0
+            self.phase = "train" if self.job.train_steps else "test"
+        if self.ticker is not None:
+            self.say()
+        if self.bar is not None:
+            self.bar.start_task(self.tasks[self.jobs[index].agent])
+        self._refresh()
+
+    def trained(self, env_steps: int) -> None:
+        self.steps = env_steps
+        self._refresh()
+
+    def evaluated(self, decisions: int, phase: str) -> None:
+        """``decisions`` more evaluation decisions played; ``phase`` "validation" or "test"."""
+        with self.lock:
+            self.decisions += decisions
+            self.phase = phase
+        self._refresh()
+
+    def end_job(self) -> None:
+        with self.lock:
+            assert self.job is not None
+            self.done_before += self.job.estimate
+            self.agent_done[self.job.agent] += self.job.estimate
+            self.job = None
+        if self.bar is not None:
+            self.bar.update(self.overall, completed=self.done_before)
+            for a in self.agents:
+                self.bar.update(self.tasks[a], completed=self.agent_done[a])
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+        if self.ticker is not None:
+            self.ticker.stop()
+            self.console.print(
+                f"compare: done, {len(self.jobs)} jobs in "
+                f"{duration(time.perf_counter() - self.started)}",
+                highlight=False,
+            )
