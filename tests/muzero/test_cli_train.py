@@ -80,7 +80,7 @@ def test_a_budget_ending_in_the_warmup_is_refused(
     argv = ["train-agent", "--env", "CartPole-v1", "--config", str(config)]
     for steps in ("20", "33"):
         assert main([*argv, "--steps", steps, "--out", str(tmp_path / steps)]) == 2
-        assert "warmup_steps" in said(capsys)
+        assert "warmup-steps" in said(capsys)  # the flag the user can change
         assert not (tmp_path / steps / "checkpoint.pt").exists()
 
 

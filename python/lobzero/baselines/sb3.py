@@ -154,7 +154,13 @@ class Sb3Agent:
         self.config = config or CONFIGS[algo]()
 
     @property
+    def name(self) -> str:
+        """The algorithm: "ppo" or "sac"."""
+        return self.algo
+
+    @property
     def obs_dim(self) -> int:
+        """Length of the observations the policy reads (``[N, obs_dim]`` float32)."""
         return int(self.model.observation_space.shape[0])
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:
@@ -189,6 +195,11 @@ class Sb3Agent:
         }
         (path / "agent.json").write_text(json.dumps(spec, indent=1))
         return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Sb3Agent:
+        """The agent :meth:`save` wrote into ``directory`` (loaded on the CPU)."""
+        return load_sb3_agent(directory)
 
 
 def _sb3_class(algo: str) -> Any:
