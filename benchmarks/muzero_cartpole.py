@@ -48,6 +48,10 @@ class Args:
     obs_scaling: str = "running"
     priority_scale: str = "value"
     gumbel_value_bounds: str = "node"
+    # fractions of the budget where the temperature (the Gumbel noise scale) drops to 0.5, 0.25
+    temperature_steps: str = "0.5,0.75"
+    # EfficientZero's temporal consistency loss (0: off)
+    consistency_weight: float = 0.0
     torch_threads: int = 1
 
 
@@ -78,6 +82,8 @@ def main() -> None:
         obs_scaling=args.obs_scaling,  # type: ignore[arg-type]
         priority_scale=args.priority_scale,  # type: ignore[arg-type]
         gumbel_value_bounds=args.gumbel_value_bounds,  # type: ignore[arg-type]
+        temperature_steps=tuple(float(x) for x in args.temperature_steps.split(",")),
+        consistency_weight=args.consistency_weight,
         warmup_steps=1_000,
         replay_capacity=50_000,
         checkpoint_interval=args.checkpoint_interval,

@@ -104,3 +104,23 @@ def test_muzero_stops_at_its_time_budget_with_time_marks(market, tmp_path) -> No
     )
     # steps alone would place one checkpoint (the end); marks crossed together make one
     assert 3 <= len(steps) <= 4 and steps == sorted(steps) and steps[-1] < 10**7
+
+
+def test_compares_estimate_is_capped_by_the_time_budget() -> None:
+    """A step budget no agent reaches with a time budget: the plan's estimate is the time
+    budget (it said 633 hours for `--steps 100000000 --budget-seconds 396`)."""
+    from lobzero.evaluation.compare_progress import CompareProgress, make_job
+
+    common = {
+        "learned": True,
+        "budget_steps": 10**8,
+        "checkpoints": 4,
+        "validation_episodes": 4,
+        "test_episodes": 4,
+        "episode_steps": 300,
+    }
+    timed = make_job("ppo", 0, 0, budget_seconds=396.0, **common)
+    assert timed.train_estimate == 396.0
+    assert make_job("ppo", 0, 0, **common).train_estimate > 10_000
+    plan = CompareProgress([timed]).plan_lines("market", 10**8, [0], 1)
+    assert "or 6 min 36 s of training, whichever comes first" in plan[1]

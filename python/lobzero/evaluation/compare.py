@@ -491,6 +491,7 @@ def compare(
                         episode_starts(s.test, config.env, config.test_episodes or None)
                     ),
                     episode_steps=config.env.episode_steps,
+                    budget_seconds=config.budget_seconds,
                 )
                 for n, s, k in jobs
             ]

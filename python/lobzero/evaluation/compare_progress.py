@@ -5,13 +5,15 @@ episodes). On stderr: rich bars when stderr is a terminal, else one plain line a
 start and every :data:`lobzero.progress.PLAIN_INTERVAL_S` seconds.
 
 The estimate is a model: each agent's seconds per training env step and per evaluation
-decision with compare's built-in settings, measured on the development machine (2 cores shared
-with other work, so an idle machine is faster): PPO and SAC by
-``PYTHONPATH=python python benchmarks/compare_speed.py --steps 2048 --agents ppo,sac``; MuZero
-from the ``train_log.csv`` of ``lobzero compare --config examples/configs/compare_synth.toml
---budget-steps 20000`` (1,008 warm-up steps in 12 s, then 4,000 steps in 576 s: 0.144 s per
-step once it learns); 50-simulation PUCT MuZero from issue 15 (943 s for 1,000 steps).
-Stochastic MuZero was not measured: Gumbel MuZero's figure scaled by its larger model (x 1.5).
+decision with compare's built-in settings, measured on the 2-core development machine with one
+other training job on the second core (2026-12-01): ``lobzero compare --config
+examples/configs/compare_synth.toml --agents muzero,ppo,sac,imbalance,buy_and_hold,random,flat
+--seeds 3 --steps 20000 --synth-seconds 7200`` trained MuZero in 387-411 s a seed (about 60 s of
+it scoring 4 checkpoints on 4 validation episodes), PPO in 5 s and SAC in 34-35 s, and played
+each seed's 4 test episodes (1,200 decisions) in 4-7 s (MuZero), under 0.5 s (the others).
+50-simulation PUCT MuZero and Stochastic MuZero were not measured on this setup: Gumbel
+MuZero's figure times 6.7 (issue 15: 943 s for 1,000 steps, against 0.14 s a step for Gumbel
+then) and times 1.5 (its larger model).
 Progress is counted in these estimated seconds, so the bars' ETA corrects the model by the
 speed actually seen.
 """
@@ -28,11 +30,11 @@ from lobzero.progress import PLAIN_INTERVAL_S, PlainTicker, duration, progress_c
 #: seconds per training env step (all of an agent's vector environments together) with
 #: compare's built-in settings (see the module docstring for how each was measured)
 TRAIN_SECONDS_PER_STEP: dict[str, float] = {
-    "muzero": 0.14,
-    "muzero_puct": 0.94,
-    "stochastic_muzero": 0.21,
-    "ppo": 0.0076,
-    "sac": 0.039,
+    "muzero": 0.017,
+    "muzero_puct": 0.11,
+    "stochastic_muzero": 0.026,
+    "ppo": 0.0002,
+    "sac": 0.0017,
 }
 #: seconds per decision of one evaluation episode (episodes played in lockstep batches; a
 #: MuZero decision is one batched search, like a warm-up step)
@@ -40,8 +42,8 @@ DECISION_SECONDS: dict[str, float] = {
     "muzero": 0.012,
     "muzero_puct": 0.04,
     "stochastic_muzero": 0.018,
-    "ppo": 0.0021,
-    "sac": 0.003,
+    "ppo": 0.0004,
+    "sac": 0.0004,
 }
 #: a rule agent's decision (and any agent missing above)
 RULE_DECISION_SECONDS = 0.0004
@@ -59,12 +61,17 @@ class Job:
     eval_decisions: int
     seconds_per_step: float
     seconds_per_decision: float
+    #: compare's ``budget_seconds`` (None: no time budget): training ends when it is spent
+    max_train_seconds: float | None = None
+
+    @property
+    def train_estimate(self) -> float:
+        seconds = self.train_steps * self.seconds_per_step
+        return seconds if self.max_train_seconds is None else min(seconds, self.max_train_seconds)
 
     @property
     def estimate(self) -> float:
-        return self.train_steps * self.seconds_per_step + (
-            self.eval_decisions * self.seconds_per_decision
-        )
+        return self.train_estimate + self.eval_decisions * self.seconds_per_decision
 
 
 def make_job(
@@ -78,6 +85,7 @@ def make_job(
     validation_episodes: int,
     test_episodes: int,
     episode_steps: int,
+    budget_seconds: float = 0.0,
 ) -> Job:
     """The :class:`Job` of ``agent`` with the model's constants (a rule agent does not
     train)."""
@@ -92,6 +100,7 @@ def make_job(
         decisions,
         TRAIN_SECONDS_PER_STEP.get(agent, 0.0),
         DECISION_SECONDS.get(agent, RULE_DECISION_SECONDS),
+        budget_seconds if learned and budget_seconds > 0 else None,
     )
 
 
@@ -114,6 +123,7 @@ class CompareProgress:
         self.decisions = 0
         self.phase = ""
         self.started = time.perf_counter()
+        self.job_started = self.started
         self.lock = threading.Lock()
         self.console = console or progress_console()
         self.bar: Any = None
@@ -136,8 +146,8 @@ class CompareProgress:
             f"compare: {len(self.agents)} agents ({', '.join(self.agents)}) x {len(seeds)} "
             f"{seed_word} ({', '.join(map(str, seeds))}) x {folds} {fold_word} on {market}",
             (
-                f"budget: {budget_steps:,} training env steps per learned agent "
-                f"({', '.join(learned)}), seed and fold"
+                f"budget: {budget_steps:,} training env steps{self._time_budget()} per learned "
+                f"agent ({', '.join(learned)}), seed and fold"
                 if learned
                 else "budget: no learned agent, nothing trains"
             ),
@@ -145,6 +155,12 @@ class CompareProgress:
             "lobzero.evaluation.compare_progress, measured on 2 shared cores)",
         ]
         return lines
+
+    def _time_budget(self) -> str:
+        limits = {j.max_train_seconds for j in self.jobs if j.max_train_seconds is not None}
+        if not limits:
+            return ""
+        return f" or {duration(max(limits))} of training, whichever comes first,"
 
     def show_plan(self, market: str, budget_steps: int, seeds: list[int], folds: int) -> None:
         for line in self.plan_lines(market, budget_steps, seeds, folds):
@@ -190,6 +206,10 @@ class CompareProgress:
         if j is None:
             return 0.0
         done = min(self.steps, j.train_steps) * j.seconds_per_step
+        if j.max_train_seconds is not None:
+            # a time budget ends training by the clock (validation included): count the time
+            done = max(done, time.perf_counter() - self.job_started)
+            done = j.train_estimate if self.phase == "test" else min(done, j.train_estimate)
         done += min(self.decisions, j.eval_decisions) * j.seconds_per_decision
         return min(done, j.estimate)
 
@@ -236,6 +256,7 @@ class CompareProgress:
         with self.lock:
             self.job_index, self.job = index, self.jobs[index]
             self.steps, self.decisions = 0, 0
+            self.job_started = time.perf_counter()
             self.phase = "train" if self.job.train_steps else "test"
         if self.ticker is not None:
             self.say()
