@@ -334,6 +334,11 @@ def test_market_instrument_is_named_for_what_it_is() -> None:
     assert market.metadata == market.instrument
     back = lobzero.Market.from_polars(market.to_polars(), instrument=market.instrument)
     assert back.instrument == market.instrument and len(back) == len(market)
+    # the keyword's old name still works (renaming it broke callers that passed metadata=)
+    old = lobzero.Market.from_polars(market.to_polars(), metadata=market.instrument)
+    assert old.instrument == market.instrument
+    with pytest.raises(lobzero.ConfigError):
+        lobzero.Market.from_polars(market.to_polars())
 
 
 # -- saved rule agents -------------------------------------------------------------------------

@@ -151,18 +151,25 @@ class Market:
     def from_polars(
         cls,
         df: pl.DataFrame,
-        instrument: Instrument | Mapping[str, str],
+        instrument: Instrument | Mapping[str, str] | None = None,
         *,
         source: str = "polars",
         import_report: Mapping[str, Any] | None = None,
+        metadata: Instrument | Mapping[str, str] | None = None,
     ) -> Market:
         """Builds a market from a DataFrame with the six columns, validated like any input.
+        ``metadata`` is the old name of ``instrument``, kept for callers that pass it by
+        keyword.
 
         Raises ``ParseError`` for a missing column, ``InvalidValueError`` for nulls, values that
         do not fit the column's type or break a rule, ``TimestampOrderError`` and
         ``CrossedBookError`` as any importer does.
         """
-        meta = _instrument(instrument, source)
+        if (instrument is None) == (metadata is None):
+            raise ConfigError("Market.from_polars needs the instrument (once: not also metadata)")
+        given = instrument if instrument is not None else metadata
+        assert given is not None
+        meta = _instrument(given, source)
         if df.height == 0:
             raise FormatError(
                 f"{source}: not a valid market (no events: the frame has no rows; a market "
