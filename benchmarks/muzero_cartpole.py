@@ -50,6 +50,9 @@ class Args:
     gumbel_value_bounds: str = "node"
     # fractions of the budget where the temperature (the Gumbel noise scale) drops to 0.5, 0.25
     temperature_steps: str = "0.5,0.75"
+    # the temperatures (Gumbel: the scale of the root noise), one more than the steps above
+    temperatures: str = "1.0,0.5,0.25"
+    warmup_steps: int = 1_000
     # EfficientZero's temporal consistency loss (0: off)
     consistency_weight: float = 0.0
     torch_threads: int = 1
@@ -82,9 +85,10 @@ def main() -> None:
         obs_scaling=args.obs_scaling,  # type: ignore[arg-type]
         priority_scale=args.priority_scale,  # type: ignore[arg-type]
         gumbel_value_bounds=args.gumbel_value_bounds,  # type: ignore[arg-type]
-        temperature_steps=tuple(float(x) for x in args.temperature_steps.split(",")),
+        temperature_steps=tuple(float(x) for x in args.temperature_steps.split(",") if x),
+        temperatures=tuple(float(x) for x in args.temperatures.split(",")),
         consistency_weight=args.consistency_weight,
-        warmup_steps=1_000,
+        warmup_steps=args.warmup_steps,
         replay_capacity=50_000,
         checkpoint_interval=args.checkpoint_interval,
         log_interval=1_000,

@@ -558,6 +558,8 @@ def test_sigint_during_compare_checkpoints_the_agent_in_training(tmp_path: Path)
     )
     assert "compare: 2 agents (ppo, flat) x 1 seed (0) x 1 fold" in err
     assert "budget: 1,000,000 training env steps" in err and "estimated time:" in err
+    # the last progress line says the run stopped, not "done" (it said "done, 2 jobs")
+    assert "compare: stopped after 0 of 2 jobs" in err and "compare: done" not in err
     assert "Traceback" not in err and "compare:" not in run.stdout()
     agent = lobzero.load_agent(final)
     assert json.loads((final / "checkpoint.json").read_text())["env_steps"] > 0

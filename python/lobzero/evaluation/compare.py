@@ -498,6 +498,7 @@ def compare(
         )
         tracker.show_plan(str(market), budget_steps, seed_list, len(splits))
         tracker.begin()
+    completed = 0
     try:
         for index, (name, split, seed) in enumerate(jobs):
             if tracker is not None:
@@ -505,11 +506,12 @@ def compare(
             runs[name].append(
                 _run_one(name, market, split, seed, budget_steps, config, out, tracker)
             )
+            completed += 1
             if tracker is not None:
                 tracker.end_job()
     finally:
         if tracker is not None:
-            tracker.finish()
+            tracker.finish(completed)
     test_seconds = float(sum(s.test.seconds for s in splits))
     summary, ci = {}, {}
     for name in names:

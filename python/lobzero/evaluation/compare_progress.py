@@ -286,13 +286,18 @@ class CompareProgress:
             for a in self.agents:
                 self.bar.update(self.tasks[a], completed=self.agent_done[a])
 
-    def finish(self) -> None:
+    def finish(self, completed: int | None = None) -> None:
+        """Stops the display; ``completed``: the jobs that finished (all, unless the run was
+        stopped early, by a signal or an error)."""
+        done = len(self.jobs) if completed is None else completed
         if self.bar is not None:
             self.bar.stop()
         if self.ticker is not None:
             self.ticker.stop()
+            took = duration(time.perf_counter() - self.started)
             self.console.print(
-                f"compare: done, {len(self.jobs)} jobs in "
-                f"{duration(time.perf_counter() - self.started)}",
+                f"compare: done, {done} jobs in {took}"
+                if done == len(self.jobs)
+                else f"compare: stopped after {done} of {len(self.jobs)} jobs, {took}",
                 highlight=False,
             )
