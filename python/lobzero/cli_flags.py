@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import inspect
 import re
-import tomllib
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
 
-from lobzero.config import TomlConfig
+from lobzero.config import TomlConfig, read_toml
 from lobzero.exceptions import ConfigError
 
 #: the Rust core's names of fields it only sees converted (ns, lots): the user's field
@@ -275,14 +274,7 @@ def merge(config: Any, changes: Mapping[str, Any]) -> Any:
 def load_over(base: Any, path: str | Path) -> Any:
     """``base`` with the TOML file at ``path`` on top (:func:`merge`: a table changes only
     the fields it names), with the errors of :meth:`TomlConfig.load`."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise ConfigError(f"{path}: no such file") from e
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from e
-    return merge(base, data)
+    return merge(base, read_toml(path))
 
 
 def flag_names(

@@ -63,6 +63,18 @@ def _coerce(name: str, hint: Any, value: Any) -> Any:
     return value
 
 
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of the TOML file ``path``; :class:`ConfigError` when it is missing or not
+    valid TOML."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"{path}: no such file") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from e
+
+
 class TomlConfig:
     """Mixin for dataclass configurations (see the module docstring)."""
 
@@ -98,14 +110,7 @@ class TomlConfig:
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """The configuration in the TOML file ``path`` (validated like :meth:`from_dict`)."""
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as e:
-            raise ConfigError(f"{path}: no such file") from e
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML ({e})") from e
-        return cls.from_dict(data)
+        return cls.from_dict(read_toml(path))
 
     def save(self, path: str | Path) -> Path:
         """Writes the configuration as TOML to ``path`` (None options left out); returns it."""
