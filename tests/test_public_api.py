@@ -337,8 +337,12 @@ def test_market_instrument_is_named_for_what_it_is() -> None:
     # the keyword's old name still works (renaming it broke callers that passed metadata=)
     old = lobzero.Market.from_polars(market.to_polars(), metadata=market.instrument)
     assert old.instrument == market.instrument
-    with pytest.raises(lobzero.ConfigError):
+    with pytest.raises(lobzero.ConfigError, match="symbol, venue, tick_size, lot_size"):
         lobzero.Market.from_polars(market.to_polars())
+    with pytest.raises(lobzero.ConfigError, match="once"):
+        lobzero.Market.from_polars(
+            market.to_polars(), instrument=market.instrument, metadata=market.instrument
+        )
 
 
 # -- saved rule agents -------------------------------------------------------------------------

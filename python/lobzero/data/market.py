@@ -165,11 +165,10 @@ class Market:
         do not fit the column's type or break a rule, ``TimestampOrderError`` and
         ``CrossedBookError`` as any importer does.
         """
-        if (instrument is None) == (metadata is None):
-            raise ConfigError("Market.from_polars needs the instrument (once: not also metadata)")
-        given = instrument if instrument is not None else metadata
-        assert given is not None
-        meta = _instrument(given, source)
+        if instrument is not None and metadata is not None:
+            raise ConfigError("Market.from_polars takes the instrument once, not also metadata")
+        # neither: _instrument says what is needed
+        meta = _instrument(instrument if instrument is not None else metadata, source)
         if df.height == 0:
             raise FormatError(
                 f"{source}: not a valid market (no events: the frame has no rows; a market "
