@@ -62,9 +62,7 @@ class TypedFlag(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         setattr(namespace, self.dest, values)
-        typed = dict(getattr(namespace, "typed_flags", None) or {})
-        typed[self.dest] = option_string
-        namespace.typed_flags = typed
+        _remember_typed(namespace, self.dest, option_string)
 
 
 class TypedSwitch(argparse.BooleanOptionalAction):
@@ -78,9 +76,14 @@ class TypedSwitch(argparse.BooleanOptionalAction):
         option_string: str | None = None,
     ) -> None:
         super().__call__(parser, namespace, values, option_string)
-        typed = dict(getattr(namespace, "typed_flags", None) or {})
-        typed[self.dest] = option_string
-        namespace.typed_flags = typed
+        _remember_typed(namespace, self.dest, option_string)
+
+
+def _remember_typed(namespace: argparse.Namespace, dest: str, option_string: str | None) -> None:
+    """Records in ``namespace.typed_flags`` the option string typed for ``dest``."""
+    typed = dict(getattr(namespace, "typed_flags", None) or {})
+    typed[dest] = option_string
+    namespace.typed_flags = typed
 
 
 def field_docs(cls: type) -> dict[str, str]:
