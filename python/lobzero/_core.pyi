@@ -137,13 +137,22 @@ def check_env_config(config: dict[str, Any]) -> None:
 
 @final
 class VecEnvCore:
-    """A batch of N = `num_envs` trading environments over one `Stream`, stepped in one call
-    (same-step autoreset) into caller buffers; environment i is seeded with `seed + i`.
+    """A batch of N = `num_envs` trading environments over one `Stream` (or, built with
+    `from_markets`, each on its own), stepped in one call (same-step autoreset) into caller
+    buffers; environment i is seeded with `seed + i`.
     `lobzero.envs.VecTradingEnv` is its gymnasium face; the config dict is `EnvCore`'s, plus
     an optional `num_threads`.
     """
 
     def __new__(cls, stream: Stream, num_envs: int, config: dict[str, Any]) -> VecEnvCore: ...
+    @staticmethod
+    def from_markets(
+        streams: Sequence[Stream], configs: Sequence[dict[str, Any]], num_threads: int | None = None
+    ) -> VecEnvCore:
+        """A batch over several markets: environment i on `streams[i]` with the config dict
+        `configs[i]` (its own seed and sizes in its own lots; `EnvCore`'s dict), one of each per
+        environment. `num_threads` as the constructor's config key.
+        """
     @property
     def num_envs(self) -> int:
         """N, the number of environments."""

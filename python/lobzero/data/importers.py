@@ -9,6 +9,10 @@ Formats (``format=``):
 - ``hftbacktest``: hftbacktest ``.npz`` (or ``.npy``) event arrays (its ``event_dtype``).
 - ``parquet``: lobzero's own format (:meth:`Market.save`).
 
+Files of several instruments give a :class:`~lobzero.data.universe.Universe` (symbol →
+market): the files are grouped by the symbol their data names (or by the keys of a mapping
+``{"BTCUSDT": [files], "ETHUSDT": [files]}``), each group one recording.
+
 Every importer validates what it reads and raises a :class:`~lobzero.exceptions.DataError`
 subclass naming the file, the line or row and the rule broken. Standard repairs are explicit
 options, counted in ``market.import_report``.
@@ -17,9 +21,10 @@ options, counted in ``market.import_report``.
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +32,7 @@ import numpy as np
 
 from lobzero import _core
 from lobzero.data.market import Market
+from lobzero.data.universe import Universe, is_universe
 from lobzero.exceptions import (
     ConfigError,
     DataIOError,
@@ -227,18 +233,111 @@ def guess_format(path: PathLike) -> str:
     return "binance-stream"
 
 
+def _symbol_in_json_lines(path: Path, lines: int = 64) -> str | None:
+    """The ``"s"`` field of the first of ``lines`` Binance stream messages that has one."""
+    import gzip
+
+    opener: Any = gzip.open if _is_gzip(path) else open
+    try:
+        with opener(path, "rt", errors="replace") as fh:
+            for _, line in zip(range(lines), fh, strict=False):
+                found = re.search(r'"s"\s*:\s*"([^"]+)"', line)
+                if found:
+                    return found.group(1)
+    except (OSError, EOFError, zlib.error):
+        return None  # the importer reports what is wrong with the file
+    return None
+
+
+def _symbol_in_csv(path: Path, column: int) -> str | None:
+    """Column ``column`` of the first data row of a (possibly gzipped) CSV."""
+    import gzip
+
+    opener: Any = gzip.open if _is_gzip(path) else open
+    try:
+        with opener(path, "rt", errors="replace") as fh:
+            fh.readline()
+            row = fh.readline().split(",")
+    except (OSError, EOFError, zlib.error):
+        return None
+    return row[column].strip() or None if len(row) > column else None
+
+
+def _is_gzip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def file_symbol(path: PathLike, format: str) -> str | None:
+    """The symbol the data of one file names, read from its first lines (None when the format
+    does not carry one, as hftbacktest's arrays, or it cannot be read here: the importer then
+    reports the file's problem)."""
+    p = Path(path)
+    if format == "binance-stream":
+        return _symbol_in_json_lines(p)
+    if format == "tardis":
+        return _symbol_in_csv(p, 1)
+    if format == "binance-csv":
+        return _symbol_in_csv(p, 0)
+    if format == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            raw = (pq.read_schema(p).metadata or {}).get(b"lobzero")
+            return str(json.loads(raw)["instrument"]["symbol"]) if raw else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return None
+
+
 def import_market(
-    paths: PathLike | Sequence[PathLike],
+    paths: PathLike | Sequence[PathLike] | Mapping[str, PathLike | Sequence[PathLike]],
     format: str | None = None,
     **options: Any,
-) -> Market:
-    """Imports one file or several files of one recording (in order) into a :class:`Market`.
+) -> Market | Universe:
+    """Imports one file or several files of one recording (in order) into a :class:`Market`;
+    files of several symbols into a :class:`~lobzero.data.universe.Universe`.
 
     ``format`` is one of :data:`FORMATS`; guessed from the first file's name and header when
     omitted. Common options: ``symbol``, ``venue``, ``tick_size`` and ``lot_size`` (decimal
     strings, inferred from the data when the format allows), ``on_gap`` (``"error"`` or
     ``"resync"``), ``round_qty`` (round off-grid sizes to the lot, counted).
+
+    Several symbols: a mapping ``{"BTCUSDT": [files], "ETHUSDT": [files]}`` imports each group
+    as one recording, keyed as given; a list of files whose data name several symbols (see
+    :func:`file_symbol`) is grouped by symbol, in the order of the files, and gives a universe
+    keyed by symbol. Files of one symbol (or of a format that names none, or with ``symbol``
+    given) are one recording, as ever: a :class:`Market`. A universe folder
+    (:meth:`Universe.save`) loads as a :class:`Universe`.
     """
+    if isinstance(paths, Mapping):
+        if "symbol" in options:
+            raise ConfigError("import_market: a mapping of symbols to files takes no 'symbol'")
+        if not paths:
+            raise ConfigError("import_market needs at least one input path")
+        return Universe({str(k): _import_one(v, format, dict(options)) for k, v in paths.items()})
+    if isinstance(paths, str | Path) and Path(paths).is_dir() and is_universe(paths):
+        if options or format not in (None, "parquet"):
+            raise ConfigError(f"{paths}: a universe folder is read as saved, without options")
+        return Universe.load(paths)
+    files = _paths(paths)
+    fmt = format or guess_format(files[0])
+    if len(files) > 1 and options.get("symbol") is None:
+        groups: dict[str, list[Path]] = {}
+        for f in files:
+            groups.setdefault(file_symbol(f, fmt) or "", []).append(f)
+        if len(groups) > 1 and "" not in groups:
+            return Universe({k: _import_one(v, fmt, dict(options)) for k, v in groups.items()})
+    return _import_one(files, fmt, options)
+
+
+def _import_one(
+    paths: PathLike | Sequence[PathLike], format: str | None, options: dict[str, Any]
+) -> Market:
+    """The files of one recording as a :class:`Market`."""
     files = _paths(paths)
     fmt = format or guess_format(files[0])
     try:

@@ -14,6 +14,7 @@ from gymnasium.vector.utils import batch_space
 
 from lobzero import _core
 from lobzero.data.market import Market
+from lobzero.data.universe import Universe, is_universe
 from lobzero.envs.config import EnvConfig
 from lobzero.envs.trading_env import (
     build_spaces,
@@ -67,6 +68,15 @@ class VecTradingEnv(gym.vector.VectorEnv):
     """``num_envs`` trading environments (environment i seeded ``config.seed + i``), equal to
     that many :class:`TradingEnv` built with those seeds.
 
+    Markets: one ``market`` for all (a :class:`Market`, a file, or None for the synthetic
+    market; ``num_envs`` default 8); a :class:`~lobzero.data.universe.Universe` (or its
+    folder), environment i on symbol ``i mod len(universe)`` (``num_envs`` default: one per
+    symbol); or ``markets=[...]``, one per environment. Environment i then equals
+    ``TradingEnv(markets[i], config.replace(seed=config.seed + i))``: its sizes
+    (``max_position``, ``side_unit``) in its own instrument's base units and lots, its infos
+    (``position`` base units, ``mark`` price) in its own units. ``symbols`` lists what each
+    trades. All share one observation and action space.
+
     Episodes that end are reset within the same ``step`` (gymnasium's ``SAME_STEP`` autoreset):
     the returned observation row is the new episode's first, and ``infos["final_obs"]`` /
     ``infos["final_info"]`` (with masks ``_final_obs`` / ``_final_info``) hold the finished one's
@@ -86,21 +96,37 @@ class VecTradingEnv(gym.vector.VectorEnv):
 
     def __init__(
         self,
-        market: Market | str | Path | None = None,
-        num_envs: int = 8,
+        market: Market | Universe | str | Path | None = None,
+        num_envs: int | None = None,
         config: EnvConfig | None = None,
         copy: bool = False,
         num_threads: int | None = None,
+        *,
+        markets: Sequence[Market] | None = None,
         **overrides: Any,
     ) -> None:
-        self.market = resolve_market(market)
         config = config or EnvConfig()
         self.config = config.replace(**overrides) if overrides else config
-        core_config = self.config.to_core(self.market.instrument)
-        if num_threads is not None:
-            core_config["num_threads"] = num_threads
-        self._core = _core.VecEnvCore(self.market.stream, int(num_envs), core_config)
-        self.num_envs = int(num_envs)
+        self.markets = self._markets_of(market, num_envs, markets)
+        self.num_envs = len(self.markets)
+        #: the first environment's market (all of them, on one market)
+        self.market = self.markets[0]
+        if all(m is self.market for m in self.markets):
+            # one market: the batch the core builds itself (seeds config.seed + i)
+            core_config = self.config.to_core(self.market.instrument)
+            if num_threads is not None:
+                core_config["num_threads"] = num_threads
+            self._core = _core.VecEnvCore(self.market.stream, self.num_envs, core_config)
+        else:
+            # environment i on its own market: its sizes in its own lots, seed config.seed + i
+            # (as the one-market batch: it equals TradingEnv(markets[i], seed=config.seed + i))
+            configs = [
+                self.config.replace(seed=self.config.seed + i).to_core(m.instrument)
+                for i, m in enumerate(self.markets)
+            ]
+            self._core = _core.VecEnvCore.from_markets(
+                [m.stream for m in self.markets], configs, num_threads
+            )
         self.single_observation_space, self.single_action_space = build_spaces(
             self._core, self.config
         )
@@ -116,6 +142,44 @@ class VecTradingEnv(gym.vector.VectorEnv):
         self._terminated = np.zeros(self.num_envs, np.bool_)
         self._truncated = np.zeros(self.num_envs, np.bool_)
         self._continuous = self.config.action_mode == "continuous"
+
+    @staticmethod
+    def _markets_of(
+        market: Market | Universe | str | Path | None,
+        num_envs: int | None,
+        markets: Sequence[Market] | None,
+    ) -> list[Market]:
+        """One market per environment: ``markets`` as given; a universe's symbols in turn
+        (``num_envs`` default: one environment per symbol); else ``num_envs`` (default 8)
+        times the one market."""
+        if markets is not None:
+            if market is not None:
+                raise ConfigError("VecTradingEnv takes a market (or universe) or markets=, not both")
+            out = list(markets)
+            if not out or not all(isinstance(m, Market) for m in out):
+                raise ConfigError("markets= must be a non-empty list of Market, one per environment")
+            if num_envs is not None and int(num_envs) != len(out):
+                raise ConfigError(
+                    f"num_envs={num_envs} but markets= has {len(out)} markets (one per environment)"
+                )
+            return out
+        if isinstance(market, str | Path) and is_universe(market):
+            market = Universe.load(market)
+        if isinstance(market, Universe):
+            n = len(market) if num_envs is None else int(num_envs)
+            if n < 1:
+                raise ConfigError(f"num_envs must be > 0, got {n}")
+            return market.markets_for(n)
+        one = resolve_market(market)
+        n = 8 if num_envs is None else int(num_envs)
+        if n < 1:
+            raise ConfigError("num_envs must be > 0")
+        return [one] * n
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbol each environment trades, [num_envs]."""
+        return [m.instrument.symbol for m in self.markets]
 
     def reset(
         self,

@@ -476,8 +476,9 @@ impl EnvCore {
     }
 }
 
-/// A batch of N = `num_envs` trading environments over one `Stream`, stepped in one call
-/// (same-step autoreset) into caller buffers; environment i is seeded with `seed + i`.
+/// A batch of N = `num_envs` trading environments over one `Stream` (or, built with
+/// `from_markets`, each on its own), stepped in one call (same-step autoreset) into caller
+/// buffers; environment i is seeded with `seed + i`.
 /// `lobzero.envs.VecTradingEnv` is its gymnasium face; the config dict is `EnvCore`'s, plus
 /// an optional `num_threads`.
 #[pyclass(module = "lobzero._core")]
@@ -503,6 +504,40 @@ impl VecEnvCore {
             .detach(|| VecTradingEnv::new(market, num_envs, cfg))
             .py()?;
         if let Some(t) = threads {
+            envs.set_threads(t);
+        }
+        Ok(Self {
+            actions: Vec::with_capacity(num_envs),
+            envs,
+        })
+    }
+
+    /// A batch over several markets: environment i on `streams[i]` with the config dict
+    /// `configs[i]` (its own seed and sizes in its own lots; `EnvCore`'s dict), one of each per
+    /// environment. `num_threads` as the constructor's config key.
+    #[staticmethod]
+    #[pyo3(signature = (streams, configs, num_threads=None))]
+    fn from_markets(
+        py: Python<'_>,
+        streams: Vec<Bound<'_, Stream>>,
+        configs: Vec<Bound<'_, PyDict>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Self> {
+        if streams.len() != configs.len() {
+            return Err(config_error(format!(
+                "from_markets needs one config per stream, got {} streams and {} configs",
+                streams.len(),
+                configs.len()
+            )));
+        }
+        let parts = streams
+            .iter()
+            .zip(&configs)
+            .map(|(stream, config)| Ok((stream.get().shared_market(py)?, env_config(config)?)))
+            .collect::<PyResult<Vec<_>>>()?;
+        let num_envs = parts.len();
+        let mut envs = py.detach(|| VecTradingEnv::from_parts(parts)).py()?;
+        if let Some(t) = num_threads {
             envs.set_threads(t);
         }
         Ok(Self {
@@ -668,12 +703,13 @@ fn write_infos(
             "info buffers must be float64 [{INFO_ARRAYS}, {n}] and int64 [{n}]"
         )));
     }
-    let (tick, lot) = (envs[0].market().tick(), envs[0].market().lot());
     let mut rows = values.chunks_exact_mut(n);
     let mut row = || rows.next().unwrap_or_default();
     let (equity, cash, position, mark) = (row(), row(), row(), row());
     let (fees, realized, unrealized, unfilled) = (row(), row(), row(), row());
     for (i, env) in envs.iter().enumerate() {
+        // each environment's own grid: a batch may hold several instruments
+        let (tick, lot) = (env.market().tick(), env.market().lot());
         let s = env.info();
         equity[i] = s.equity;
         cash[i] = s.cash;

@@ -48,18 +48,49 @@ pub struct VecTradingEnv {
 }
 
 impl VecTradingEnv {
+    /// `num_envs` environments over one market, environment i seeded `config.seed + i`.
     pub fn new(market: SharedMarket, num_envs: usize, config: EnvConfig) -> Result<Self> {
         if num_envs == 0 {
             return Err(LobzeroError::config("num_envs must be > 0"));
         }
-        let envs = (0..num_envs)
-            .map(|i| {
-                let mut c = config.clone();
-                c.seed = config.seed.wrapping_add(i as u64);
-                TradingEnv::new(market.clone(), c)
-            })
+        let parts = (0..num_envs).map(|i| {
+            let mut c = config.clone();
+            c.seed = config.seed.wrapping_add(i as u64);
+            (market.clone(), c)
+        });
+        Self::from_parts(parts.collect())
+    }
+
+    /// One environment per `(market, config)` pair, in order: a batch over several markets (a
+    /// universe of instruments), each environment on its own market with its own config (its
+    /// seed included; sizes in its own lots). Every environment holds its market by `Arc`, as
+    /// in [`VecTradingEnv::new`], so a step costs the same whatever the markets. The batch
+    /// shares one observation and action space: configs whose observation length or action
+    /// mode differ are a config error.
+    pub fn from_parts(parts: Vec<(SharedMarket, EnvConfig)>) -> Result<Self> {
+        if parts.is_empty() {
+            return Err(LobzeroError::config("num_envs must be > 0"));
+        }
+        let num_envs = parts.len();
+        let envs = parts
+            .into_iter()
+            .map(|(market, config)| TradingEnv::new(market, config))
             .collect::<Result<Vec<_>>>()?;
         let obs_dim = envs[0].obs_dim();
+        let mode = envs[0].config().action_mode;
+        if let Some((i, env)) = envs
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.obs_dim() != obs_dim || e.config().action_mode != mode)
+        {
+            return Err(LobzeroError::config(format!(
+                "environment {i} has observations of {} values in action mode {:?}, \
+                 environment 0 {obs_dim} in {mode:?}: a batch shares one observation and \
+                 action space",
+                env.obs_dim(),
+                env.config().action_mode
+            )));
+        }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Self {
             pool: ForkJoin::new(useful_threads(num_envs, threads)),
@@ -326,6 +357,11 @@ mod tests {
     use std::sync::Arc;
 
     fn market() -> SharedMarket {
+        market_at(100, "X")
+    }
+
+    /// A market whose prices sit around `mid` ticks (distinct markets give distinct rewards).
+    fn market_at(mid: i64, symbol: &str) -> SharedMarket {
         let mut s = EventStream::default();
         let mut push = |t: i64, kind, side, price, qty| {
             s.push(Event {
@@ -337,14 +373,14 @@ mod tests {
                 qty_lots: qty,
             })
         };
-        push(0, KIND_SNAPSHOT, 1, 100, 5);
-        push(0, KIND_SNAPSHOT, -1, 102, 5);
+        push(0, KIND_SNAPSHOT, 1, mid, 5);
+        push(0, KIND_SNAPSHOT, -1, mid + 2, 5);
         for k in 1..2000i64 {
-            let p = 100 + (k % 7) - 3;
+            let p = mid + (k % 7) - 3;
             push(k * 10_000_000, KIND_UPDATE, 1, p, 3 + k % 4);
             push(k * 10_000_000, KIND_UPDATE, -1, p + 5, 2 + k % 3);
         }
-        let inst = Instrument::new("X", "t", Decimal::unit(0), Decimal::unit(0)).unwrap();
+        let inst = Instrument::new(symbol, "t", Decimal::unit(0), Decimal::unit(0)).unwrap();
         SharedMarket::new(Arc::new(s), inst).unwrap()
     }
 
@@ -422,5 +458,75 @@ mod tests {
                 assert_eq!(&obs[i * d..(i + 1) * d], single_obs[i].as_slice());
             }
         }
+    }
+
+    #[test]
+    fn a_batch_over_several_markets_equals_single_environments_on_them() {
+        let markets = [market_at(100, "A"), market_at(5000, "B"), market_at(300, "C")];
+        let cfg = EnvConfig {
+            episode_steps: 6,
+            seed: 9,
+            ..EnvConfig::default()
+        };
+        let n = 7;
+        let parts: Vec<(SharedMarket, EnvConfig)> = (0..n)
+            .map(|i| {
+                let mut c = cfg.clone();
+                c.seed = 9 + i as u64;
+                (markets[i % 3].clone(), c)
+            })
+            .collect();
+        let mut singles: Vec<TradingEnv> = parts
+            .iter()
+            .map(|(m, c)| TradingEnv::new(m.clone(), c.clone()).unwrap())
+            .collect();
+        let mut batch = VecTradingEnv::from_parts(parts).unwrap();
+        let d = batch.obs_dim();
+        let mut obs = vec![0.0; n * d];
+        batch.reset(None, &mut obs).unwrap();
+        let mut single_obs = vec![vec![0.0; d]; n];
+        for (env, o) in singles.iter_mut().zip(&mut single_obs) {
+            env.reset(None, None, o).unwrap();
+        }
+        let (mut rew, mut term, mut trunc, mut fin) = (
+            vec![0.0; n],
+            vec![false; n],
+            vec![false; n],
+            vec![0.0; n * d],
+        );
+        for step in 0..15 {
+            let actions: Vec<Action> = (0..n)
+                .map(|i| Action::Discrete(((i + step) % 5) as i64))
+                .collect();
+            let buffers = StepBuffers {
+                obs: &mut obs,
+                rewards: &mut rew,
+                terminated: &mut term,
+                truncated: &mut trunc,
+                final_obs: &mut fin,
+            };
+            batch.step(&actions, buffers).unwrap();
+            for i in 0..n {
+                let out = singles[i].step(actions[i], &mut single_obs[i]).unwrap();
+                assert_eq!(out.reward.to_bits(), rew[i].to_bits(), "env {i} step {step}");
+                if out.terminated || out.truncated {
+                    singles[i].reset(None, None, &mut single_obs[i]).unwrap();
+                }
+                assert_eq!(&obs[i * d..(i + 1) * d], single_obs[i].as_slice());
+                assert_eq!(batch.envs()[i].info(), singles[i].info());
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_refuses_environments_of_different_spaces() {
+        let side = EnvConfig {
+            action_mode: crate::env::ActionMode::Side,
+            ..EnvConfig::default()
+        };
+        let parts = vec![(market(), EnvConfig::default()), (market(), side)];
+        let err = VecTradingEnv::from_parts(parts).unwrap_err();
+        assert!(err.to_string().contains("environment 1"), "{err}");
+        assert!(VecTradingEnv::from_parts(vec![]).is_err());
     }
 }
