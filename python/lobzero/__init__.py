@@ -7,9 +7,14 @@ points cover a study from data to verdict:
 1. Data: :func:`import_market` (Binance, Tardis, hftbacktest recordings), :func:`synth_market`
    and :func:`signal_market` (synthetic markets) give a :class:`Market`, an immutable event
    stream with its :class:`Instrument` (``Market.save`` / ``Market.load`` for Parquet,
-   ``slice_time`` / ``slice_rows`` for views).
+   ``slice_time`` / ``slice_rows`` for views). Files of several symbols import as a
+   :class:`Universe`, a mapping of symbol to :class:`Market` on one receive-time clock
+   (int64 ns UTC; ``common_span()`` is ``(latest start, earliest end)``, ns, inclusive;
+   ``trim()`` cuts every market to it, reported; ``save`` / ``load`` a folder of one Parquet
+   per symbol and ``universe.json``).
 2. Environments: :class:`TradingEnv` (also ``gymnasium.make("lobzero/Trading-v0")``) and
-   :class:`VecTradingEnv` (N environments stepped in one Rust call), configured by
+   :class:`VecTradingEnv` (N environments stepped in one Rust call; over a universe,
+   environment i trades symbol i mod len(universe) with arrays [N, obs_dim]), configured by
    :class:`EnvConfig` (observations float32 ``[obs_dim]``, rewards in quote currency).
 3. Search: :class:`MctsBatch` and :class:`StochasticMctsBatch`, B trees searched in lock step,
    and :func:`lobzero.mcts.search` for one batched search in one call.
@@ -38,6 +43,7 @@ from lobzero.data import (
     Instrument,
     Market,
     SynthConfig,
+    Universe,
     import_market,
     signal_market,
     synth_market,
@@ -99,6 +105,7 @@ __all__ = [
     "TimestampOrderError",
     "TradingEnv",
     "TruncatedFileError",
+    "Universe",
     "VecTradingEnv",
     "__version__",
     "data",

@@ -82,23 +82,82 @@ def _import(inputs: Sequence[Path] | Path, args: argparse.Namespace) -> Any:
     return import_market(inputs, format=args.format, **options)
 
 
-def _cmd_import(args: argparse.Namespace) -> int:
-    from lobzero.data.info import market_info
+def _check_universe_output(output: Path, symbols: Sequence[str]) -> None:
+    """Files of several symbols make a universe, a folder: a ``.parquet`` name (one market's)
+    or an existing file is refused before the work starts."""
+    if output.suffix.lower() == ".parquet" or (output.exists() and not output.is_dir()):
+        raise ConfigError(
+            f"-o/--out {output}: the files hold {len(symbols)} symbols ({', '.join(symbols)}), "
+            "a universe: name a folder (one .parquet per symbol and universe.json go in it)"
+        )
 
-    _check_parquet_output(args.out)
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from lobzero.data.importers import symbol_groups
+    from lobzero.data.info import market_info, universe_info
+
+    groups = None if args.symbol is not None else symbol_groups(args.inputs, args.format)
+    if groups is None:
+        _check_parquet_output(args.out)
+    else:
+        _check_universe_output(args.out, list(groups))
     with status_console.status(f"importing {plural(len(args.inputs), 'file')}"):
         market = _import(args.inputs, args)
     path = market.save(args.out)
-    print_info(market_info(market), f"{path}")
+    if groups is None:
+        print_info(market_info(market), f"{path}")
+    else:
+        print_universe_info(universe_info(market), f"{path}")
     return 0
 
 
+def print_universe_info(info: dict[str, Any], title: str) -> None:
+    """One row per symbol: instrument, events, span, spread and mid; then the common span."""
+    rows = []
+    for symbol, m in info["symbols"].items():
+        spread = m.get("spread_ticks", {}).get("mean", float("nan"))
+        mid = m.get("mid", {})
+        rows.append(
+            (
+                symbol,
+                m["venue"],
+                m["tick_size"],
+                m["lot_size"],
+                _fmt(m["events"]),
+                m["start"].removesuffix(" UTC"),
+                m["end"].removesuffix(" UTC"),
+                _fmt(m["span_s"]),
+                _fmt(spread),
+                _fmt(mid.get("first", float("nan"))),
+                _fmt(mid.get("last", float("nan"))),
+            )
+        )
+    headers = ("symbol", "venue", "tick", "lot", "events", "start UTC", "end UTC", "span s")
+    headers += ("spread ticks", "mid first", "mid last")
+    common = info["common_span"]
+    print_table(
+        console,
+        headers,
+        rows,
+        title=f"{title}: common span {common['start']} to {common['end']} "
+        f"({_fmt(common['span_s'])} s)",
+    )
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
-    from lobzero.data.info import market_info
+    from lobzero.data.info import market_info, universe_info
+    from lobzero.data.universe import Universe
 
     if not args.step_ms > 0:
         raise ConfigError(f"--step-ms must be > 0, got {args.step_ms:g}")
     market = _import(args.file, args)
+    if isinstance(market, Universe):
+        info = universe_info(market, step_ms=args.step_ms)
+        if args.json:
+            print(json.dumps(info))
+        else:
+            print_universe_info(info, str(args.file))
+        return 0
     info = market_info(market, step_ms=args.step_ms)
     if args.json:
         print(json.dumps(info))
@@ -567,15 +626,22 @@ def _build_data(data: argparse.ArgumentParser) -> None:
     imp = data_sub.add_parser(
         "import", help=DATA_COMMANDS["import"], description=DATA_COMMANDS["import"]
     )
-    imp.add_argument("inputs", nargs="+", type=Path, help="files of one recording, in order")
-    _add_out(imp, None, "output .parquet", "--output")
+    imp.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        help="files of one recording, in order (files of several symbols: grouped by symbol)",
+    )
+    _add_out(
+        imp, None, "output .parquet (files of several symbols: a universe folder)", "--output"
+    )
     _import_flags(imp)
     imp.set_defaults(func=_cmd_import)
 
     info = data_sub.add_parser(
         "info", help=DATA_COMMANDS["info"], description=DATA_COMMANDS["info"]
     )
-    info.add_argument("file", type=Path)
+    info.add_argument("file", type=Path, help="market file or universe folder")
     info.add_argument(
         "--step-ms", type=float, default=100.0, help="clock of the spread and mid statistics (ms)"
     )

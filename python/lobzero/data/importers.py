@@ -325,13 +325,26 @@ def import_market(
         return Universe.load(paths)
     files = _paths(paths)
     fmt = format or guess_format(files[0])
-    if len(files) > 1 and options.get("symbol") is None:
-        groups: dict[str, list[Path]] = {}
-        for f in files:
-            groups.setdefault(file_symbol(f, fmt) or "", []).append(f)
-        if len(groups) > 1 and "" not in groups:
-            return Universe({k: _import_one(v, fmt, dict(options)) for k, v in groups.items()})
+    groups = symbol_groups(files, fmt) if options.get("symbol") is None else None
+    if groups is not None:
+        return Universe({k: _import_one(v, fmt, dict(options)) for k, v in groups.items()})
     return _import_one(files, fmt, options)
+
+
+def symbol_groups(
+    paths: PathLike | Sequence[PathLike], format: str | None = None
+) -> dict[str, list[Path]] | None:
+    """The files grouped by the symbol their data names (:func:`file_symbol`), each group in
+    the files' order, when they name more than one; None when they are one recording (one
+    symbol, or a file whose symbol cannot be told)."""
+    files = _paths(paths)
+    if len(files) < 2:
+        return None
+    fmt = format or guess_format(files[0])
+    groups: dict[str, list[Path]] = {}
+    for f in files:
+        groups.setdefault(file_symbol(f, fmt) or "", []).append(f)
+    return groups if len(groups) > 1 and "" not in groups else None
 
 
 def _import_one(

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from lobzero.data.market import KIND_NAMES, Market
+from lobzero.data.universe import Universe
 
 
 def _utc(ns: int | None) -> str:
@@ -82,3 +83,13 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
             if key in report
         }
     return info
+
+
+def universe_info(universe: Universe, step_ms: float = 100.0) -> dict[str, Any]:
+    """:func:`market_info` of every symbol (``symbols``, in order) and the universe's common
+    span (``common_span``: first and last receive time every symbol has, UTC, and seconds)."""
+    first, last = universe.common_span()
+    return {
+        "symbols": {k: market_info(m, step_ms=step_ms) for k, m in universe.items()},
+        "common_span": {"start": _utc(first), "end": _utc(last), "span_s": (last - first) / 1e9},
+    }
