@@ -204,14 +204,17 @@ def _with_env_config(config: Any, args: argparse.Namespace) -> Any:
     return config.replace(env=load_over(config.env, args.env_config))
 
 
-def _load_market(args: argparse.Namespace) -> Any:
-    """The market of ``--data``, or the built-in synthetic market with a signal."""
-    from lobzero.evaluation.report import load_market
+def _load_market(args: argparse.Namespace, universe: bool = False) -> Any:
+    """The market of ``--data``, or the built-in synthetic market with a signal; with
+    ``universe``, files of several symbols (or a universe folder) give a universe."""
+    from lobzero.evaluation.report import load_market, load_market_or_universe
 
-    what = f"importing {args.data}" if args.data else "generating the synthetic market"
+    data = args.data
+    what = f"importing {' '.join(map(str, data))}" if data else "generating the synthetic market"
+    load = load_market_or_universe if universe else load_market
     with status_console.status(what):
-        return load_market(
-            args.data,
+        return load(
+            data,
             args.synth_seconds,
             seed=args.synth_seed,
             signal_strength=args.signal_strength,
@@ -388,7 +391,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from lobzero.evaluation.compare import compare
 
     config = compare_config(args)
-    market = _load_market(args)
+    market = _load_market(args, universe=True)
     result = compare(
         market,
         args.agents,
@@ -403,9 +406,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
-    """The comparison's table of test metrics (with bootstrap intervals), the verdicts and each
-    agent against the user's targets, then the report's path."""
-    from lobzero.evaluation.compare_report import COLUMNS, fmt_ci, target_lines
+    """The comparison's table of test metrics (with bootstrap intervals; on a universe a row
+    per symbol and agent, then the pooled rows), the verdicts and each agent against the
+    user's targets, then the report's path."""
+    from lobzero.evaluation.compare_report import COLUMNS, POOLED, symbol_fmt_ci, target_lines
 
     episodes = int(result.summary[result.agents[0]]["episodes"])
     columns = [
@@ -413,16 +417,24 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
         *("total_return", "fills", "round_trips"),
     ]
     headers = {k: h for k, h, _ in COLUMNS}
+    symbols = [*result.symbols, POOLED] if result.symbols else [POOLED]
+    lead = ("symbol", "agent") if result.symbols else ("agent",)
     print_table(
         console,
-        ("agent", *(headers[k] for k in columns)),
+        (*lead, *(headers[k] for k in columns)),
         [
-            (agent, *(fmt_ci(result, agent, k, sep="\n") for k in columns))
+            (
+                *((sym,) if result.symbols else ()),
+                agent,
+                *(symbol_fmt_ci(result, sym, agent, k, sep="\n") for k in columns),
+            )
+            for sym in symbols
             for agent in result.agents
         ],
         title=(
             f"test metrics on {market} ({plural(seeds, 'seed')}, "
-            f"{plural(episodes, 'episode')} per agent; "
+            f"{plural(episodes, 'episode')} per agent"
+            f"{', pooled over ' + plural(len(result.symbols), 'symbol') if result.symbols else ''}; "
             f"[{config.confidence:.0%} bootstrap interval])"
         ),
     )
@@ -526,8 +538,10 @@ def _add_market(parser: argparse.ArgumentParser, seconds: float, seed: int, *ali
     g.add_argument(
         "--data",
         metavar="FILE",
+        nargs="+",
         default=None,
-        help="market file (default: none: the synthetic market)",
+        help="market file, or files of one recording (default: none: the synthetic market); "
+        "compare: also files of several symbols or a universe folder",
     )
     g.add_argument(
         "--synth-seconds",
@@ -632,9 +646,7 @@ def _build_data(data: argparse.ArgumentParser) -> None:
         type=Path,
         help="files of one recording, in order (files of several symbols: grouped by symbol)",
     )
-    _add_out(
-        imp, None, "output .parquet (files of several symbols: a universe folder)", "--output"
-    )
+    _add_out(imp, None, "output .parquet (files of several symbols: a universe folder)", "--output")
     _import_flags(imp)
     imp.set_defaults(func=_cmd_import)
 

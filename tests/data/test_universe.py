@@ -70,7 +70,11 @@ def test_markets_without_common_time_or_with_one_symbol_twice_are_refused(pair) 
 def test_save_and_load_round_trip(pair, tmp_path: Path) -> None:
     universe = Universe([*pair])
     folder = universe.save(tmp_path / "u")
-    assert sorted(p.name for p in folder.iterdir()) == ["BTCSYN.parquet", "ETHSYN.parquet", MANIFEST]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "BTCSYN.parquet",
+        "ETHSYN.parquet",
+        MANIFEST,
+    ]
     back = Universe.load(folder)
     assert back.symbols == universe.symbols
     assert all(same_events(back[k], universe[k]) for k in universe)

@@ -58,7 +58,9 @@ class Universe(Mapping[str, Market]):
             raise ConfigError("a universe needs at least one market")
         for key, market in items:
             if not isinstance(market, Market):
-                raise ConfigError(f"universe[{key!r}] must be a Market, got {type(market).__name__}")
+                raise ConfigError(
+                    f"universe[{key!r}] must be a Market, got {type(market).__name__}"
+                )
             if not key or not re.fullmatch(r"[A-Za-z0-9._-]+", key):
                 raise ConfigError(
                     f"universe symbol {key!r}: use letters, digits, '.', '_' or '-' "
@@ -94,9 +96,6 @@ class Universe(Mapping[str, Market]):
         first, last = self.common_span()
         inner = ", ".join(f"{k}: {len(m):,} events" for k, m in self.items())
         return f"Universe({inner}; common span {(last - first) / 1e9:.1f} s)"
-
-    def __str__(self) -> str:
-        return "+".join(self.symbols)
 
     # -- the clock ---------------------------------------------------------------------------
     def common_span(self) -> tuple[int, int]:

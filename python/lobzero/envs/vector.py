@@ -154,10 +154,14 @@ class VecTradingEnv(gym.vector.VectorEnv):
         times the one market."""
         if markets is not None:
             if market is not None:
-                raise ConfigError("VecTradingEnv takes a market (or universe) or markets=, not both")
+                raise ConfigError(
+                    "VecTradingEnv takes a market (or universe) or markets=, not both"
+                )
             out = list(markets)
             if not out or not all(isinstance(m, Market) for m in out):
-                raise ConfigError("markets= must be a non-empty list of Market, one per environment")
+                raise ConfigError(
+                    "markets= must be a non-empty list of Market, one per environment"
+                )
             if num_envs is not None and int(num_envs) != len(out):
                 raise ConfigError(
                     f"num_envs={num_envs} but markets= has {len(out)} markets (one per environment)"

@@ -15,6 +15,14 @@ over seeds × episodes (:mod:`lobzero.evaluation.bootstrap`). Then the roadmap's
 user's targets (:mod:`lobzero.evaluation.verdict`), judged only when the test ranges of all
 folds together span ``CompareConfig.min_judged_seconds`` of market time.
 
+On a :class:`~lobzero.data.universe.Universe` the folds cut the universe's common span (the
+time every symbol has data for), so a fold's ranges are the same receive times for every
+symbol: no symbol's test range overlaps any symbol's training or validation range. Each agent
+trains (or is built) and is tested on each symbol's market on its own; the metrics are given
+per symbol (``CompareResult.by_symbol``) and pooled over the symbols' test episodes
+(``summary``, with bootstrap groups per symbol × fold × seed), on which the verdicts and
+targets are judged.
+
 Every section of the configuration (``[muzero]`` included) is parsed and validated before any
 agent trains: a typo in one agent's table does not cost the others' training.
 """
@@ -35,6 +43,7 @@ from lobzero.baselines.rules import RULES, make_rule_agent
 from lobzero.baselines.sb3 import PpoConfig, SacConfig
 from lobzero.config import TomlConfig
 from lobzero.data.market import Market
+from lobzero.data.universe import Universe
 from lobzero.envs.config import EnvConfig
 from lobzero.envs.trading_env import TradingEnv
 from lobzero.evaluation.bootstrap import ConfidenceInterval, bootstrap_ci
@@ -128,6 +137,8 @@ class AgentRun:
     fold: int
     seed: int
     episodes: list[EpisodeResult]
+    #: the universe symbol the run traded (None: a comparison on one market)
+    symbol: str | None = None
     validation: list[tuple[int, float]] = field(default_factory=list)
     selected_step: int | None = None
     train_seconds: float = 0.0
@@ -145,7 +156,10 @@ class CompareResult:
     over episodes; pooled profit factor and win rate; nan where undefined), ``ci[agent]``
     their intervals; ``targets[agent]`` each target met (None: not judged or undefined);
     ``test_seconds`` the market time of the test ranges of all folds; ``market_mid`` the
-    market's mid price, receive times (ns) [P] and prices [P], for the report's timeline."""
+    market's mid price, receive times (ns) [P] and prices [P], for the report's timeline (a
+    universe's first symbol). On a universe, ``symbols`` lists its symbols, ``summary`` and
+    ``ci`` are pooled over them and ``by_symbol[symbol][agent]`` / ``by_symbol_ci`` hold each
+    symbol's own (empty on one market)."""
 
     agents: list[str]
     splits: list[Split]
@@ -160,6 +174,9 @@ class CompareResult:
     test_seconds: float = 0.0
     files: dict[str, Path] = field(default_factory=dict)
     market_mid: tuple[np.ndarray, np.ndarray] | None = None
+    symbols: list[str] = field(default_factory=list)
+    by_symbol: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    by_symbol_ci: dict[str, dict[str, dict[str, ConfidenceInterval]]] = field(default_factory=dict)
 
 
 def parse_agents(agents: Sequence[str] | str) -> list[str]:
@@ -287,6 +304,7 @@ def _run_one(
     config: CompareConfig,
     out: Path,
     tracker: CompareProgress | None = None,
+    symbol: str | None = None,
 ) -> AgentRun:
     base = config.env.replace(seed=seed)
     cache: dict[tuple[str, TimeRange], list[TradingEnv]] = {}
@@ -306,8 +324,10 @@ def _run_one(
     val_starts = episode_starts(split.validation, base, config.validation_episodes)
     test_starts = episode_starts(split.test, base, config.test_episodes or None)
     run_dir = out / "agents" / name / f"fold{split.fold}_seed{seed}"
+    if symbol is not None:
+        run_dir = out / "agents" / name / symbol / f"fold{split.fold}_seed{seed}"
     t0 = time.perf_counter()
-    run = AgentRun(name, split.fold, seed, episodes=[], run_dir=run_dir)
+    run = AgentRun(name, split.fold, seed, episodes=[], symbol=symbol, run_dir=run_dir)
 
     def on_step(phase: str) -> Callable[[int], None] | None:
         return None if tracker is None else (lambda n: tracker.evaluated(n, phase))
@@ -376,8 +396,12 @@ def summarize(
     """Test metrics of one agent over all its runs' episodes: the mean of each episode metric,
     except ``profit_factor`` (gross profit / gross loss of all round trips) and ``win_rate``
     (winning / all round trips); bootstrap intervals (:data:`CI_METRICS`) over
-    seeds × episodes, seeds (and folds) as groups."""
-    episodes = [(f"{r.fold}:{r.seed}", e) for r in runs for e in r.episodes]
+    seeds × episodes, seeds (and folds, and universe symbols) as groups."""
+    episodes = [
+        (f"{r.fold}:{r.seed}" if r.symbol is None else f"{r.symbol}:{r.fold}:{r.seed}", e)
+        for r in runs
+        for e in r.episodes
+    ]
     if not episodes:
         raise ConfigError("no test episodes to summarize")
     groups = [g for g, _ in episodes]
@@ -433,7 +457,7 @@ def verdicts_for(
 
 
 def compare(
-    market: Market,
+    market: Market | Universe,
     agents: Sequence[str] | str,
     seeds: Sequence[int] | int,
     budget_steps: int,
@@ -447,9 +471,11 @@ def compare(
     writes ``metrics.csv``, ``metrics.json``, equity and drawdown PNGs and ``index.html`` into
     ``out``.
 
-    ``agents``: names from :data:`AGENTS` (list or comma-separated); ``seeds``: seeds, or a
-    count (seeds 0..n-1); ``budget_steps``: environment steps of training per learned agent,
-    seed and fold. ``progress``: print the plan with an estimated time, then bars (or plain
+    ``market``: one market, or a :class:`~lobzero.data.universe.Universe` (every agent on
+    every symbol, folds on the common span; metrics per symbol and pooled). ``agents``: names
+    from :data:`AGENTS` (list or comma-separated); ``seeds``: seeds, or a count (seeds
+    0..n-1); ``budget_steps``: environment steps of training per learned agent, seed, fold
+    (and symbol). ``progress``: print the plan with an estimated time, then bars (or plain
     lines) on stderr (:mod:`lobzero.evaluation.compare_progress`).
     """
     config = config or CompareConfig()
@@ -468,12 +494,18 @@ def compare(
     for name in names:
         if name in MUZERO_VARIANTS:
             muzero_config(config, budget_steps, name)
-    splits = walk_forward_splits(market, config.walkforward)
+    is_universe = isinstance(market, Universe)
+    markets: dict[str | None, Market] = (
+        dict(market.items()) if isinstance(market, Universe) else {None: market}
+    )
+    # a universe's folds cut the span every symbol has: one clock, one set of ranges for all
+    span = market.common_span() if isinstance(market, Universe) else market
+    splits = walk_forward_splits(span, config.walkforward)
     for split in splits:  # fail before any training when an episode does not fit a range
         for r in (split.train, split.validation, split.test):
             r.env_config(config.env)
     out = Path(out)
-    jobs = [(n, s, k) for n in names for s in splits for k in seed_list]
+    jobs = [(n, s, k, sym) for n in names for s in splits for k in seed_list for sym in markets]
     runs: dict[str, list[AgentRun]] = {n: [] for n in names}
     tracker = None
     if progress:
@@ -493,18 +525,20 @@ def compare(
                     episode_steps=config.env.episode_steps,
                     budget_seconds=config.budget_seconds,
                 )
-                for n, s, k in jobs
+                for n, s, k, _ in jobs
             ]
         )
         tracker.show_plan(str(market), budget_steps, seed_list, len(splits))
         tracker.begin()
     completed = 0
     try:
-        for index, (name, split, seed) in enumerate(jobs):
+        for index, (name, split, seed, symbol) in enumerate(jobs):
             if tracker is not None:
                 tracker.start(index)
             runs[name].append(
-                _run_one(name, market, split, seed, budget_steps, config, out, tracker)
+                _run_one(
+                    name, markets[symbol], split, seed, budget_steps, config, out, tracker, symbol
+                )
             )
             completed += 1
             if tracker is not None:
@@ -518,6 +552,17 @@ def compare(
         summary[name], ci[name] = summarize(
             runs[name], config.bootstrap_resamples, config.confidence
         )
+    symbols = [str(k) for k in markets] if is_universe else []
+    by_symbol: dict[str, dict[str, dict[str, float]]] = {}
+    by_symbol_ci: dict[str, dict[str, dict[str, ConfidenceInterval]]] = {}
+    for sym in symbols:
+        by_symbol[sym], by_symbol_ci[sym] = {}, {}
+        for name in names:
+            by_symbol[sym][name], by_symbol_ci[sym][name] = summarize(
+                [r for r in runs[name] if r.symbol == sym],
+                config.bootstrap_resamples,
+                config.confidence,
+            )
     result = CompareResult(
         agents=names,
         splits=splits,
@@ -535,11 +580,14 @@ def compare(
         budget_steps=budget_steps,
         market=str(market),
         test_seconds=test_seconds,
+        symbols=symbols,
+        by_symbol=by_symbol,
+        by_symbol_ci=by_symbol_ci,
     )
     if report:
         from lobzero.evaluation.compare_report import write_compare_report
         from lobzero.evaluation.report_figures import mid_series
 
-        result.market_mid = mid_series(market)
+        result.market_mid = mid_series(next(iter(markets.values())))
         result.files = write_compare_report(result, out)
     return result

@@ -139,22 +139,68 @@ def train_log(run: AgentRun) -> dict[str, np.ndarray]:
 
 
 def _rows(result: CompareResult) -> list[dict[str, Any]]:
-    rows = []
-    for agent in result.agents:
-        s, ci = result.summary[agent], result.ci[agent]
-        row: dict[str, Any] = {"agent": agent, "episodes": int(s["episodes"])}
-        for key in ("annualized_return", "calmar", *(k for k, _, _ in COLUMNS)):
-            row[key] = s[key]
-            if key in ci:
-                row[f"{key}_low"], row[f"{key}_high"] = ci[key].low, ci[key].high
-        met = result.targets[agent]
-        judged = _not_judged(result) is None
-        row["targets_judged"] = judged
-        row["targets_met"] = sum(1 for v in met.values() if v) if judged else None
-        row.update({f"target_{k}": v for k, v in met.items()})
-        # an empty cell for an undefined value (csv writes None as "")
-        rows.append({k: _json_safe(v) for k, v in row.items()})
+    """One row per agent; on a universe, one per symbol and agent (column ``symbol``), then
+    the pooled rows (symbol ``pooled``), which the targets are judged on."""
+    if not result.symbols:
+        return [
+            _row(result, agent, result.summary[agent], result.ci[agent]) for agent in result.agents
+        ]
+    rows = [
+        {
+            "symbol": sym,
+            **_row(
+                result,
+                agent,
+                result.by_symbol[sym][agent],
+                result.by_symbol_ci[sym][agent],
+                targets=False,
+            ),
+        }
+        for sym in result.symbols
+        for agent in result.agents
+    ]
+    rows += [
+        {"symbol": POOLED, **_row(result, agent, result.summary[agent], result.ci[agent])}
+        for agent in result.agents
+    ]
     return rows
+
+
+#: the ``symbol`` of the rows pooled over a universe's symbols
+POOLED = "pooled"
+
+
+def _row(
+    result: CompareResult,
+    agent: str,
+    s: dict[str, float],
+    ci: dict[str, Any],
+    targets: bool = True,
+) -> dict[str, Any]:
+    """The metrics of one agent (one symbol's, or pooled) as a CSV row; the targets (judged on
+    the pooled metrics) in the pooled rows, empty cells in a symbol's."""
+    row: dict[str, Any] = {"agent": agent, "episodes": int(s["episodes"])}
+    for key in ("annualized_return", "calmar", *(k for k, _, _ in COLUMNS)):
+        row[key] = s[key]
+        if key in ci:
+            row[f"{key}_low"], row[f"{key}_high"] = ci[key].low, ci[key].high
+    met = result.targets[agent]
+    judged = _not_judged(result) is None
+    row["targets_judged"] = judged if targets else None
+    row["targets_met"] = sum(1 for v in met.values() if v) if judged and targets else None
+    row.update({f"target_{k}": v if targets else None for k, v in met.items()})
+    # an empty cell for an undefined value (csv writes None as "")
+    return {k: _json_safe(v) for k, v in row.items()}
+
+
+def symbol_fmt_ci(result: CompareResult, symbol: str, agent: str, key: str, sep: str = " ") -> str:
+    """:func:`fmt_ci` of one universe symbol's metrics (``symbol`` :data:`POOLED`: the pooled
+    ones)."""
+    if symbol == POOLED:
+        return fmt_ci(result, agent, key, sep)
+    text = fmt(key, result.by_symbol[symbol][agent][key])
+    c = result.by_symbol_ci[symbol][agent].get(key)
+    return text if c is None else f"{text}{sep}[{fmt(key, c.low)}, {fmt(key, c.high)}]"
 
 
 def _not_judged(result: CompareResult) -> str | None:
@@ -173,7 +219,15 @@ def _html(result: CompareResult, files: dict[str, Path]) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for _, h, _ in COLUMNS)
     body = ""
-    for agent in result.agents:
+    lead = "<th>symbol</th><th>agent</th>" if result.symbols else "<th>agent</th>"
+    if result.symbols:
+        for sym in [*result.symbols, POOLED]:
+            for agent in result.agents:
+                cells = "".join(
+                    f"<td>{e(symbol_fmt_ci(result, sym, agent, k))}</td>" for k, _, _ in COLUMNS
+                )
+                body += f"<tr><td>{e(sym)}</td><th>{e(agent)}</th>{cells}</tr>\n"
+    for agent in [] if result.symbols else result.agents:
         cells = "".join(f"<td>{e(fmt_ci(result, agent, k))}</td>" for k, _, _ in COLUMNS)
         body += f"<tr><th>{e(agent)}</th>{cells}</tr>\n"
     reason = _not_judged(result)
@@ -195,10 +249,24 @@ rate).</p>"""
     return page(
         result,
         files,
-        metrics_table=f"<table><tr><th>agent</th>{head}</tr>\n{body}</table>",
+        metrics_table=f"<table><tr>{lead}{head}</tr>\n{body}</table>",
         targets_table=judged_note + target_table(result),
         intro=intro,
     )
+
+
+def _symbols_doc(result: CompareResult) -> dict[str, Any]:
+    """Each universe symbol's metrics per agent (``agents`` holds the pooled ones)."""
+    return {
+        sym: {
+            a: {
+                "summary": result.by_symbol[sym][a],
+                "ci": {k: c.to_dict() for k, c in result.by_symbol_ci[sym][a].items()},
+            }
+            for a in result.agents
+        }
+        for sym in result.symbols
+    }
 
 
 def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Path]:
@@ -215,6 +283,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
         writer.writerows(rows)
     doc = {
         "market": result.market,
+        **({"pooled_over": result.symbols} if result.symbols else {}),
         "budget_steps": result.budget_steps,
         "config": result.config.to_dict(),
         "splits": [s.to_dict() for s in result.splits],
@@ -225,6 +294,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
                 "targets": result.targets[a],
                 "runs": [
                     {
+                        **({"symbol": r.symbol} if r.symbol is not None else {}),
                         "fold": r.fold,
                         "seed": r.seed,
                         "selected_step": r.selected_step,
@@ -243,6 +313,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
             }
             for a in result.agents
         },
+        **({"symbols": _symbols_doc(result)} if result.symbols else {}),
         "verdicts": [v.to_dict() for v in result.verdicts],
         "test_seconds": result.test_seconds,
         "targets_not_judged": _not_judged(result),

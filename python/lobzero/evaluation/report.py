@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lobzero.data.market import Market
+from lobzero.data.universe import Universe
+from lobzero.exceptions import ConfigError
 
 # the user's targets for a robust strategy (issue 4)
 ROBUST_SHARPE, ROBUST_MAX_DRAWDOWN, ROBUST_INTENSITY, COLLAPSE_RETURN = 1.0, 0.20, 0.2, -0.5
@@ -26,13 +29,39 @@ def pyplot() -> Any:
 
 
 def load_market(
-    data: str | Path | None, synth_seconds: float, seed: int = 0, signal_strength: float = 1.0
+    data: str | Path | Sequence[str | Path] | None,
+    synth_seconds: float,
+    seed: int = 0,
+    signal_strength: float = 1.0,
 ) -> Market:
-    """The market of a file, or (``data`` None) the synthetic market with a real signal,
-    :func:`lobzero.signal_market` (``synth_seconds`` long, path ``seed``)."""
+    """The market of a file (or of several files of one recording), or (``data`` None) the
+    synthetic market with a real signal, :func:`lobzero.signal_market` (``synth_seconds``
+    long, path ``seed``). Data of several symbols is a :class:`ConfigError` here (see
+    :func:`load_market_or_universe`)."""
+    market = load_market_or_universe(data, synth_seconds, seed, signal_strength)
+    if isinstance(market, Universe):
+        raise ConfigError(
+            f"--data holds {len(market)} symbols ({', '.join(market)}): this command trades one "
+            "market (`lobzero compare` takes a universe); give the files of one symbol"
+        )
+    return market
+
+
+def load_market_or_universe(
+    data: str | Path | Sequence[str | Path] | None,
+    synth_seconds: float,
+    seed: int = 0,
+    signal_strength: float = 1.0,
+) -> Market | Universe:
+    """:func:`load_market`, where files of several symbols (or a universe folder) give a
+    :class:`~lobzero.data.universe.Universe`."""
     from lobzero.data.importers import import_market
     from lobzero.data.synth import signal_market
 
+    if isinstance(data, Sequence) and not isinstance(data, str):
+        data = list(data)
+        if len(data) == 1:
+            data = data[0]
     if data:
         return import_market(data)
     return signal_market(seconds=synth_seconds, seed=seed, signal_strength=signal_strength)
@@ -110,7 +139,7 @@ def robustness_figure(
 
 def robustness_report(
     agent_spec: str,
-    data: str | Path | None,
+    data: str | Path | Sequence[str | Path] | None,
     intensities: list[float],
     seeds: list[int],
     episode_steps: int,
