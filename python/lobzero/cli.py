@@ -419,6 +419,7 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
     headers = {k: h for k, h, _ in COLUMNS}
     symbols = [*result.symbols, POOLED] if result.symbols else [POOLED]
     lead = ("symbol", "agent") if result.symbols else ("agent",)
+    pooled = f", pooled over {plural(len(result.symbols), 'symbol')}" if result.symbols else ""
     print_table(
         console,
         (*lead, *(headers[k] for k in columns)),
@@ -433,8 +434,7 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
         ],
         title=(
             f"test metrics on {market} ({plural(seeds, 'seed')}, "
-            f"{plural(episodes, 'episode')} per agent"
-            f"{', pooled over ' + plural(len(result.symbols), 'symbol') if result.symbols else ''}; "
+            f"{plural(episodes, 'episode')} per agent{pooled}; "
             f"[{config.confidence:.0%} bootstrap interval])"
         ),
     )

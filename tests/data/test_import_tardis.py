@@ -87,14 +87,23 @@ def test_quotes_are_refused(shared_data: Path) -> None:
         lobzero.import_market(fixture(shared_data, "huobi-dm-swap_quotes_BTC-USD.csv"))
 
 
-def test_two_instruments_are_refused(shared_data: Path) -> None:
+def test_two_instruments_in_two_files_are_a_universe(shared_data: Path) -> None:
+    """Files of two symbols are grouped by the symbol of their rows (issue 16: before, the
+    import refused them, "one instrument per import"); each group is its own recording."""
+    files = [
+        fixture(shared_data, "deribit_incremental_book_L2_BTC-PERPETUAL.csv"),
+        fixture(shared_data, "bitmex_trades_XBTUSD.csv"),
+    ]
+    universe = lobzero.import_market(files)
+    assert isinstance(universe, lobzero.Universe)
+    assert universe.symbols == ["BTC-PERPETUAL", "XBTUSD"]
+    assert universe["XBTUSD"].instrument.venue == "bitmex"
+
+
+def test_two_instruments_in_one_file_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "two.csv", L2_HEADER + L2_SNAP + "x,T,2,20,false,bid,100,1\n")
     with pytest.raises(lobzero.FormatError, match="one instrument per import"):
-        lobzero.import_market(
-            [
-                fixture(shared_data, "deribit_incremental_book_L2_BTC-PERPETUAL.csv"),
-                fixture(shared_data, "bitmex_trades_XBTUSD.csv"),
-            ]
-        )
+        lobzero.import_market(path)
 
 
 # -- files written here ----------------------------------------------------------------------

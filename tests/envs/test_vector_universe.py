@@ -109,3 +109,9 @@ def test_bad_market_lists_are_refused(universe: Universe) -> None:
         VecTradingEnv(btc, markets=[btc], config=CONFIG)
     with pytest.raises(lobzero.ConfigError, match="non-empty"):
         VecTradingEnv(markets=[], config=CONFIG)
+
+
+def test_a_single_environment_refuses_a_universe_folder(universe: Universe, tmp_path: Any) -> None:
+    universe.save(tmp_path / "u")
+    with pytest.raises(lobzero.ConfigError, match="2 symbols"):
+        TradingEnv(tmp_path / "u", config=CONFIG)

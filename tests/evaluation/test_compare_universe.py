@@ -91,7 +91,7 @@ def test_metrics_per_symbol_and_pooled(run) -> None:
 
 
 def test_files_carry_a_symbol_column_and_a_pooled_row(run) -> None:
-    result, out = run
+    _, out = run
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [(r["symbol"], r["agent"]) for r in rows] == [
         (sym, a) for sym in ("BTCSYN", "ETHSYN", "pooled") for a in RULES

@@ -249,18 +249,22 @@ def _symbol_in_json_lines(path: Path, lines: int = 64) -> str | None:
     return None
 
 
-def _symbol_in_csv(path: Path, column: int) -> str | None:
-    """Column ``column`` of the first data row of a (possibly gzipped) CSV."""
+def _symbol_in_csv(path: Path) -> str | None:
+    """The ``symbol`` column of the first data row of a (possibly gzipped) CSV whose header
+    has one (a Binance trade CSV has none: None)."""
     import gzip
 
     opener: Any = gzip.open if _is_gzip(path) else open
     try:
         with opener(path, "rt", errors="replace") as fh:
-            fh.readline()
+            header = [h.strip() for h in fh.readline().split(",")]
             row = fh.readline().split(",")
     except (OSError, EOFError, zlib.error):
         return None
-    return row[column].strip() or None if len(row) > column else None
+    if "symbol" not in header:
+        return None
+    column = header.index("symbol")
+    return (row[column].strip() or None) if len(row) > column else None
 
 
 def _is_gzip(path: Path) -> bool:
@@ -278,10 +282,8 @@ def file_symbol(path: PathLike, format: str) -> str | None:
     p = Path(path)
     if format == "binance-stream":
         return _symbol_in_json_lines(p)
-    if format == "tardis":
-        return _symbol_in_csv(p, 1)
-    if format == "binance-csv":
-        return _symbol_in_csv(p, 0)
+    if format in ("tardis", "binance-csv"):
+        return _symbol_in_csv(p)
     if format == "parquet":
         import pyarrow.parquet as pq
 

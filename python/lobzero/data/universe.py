@@ -93,8 +93,11 @@ class Universe(Mapping[str, Market]):
         return list(self._markets)
 
     def __repr__(self) -> str:
-        first, last = self.common_span()
         inner = ", ".join(f"{k}: {len(m):,} events" for k, m in self.items())
+        try:
+            first, last = self.common_span()
+        except ConfigError:
+            return f"Universe({inner}; no common span)"
         return f"Universe({inner}; common span {(last - first) / 1e9:.1f} s)"
 
     # -- the clock ---------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def make_trading_env(**kwargs: Any) -> gym.Env[np.ndarray, Any]:
 
 def resolve_market(market: Market | str | Path | None) -> Market:
     """A :class:`Market` from a market, a file path (any importable format), or None (the
-    built-in synthetic market: one hour, seed 0)."""
+    built-in synthetic market: one hour, seed 0). A universe folder is a :class:`ConfigError`."""
     if market is None:
         from lobzero.data.synth import synth_market
 
@@ -73,7 +73,13 @@ def resolve_market(market: Market | str | Path | None) -> Market:
         return market
     from lobzero.data.importers import import_market
 
-    return import_market(market)
+    imported = import_market(market)
+    if not isinstance(imported, Market):
+        raise ConfigError(
+            f"{market} holds {len(imported)} symbols ({', '.join(imported)}): an environment "
+            "trades one market (VecTradingEnv takes a universe, or pick universe[symbol])"
+        )
+    return imported
 
 
 def perturbation_mask(kinds: Iterable[str]) -> int:

@@ -64,6 +64,15 @@ def vector_starts(options: dict[str, Any] | None, num_envs: int) -> list[int | N
     return [optional_int("options['start_ns']", t) for t in starts]
 
 
+def _env_count(num_envs: Any) -> int:
+    """``num_envs`` as an int >= 1; anything else is a :class:`ConfigError`."""
+    if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer):
+        raise ConfigError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+    if num_envs < 1:
+        raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+    return int(num_envs)
+
+
 class VecTradingEnv(gym.vector.VectorEnv):
     """``num_envs`` trading environments (environment i seeded ``config.seed + i``), equal to
     that many :class:`TradingEnv` built with those seeds.
@@ -162,7 +171,7 @@ class VecTradingEnv(gym.vector.VectorEnv):
                 raise ConfigError(
                     "markets= must be a non-empty list of Market, one per environment"
                 )
-            if num_envs is not None and int(num_envs) != len(out):
+            if num_envs is not None and _env_count(num_envs) != len(out):
                 raise ConfigError(
                     f"num_envs={num_envs} but markets= has {len(out)} markets (one per environment)"
                 )
@@ -170,15 +179,9 @@ class VecTradingEnv(gym.vector.VectorEnv):
         if isinstance(market, str | Path) and is_universe(market):
             market = Universe.load(market)
         if isinstance(market, Universe):
-            n = len(market) if num_envs is None else int(num_envs)
-            if n < 1:
-                raise ConfigError(f"num_envs must be > 0, got {n}")
-            return market.markets_for(n)
-        one = resolve_market(market)
-        n = 8 if num_envs is None else int(num_envs)
-        if n < 1:
-            raise ConfigError("num_envs must be > 0")
-        return [one] * n
+            return market.markets_for(len(market) if num_envs is None else _env_count(num_envs))
+        n = 8 if num_envs is None else _env_count(num_envs)
+        return [resolve_market(market)] * n
 
     @property
     def symbols(self) -> list[str]:

@@ -462,7 +462,11 @@ mod tests {
 
     #[test]
     fn a_batch_over_several_markets_equals_single_environments_on_them() {
-        let markets = [market_at(100, "A"), market_at(5000, "B"), market_at(300, "C")];
+        let markets = [
+            market_at(100, "A"),
+            market_at(5000, "B"),
+            market_at(300, "C"),
+        ];
         let cfg = EnvConfig {
             episode_steps: 6,
             seed: 9,
@@ -508,7 +512,11 @@ mod tests {
             batch.step(&actions, buffers).unwrap();
             for i in 0..n {
                 let out = singles[i].step(actions[i], &mut single_obs[i]).unwrap();
-                assert_eq!(out.reward.to_bits(), rew[i].to_bits(), "env {i} step {step}");
+                assert_eq!(
+                    out.reward.to_bits(),
+                    rew[i].to_bits(),
+                    "env {i} step {step}"
+                );
                 if out.terminated || out.truncated {
                     singles[i].reset(None, None, &mut single_obs[i]).unwrap();
                 }
