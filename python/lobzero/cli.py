@@ -132,8 +132,10 @@ def print_universe_info(info: dict[str, Any], title: str) -> None:
                 _fmt(mid.get("last", float("nan"))),
             )
         )
-    headers = ("symbol", "venue", "tick", "lot", "events", "start UTC", "end UTC", "span s")
-    headers += ("spread ticks", "mid first", "mid last")
+    headers = (
+        *("symbol", "venue", "tick", "lot", "events", "start UTC", "end UTC", "span s"),
+        *("spread ticks", "mid first", "mid last"),
+    )
     common = info["common_span"]
     print_table(
         console,
