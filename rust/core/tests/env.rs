@@ -141,7 +141,10 @@ fn ledger_identities_hold_every_step_and_episodes_truncate() {
             assert!(
                 (info.equity
                     - (acc.cash
-                        + acc.position_lots as f64 * info.mark_ticks * acc.quote_per_tick_lot))
+                        + acc.position_lots as f64
+                            * info.mark_ticks
+                            * env.market().tick()
+                            * env.market().lot()))
                     .abs()
                     < 1e-9
             );
