@@ -40,9 +40,14 @@ class Stream:
         tick_size: str,
         lot_size: str,
         source: str = "columns",
+        contract_size: str = "1",
+        inverse: bool = False,
+        multiplier: str = "1",
     ) -> Stream:
         """Builds and validates a stream from columns (see the module docs of `lobzero.data` for the
-        column meanings). `source` names the input in error messages.
+        column meanings). `source` names the input in error messages; `contract_size`,
+        `inverse` and `multiplier` are the instrument's contract terms (decimal strings; see
+        `lobzero.Instrument`).
         """
     def __len__(self) -> int: ...
     @property
@@ -52,8 +57,14 @@ class Stream:
     def end_ns(self) -> int | None:
         """Receive time of the last event, ns (None when empty)."""
     @property
-    def instrument(self) -> dict[str, str]:
-        """Instrument as a dict: symbol, venue, tick_size, lot_size (decimal strings)."""
+    def instrument(self) -> dict[str, Any]:
+        """Instrument as a dict: symbol, venue, tick_size, lot_size, contract_size, multiplier
+        (decimal strings) and inverse (bool).
+        """
+    def with_contract(self, contract_size: str, inverse: bool, multiplier: str) -> Stream:
+        """The same events (shared, not copied) with the instrument's contract terms replaced:
+        `contract_size` and `multiplier` decimal strings, `inverse` a bool.
+        """
     def columns(self) -> dict[str, npt.NDArray[Any]]:
         """The six columns as read-only numpy arrays that share the stream's memory."""
     def summary(self) -> dict[str, Any]:

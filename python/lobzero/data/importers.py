@@ -38,6 +38,8 @@ from lobzero.exceptions import (
 PathLike = str | Path
 
 FORMATS = ("binance-stream", "binance-csv", "tardis", "hftbacktest", "parquet")
+#: options of :func:`import_market` that every format takes: the instrument's contract terms
+CONTRACT_OPTIONS = ("contract_size", "inverse", "multiplier")
 
 
 def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
@@ -238,6 +240,13 @@ def import_market(
     omitted. Common options: ``symbol``, ``venue``, ``tick_size`` and ``lot_size`` (decimal
     strings, inferred from the data when the format allows), ``on_gap`` (``"error"`` or
     ``"resync"``), ``round_qty`` (round off-grid sizes to the lot, counted).
+
+    Contract terms, for every format (see :class:`~lobzero.data.market.Instrument`):
+    ``contract_size`` (decimal string), ``inverse`` (bool) and ``multiplier`` (decimal
+    string) replace what the importer set: linear, size 1, multiplier 1, except that
+    ``binance-stream`` marks COIN-M symbols (``<BASE>USD_PERP``, ``<BASE>USD_<YYMMDD>``)
+    inverse with Binance's contract sizes (BTCUSD 100 USD, the others 10 USD). The import
+    report records the terms given (``contract_overrides``).
     """
     files = _paths(paths)
     fmt = format or guess_format(files[0])
@@ -250,4 +259,12 @@ def import_market(
     for key in ("tick_size", "lot_size"):
         if key in options and options[key] is not None:
             options[key] = str(options[key])
-    return importer(files, **options)
+    terms = {k: options.pop(k) for k in CONTRACT_OPTIONS if k in options}
+    terms = {k: v for k, v in terms.items() if v is not None}
+    market = importer(files, **options)
+    if not terms:
+        return market
+    market = market.with_contract(**terms)
+    overrides = {k: getattr(market.instrument, k) for k in terms}
+    market.import_report["contract_overrides"] = overrides
+    return market
