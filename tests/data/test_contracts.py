@@ -21,7 +21,10 @@ COINM = "binance-coinm-perp"
 
 @pytest.mark.parametrize(
     ("name", "symbol", "size"),
-    [("btcusd_perp_20240808.gz", "BTCUSD_PERP", "100"), ("ethusd_perp_20240808.gz", "ETHUSD_PERP", "10")],
+    [
+        ("btcusd_perp_20240808.gz", "BTCUSD_PERP", "100"),
+        ("ethusd_perp_20240808.gz", "ETHUSD_PERP", "10"),
+    ],
 )
 def test_coin_m_recordings_import_as_inverse(shared_data: Path, name, symbol, size) -> None:
     """Old code: BTCUSD_PERP imported as linear (contract terms unknown), venue binance-futures."""
@@ -46,7 +49,10 @@ def test_overrides_for_any_format(tmp_path: Path) -> None:
     rec = write(tmp_path, futures_lines())
     market = lobzero.import_market(rec, contract_size="0.01", multiplier=2)
     assert (market.instrument.contract_size, market.instrument.multiplier) == ("0.01", "2")
-    assert market.import_report["contract_overrides"] == {"contract_size": "0.01", "multiplier": "2"}
+    assert market.import_report["contract_overrides"] == {
+        "contract_size": "0.01",
+        "multiplier": "2",
+    }
     saved = market.save(tmp_path / "m.parquet")
     back = lobzero.import_market(saved, inverse=True, contract_size="10", multiplier="1")
     assert (back.instrument.inverse, back.instrument.contract_size) == (True, "10")

@@ -235,7 +235,9 @@ class Market:
         contract with a multiplier other than 1, or a zero size, is a ``ConfigError``."""
         meta = self.instrument
         stream = self._stream.with_contract(
-            _decimal_text("contract_size", meta.contract_size if contract_size is None else contract_size),
+            _decimal_text(
+                "contract_size", meta.contract_size if contract_size is None else contract_size
+            ),
             meta.inverse if inverse is None else _flag("inverse", inverse),
             _decimal_text("multiplier", meta.multiplier if multiplier is None else multiplier),
         )

@@ -127,9 +127,10 @@ class EnvConfig(TomlConfig):
     position as a fraction of ``max_position``. Orders are market orders that meet the book
     ``latency_ms`` after the decision and pay ``taker_fee_bps`` of their notional.
 
-    Rewards (``reward``): ``"pnl"``, the change of equity net of fees in the settlement currency times
-    ``reward_scale``; ``"log_return"``, log(equity_t / equity_{t-1}); ``"risk_adjusted"``, pnl
-    minus ``risk_aversion`` × |position value| × one-decision mid volatility, times the scale.
+    Rewards (``reward``): ``"pnl"``, the change of equity net of fees in the settlement
+    currency times ``reward_scale``; ``"log_return"``, log(equity_t / equity_{t-1});
+    ``"risk_adjusted"``, pnl minus ``risk_aversion`` × |position value| × one-decision mid
+    volatility, times the scale.
 
     Episodes last ``episode_steps`` decisions from a start drawn uniformly from the receive
     times [``start_ns``, ``end_ns``) where an episode fits (the whole market when absent), after

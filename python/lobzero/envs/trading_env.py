@@ -113,8 +113,9 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
     ``cash``, ``fees`` (cumulative), ``realized_pnl``, ``unrealized_pnl`` (the instrument's
     settlement currency: quote, or the base coin for an inverse contract such as Binance
     COIN-M, where ``cash`` is the coin balance and ``equity`` = cash + unrealized PnL),
-    ``position`` and ``unfilled`` (units of size: base units, or contracts), ``mark`` (the mid valuing the position),
-    ``ts_ns``, ``step``, and ``fills``, the step's fills as (ts_ns, side, price, size, fee).
+    ``position`` and ``unfilled`` (units of size: base units, or contracts), ``mark`` (the
+    mid valuing the position), ``ts_ns``, ``step``, and ``fills``, the step's fills as
+    (ts_ns, side, price, size, fee).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}

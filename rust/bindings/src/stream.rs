@@ -156,7 +156,12 @@ impl Stream {
 
     /// The same events (shared, not copied) with the instrument's contract terms replaced:
     /// `contract_size` and `multiplier` decimal strings, `inverse` a bool.
-    fn with_contract(&self, contract_size: &str, inverse: bool, multiplier: &str) -> PyResult<Self> {
+    fn with_contract(
+        &self,
+        contract_size: &str,
+        inverse: bool,
+        multiplier: &str,
+    ) -> PyResult<Self> {
         let instrument = self
             .instrument
             .clone()

@@ -159,9 +159,10 @@ impl Account {
             Contract::Linear { quote_per_tick_lot } => {
                 (price_ticks - self.avg_entry_ticks) * quote_per_tick_lot
             }
-            Contract::Inverse { quote_per_lot, tick } => {
-                (self.avg_entry_key - 1.0 / price_ticks) * quote_per_lot / tick
-            }
+            Contract::Inverse {
+                quote_per_lot,
+                tick,
+            } => (self.avg_entry_key - 1.0 / price_ticks) * quote_per_lot / tick,
         }
     }
 
@@ -199,8 +200,8 @@ impl Account {
         }
         if pos == 0 || pos.signum() == signed.signum() {
             let held = pos.abs() as f64;
-            self.avg_entry_key = (self.avg_entry_key * held + self.key(price) * qty as f64)
-                / (held + qty as f64);
+            self.avg_entry_key =
+                (self.avg_entry_key * held + self.key(price) * qty as f64) / (held + qty as f64);
             self.avg_entry_ticks = if linear {
                 self.avg_entry_key
             } else {
@@ -365,8 +366,13 @@ mod tests {
         assert!((a.avg_entry_ticks - 2.0 / (1.0 / 500_000.0 + 1.0 / 1_000_000.0)).abs() < 1e-6);
         // both out at 80,000: 100 · (1/50000 − 1/80000) + 100 · (1/100000 − 1/80000)
         a.apply_fill(fill(3, -1, 800_000, 2, 0.0));
-        let want = 100.0 * (1.0 / 50_000.0 - 1.0 / 80_000.0) + 100.0 * (1.0 / 100_000.0 - 1.0 / 80_000.0);
-        assert!((a.realized_pnl - want).abs() < 1e-15, "{} vs {want}", a.realized_pnl);
+        let want =
+            100.0 * (1.0 / 50_000.0 - 1.0 / 80_000.0) + 100.0 * (1.0 / 100_000.0 - 1.0 / 80_000.0);
+        assert!(
+            (a.realized_pnl - want).abs() < 1e-15,
+            "{} vs {want}",
+            a.realized_pnl
+        );
     }
 
     #[test]
@@ -410,9 +416,10 @@ mod tests {
                 Contract::Linear { quote_per_tick_lot } => {
                     -(side as f64) * qty as f64 * price as f64 * quote_per_tick_lot
                 }
-                Contract::Inverse { quote_per_lot, tick } => {
-                    side as f64 * qty as f64 * quote_per_lot / (price as f64 * tick)
-                }
+                Contract::Inverse {
+                    quote_per_lot,
+                    tick,
+                } => side as f64 * qty as f64 * quote_per_lot / (price as f64 * tick),
             };
             let mark = 400_000.0 + rng.below(400_000) as f64;
             // relative: the multiplied contract moves tens of millions
@@ -445,7 +452,10 @@ mod tests {
         for contract in contracts {
             for seed in 0..20 {
                 let err = random_fills(contract, contract, seed);
-                assert!(err < 1e-12, "{contract:?} seed {seed}: cash flow off by {err}");
+                assert!(
+                    err < 1e-12,
+                    "{contract:?} seed {seed}: cash flow off by {err}"
+                );
             }
         }
     }
@@ -457,6 +467,9 @@ mod tests {
             quote_per_tick_lot: 100.0 / (600_000.0 * 600_000.0 * 0.1),
         };
         let caught = (0..20).any(|seed| random_fills(BTCUSD_PERP, linear_at_60k, seed) > 1e-6);
-        assert!(caught, "booking the inverse contract linearly went unnoticed");
+        assert!(
+            caught,
+            "booking the inverse contract linearly went unnoticed"
+        );
     }
 }

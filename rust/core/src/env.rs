@@ -21,7 +21,9 @@
 use crate::account::{Account, Fill};
 use crate::adversary::{Adversary, AdversaryConfig, Forced};
 use crate::error::{LobzeroError, Result};
-use crate::event::{Contract, EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
+use crate::event::{
+    Contract, EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE,
+};
 use crate::exec::{sweep, Consumed, SweepAdjust};
 use crate::features::{DecisionContext, FeatureConfig, FeatureState};
 use crate::replay::{Replay, ReplayIndex};

@@ -81,7 +81,10 @@ impl Contract {
     pub fn lot_value(&self, price_ticks: f64) -> f64 {
         match *self {
             Contract::Linear { quote_per_tick_lot } => price_ticks * quote_per_tick_lot,
-            Contract::Inverse { quote_per_lot, tick } => quote_per_lot / (price_ticks * tick),
+            Contract::Inverse {
+                quote_per_lot,
+                tick,
+            } => quote_per_lot / (price_ticks * tick),
         }
     }
 
@@ -89,9 +92,10 @@ impl Contract {
     pub fn notional(&self, price_ticks: f64, lots: f64) -> f64 {
         match *self {
             Contract::Linear { quote_per_tick_lot } => price_ticks * lots * quote_per_tick_lot,
-            Contract::Inverse { quote_per_lot, tick } => {
-                lots * quote_per_lot / (price_ticks * tick)
-            }
+            Contract::Inverse {
+                quote_per_lot,
+                tick,
+            } => lots * quote_per_lot / (price_ticks * tick),
         }
     }
 
@@ -201,8 +205,8 @@ impl Instrument {
 }
 
 fn positive(name: &str, text: &str) -> Result<Decimal> {
-    let value =
-        Decimal::parse(text).map_err(|e| LobzeroError::config(format!("instrument {name}: {e}")))?;
+    let value = Decimal::parse(text)
+        .map_err(|e| LobzeroError::config(format!("instrument {name}: {e}")))?;
     if value.is_zero() {
         return Err(LobzeroError::config(format!(
             "instrument {name} must be positive"

@@ -145,7 +145,7 @@ fn ledger_identities_hold_every_step_and_episodes_truncate() {
                             * info.mark_ticks
                             * env.market().tick()
                             * env.market().lot()))
-                    .abs()
+                .abs()
                     < 1e-9
             );
             assert!(
@@ -566,13 +566,7 @@ fn rising_inverse_market() -> SharedMarket {
         Decimal::parse("0.5").expect("tick"),
         Decimal::parse("1").expect("lot"),
     )
-    .and_then(|i| {
-        i.with_contract(
-            Decimal::parse("100").expect("size"),
-            true,
-            Decimal::unit(0),
-        )
-    })
+    .and_then(|i| i.with_contract(Decimal::parse("100").expect("size"), true, Decimal::unit(0)))
     .expect("instrument");
     SharedMarket::new(Arc::clone(&plain.stream), instrument).expect("market")
 }
@@ -599,7 +593,10 @@ fn inverse_env_counts_in_coin() {
     assert!((fill.fee - 1e-3 * 400.0 / entry).abs() < 1e-15);
     assert!((acc.cash - (1.0 - fill.fee)).abs() < 1e-15);
     for _ in 0..4 {
-        rewards += env.step(Action::Discrete(4), &mut obs).expect("step").reward;
+        rewards += env
+            .step(Action::Discrete(4), &mut obs)
+            .expect("step")
+            .reward;
     }
     let info = env.info();
     let mark = info.mark_ticks * 0.5;

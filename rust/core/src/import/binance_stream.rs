@@ -516,9 +516,7 @@ impl BinanceStreamImporter {
         let options = self.options.clone();
         let mut out = self.raw.finish(&options, &symbol, venue, self.report)?;
         if let Some(size) = coin_margined {
-            out.instrument = out
-                .instrument
-                .with_contract(size, true, Decimal::unit(0))?;
+            out.instrument = out.instrument.with_contract(size, true, Decimal::unit(0))?;
         }
         Ok(out)
     }
@@ -614,9 +612,10 @@ mod tests {
 
     #[test]
     fn a_coin_m_recording_imports_as_inverse() {
-        let coin = FUT
-            .replace("btcusdt@", "btcusd_perp@")
-            .replace("\"s\":\"BTCUSDT\"", "\"s\":\"BTCUSD_PERP\",\"ps\":\"BTCUSD\"");
+        let coin = FUT.replace("btcusdt@", "btcusd_perp@").replace(
+            "\"s\":\"BTCUSDT\"",
+            "\"s\":\"BTCUSD_PERP\",\"ps\":\"BTCUSD\"",
+        );
         let out = run(&coin, GapPolicy::Error).unwrap();
         assert_eq!(out.instrument.symbol, "BTCUSD_PERP");
         assert_eq!(out.instrument.venue, "binance-coinm");
