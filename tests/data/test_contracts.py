@@ -89,6 +89,12 @@ def test_terms_survive_save_and_load_and_old_files_load_linear(tmp_path: Path) -
     loaded = lobzero.Market.load(old).instrument
     assert (loaded.inverse, loaded.contract_size, loaded.multiplier) == (False, "1", "1")
     assert loaded.tick_size == market.instrument.tick_size
+    # a damaged flag is a FormatError naming the file, not a string read as true
+    meta["instrument"]["inverse"] = "false"
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(table.replace_schema_metadata({b"lobzero": json.dumps(meta).encode()}), bad)
+    with pytest.raises(lobzero.FormatError, match="bad.parquet.*True or False"):
+        lobzero.Market.load(bad)
 
 
 def test_info_marks_the_inferred_grid_and_shows_the_terms(tmp_path: Path) -> None:

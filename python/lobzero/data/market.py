@@ -291,8 +291,8 @@ class Market:
         try:
             meta = json.loads(raw)
             # files written before the contract terms existed get the linear defaults
-            instrument = Instrument(**meta["instrument"])
-        except (ValueError, KeyError, TypeError) as e:
+            instrument = _instrument(meta["instrument"], str(path))
+        except (ValueError, KeyError, TypeError, ConfigError) as e:
             raise FormatError(f"{path}: unreadable lobzero metadata ({e})") from e
         df = pl.from_arrow(table)
         assert isinstance(df, pl.DataFrame)
