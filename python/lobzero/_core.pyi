@@ -103,7 +103,7 @@ def synth_market(config: dict[str, Any]) -> tuple[Stream, str]:
 class EnvCore:
     """One trading environment over a `Stream`, built from the dict `EnvConfig.to_core()` writes
     (sizes in lots, times in ns); `lobzero.envs.TradingEnv` is its gymnasium face. Observations
-    are float32 [obs_dim], rewards in quote currency (see `lobzero_core::env`).
+    are float32 [obs_dim], rewards in the settlement currency (quote; the coin if inverse).
     """
 
     def __new__(cls, stream: Stream, config: dict[str, Any]) -> EnvCore: ...
@@ -131,11 +131,11 @@ class EnvCore:
         """The current state as a step's `info` (with the last step's fills)."""
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
         """Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
-        pnl, fees), pnl and fees in quote currency.
+        pnl, fees), pnl and fees in the settlement currency (quote; the coin if inverse).
         """
     @property
     def traded_notional(self) -> float:
-        """Traded notional of the episode so far, quote currency."""
+        """Traded notional of the episode so far, settlement currency."""
 
 #: names of the rows `VecEnvCore.infos` and `VecEnvCore.step` write, in order
 VEC_INFO_ARRAYS: list[str]
