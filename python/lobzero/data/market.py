@@ -367,7 +367,8 @@ def _instrument(given: Any, source: str) -> Instrument:
             terms[k] = _decimal_text(k, given[k])
     if "inverse" in given:
         terms["inverse"] = _flag("inverse", given["inverse"])
-    return Instrument(**{k: str(given[k]) for k in _INSTRUMENT_FIELDS}, **terms)
+    base: dict[str, Any] = {k: str(given[k]) for k in _INSTRUMENT_FIELDS}
+    return Instrument(**base, **terms)
 
 
 def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) -> np.ndarray:
