@@ -40,9 +40,14 @@ class Stream:
         tick_size: str,
         lot_size: str,
         source: str = "columns",
+        contract_size: str = "1",
+        inverse: bool = False,
+        multiplier: str = "1",
     ) -> Stream:
         """Builds and validates a stream from columns (see the module docs of `lobzero.data` for the
-        column meanings). `source` names the input in error messages.
+        column meanings). `source` names the input in error messages; `contract_size`,
+        `inverse` and `multiplier` are the instrument's contract terms (decimal strings; see
+        `lobzero.Instrument`).
         """
     def __len__(self) -> int: ...
     @property
@@ -52,8 +57,14 @@ class Stream:
     def end_ns(self) -> int | None:
         """Receive time of the last event, ns (None when empty)."""
     @property
-    def instrument(self) -> dict[str, str]:
-        """Instrument as a dict: symbol, venue, tick_size, lot_size (decimal strings)."""
+    def instrument(self) -> dict[str, Any]:
+        """Instrument as a dict: symbol, venue, tick_size, lot_size, contract_size, multiplier
+        (decimal strings) and inverse (bool).
+        """
+    def with_contract(self, contract_size: str, inverse: bool, multiplier: str) -> Stream:
+        """The same events (shared, not copied) with the instrument's contract terms replaced:
+        `contract_size` and `multiplier` decimal strings, `inverse` a bool.
+        """
     def columns(self) -> dict[str, npt.NDArray[Any]]:
         """The six columns as read-only numpy arrays that share the stream's memory."""
     def summary(self) -> dict[str, Any]:
@@ -92,7 +103,7 @@ def synth_market(config: dict[str, Any]) -> tuple[Stream, str]:
 class EnvCore:
     """One trading environment over a `Stream`, built from the dict `EnvConfig.to_core()` writes
     (sizes in lots, times in ns); `lobzero.envs.TradingEnv` is its gymnasium face. Observations
-    are float32 [obs_dim], rewards in quote currency (see `lobzero_core::env`).
+    are float32 [obs_dim], rewards in the settlement currency (quote; the coin if inverse).
     """
 
     def __new__(cls, stream: Stream, config: dict[str, Any]) -> EnvCore: ...
@@ -120,11 +131,11 @@ class EnvCore:
         """The current state as a step's `info` (with the last step's fills)."""
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
         """Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
-        pnl, fees), pnl and fees in quote currency.
+        pnl, fees), pnl and fees in the settlement currency (quote; the coin if inverse).
         """
     @property
     def traded_notional(self) -> float:
-        """Traded notional of the episode so far, quote currency."""
+        """Traded notional of the episode so far, settlement currency."""
 
 #: names of the rows `VecEnvCore.infos` and `VecEnvCore.step` write, in order
 VEC_INFO_ARRAYS: list[str]

@@ -21,7 +21,15 @@ from typing import Any
 
 from rich.console import Console
 
-from lobzero.cli_flags import FlagGroup, TypedFlag, flag_message, flag_names, load_over, merge
+from lobzero.cli_flags import (
+    FlagGroup,
+    TypedFlag,
+    TypedSwitch,
+    flag_message,
+    flag_names,
+    load_over,
+    merge,
+)
 from lobzero.exceptions import ConfigError, LobzeroError
 from lobzero.tables import plural, print_table
 
@@ -32,9 +40,14 @@ status_console = Console(stderr=True)
 
 
 def print_info(info: dict[str, Any], title: str) -> None:
-    """Prints a summary dict (nested dicts on one line each) as a two-column table."""
+    """Prints a summary dict (nested dicts on one line each) as a two-column table. A field
+    ``k`` with a true ``k_inferred`` beside it is marked "(inferred from the data)"."""
     rows: list[tuple[str, Any]] = []
     for key, value in info.items():
+        if key.endswith("_inferred") and key.removesuffix("_inferred") in info:
+            continue
+        if info.get(f"{key}_inferred") is True:
+            value = f"{value} (inferred from the data)"
         if key == "import" and isinstance(value, dict):
             rows.extend((f"import.{k}", v) for k, v in value.items())
         else:
@@ -69,7 +82,16 @@ def _check_parquet_output(output: Path) -> None:
 
 
 #: the options of `import_market` that `data import` and `data info` take, by flag dest
-IMPORT_OPTIONS = ("symbol", "venue", "tick_size", "lot_size", "on_gap")
+IMPORT_OPTIONS = (
+    "symbol",
+    "venue",
+    "tick_size",
+    "lot_size",
+    "on_gap",
+    "contract_size",
+    "inverse",
+    "multiplier",
+)
 
 
 def _import(inputs: Sequence[Path] | Path, args: argparse.Namespace) -> Any:
@@ -620,6 +642,24 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--lot-size", action=TypedFlag, help="decimal, e.g. 0.001 (default: inferred when possible)"
+    )
+    p.add_argument(
+        "--contract-size",
+        action=TypedFlag,
+        help="decimal: quote notional of one contract when inverse (BTCUSD_PERP: 100), base "
+        "units per unit of size when linear (default: the importer's, 1 except Binance COIN-M)",
+    )
+    p.add_argument(
+        "--inverse",
+        action=TypedSwitch,
+        default=None,
+        help="profit and loss in the base coin (COIN-M); --no-inverse forces linear "
+        "(default: the importer's)",
+    )
+    p.add_argument(
+        "--multiplier",
+        action=TypedFlag,
+        help="decimal: quote currency per price point per unit of size (ES: 50; default 1)",
     )
     p.add_argument(
         "--on-gap",

@@ -44,6 +44,8 @@ from lobzero.exceptions import (
 PathLike = str | Path
 
 FORMATS = ("binance-stream", "binance-csv", "tardis", "hftbacktest", "parquet")
+#: options of :func:`import_market` that every format takes: the instrument's contract terms
+CONTRACT_OPTIONS = ("contract_size", "inverse", "multiplier")
 
 
 def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
@@ -314,6 +316,13 @@ def import_market(
     keyed by symbol. Files of one symbol (or of a format that names none, or with ``symbol``
     given) are one recording, as ever: a :class:`Market`. A universe folder
     (:meth:`Universe.save`) loads as a :class:`Universe`.
+
+    Contract terms, for every format (see :class:`~lobzero.data.market.Instrument`):
+    ``contract_size`` (decimal string), ``inverse`` (bool) and ``multiplier`` (decimal
+    string) replace what the importer set: linear, size 1, multiplier 1, except that
+    ``binance-stream`` marks COIN-M symbols (``<BASE>USD_PERP``, ``<BASE>USD_<YYMMDD>``)
+    inverse with Binance's contract sizes (BTCUSD 100 USD, the others 10 USD). The import
+    report records the terms given (``contract_overrides``).
     """
     if isinstance(paths, Mapping):
         if "symbol" in options:
@@ -364,4 +373,12 @@ def _import_one(
     for key in ("tick_size", "lot_size"):
         if key in options and options[key] is not None:
             options[key] = str(options[key])
-    return importer(files, **options)
+    terms = {k: options.pop(k) for k in CONTRACT_OPTIONS if k in options}
+    terms = {k: v for k, v in terms.items() if v is not None}
+    market = importer(files, **options)
+    if not terms:
+        return market
+    market = market.with_contract(**terms)
+    overrides = {k: getattr(market.instrument, k) for k in terms}
+    market.import_report["contract_overrides"] = overrides
+    return market

@@ -21,7 +21,12 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
     """Span, events by kind, book depth, spread and mid statistics (the book read every
     ``step_ms`` ms of receive time), and what the import found and repaired.
 
-    Prices are in quote currency, spreads in ticks, durations in seconds.
+    Prices are in quote currency, spreads in ticks, durations in seconds. ``tick_size_inferred``
+    and ``lot_size_inferred`` say whether the importer took the grid from the data (the coarsest
+    usual grid the prices and sizes lie on) rather than from the file or an option; they are absent
+    when the market's source does not say (a market built from columns). ``contract_size``,
+    ``inverse``, ``multiplier`` and ``settlement`` (the currency money is counted in: quote,
+    or the base coin for an inverse contract) are the instrument's contract terms.
     """
     meta = market.instrument
     cols = market.columns()
@@ -33,6 +38,16 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
         "venue": meta.venue,
         "tick_size": meta.tick_size,
         "lot_size": meta.lot_size,
+    }
+    report = market.import_report
+    for key in ("tick_size_inferred", "lot_size_inferred"):
+        if key in report:
+            info[key] = bool(report[key])
+    info |= {
+        "contract_size": meta.contract_size,
+        "inverse": meta.inverse,
+        "multiplier": meta.multiplier,
+        "settlement": meta.settlement_currency,
         "events": len(market),
         "start": _utc(start),
         "end": _utc(end),
@@ -64,7 +79,6 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
                 "min": float(mid.min()),
                 "max": float(mid.max()),
             }
-    report = market.import_report
     if report:
         info["import"] = {
             key: report[key]
@@ -79,6 +93,7 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
                 "max_bid_levels",
                 "max_ask_levels",
                 "notes",
+                "contract_overrides",
             )
             if key in report
         }

@@ -54,16 +54,40 @@ _FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Instrument:
-    """What is traded and the grid of its prices and sizes.
+    """What is traded, the grid of its prices and sizes, and how a position is valued.
 
     ``tick_size`` and ``lot_size`` are exact decimal strings (``"0.01"``); ``tick`` and ``lot``
     give them as floats for the edges where floats are needed.
+
+    Contract terms (the defaults, linear with size 1 and multiplier 1, fit spot):
+
+    - linear (``inverse=False``): one lot at price ``p`` is worth
+      ``p × lot_size × contract_size × multiplier`` quote currency, and profit and loss settle in
+      quote currency; ``contract_size`` is the base units one unit of size stands for,
+      ``multiplier`` the quote currency per price point per unit of size (ES futures: 50 USD);
+    - inverse (``inverse=True``, Binance COIN-M): sizes count contracts of ``contract_size``
+      quote currency (BTCUSD_PERP: 100 USD), one lot at ``p`` is worth
+      ``lot_size × contract_size / p`` of the base coin, and profit and loss, cash, equity,
+      fees and rewards are in the base coin; ``multiplier`` is 1.
+
+    Files saved before these fields existed load as linear.
     """
 
     symbol: str
     venue: str
     tick_size: str
     lot_size: str
+    #: linear: base units per unit of size; inverse: quote notional of one contract (decimal)
+    contract_size: str = "1"
+    #: profit and loss settle in the base coin (COIN-M) instead of the quote currency
+    inverse: bool = False
+    #: quote currency per price point per unit of size (decimal; 1 for spot and inverse)
+    multiplier: str = "1"
+
+    @property
+    def settlement_currency(self) -> str:
+        """What money is counted in: ``"base"`` (inverse) or ``"quote"``."""
+        return "base" if self.inverse else "quote"
 
     @property
     def tick(self) -> float:
@@ -115,7 +139,8 @@ class Market:
 
     @property
     def instrument(self) -> Instrument:
-        """What is traded: symbol, venue, tick and lot size (exact decimal strings)."""
+        """What is traded: symbol, venue, tick and lot size (exact decimal strings) and the
+        contract terms (contract size, inverse, multiplier)."""
         return Instrument(**self._stream.instrument)
 
     @property
@@ -133,7 +158,10 @@ class Market:
         span = ((self.end_ns or 0) - (self.start_ns or 0)) / 1e9
         return (
             f"Market({m.venue}:{m.symbol}, {len(self):,} events, {span:.1f} s, "
-            f"tick {m.tick_size}, lot {m.lot_size})"
+            f"tick {m.tick_size}, lot {m.lot_size}"
+            + (f", inverse, contract {m.contract_size}" if m.inverse else "")
+            + (f", multiplier {m.multiplier}" if m.multiplier != "1" else "")
+            + ")"
         )
 
     def columns(self) -> dict[str, np.ndarray]:
@@ -190,8 +218,30 @@ class Market:
             tick_size=meta.tick_size,
             lot_size=meta.lot_size,
             source=source,
+            contract_size=meta.contract_size,
+            inverse=meta.inverse,
+            multiplier=meta.multiplier,
         )
         return cls(stream, import_report)
+
+    def with_contract(
+        self,
+        contract_size: str | None = None,
+        inverse: bool | None = None,
+        multiplier: str | None = None,
+    ) -> Market:
+        """The same events (shared) with the instrument's contract terms replaced; a term left
+        ``None`` keeps its value. Sizes are decimal strings (numbers are converted); an inverse
+        contract with a multiplier other than 1, or a zero size, is a ``ConfigError``."""
+        meta = self.instrument
+        stream = self._stream.with_contract(
+            _decimal_text(
+                "contract_size", meta.contract_size if contract_size is None else contract_size
+            ),
+            meta.inverse if inverse is None else _flag("inverse", inverse),
+            _decimal_text("multiplier", meta.multiplier if multiplier is None else multiplier),
+        )
+        return Market(stream, self.import_report)
 
     # -- Parquet -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
@@ -240,8 +290,9 @@ class Market:
             )
         try:
             meta = json.loads(raw)
-            instrument = Instrument(**meta["instrument"])
-        except (ValueError, KeyError, TypeError) as e:
+            # files written before the contract terms existed get the linear defaults
+            instrument = _instrument(meta["instrument"], str(path))
+        except (ValueError, KeyError, TypeError, ConfigError) as e:
             raise FormatError(f"{path}: unreadable lobzero metadata ({e})") from e
         df = pl.from_arrow(table)
         assert isinstance(df, pl.DataFrame)
@@ -273,6 +324,22 @@ class Market:
 
 
 _INSTRUMENT_FIELDS = ("symbol", "venue", "tick_size", "lot_size")
+#: optional contract terms, with the linear defaults of :class:`Instrument`
+_CONTRACT_FIELDS = ("contract_size", "inverse", "multiplier")
+
+
+def _decimal_text(name: str, value: Any) -> str:
+    """A decimal string for the core; a bool or a non-number is a ConfigError."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{name} must be a decimal string such as '100', got {value!r}")
+    return str(value)
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A real bool (``"false"`` would read as true)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _instrument(given: Any, source: str) -> Instrument:
@@ -288,10 +355,20 @@ def _instrument(given: Any, source: str) -> Instrument:
     if not isinstance(given, Mapping):
         raise ConfigError(f"{need}; got {given!r}")
     missing = [k for k in _INSTRUMENT_FIELDS if k not in given]
-    unknown = sorted(set(given) - set(_INSTRUMENT_FIELDS))
+    unknown = sorted(set(given) - set(_INSTRUMENT_FIELDS) - set(_CONTRACT_FIELDS))
     if missing or unknown:
-        raise ConfigError(f"{need}; missing {missing}, unknown {unknown}")
-    return Instrument(**{k: str(given[k]) for k in _INSTRUMENT_FIELDS})
+        raise ConfigError(
+            f"{need} (optionally {', '.join(_CONTRACT_FIELDS)}); missing {missing}, "
+            f"unknown {unknown}"
+        )
+    terms: dict[str, Any] = {}
+    for k in ("contract_size", "multiplier"):
+        if k in given:
+            terms[k] = _decimal_text(k, given[k])
+    if "inverse" in given:
+        terms["inverse"] = _flag("inverse", given["inverse"])
+    base: dict[str, Any] = {k: str(given[k]) for k in _INSTRUMENT_FIELDS}
+    return Instrument(**base, **terms)
 
 
 def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""`EnvConfig`: everything a trading environment needs, in user units (ms, base units, quote)."""
+"""`EnvConfig`: everything a trading environment needs, in user units (ms, units of size,
+the instrument's settlement currency)."""
 
 from __future__ import annotations
 
@@ -126,9 +127,10 @@ class EnvConfig(TomlConfig):
     position as a fraction of ``max_position``. Orders are market orders that meet the book
     ``latency_ms`` after the decision and pay ``taker_fee_bps`` of their notional.
 
-    Rewards (``reward``): ``"pnl"``, the change of equity net of fees in quote currency times
-    ``reward_scale``; ``"log_return"``, log(equity_t / equity_{t-1}); ``"risk_adjusted"``, pnl
-    minus ``risk_aversion`` × |position value| × one-decision mid volatility, times the scale.
+    Rewards (``reward``): ``"pnl"``, the change of equity net of fees in the settlement
+    currency times ``reward_scale``; ``"log_return"``, log(equity_t / equity_{t-1});
+    ``"risk_adjusted"``, pnl minus ``risk_aversion`` × |position value| × one-decision mid
+    volatility, times the scale.
 
     Episodes last ``episode_steps`` decisions from a start drawn uniformly from the receive
     times [``start_ns``, ``end_ns``) where an episode fits (the whole market when absent), after
@@ -136,6 +138,14 @@ class EnvConfig(TomlConfig):
     start. ``end_ns`` is also a hard end: no observation, fill or reward uses an event received
     at or after it; an episode whose next decision or fill would need one ends there as
     ``truncated`` (as when the market runs out of events). ``terminated`` means bankruptcy.
+
+    Units follow the instrument (:class:`lobzero.data.market.Instrument`): sizes
+    (``max_position``, ``side_unit``) are in its units of size, base units such as BTC for spot
+    and linear contracts, contracts for an inverse one (BTCUSD_PERP: contracts of 100 USD);
+    money (``initial_cash``, rewards, equity, fees) is in its settlement currency, quote
+    currency when linear, the base coin when inverse (``initial_cash=1.0`` on BTCUSD_PERP is
+    1 BTC). The ``unrealized_pnl`` feature is unrealized PnL / ``initial_cash``, a ratio of one
+    currency, so it means the same on either kind as long as the cash is sized to the position.
     """
 
     #: decision clock: one decision every step_ms milliseconds of market (receive) time
@@ -145,9 +155,10 @@ class EnvConfig(TomlConfig):
     #: "target" (Discrete(5) target positions), "side" (sell / hold / buy side_unit) or
     #: "continuous" (target position as a fraction of max_position)
     action_mode: Literal["target", "side", "continuous"] = "target"
-    #: largest absolute position, base units (e.g. BTC); rounded to whole lots
+    #: largest absolute position, units of size (base units e.g. BTC; contracts when inverse);
+    #: rounded to whole lots
     max_position: float = 1.0
-    #: size of one "side" action, base units (none: half of max_position)
+    #: size of one "side" action, units of size (none: half of max_position)
     side_unit: float | None = None
     #: fee of a market order, basis points of its notional
     taker_fee_bps: float = 4.0
@@ -161,7 +172,7 @@ class EnvConfig(TomlConfig):
     reward_scale: float = 1.0
     #: "risk_adjusted": penalty per |position value| x one-decision mid volatility
     risk_aversion: float = 0.0
-    #: starting cash, quote currency
+    #: starting cash, settlement currency (quote; the base coin for an inverse instrument)
     initial_cash: float = 100_000.0
     #: decisions per episode
     episode_steps: int = 1000

@@ -116,9 +116,12 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
 
     Observation: float32 [obs_dim], the features of ``config.features`` (see
     ``feature_names``), stacked ``frame_stack`` times. ``info`` after each step: ``equity``,
-    ``cash``, ``fees`` (cumulative), ``realized_pnl``, ``unrealized_pnl`` (quote currency),
-    ``position`` and ``unfilled`` (base units), ``mark`` (the mid valuing the position),
-    ``ts_ns``, ``step``, and ``fills``, the step's fills as (ts_ns, side, price, size, fee).
+    ``cash``, ``fees`` (cumulative), ``realized_pnl``, ``unrealized_pnl`` (the instrument's
+    settlement currency: quote, or the base coin for an inverse contract such as Binance
+    COIN-M, where ``cash`` is the coin balance and ``equity`` = cash + unrealized PnL),
+    ``position`` and ``unfilled`` (units of size: base units, or contracts), ``mark`` (the
+    mid valuing the position), ``ts_ns``, ``step``, and ``fills``, the step's fills as
+    (ts_ns, side, price, size, fee).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi"]}
@@ -164,7 +167,7 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
 
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
         """Round-trip trades of the episode: (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
-        pnl, fees), money in quote currency."""
+        pnl, fees), money in the settlement currency (quote, or the base coin if inverse)."""
         return self._core.round_trips()
 
     @property

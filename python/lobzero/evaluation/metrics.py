@@ -1,6 +1,7 @@
 """Performance metrics of a backtest, each checked against hand-computed values in the tests.
 
-Inputs are an equity curve sampled at every decision (quote currency), the decision interval,
+Inputs are an equity curve sampled at every decision (the instrument's settlement
+currency: quote, or the base coin for an inverse contract), the decision interval,
 the episode's fills and its closed round trips. Crypto trades around the clock, so annualisation
 uses 365 × 24 × 3600 seconds a year.
 
@@ -147,9 +148,9 @@ def compute_metrics(
 ) -> Metrics:
     """All metrics of one episode.
 
-    ``equity`` [T] at each decision (quote); ``step_seconds`` the decision interval;
+    ``equity`` [T] at each decision (settlement currency); ``step_seconds`` the decision interval;
     ``trade_pnls`` and ``holding_seconds`` per round trip; ``positions`` [T] held at each
-    decision (for exposure); ``fees`` and ``traded_notional`` in quote currency (turnover is
+    decision (for exposure); ``fees`` and ``traded_notional`` in that currency too (turnover is
     traded notional / starting equity); ``fills`` the episode's executed orders;
     ``min_annualize_seconds`` the shortest span whose return is annualised.
     """

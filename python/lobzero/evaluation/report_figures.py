@@ -101,9 +101,10 @@ def iso(ns: int, timespec: str = "seconds") -> str:
 
 def round_trip_rows(episode: EpisodeResult) -> list[dict[str, Any]]:
     """The round trips of an episode: entry and exit times (ISO UTC), side (long / short),
-    size (largest position of the trip, base units), entry and exit prices (the volume-weighted
-    price of the fills at that moment in the trip's direction), PnL and fees (quote, the PnL
-    net of fees) and holding time (s)."""
+    size (largest position of the trip, units of size), entry and exit prices (the
+    volume-weighted price of the fills at that moment in the trip's direction), PnL and fees
+    (settlement currency: quote, or the base coin if inverse; the PnL net of fees) and holding
+    time (s)."""
     path = episode.path
     if path is None:
         return []

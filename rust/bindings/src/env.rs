@@ -304,7 +304,8 @@ fn info_template(py: Python<'_>) -> PyResult<&Bound<'_, PyDict>> {
     Ok(template.bind(py))
 }
 
-/// The `info` of a step in user units: quote currency for money, base units for sizes, prices
+/// The `info` of a step in user units: the settlement currency for money (quote; the coin if
+/// inverse), units of size (base units or contracts) for sizes, prices
 /// as prices; `fills` lists the step's fills as (ts_ns, side, price, size, fee).
 fn info_dict<'py>(
     py: Python<'py>,
@@ -362,7 +363,7 @@ fn spaces<'py>(py: Python<'py>, cfg: &EnvConfig) -> PyResult<Bound<'py, PyDict>>
 
 /// One trading environment over a `Stream`, built from the dict `EnvConfig.to_core()` writes
 /// (sizes in lots, times in ns); `lobzero.envs.TradingEnv` is its gymnasium face. Observations
-/// are float32 [obs_dim], rewards in quote currency (see `lobzero_core::env`).
+/// are float32 [obs_dim], rewards in the settlement currency (quote; the coin if inverse).
 #[pyclass(module = "lobzero._core")]
 pub struct EnvCore {
     env: TradingEnv,
@@ -452,7 +453,7 @@ impl EnvCore {
     }
 
     /// Round trips of the episode so far: list of (entry_ts_ns, exit_ts_ns, side, max_qty_lots,
-    /// pnl, fees), pnl and fees in quote currency.
+    /// pnl, fees), pnl and fees in the settlement currency (quote; the coin if inverse).
     fn round_trips<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(
             py,
@@ -469,7 +470,7 @@ impl EnvCore {
         )
     }
 
-    /// Traded notional of the episode so far, quote currency.
+    /// Traded notional of the episode so far, settlement currency.
     #[getter]
     fn traded_notional(&self) -> f64 {
         self.env.account().traded_notional

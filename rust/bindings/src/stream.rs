@@ -71,9 +71,11 @@ pub fn parse_decimal(name: &str, text: &str) -> PyResult<Decimal> {
 #[pymethods]
 impl Stream {
     /// Builds and validates a stream from columns (see the module docs of `lobzero.data` for the
-    /// column meanings). `source` names the input in error messages.
+    /// column meanings). `source` names the input in error messages; `contract_size`,
+    /// `inverse` and `multiplier` are the instrument's contract terms (decimal strings; see
+    /// `lobzero.Instrument`).
     #[staticmethod]
-    #[pyo3(signature = (ts_ns, recv_ts_ns, kind, side, price_ticks, qty_lots, symbol, venue, tick_size, lot_size, source="columns"))]
+    #[pyo3(signature = (ts_ns, recv_ts_ns, kind, side, price_ticks, qty_lots, symbol, venue, tick_size, lot_size, source="columns", contract_size="1", inverse=false, multiplier="1"))]
     #[allow(clippy::too_many_arguments)]
     fn from_columns(
         py: Python<'_>,
@@ -88,6 +90,9 @@ impl Stream {
         tick_size: &str,
         lot_size: &str,
         source: &str,
+        contract_size: &str,
+        inverse: bool,
+        multiplier: &str,
     ) -> PyResult<Self> {
         let instrument = Instrument::new(
             symbol,
@@ -95,6 +100,15 @@ impl Stream {
             parse_decimal("tick_size", tick_size)?,
             parse_decimal("lot_size", lot_size)?,
         )
+        .and_then(|i| {
+            i.with_contract(
+                Decimal::parse(contract_size)
+                    .map_err(|e| LobzeroError::config(format!("contract_size: {e}")))?,
+                inverse,
+                Decimal::parse(multiplier)
+                    .map_err(|e| LobzeroError::config(format!("multiplier: {e}")))?,
+            )
+        })
         .py()?;
         let events = EventStream::from_columns(
             slice("ts_ns", &ts_ns)?.to_vec(),
@@ -125,7 +139,8 @@ impl Stream {
         self.events.end_ns()
     }
 
-    /// Instrument as a dict: symbol, venue, tick_size, lot_size (decimal strings).
+    /// Instrument as a dict: symbol, venue, tick_size, lot_size, contract_size, multiplier
+    /// (decimal strings) and inverse (bool).
     #[getter]
     fn instrument<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
@@ -133,7 +148,34 @@ impl Stream {
         d.set_item("venue", &self.instrument.venue)?;
         d.set_item("tick_size", &self.instrument.tick_size)?;
         d.set_item("lot_size", &self.instrument.lot_size)?;
+        d.set_item("contract_size", &self.instrument.contract_size)?;
+        d.set_item("inverse", self.instrument.inverse)?;
+        d.set_item("multiplier", &self.instrument.multiplier)?;
         Ok(d)
+    }
+
+    /// The same events (shared, not copied) with the instrument's contract terms replaced:
+    /// `contract_size` and `multiplier` decimal strings, `inverse` a bool.
+    fn with_contract(
+        &self,
+        contract_size: &str,
+        inverse: bool,
+        multiplier: &str,
+    ) -> PyResult<Self> {
+        let instrument = self
+            .instrument
+            .clone()
+            .with_contract(
+                parse_decimal("contract_size", contract_size)?,
+                inverse,
+                parse_decimal("multiplier", multiplier)?,
+            )
+            .py()?;
+        Ok(Self {
+            events: Arc::clone(&self.events),
+            instrument,
+            market: OnceLock::new(),
+        })
     }
 
     /// The six columns as read-only numpy arrays that share the stream's memory.

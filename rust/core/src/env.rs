@@ -21,7 +21,9 @@
 use crate::account::{Account, Fill};
 use crate::adversary::{Adversary, AdversaryConfig, Forced};
 use crate::error::{LobzeroError, Result};
-use crate::event::{EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
+use crate::event::{
+    Contract, EventStream, Instrument, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE,
+};
 use crate::exec::{sweep, Consumed, SweepAdjust};
 use crate::features::{DecisionContext, FeatureConfig, FeatureState};
 use crate::replay::{Replay, ReplayIndex};
@@ -42,7 +44,8 @@ pub enum ActionMode {
 /// What the reward measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RewardKind {
-    /// Change of equity (net of fees), quote currency × `reward_scale`.
+    /// Change of equity (net of fees), settlement currency (quote for a linear instrument, the
+    /// base coin for an inverse one) × `reward_scale`.
     Pnl,
     /// log(equity_t / equity_{t-1}).
     LogReturn,
@@ -58,7 +61,7 @@ pub struct EnvConfig {
     /// Events between decisions; 0 selects the time clock.
     pub step_events: usize,
     pub action_mode: ActionMode,
-    /// Largest absolute position, lots.
+    /// Largest absolute position, lots (of contracts, for an inverse instrument).
     pub max_position_lots: i64,
     /// Order size of one "side" action, lots.
     pub side_unit_lots: i64,
@@ -70,7 +73,8 @@ pub struct EnvConfig {
     pub reward: RewardKind,
     pub reward_scale: f64,
     pub risk_aversion: f64,
-    /// Starting cash, quote currency.
+    /// Starting cash, in the instrument's settlement currency: quote currency for a linear
+    /// instrument, the base coin for an inverse one (see [`crate::event::Instrument`]).
     pub initial_cash: f64,
     /// Decisions per episode (truncation).
     pub episode_steps: usize,
@@ -168,7 +172,8 @@ pub struct StepOutcome {
     pub truncated: bool,
 }
 
-/// The state a caller reports in `info`, in quote currency and ticks/lots.
+/// The state a caller reports in `info`, in the settlement currency (quote, or the base coin
+/// for an inverse instrument) and ticks/lots.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct StepInfo {
     pub ts_ns: i64,
@@ -196,11 +201,14 @@ pub struct SharedMarket {
     pub index: Arc<ReplayIndex>,
     tick: f64,
     lot: f64,
+    /// How positions are valued (linear or inverse, with the multiplier).
+    pub contract: Contract,
 }
 
 impl SharedMarket {
     pub fn new(stream: Arc<EventStream>, instrument: Instrument) -> Result<Self> {
         let (tick, lot) = instrument.steps()?;
+        let contract = instrument.contract()?;
         if stream.is_empty() {
             return Err(LobzeroError::config("the market has no events"));
         }
@@ -213,6 +221,7 @@ impl SharedMarket {
             index,
             tick: tick.to_f64(),
             lot: lot.to_f64(),
+            contract,
         })
     }
 
@@ -257,7 +266,7 @@ impl TradingEnv {
     pub fn new(market: SharedMarket, config: EnvConfig) -> Result<Self> {
         config.validate()?;
         let features = FeatureState::new(config.features.clone())?;
-        let account = Account::new(config.initial_cash, market.tick * market.lot);
+        let account = Account::with_contract(config.initial_cash, market.contract);
         let dim = config.features.dim();
         let adversary = if config.adversary.is_active() {
             Some(Adversary::new(config.adversary.clone(), config.seed)?)
@@ -650,7 +659,7 @@ impl TradingEnv {
         } else if order != 0 {
             self.advance(fill_ns);
             let side: i8 = if order > 0 { 1 } else { -1 };
-            let unit = self.account.quote_per_tick_lot;
+            let contract = self.account.contract;
             let fee_rate = self.config.taker_fee_bps * 1e-4;
             let account = &mut self.account;
             let result = sweep(
@@ -660,7 +669,7 @@ impl TradingEnv {
                 order.abs(),
                 adjust,
                 &mut |price, lots| {
-                    let fee = price as f64 * lots as f64 * unit * fee_rate;
+                    let fee = contract.notional(price as f64, lots as f64) * fee_rate;
                     account.apply_fill(Fill {
                         ts_ns: fill_ns,
                         side,
@@ -691,9 +700,7 @@ impl TradingEnv {
             }
             RewardKind::RiskAdjusted => {
                 let vol = self.one_step_volatility();
-                let exposure =
-                    (self.account.position_lots as f64 * mid * self.account.quote_per_tick_lot)
-                        .abs();
+                let exposure = self.account.position_value(mid).abs();
                 (pnl - self.config.risk_aversion * exposure * vol) * self.config.reward_scale
             }
         };

@@ -32,18 +32,81 @@ pub const SIDE_BID: i8 = 1;
 pub const SIDE_ASK: i8 = -1;
 pub const SIDE_NONE: i8 = 0;
 
-/// What is traded, and the grid its prices and sizes live on.
+/// What is traded, the grid its prices and sizes live on, and how a position is valued.
+///
+/// Contract fields (defaults: linear, `contract_size` "1", `multiplier` "1", as for spot):
+/// - *linear* (`inverse` false): one lot at price `p` is worth
+///   `p × lot_size × contract_size × multiplier` quote currency; profit and loss settle in quote
+///   currency. `contract_size` is the base units one unit of size stands for (1 when sizes are
+///   already in base units), `multiplier` the quote currency per price point per unit (ES: 50).
+/// - *inverse* (`inverse` true, e.g. Binance COIN-M): sizes count contracts of a fixed quote
+///   notional `contract_size` (BTCUSD_PERP: 100 USD), so one lot at price `p` is worth
+///   `lot_size × contract_size / p` of the base coin, and profit and loss settle in the base
+///   coin: `n × contract_size × (1/entry − 1/exit)`. `multiplier` must be 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instrument {
     pub symbol: String,
     pub venue: String,
     /// Price of one tick, in quote currency, as an exact decimal string (e.g. "0.01").
     pub tick_size: String,
-    /// Size of one lot, in base currency, as an exact decimal string (e.g. "0.00001").
+    /// Size of one lot, in units of size (base currency, or contracts), as an exact decimal
+    /// string (e.g. "0.00001").
     pub lot_size: String,
+    /// Linear: base units per unit of size; inverse: quote notional of one contract (decimal).
+    #[serde(default = "one")]
+    pub contract_size: String,
+    /// True when profit and loss settle in the base coin (see the type's docs).
+    #[serde(default)]
+    pub inverse: bool,
+    /// Quote currency per price point per unit of size (decimal; 1 for spot; 1 for inverse).
+    #[serde(default = "one")]
+    pub multiplier: String,
+}
+
+fn one() -> String {
+    "1".to_string()
+}
+
+/// How a position turns into money, from an [`Instrument`] (floats: the ledger's edge).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub enum Contract {
+    /// One lot at `p` ticks is worth `p × quote_per_tick_lot` quote currency.
+    Linear { quote_per_tick_lot: f64 },
+    /// One lot at `p` ticks is worth `quote_per_lot / (p × tick)` base coin.
+    Inverse { quote_per_lot: f64, tick: f64 },
+}
+
+impl Contract {
+    /// Settlement-currency value of one lot at `price_ticks` (> 0), never negative.
+    pub fn lot_value(&self, price_ticks: f64) -> f64 {
+        match *self {
+            Contract::Linear { quote_per_tick_lot } => price_ticks * quote_per_tick_lot,
+            Contract::Inverse {
+                quote_per_lot,
+                tick,
+            } => quote_per_lot / (price_ticks * tick),
+        }
+    }
+
+    /// Settlement-currency notional of `lots` (signed as given) at `price_ticks`.
+    pub fn notional(&self, price_ticks: f64, lots: f64) -> f64 {
+        match *self {
+            Contract::Linear { quote_per_tick_lot } => price_ticks * lots * quote_per_tick_lot,
+            Contract::Inverse {
+                quote_per_lot,
+                tick,
+            } => lots * quote_per_lot / (price_ticks * tick),
+        }
+    }
+
+    pub fn is_inverse(&self) -> bool {
+        matches!(self, Contract::Inverse { .. })
+    }
 }
 
 impl Instrument {
+    /// A linear instrument (spot-like: contract size 1, multiplier 1); see
+    /// [`Instrument::with_contract`] for inverse and multiplied contracts.
     pub fn new(symbol: &str, venue: &str, tick_size: Decimal, lot_size: Decimal) -> Result<Self> {
         if tick_size.is_zero() || lot_size.is_zero() {
             return Err(LobzeroError::config(
@@ -55,25 +118,81 @@ impl Instrument {
             venue: venue.to_string(),
             tick_size: tick_size.to_string(),
             lot_size: lot_size.to_string(),
+            contract_size: one(),
+            inverse: false,
+            multiplier: one(),
         })
+    }
+
+    /// The same instrument with these contract fields (see the type's docs). Zero sizes and an
+    /// inverse contract with a multiplier other than 1 are configuration errors.
+    pub fn with_contract(
+        mut self,
+        contract_size: Decimal,
+        inverse: bool,
+        multiplier: Decimal,
+    ) -> Result<Self> {
+        if contract_size.is_zero() || multiplier.is_zero() {
+            return Err(LobzeroError::config(format!(
+                "instrument {}: contract_size and multiplier must be positive",
+                self.symbol
+            )));
+        }
+        if inverse && multiplier != Decimal::unit(0) {
+            return Err(LobzeroError::config(format!(
+                "instrument {}: an inverse contract has multiplier 1 (its contract_size is the \
+                 quote notional of one contract), got multiplier {multiplier}",
+                self.symbol
+            )));
+        }
+        self.contract_size = contract_size.to_string();
+        self.inverse = inverse;
+        self.multiplier = multiplier.to_string();
+        Ok(self)
     }
 
     /// Tick and lot as exact decimals; a malformed string is a configuration error.
     pub fn steps(&self) -> Result<(Decimal, Decimal)> {
-        let parse = |name: &str, text: &str| {
-            let value = Decimal::parse(text)
-                .map_err(|e| LobzeroError::config(format!("instrument {name}: {e}")))?;
-            if value.is_zero() {
+        Ok((
+            positive("tick_size", &self.tick_size)?,
+            positive("lot_size", &self.lot_size)?,
+        ))
+    }
+
+    /// Contract size and multiplier as exact decimals.
+    pub fn contract_terms(&self) -> Result<(Decimal, Decimal)> {
+        Ok((
+            positive("contract_size", &self.contract_size)?,
+            positive("multiplier", &self.multiplier)?,
+        ))
+    }
+
+    /// How the ledger values a position in this instrument.
+    pub fn contract(&self) -> Result<Contract> {
+        let (tick, lot) = self.steps()?;
+        let (size, multiplier) = self.contract_terms()?;
+        let (tick, lot, size, multiplier) = (
+            tick.to_f64(),
+            lot.to_f64(),
+            size.to_f64(),
+            multiplier.to_f64(),
+        );
+        if self.inverse {
+            if multiplier != 1.0 {
                 return Err(LobzeroError::config(format!(
-                    "instrument {name} must be positive"
+                    "instrument {}: an inverse contract has multiplier 1, got {}",
+                    self.symbol, self.multiplier
                 )));
             }
-            Ok(value)
-        };
-        Ok((
-            parse("tick_size", &self.tick_size)?,
-            parse("lot_size", &self.lot_size)?,
-        ))
+            Ok(Contract::Inverse {
+                quote_per_lot: lot * size,
+                tick,
+            })
+        } else {
+            Ok(Contract::Linear {
+                quote_per_tick_lot: tick * lot * size * multiplier,
+            })
+        }
     }
 
     pub fn tick_size_f64(&self) -> Result<f64> {
@@ -83,6 +202,17 @@ impl Instrument {
     pub fn lot_size_f64(&self) -> Result<f64> {
         Ok(self.steps()?.1.to_f64())
     }
+}
+
+fn positive(name: &str, text: &str) -> Result<Decimal> {
+    let value = Decimal::parse(text)
+        .map_err(|e| LobzeroError::config(format!("instrument {name}: {e}")))?;
+    if value.is_zero() {
+        return Err(LobzeroError::config(format!(
+            "instrument {name} must be positive"
+        )));
+    }
+    Ok(value)
 }
 
 /// One row of the stream, for building streams event by event.

@@ -29,7 +29,8 @@ pub enum Feature {
     TradeFlow,
     /// Position / max position: [-1, 1].
     Position,
-    /// Unrealized PnL / initial cash.
+    /// Unrealized PnL / initial cash, both in the settlement currency (quote, or the base coin
+    /// for an inverse contract): a pure ratio on either kind of contract.
     UnrealizedPnl,
     /// Decisions taken / episode length: [0, 1].
     TimeFraction,

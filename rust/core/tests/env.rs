@@ -141,8 +141,11 @@ fn ledger_identities_hold_every_step_and_episodes_truncate() {
             assert!(
                 (info.equity
                     - (acc.cash
-                        + acc.position_lots as f64 * info.mark_ticks * acc.quote_per_tick_lot))
-                    .abs()
+                        + acc.position_lots as f64
+                            * info.mark_ticks
+                            * env.market().tick()
+                            * env.market().lot()))
+                .abs()
                     < 1e-9
             );
             assert!(
@@ -552,4 +555,54 @@ fn running_out_of_data_truncates_and_bankruptcy_terminates() {
     env.reset(None, Some(300 * MS), &mut obs).expect("reset");
     let out = env.step(Action::Discrete(4), &mut obs).expect("step");
     assert!(out.terminated && !out.truncated, "{out:?}");
+}
+
+/// The rising market as an inverse contract of 100 quote per lot (tick 0.5, lot 1).
+fn rising_inverse_market() -> SharedMarket {
+    let plain = rising_market();
+    let instrument = Instrument::new(
+        "TUSD_PERP",
+        "test",
+        Decimal::parse("0.5").expect("tick"),
+        Decimal::parse("1").expect("lot"),
+    )
+    .and_then(|i| i.with_contract(Decimal::parse("100").expect("size"), true, Decimal::unit(0)))
+    .expect("instrument");
+    SharedMarket::new(Arc::clone(&plain.stream), instrument).expect("market")
+}
+
+#[test]
+fn inverse_env_counts_in_coin() {
+    // buy 4 contracts of 100 at the ask (1001 ticks = 500.5; 5 lots there), hold while the
+    // market rises: the PnL is 4·100·(1/500.5 − 1/mark), in coin, the fee 10 bps of
+    // 4·100/500.5 coin
+    let market = rising_inverse_market();
+    let mut cfg = config();
+    cfg.initial_cash = 1.0;
+    cfg.max_position_lots = 4;
+    let mut env = TradingEnv::new(market, cfg).expect("env");
+    let mut obs = vec![0.0; env.obs_dim()];
+    env.reset(Some(0), Some(0), &mut obs).expect("reset");
+    let mut rewards = 0.0;
+    let out = env.step(Action::Discrete(4), &mut obs).expect("step");
+    rewards += out.reward;
+    let acc = env.account();
+    let fill = acc.fills[0];
+    let entry = fill.price_ticks as f64 * 0.5;
+    assert_eq!((acc.position_lots, acc.fills.len()), (4, 1));
+    assert!((fill.fee - 1e-3 * 400.0 / entry).abs() < 1e-15);
+    assert!((acc.cash - (1.0 - fill.fee)).abs() < 1e-15);
+    for _ in 0..4 {
+        rewards += env
+            .step(Action::Discrete(4), &mut obs)
+            .expect("step")
+            .reward;
+    }
+    let info = env.info();
+    let mark = info.mark_ticks * 0.5;
+    let want = 400.0 * (1.0 / entry - 1.0 / mark);
+    assert!(want > 0.0, "the market rose");
+    assert!((info.unrealized_pnl - want).abs() < 1e-15);
+    assert!((info.equity - (1.0 - fill.fee + want)).abs() < 1e-15);
+    assert!((rewards - (info.equity - 1.0)).abs() < 1e-15);
 }

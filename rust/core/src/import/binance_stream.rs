@@ -11,6 +11,13 @@
 //! snapshot's receive time, since that is when the local machine could first know the book.
 //! `bookTicker` quotes repeat the top of the same book on another stream with other timing, so
 //! they are counted and not turned into events.
+//!
+//! COIN-M (coin-margined, inverse) contracts are recognised by Binance's symbol naming alone,
+//! so that a trade-only recording is recognised too: `<BASE>USD_PERP` or `<BASE>USD_<YYMMDD>`
+//! (BTCUSD_PERP, ETHUSD_240927) is inverse, with Binance's contract sizes, 100 USD for BTCUSD
+//! and 10 USD for every other pair (see [`coin_margined_contract_size`]); USD-M symbols end in
+//! USDT or USDC (BTCUSDT, BTCUSDT_240927) and spot symbols have no `_`, so both stay linear.
+//! The venue of a COIN-M recording is `binance-coinm`, and the import report notes the rule.
 
 use super::text::{decimal, open, Lines};
 use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
@@ -493,14 +500,40 @@ impl BinanceStreamImporter {
         if self.report.messages.contains_key("bookTicker") {
             self.report.notes.push("bookTicker quotes counted, not turned into events (they repeat the top of the diff-built book on another stream)".into());
         }
-        let venue = match self.futures {
-            Some(true) => "binance-futures",
+        let symbol = self.symbol.clone().unwrap_or_default();
+        let coin_margined = coin_margined_contract_size(&symbol);
+        let venue = match (coin_margined, self.futures) {
+            (Some(_), _) => "binance-coinm",
+            (None, Some(true)) => "binance-futures",
             _ => "binance",
         };
-        let symbol = self.symbol.clone().unwrap_or_default();
+        if let Some(size) = coin_margined {
+            self.report.notes.push(format!(
+                "{symbol} is a COIN-M contract (symbol <BASE>USD_PERP or <BASE>USD_<YYMMDD>): \
+                 inverse, contract size {size} USD (Binance's specification), PnL in the base coin"
+            ));
+        }
         let options = self.options.clone();
-        self.raw.finish(&options, &symbol, venue, self.report)
+        let mut out = self.raw.finish(&options, &symbol, venue, self.report)?;
+        if let Some(size) = coin_margined {
+            out.instrument = out.instrument.with_contract(size, true, Decimal::unit(0))?;
+        }
+        Ok(out)
     }
+}
+
+/// The contract size (USD) of a Binance COIN-M symbol, None for any other symbol: the pair
+/// before `_` ends in `USD` and the suffix is `PERP` or a delivery date `YYMMDD`. BTCUSD
+/// contracts are 100 USD, all other COIN-M contracts 10 USD (Binance's contract
+/// specifications).
+pub fn coin_margined_contract_size(symbol: &str) -> Option<Decimal> {
+    let (pair, suffix) = symbol.split_once('_')?;
+    let dated = suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_digit());
+    if !(suffix == "PERP" || dated) || pair.len() <= 3 || !pair.ends_with("USD") {
+        return None;
+    }
+    let usd = if pair == "BTCUSD" { 100 } else { 10 };
+    Decimal::new(usd, 0).ok()
 }
 
 /// Imports the files of one Binance recording, in order.
@@ -554,6 +587,46 @@ mod tests {
         assert_eq!(s.ts_ns[7], 4 * MS);
         assert_eq!(s.recv_ts_ns[7], 400);
         assert_eq!(out.report.messages.get("bookTicker"), Some(&1));
+    }
+
+    #[test]
+    fn coin_margined_symbols_are_inverse_by_name() {
+        let size = |s: &str| coin_margined_contract_size(s).map(|d| d.to_string());
+        assert_eq!(size("BTCUSD_PERP").as_deref(), Some("100"));
+        assert_eq!(size("ETHUSD_PERP").as_deref(), Some("10"));
+        assert_eq!(size("BTCUSD_240927").as_deref(), Some("100"));
+        assert_eq!(size("ADAUSD_241227").as_deref(), Some("10"));
+        for linear in [
+            "BTCUSDT",
+            "BTCUSDT_240927",
+            "BTCUSDC_PERP",
+            "ETHBTC",
+            "BTCUSD",
+            "BTCUSD_PERPX",
+            "BTCUSD_2409",
+            "USD_PERP",
+        ] {
+            assert_eq!(size(linear), None, "{linear}");
+        }
+    }
+
+    #[test]
+    fn a_coin_m_recording_imports_as_inverse() {
+        let coin = FUT.replace("btcusdt@", "btcusd_perp@").replace(
+            "\"s\":\"BTCUSDT\"",
+            "\"s\":\"BTCUSD_PERP\",\"ps\":\"BTCUSD\"",
+        );
+        let out = run(&coin, GapPolicy::Error).unwrap();
+        assert_eq!(out.instrument.symbol, "BTCUSD_PERP");
+        assert_eq!(out.instrument.venue, "binance-coinm");
+        assert!(out.instrument.inverse);
+        assert_eq!(out.instrument.contract_size, "100");
+        assert_eq!(out.instrument.multiplier, "1");
+        assert!(out.report.notes.iter().any(|n| n.contains("COIN-M")));
+        // the USD-M recording stays linear
+        let linear = run(FUT, GapPolicy::Error).unwrap().instrument;
+        assert!(!linear.inverse);
+        assert_eq!(linear.contract_size, "1");
     }
 
     #[test]
