@@ -5,10 +5,11 @@
 //! finest grid the data uses), converts to integers and validates the result, so every error
 //! names the line of the file that caused it.
 
+pub mod binance_compat;
 pub mod binance_csv;
 pub mod binance_stream;
 pub mod hftbacktest;
-// HYPERLIQUID
+pub mod hyperliquid;
 pub mod levels;
 pub mod lobster;
 pub mod tardis;

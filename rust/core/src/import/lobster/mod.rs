@@ -58,11 +58,13 @@ fn settings(pair: &files::Pair, options: &ImportOptions) -> Result<(Date, Option
             )))
         }
         (Some(d), _) | (None, Some(d)) => d.parse::<Date>()?,
-        (None, None) => return Err(LobzeroError::config(format!(
+        (None, None) => {
+            return Err(LobzeroError::config(format!(
             "{}: the file name does not carry the trading day: pass date=\"YYYY-MM-DD\" (LOBSTER \
                  times are seconds after midnight New York)",
             pair.message.display()
-        ))),
+        )))
+        }
     };
     let levels = match (options.levels, name.map(|n| n.levels)) {
         (Some(given), Some(named)) if given != named => {
