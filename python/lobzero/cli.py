@@ -69,7 +69,16 @@ def _check_parquet_output(output: Path) -> None:
 
 
 #: the options of `import_market` that `data import` and `data info` take, by flag dest
-IMPORT_OPTIONS = ("symbol", "venue", "tick_size", "lot_size", "on_gap")
+IMPORT_OPTIONS = (
+    "symbol",
+    "venue",
+    "tick_size",
+    "lot_size",
+    "on_gap",
+    "date",
+    "levels",
+    "on_book_mismatch",
+)
 
 
 def _import(inputs: Sequence[Path] | Path, args: argparse.Namespace) -> Any:
@@ -534,7 +543,8 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
         "--format",
         "-f",
         default=None,
-        help="binance-stream, binance-csv, tardis, hftbacktest, parquet (default: guessed)",
+        help="binance-stream, binance-csv, tardis, lobster, hyperliquid, hftbacktest, parquet "
+        "(default: guessed)",
     )
     p.add_argument("--symbol", action=TypedFlag, help="instrument symbol (default: the file's)")
     p.add_argument("--venue", action=TypedFlag, help="venue (default: the file's)")
@@ -552,6 +562,24 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         action=TypedFlag,
         help="on a sequence gap: stop, or clear the book until a snapshot (default: error)",
+    )
+    p.add_argument(
+        "--date",
+        action=TypedFlag,
+        help="lobster: trading day YYYY-MM-DD (default: from the file name)",
+    )
+    p.add_argument(
+        "--levels",
+        type=int,
+        action=TypedFlag,
+        help="lobster: book levels in the orderbook file (default: from the file name)",
+    )
+    p.add_argument(
+        "--on-book-mismatch",
+        choices=["error", "count"],
+        default=None,
+        action=TypedFlag,
+        help="lobster: a message that disagrees with the book change: stop, or count it",
     )
     p.add_argument(
         "--round-qty",
