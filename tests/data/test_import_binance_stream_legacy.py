@@ -59,7 +59,10 @@ def test_the_older_layout_imports_and_says_what_it_read(tmp_path: Path) -> None:
 
 
 def test_the_modern_layout_reports_ns(tmp_path: Path) -> None:
-    lines = [f"{1_700_000_000_000_000_000 + i} " + ln.split(" ", 1)[1] for i, ln in enumerate(legacy_lines())]
+    lines = [
+        f"{1_700_000_000_000_000_000 + i} " + ln.split(" ", 1)[1]
+        for i, ln in enumerate(legacy_lines())
+    ]
     report = lobzero.import_market(write(tmp_path, lines), format="binance-stream").import_report
     assert report["recv_time_unit"] == "ns"
 

@@ -149,7 +149,7 @@ def test_options_stand_in_for_the_name(tmp_path: Path) -> None:
     assert np.array_equal(market.to_polars()["ts_ns"], named.to_polars()["ts_ns"])
     with pytest.raises(lobzero.ConfigError, match="says 2012-03-12"):
         lobzero.import_market(write_pair(tmp_path)[0], date="2012-03-13")
-    with pytest.raises(lobzero.ParseError, match="b.csv:1: 8 fields where .* 3 levels"):
+    with pytest.raises(lobzero.ParseError, match=r"b\.csv:1: 8 fields where .* 3 levels"):
         lobzero.import_market([msg, book], format="lobster", date="2012-03-12", levels=3)
     with pytest.raises(lobzero.ConfigError, match="no option on_gap"):
         lobzero.import_market([msg, book], format="lobster", date="2012-03-12", on_gap="resync")
@@ -163,11 +163,10 @@ def test_a_missing_partner_names_the_path_expected(tmp_path: Path) -> None:
 
 
 def test_different_lengths_are_a_truncated_pair(tmp_path: Path) -> None:
-    msg, _ = write_pair(tmp_path, books=BOOKS.split("\n", 1)[1])
-    with pytest.raises(lobzero.DataError, match="different lengths|book check"):
-        lobzero.import_market(msg)
     msg, _ = write_pair(tmp_path, books="".join(BOOKS.splitlines(keepends=True)[:-1]))
-    with pytest.raises(lobzero.TruncatedFileError, match="orderbook_2.csv:8: .*different lengths"):
+    with pytest.raises(
+        lobzero.TruncatedFileError, match=r"orderbook_2\.csv:8: .*different lengths"
+    ):
         lobzero.import_market(msg)
 
 

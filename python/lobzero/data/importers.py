@@ -255,7 +255,7 @@ def _first_line(p: Path) -> str:
     try:
         with open(p, "rb") as fh:
             gz = fh.read(2) == b"\x1f\x8b"
-        with (gzip.open(p, "rb") if gz else open(p, "rb")) as fh:
+        with gzip.open(p, "rb") if gz else open(p, "rb") as fh:
             return fh.readline(1 << 16).decode("utf-8", errors="replace")
     except (OSError, EOFError, zlib.error) as e:
         raise DataIOError(f"{p}: cannot read ({e})") from e

@@ -1,6 +1,6 @@
 //! Layouts of older Binance collectors that the `binance-stream` importer also reads: the REST
 //! snapshot written with Python's `repr` (`{'lastUpdateId': 1, 'bids': [['1.0', '2']], ...}`).
-//! (Receive times in µs are read by [`super::text::RecvClock`].)
+//! (Receive times in µs are read by [`super::recv_clock::RecvClock`].)
 
 /// Rewrites a Python literal of dicts, lists, strings, numbers, `True`, `False` and `None` as
 /// JSON. Strings with a backslash are refused: `repr`'s escapes are not JSON's, and a snapshot
@@ -40,9 +40,11 @@ pub fn python_literal_to_json(text: &str) -> Result<String, String> {
                     "True" => "true",
                     "False" => "false",
                     "None" => "null",
-                    other => return Err(format!(
+                    other => {
+                        return Err(format!(
                         "a Python-dict snapshot with the name {other:?} (only True, False, None)"
-                    )),
+                    ))
+                    }
                 });
             }
             other => out.push(other),

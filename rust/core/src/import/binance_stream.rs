@@ -13,7 +13,8 @@
 //! they are counted and not turned into events.
 
 use super::binance_compat::python_literal_to_json;
-use super::text::{decimal, each_line, open, RecvClock};
+use super::recv_clock::RecvClock;
+use super::text::{decimal, each_line, open};
 use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};

@@ -11,7 +11,8 @@
 //! not events; any other channel is refused.
 
 use super::levels::{best_first, changed_levels};
-use super::text::{decimal, each_line, open, RecvClock};
+use super::recv_clock::RecvClock;
+use super::text::{decimal, each_line, open};
 use super::{ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};

@@ -12,6 +12,7 @@ pub mod hftbacktest;
 pub mod hyperliquid;
 pub mod levels;
 pub mod lobster;
+pub mod recv_clock;
 pub mod tardis;
 pub mod text;
 
