@@ -189,3 +189,44 @@ def test_random_damage_is_a_data_error_never_a_crash(data: st.DataObject, in_boo
         msg.write_bytes(messages)
         (Path(d) / "TEST_2012-03-12_0_1_orderbook_2.csv").write_bytes(books)
         data_error_or_valid(lambda: lobzero.import_market(msg))
+
+
+def test_the_cli_imports_and_names_the_flag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lobzero.cli import main
+
+    planted = MESSAGES.replace("34202,2,2,20,", "34202,2,2,21,")
+    msg, _ = write_pair(tmp_path, messages=planted)
+    out = tmp_path / "day.parquet"
+    assert main(["data", "import", str(msg), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "message_2.csv:5: book check" in err and "--on-book-mismatch count" in err
+    assert main(["data", "import", str(msg), "-o", str(out), "--on-book-mismatch", "count"]) == 0
+    assert lobzero.Market.load(out).import_report["book_check"]["mismatches"] == 1
+    other = tmp_path / "other"
+    other.mkdir()
+    plain, book = other / "m.csv", other / "b.csv"
+    plain.write_text(MESSAGES)
+    book.write_text(BOOKS)
+    args = ["--format", "lobster", "--date", "2012-03-12", "--levels", "2"]
+    assert main(["data", "import", str(plain), str(book), "-o", str(out), *args]) == 0
+
+
+def test_a_cross_trade_is_a_trade_without_a_side(tmp_path: Path) -> None:
+    """Type 6 (an auction cross) prints but changes no visible level; its direction is not an
+    aggressor's, so the trade has side 0."""
+    messages = MESSAGES.splitlines(keepends=True)
+    books = BOOKS.splitlines(keepends=True)
+    messages.insert(4, "34201.5,6,0,40,1000050,-1\n")
+    books.insert(4, books[3])
+    msg, _ = write_pair(tmp_path, "".join(messages), "".join(books))
+    market = lobzero.import_market(msg)
+    assert market.import_report["messages"]["cross_trade"] == 1
+    assert market.import_report["book_check"]["checked"] == 8
+    df = market.to_polars()
+    assert df.filter(df["kind"] == KIND_TRADE)["side"].to_list() == [1, -1, 0]
+    books[4] = books[2].replace("1000100,70", "1000100,60")
+    msg, _ = write_pair(tmp_path, "".join(messages), "".join(books))
+    with pytest.raises(lobzero.InvalidValueError, match=r"message_2\.csv:5: book check: a type 6"):
+        lobzero.import_market(msg)

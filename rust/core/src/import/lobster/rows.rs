@@ -24,9 +24,20 @@ fn cut(err: LobzeroError, newline: bool) -> LobzeroError {
 }
 
 fn int(text: &str, what: &str, loc: &dyn Fn() -> String) -> Result<i64> {
-    text.trim()
-        .parse::<i64>()
-        .map_err(|_| LobzeroError::parse(loc(), format!("{what} {text:?} is not an integer")))
+    level_int(text, what, 0, loc)
+}
+
+/// An integer field; `level` (1-based, 0 for none) only goes into the error, so a good row
+/// costs no formatting.
+fn level_int(text: &str, what: &str, level: usize, loc: &dyn Fn() -> String) -> Result<i64> {
+    text.trim().parse::<i64>().map_err(|_| {
+        let what = if level > 0 {
+            format!("{what} {level}")
+        } else {
+            what.to_string()
+        };
+        LobzeroError::parse(loc(), format!("{what} {text:?} is not an integer"))
+    })
 }
 
 /// Seconds after midnight with up to 9 decimals, as ns.
@@ -153,16 +164,13 @@ fn parse_view(text: &str, levels: &mut Option<usize>, loc: &dyn Fn() -> String) 
             &mut view.asks
         };
         for level in 0..depth {
-            let price = int(
-                fields[4 * level + offset],
-                &format!("{name} price {}", level + 1),
-                loc,
-            )?;
-            let size = int(
-                fields[4 * level + offset + 1],
-                &format!("{name} size {}", level + 1),
-                loc,
-            )?;
+            let what = if side > 0 {
+                ["bid price", "bid size"]
+            } else {
+                ["ask price", "ask size"]
+            };
+            let price = level_int(fields[4 * level + offset], what[0], level + 1, loc)?;
+            let size = level_int(fields[4 * level + offset + 1], what[1], level + 1, loc)?;
             if price == dummy && size == 0 {
                 continue;
             }
