@@ -176,14 +176,43 @@ def test_the_damage_property_fails_on_a_planted_crash() -> None:
         data_error_or_valid(lambda: [][0])
 
 
+#: field values worth planting: empty, signs, LOBSTER's dummies, a float, text, an overflow
+GARBLED_FIELDS = ["", "-1", "0", "7", "9999999999", "-9999999999", "1.5", "x", "9" * 25, " 3"]
+
+
+def garble_field(data: st.DataObject, text: str) -> bytes:
+    """One CSV field of one row replaced by a drawn value."""
+    rows = [row.split(",") for row in text.splitlines()]
+    r = data.draw(st.integers(0, len(rows) - 1))
+    rows[r][data.draw(st.integers(0, len(rows[r]) - 1))] = data.draw(
+        st.sampled_from(GARBLED_FIELDS)
+    )
+    return ("\n".join(",".join(row) for row in rows) + "\n").encode()
+
+
+def test_a_message_beyond_the_visible_levels_is_counted_not_checked(tmp_path: Path) -> None:
+    """With 1 level a bid submitted below the best bid changes nothing visible: counted; had it
+    moved the visible bid, the check would fail."""
+    msg = tmp_path / "TEST_2012-03-12_0_1_message_1.csv"
+    book = tmp_path / "TEST_2012-03-12_0_1_orderbook_1.csv"
+    msg.write_text("34200,1,1,10,1000100,-1\n34201,1,2,5,999000,1\n")
+    book.write_text("1000100,10,999800,3\n1000100,10,999800,3\n")
+    report = lobzero.import_market(msg).import_report
+    assert report["book_check"] == {"beyond_visible_depth": 1, "first_row": 1}
+    book.write_text("1000100,10,999800,3\n1000100,10,999800,8\n")
+    with pytest.raises(lobzero.InvalidValueError, match="beyond the 1 visible levels"):
+        lobzero.import_market(msg)
+
+
 @settings(max_examples=150, deadline=None)
-@given(st.data(), st.booleans())
-def test_random_damage_is_a_data_error_never_a_crash(data: st.DataObject, in_book: bool) -> None:
-    messages, books = MESSAGES.encode(), BOOKS.encode()
-    if in_book:
-        books = damage(data, books)
-    else:
-        messages = damage(data, messages)
+@given(st.data(), st.booleans(), st.booleans())
+def test_random_damage_is_a_data_error_never_a_crash(
+    data: st.DataObject, in_book: bool, by_field: bool
+) -> None:
+    """Bytes flipped, deleted, inserted or cut, or one field garbled, in either file."""
+    text = BOOKS if in_book else MESSAGES
+    damaged = garble_field(data, text) if by_field else damage(data, text.encode())
+    messages, books = (MESSAGES.encode(), damaged) if in_book else (damaged, BOOKS.encode())
     with tempfile.TemporaryDirectory() as d:
         msg = Path(d) / "TEST_2012-03-12_0_1_message_2.csv"
         msg.write_bytes(messages)
