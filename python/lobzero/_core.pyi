@@ -89,9 +89,13 @@ def import_files(
     lot_size: str | None = None,
     on_gap: str = "error",
     round_qty: bool = False,
+    date: str | None = None,
+    levels: int | None = None,
+    on_book_mismatch: str = "error",
 ) -> tuple[Stream, str]:
-    """Imports text files of one recording, in order: `format` is "binance-stream", "binance-csv"
-    or "tardis".
+    """Imports text files of one recording, in order: `format` is "binance-stream", "binance-csv",
+    "tardis", "lobster" or "hyperliquid". `date` (YYYY-MM-DD), `levels` and `on_book_mismatch`
+    ("error" or "count") are LOBSTER's.
     """
 
 def synth_market(config: dict[str, Any]) -> tuple[Stream, str]:

@@ -91,6 +91,9 @@ IMPORT_OPTIONS = (
     "contract_size",
     "inverse",
     "multiplier",
+    "date",
+    "levels",
+    "on_book_mismatch",
 )
 
 
@@ -631,7 +634,8 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
         "--format",
         "-f",
         default=None,
-        help="binance-stream, binance-csv, tardis, hftbacktest, parquet (default: guessed)",
+        help="binance-stream, binance-csv, tardis, lobster, hyperliquid, hftbacktest, parquet "
+        "(default: guessed)",
     )
     p.add_argument("--symbol", action=TypedFlag, help="instrument symbol (default: the file's)")
     p.add_argument("--venue", action=TypedFlag, help="venue (default: the file's)")
@@ -667,6 +671,24 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         action=TypedFlag,
         help="on a sequence gap: stop, or clear the book until a snapshot (default: error)",
+    )
+    p.add_argument(
+        "--date",
+        action=TypedFlag,
+        help="lobster: trading day YYYY-MM-DD (default: from the file name)",
+    )
+    p.add_argument(
+        "--levels",
+        type=int,
+        action=TypedFlag,
+        help="lobster: book levels in the orderbook file (default: from the file name)",
+    )
+    p.add_argument(
+        "--on-book-mismatch",
+        choices=["error", "count"],
+        default=None,
+        action=TypedFlag,
+        help="lobster: a message that disagrees with the book change: stop, or count it",
     )
     p.add_argument(
         "--round-qty",

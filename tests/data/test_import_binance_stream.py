@@ -134,7 +134,7 @@ def test_spot_continuity_rule(tmp_path: Path) -> None:
 
 
 BAD_CASES = [
-    (["notamessage"], lobzero.ParseError, r":1: expected `<receive time ns> <JSON>`"),
+    (["notamessage"], lobzero.ParseError, r":1: expected `<receive time \(ns or µs\)> <JSON>`"),
     (["12 {nope"], lobzero.ParseError, r":1: unparseable JSON"),
     (["x1 {}"], lobzero.ParseError, r"receive time \"x1\" is not an integer"),
     (['12 {"a": 1}'], lobzero.FormatError, r"neither a combined-stream message"),

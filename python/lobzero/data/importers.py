@@ -2,10 +2,23 @@
 
 Formats (``format=``):
 
-- ``binance-stream``: Binance recordings, gzip or plain lines ``<recv_ns> <JSON>`` (REST depth
-  snapshot, ``depthUpdate`` diffs, ``trade`` / ``aggTrade``, ``bookTicker``), spot and USD-M.
+- ``binance-stream``: Binance recordings, gzip or plain lines ``<recv_time> <JSON>`` (REST depth
+  snapshot, ``depthUpdate`` diffs, ``trade`` / ``aggTrade``, ``bookTicker``), spot and USD-M. The
+  older collector layout reads too: receive times in µs (the unit is detected from the magnitude
+  and reported as ``recv_time_unit``; a time that fits no unit is refused), the snapshot written
+  as a Python dict, ``markPrice`` lines (counted, not events).
 - ``binance-csv``: Binance historical depth CSVs (``snap`` / ``set`` rows) and trade CSVs.
 - ``tardis``: Tardis ``incremental_book_L2``, ``book_snapshot_N`` and ``trades`` CSVs.
+- ``lobster``: a LOBSTER message file with its orderbook file (either one finds the other by
+  name; ``date`` and ``levels`` come from the name ``TICKER_YYYY-MM-DD_START_END_message_L.csv``
+  or the options). Times are seconds after midnight New York, converted to UTC by the US DST
+  rule; level updates are the changes between orderbook rows; executions (types 4, 5, 6) are
+  trades on the aggressor's side; a trading halt (type 7, price -1) clears the book until the
+  next type 7. Every message is checked against the change it made to the book:
+  a mismatch is an ``InvalidValueError`` naming the row, or counted with
+  ``on_book_mismatch="count"`` (``import_report["book_check"]``).
+- ``hyperliquid``: Hyperliquid websocket recordings, lines ``<recv_ns> <JSON>`` of ``l2Book``
+  full books (the first a snapshot, then only the levels that changed) and ``trades``.
 - ``hftbacktest``: hftbacktest ``.npz`` (or ``.npy``) event arrays (its ``event_dtype``).
 - ``parquet``: lobzero's own format (:meth:`Market.save`).
 
@@ -20,6 +33,7 @@ options, counted in ``market.import_report``.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import zipfile
@@ -43,7 +57,29 @@ from lobzero.exceptions import (
 
 PathLike = str | Path
 
-FORMATS = ("binance-stream", "binance-csv", "tardis", "hftbacktest", "parquet")
+FORMATS = (
+    "binance-stream",
+    "binance-csv",
+    "tardis",
+    "lobster",
+    "hyperliquid",
+    "hftbacktest",
+    "parquet",
+)
+
+#: the options of each text format (formats without sequence numbers have no ``on_gap``)
+_COMMON_OPTIONS = ("symbol", "venue", "tick_size", "lot_size", "round_qty")
+TEXT_OPTIONS = {
+    "binance-stream": (*_COMMON_OPTIONS, "on_gap"),
+    "binance-csv": (*_COMMON_OPTIONS, "on_gap"),
+    "tardis": (*_COMMON_OPTIONS, "on_gap"),
+    "lobster": (*_COMMON_OPTIONS, "date", "levels", "on_book_mismatch"),
+    "hyperliquid": _COMMON_OPTIONS,
+}
+
+#: LOBSTER's file names: TICKER_YYYY-MM-DD_START_END_message_LEVELS.csv (or _orderbook_)
+LOBSTER_NAME = re.compile(r"^.+_\d{4}-\d{2}-\d{2}_\d+_\d+_(message|orderbook)_\d+\.csv(\.gz)?$")
+
 #: options of :func:`import_market` that every format takes: the instrument's contract terms
 CONTRACT_OPTIONS = ("contract_size", "inverse", "multiplier")
 
@@ -67,7 +103,15 @@ def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
 def _text_format(fmt: str) -> Callable[..., Market]:
     """An importer for one of the text formats the Rust core reads."""
 
+    allowed = TEXT_OPTIONS[fmt]
+
     def importer(paths: list[Path], **options: Any) -> Market:
+        unknown = sorted(set(options) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"format {fmt!r} has no option {', '.join(unknown)}; "
+                f"its options are {', '.join(allowed)}"
+            )
         stream, report = _core.import_files(fmt, [str(p) for p in paths], **options)
         return Market(stream, json.loads(report))
 
@@ -202,6 +246,8 @@ _IMPORTERS: dict[str, Callable[..., Market]] = {
     "binance-stream": _text_format("binance-stream"),
     "binance-csv": _text_format("binance-csv"),
     "tardis": _text_format("tardis"),
+    "lobster": _text_format("lobster"),
+    "hyperliquid": _text_format("hyperliquid"),
     "hftbacktest": _hftbacktest,
     "parquet": _parquet,
 }
@@ -212,17 +258,29 @@ def register_importer(name: str, importer: Callable[..., Market]) -> None:
     _IMPORTERS[name] = importer
 
 
+def _first_line(p: Path) -> str:
+    """The first line of a plain or gzip text file ("" when it cannot be read as text)."""
+    try:
+        with open(p, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+        with gzip.open(p, "rb") if gz else open(p, "rb") as fh:
+            return fh.readline(1 << 16).decode("utf-8", errors="replace")
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataIOError(f"{p}: cannot read ({e})") from e
+
+
 def guess_format(path: PathLike) -> str:
-    """The format a file most likely holds, from its name and first bytes."""
+    """The format a file most likely holds, from its name and first bytes: LOBSTER by its file
+    name pattern, Hyperliquid by the channel of its first line."""
     p = Path(path)
     name = p.name.lower()
     if name.endswith(".parquet"):
         return "parquet"
     if name.endswith(".npz"):
         return "hftbacktest"
+    if LOBSTER_NAME.match(p.name):
+        return "lobster"
     if name.endswith(".csv") or name.endswith(".csv.gz"):
-        import gzip
-
         opener = gzip.open if name.endswith(".gz") else open
         try:
             with opener(p, "rt") as fh:  # type: ignore[operator]
@@ -232,6 +290,9 @@ def guess_format(path: PathLike) -> str:
         if header.startswith("exchange,symbol,timestamp,local_timestamp"):
             return "tardis"
         return "binance-csv"
+    _, _, message = _first_line(p).partition(" ")
+    if re.match(r'\s*\{\s*"channel"\s*:', message):
+        return "hyperliquid"
     return "binance-stream"
 
 
@@ -308,7 +369,9 @@ def import_market(
     ``format`` is one of :data:`FORMATS`; guessed from the first file's name and header when
     omitted. Common options: ``symbol``, ``venue``, ``tick_size`` and ``lot_size`` (decimal
     strings, inferred from the data when the format allows), ``on_gap`` (``"error"`` or
-    ``"resync"``), ``round_qty`` (round off-grid sizes to the lot, counted).
+    ``"resync"``), ``round_qty`` (round off-grid sizes to the lot, counted). LOBSTER's:
+    ``date`` (``"YYYY-MM-DD"``), ``levels`` (int), ``on_book_mismatch`` (``"error"`` or
+    ``"count"``). A format refuses an option it does not have (``ConfigError``).
 
     Several symbols: a mapping ``{"BTCUSDT": [files], "ETHUSDT": [files]}`` imports each group
     as one recording, keyed as given; a list of files whose data name several symbols (see

@@ -90,6 +90,8 @@ def market_info(market: Market, step_ms: float = 100.0) -> dict[str, Any]:
                 "gaps",
                 "diffs_dropped_awaiting_snapshot",
                 "qty_rounded",
+                "book_check",
+                "recv_time_unit",
                 "max_bid_levels",
                 "max_ask_levels",
                 "notes",

@@ -3,7 +3,8 @@
 use crate::errors::IntoPyResult;
 use crate::stream::{parse_decimal, Stream};
 use lobzero_core::import::{
-    binance_csv, binance_stream, hftbacktest, tardis, GapPolicy, ImportOptions, Imported,
+    binance_csv, binance_stream, hftbacktest, hyperliquid, lobster, tardis, GapPolicy,
+    ImportOptions, Imported, MismatchPolicy,
 };
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
@@ -27,6 +28,7 @@ pub fn options(
         lot_size: lot_size.map(|l| parse_decimal("lot_size", l)).transpose()?,
         on_gap: on_gap.parse::<GapPolicy>().py()?,
         round_qty,
+        ..Default::default()
     })
 }
 
@@ -36,10 +38,11 @@ pub fn finish(imported: Imported) -> PyResult<(Stream, String)> {
     Ok((Stream::new(imported.events, imported.instrument), report))
 }
 
-/// Imports text files of one recording, in order: `format` is "binance-stream", "binance-csv"
-/// or "tardis".
+/// Imports text files of one recording, in order: `format` is "binance-stream", "binance-csv",
+/// "tardis", "lobster" or "hyperliquid". `date` (YYYY-MM-DD), `levels` and `on_book_mismatch`
+/// ("error" or "count") are LOBSTER's.
 #[pyfunction]
-#[pyo3(signature = (format, paths, *, symbol=None, venue=None, tick_size=None, lot_size=None, on_gap="error", round_qty=false))]
+#[pyo3(signature = (format, paths, *, symbol=None, venue=None, tick_size=None, lot_size=None, on_gap="error", round_qty=false, date=None, levels=None, on_book_mismatch="error"))]
 #[allow(clippy::too_many_arguments)]
 pub fn import_files(
     py: Python<'_>,
@@ -51,12 +54,22 @@ pub fn import_files(
     lot_size: Option<&str>,
     on_gap: &str,
     round_qty: bool,
+    date: Option<String>,
+    levels: Option<usize>,
+    on_book_mismatch: &str,
 ) -> PyResult<(Stream, String)> {
-    let opts = options(symbol, venue, tick_size, lot_size, on_gap, round_qty)?;
+    let opts = ImportOptions {
+        date,
+        levels,
+        on_book_mismatch: on_book_mismatch.parse::<MismatchPolicy>().py()?,
+        ..options(symbol, venue, tick_size, lot_size, on_gap, round_qty)?
+    };
     let importer = match format {
         "binance-stream" => binance_stream::import,
         "binance-csv" => binance_csv::import,
         "tardis" => tardis::import,
+        "lobster" => lobster::import,
+        "hyperliquid" => hyperliquid::import,
         other => {
             return Err(crate::errors::to_py(lobzero_core::LobzeroError::config(
                 format!("unknown text format {other:?}"),

@@ -1,15 +1,17 @@
-//! Integration tests on the real Binance recordings in ../shared/data (skipped, with a message,
-//! when the folder is absent).
+//! Integration tests on the real recordings in ../shared/data, or in `LOBZERO_SHARED_DATA` as
+//! for the Python tests (skipped, with a message, when the folder is absent).
 
 use lobzero_core::book::OrderBook;
-use lobzero_core::import::{binance_stream, ImportOptions};
+use lobzero_core::import::{binance_stream, lobster, ImportOptions};
 use lobzero_core::Replay;
 use std::path::PathBuf;
 
 fn shared(rel: &str) -> Option<PathBuf> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel);
+    let root = std::env::var_os("LOBZERO_SHARED_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"),
+        PathBuf::from,
+    );
+    let path = root.join(rel);
     if path.exists() {
         Some(path)
     } else {
@@ -67,5 +69,21 @@ fn spot_session_continues_across_files() -> Result<(), Box<dyn std::error::Error
         err,
         Err(lobzero_core::LobzeroError::Format { .. })
     ));
+    Ok(())
+}
+
+#[test]
+fn the_lobster_goog_sample_passes_its_own_book_check() -> Result<(), Box<dyn std::error::Error>> {
+    let Some(path) = shared("lobster-goog-l1/GOOG_2012-06-21_34200000_57600000_message_1.csv")
+    else {
+        return Ok(());
+    };
+    let out = lobster::import(&[path.as_path()], ImportOptions::default())?;
+    let check = &out.report.book_check;
+    assert_eq!(check.get("checked"), Some(&49_481));
+    assert_eq!(check.get("first_row"), Some(&1));
+    assert_eq!(check.get("mismatches"), None);
+    // 50 hidden executions print at half a cent (the midpoint): the finest grid is 0.005
+    assert_eq!(out.instrument.tick_size, "0.005");
     Ok(())
 }

@@ -19,7 +19,9 @@
 //! USDT or USDC (BTCUSDT, BTCUSDT_240927) and spot symbols have no `_`, so both stay linear.
 //! The venue of a COIN-M recording is `binance-coinm`, and the import report notes the rule.
 
-use super::text::{decimal, open, Lines};
+use super::binance_compat::python_literal_to_json;
+use super::recv_clock::RecvClock;
+use super::text::{decimal, each_line, open};
 use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
@@ -120,7 +122,8 @@ pub struct BinanceStreamImporter {
     symbol: Option<String>,
     futures: Option<bool>,
     depth_diffs: u64,
-    last_recv_ts_ns: i64,
+    clock: RecvClock,
+    python_snapshots: u64,
 }
 
 impl BinanceStreamImporter {
@@ -137,7 +140,8 @@ impl BinanceStreamImporter {
             symbol: None,
             futures: None,
             depth_diffs: 0,
-            last_recv_ts_ns: i64::MIN,
+            clock: RecvClock::default(),
+            python_snapshots: 0,
         }
     }
 
@@ -150,33 +154,10 @@ impl BinanceStreamImporter {
     pub fn feed_reader(&mut self, reader: impl BufRead, name: &str) -> Result<()> {
         let file = self.raw.files.len() as u32;
         self.raw.files.push(name.to_string());
-        let mut lines = Lines::new(reader, name);
-        let mut pending_error: Option<LobzeroError> = None;
-        while let Some((line, text, newline)) = lines.next_line()? {
-            if let Some(err) = pending_error.take() {
-                return Err(err);
-            }
-            if text.trim().is_empty() {
-                continue;
-            }
+        each_line(reader, name, |line, text| {
             self.report.lines += 1;
-            let text = text.to_string();
-            if let Err(err) = self.line(file, line, &text) {
-                // A last line without its newline that fails to parse is a cut-off file.
-                if !newline && matches!(err, LobzeroError::Parse { .. }) {
-                    pending_error = Some(LobzeroError::Truncated {
-                        location: format!("{name}:{line}"),
-                        detail: "the last line is incomplete".into(),
-                    });
-                } else {
-                    return Err(err);
-                }
-            }
-        }
-        match pending_error {
-            Some(err) => Err(err),
-            None => Ok(()),
-        }
+            self.line(file, line, text)
+        })
     }
 
     fn location(&self, file: u32, line: u64) -> String {
@@ -186,23 +167,17 @@ impl BinanceStreamImporter {
     fn line(&mut self, file: u32, line: u64, text: &str) -> Result<()> {
         let here = self.location(file, line);
         let loc = || here.clone();
-        let (recv_text, json) = text
-            .split_once(' ')
-            .ok_or_else(|| LobzeroError::parse(loc(), "expected `<receive time ns> <JSON>`"))?;
-        let recv_ts_ns: i64 = recv_text.parse().map_err(|_| {
-            LobzeroError::parse(
-                loc(),
-                format!("receive time {recv_text:?} is not an integer (ns)"),
-            )
-        })?;
-        if recv_ts_ns < self.last_recv_ts_ns {
-            return Err(LobzeroError::TimestampOrder {
-                location: loc(),
-                previous_ts_ns: self.last_recv_ts_ns,
-                ts_ns: recv_ts_ns,
-            });
-        }
-        self.last_recv_ts_ns = recv_ts_ns;
+        let (recv_ts_ns, json) = self.clock.split(text, &loc)?;
+        // older collectors wrote the REST snapshot with Python's repr: single quotes
+        let converted;
+        let json = if json.starts_with("{'") {
+            converted =
+                python_literal_to_json(json).map_err(|rule| LobzeroError::parse(loc(), rule))?;
+            self.python_snapshots += 1;
+            converted.as_str()
+        } else {
+            json
+        };
         let envelope: Envelope = serde_json::from_str(json)
             .map_err(|e| LobzeroError::parse(loc(), format!("unparseable JSON ({e})")))?;
         if let Some(last_update_id) = envelope.last_update_id {
@@ -311,17 +286,18 @@ impl BinanceStreamImporter {
                 });
                 Ok(())
             }
-            "bookTicker" => {
+            "bookTicker" | "markPrice" | "markPrice@1s" => {
+                let name = channel.split('@').next().unwrap_or(channel);
                 serde_json::from_str::<serde::de::IgnoredAny>(data.get())
-                    .map_err(|e| LobzeroError::parse(loc(), format!("bad bookTicker ({e})")))?;
-                self.report.count_message("bookTicker");
+                    .map_err(|e| LobzeroError::parse(loc(), format!("bad {name} ({e})")))?;
+                self.report.count_message(name);
                 Ok(())
             }
             other => Err(LobzeroError::Format {
                 location: loc(),
                 format: FORMAT.into(),
                 detail: format!(
-                    "unsupported stream {other:?} (supported: depth, trade, aggTrade, bookTicker)"
+                    "unsupported stream {other:?} (supported: depth, trade, aggTrade, bookTicker, markPrice)"
                 ),
             }),
         }
@@ -500,6 +476,17 @@ impl BinanceStreamImporter {
         if self.report.messages.contains_key("bookTicker") {
             self.report.notes.push("bookTicker quotes counted, not turned into events (they repeat the top of the diff-built book on another stream)".into());
         }
+        if self.report.messages.contains_key("markPrice") {
+            self.report.notes.push("markPrice messages counted, not turned into events (a futures index, not the book)".into());
+        }
+        if self.python_snapshots > 0 {
+            self.report.notes.push(format!(
+                "{} snapshots written as Python dicts (single quotes) read as JSON",
+                self.python_snapshots
+            ));
+        }
+        self.report.recv_time_unit = self.clock.unit();
+        self.report.notes.extend(self.clock.note());
         let symbol = self.symbol.clone().unwrap_or_default();
         let coin_margined = coin_margined_contract_size(&symbol);
         let venue = match (coin_margined, self.futures) {
@@ -661,6 +648,40 @@ mod tests {
         let cut = &FUT[..FUT.len() - 20];
         let err = run(cut, GapPolicy::Error).unwrap_err();
         assert!(matches!(err, LobzeroError::Truncated { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_older_collector_layout_reads() {
+        // receive times in µs since 1970, the snapshot as a Python dict, markPrice lines
+        let t = 1_700_000_000_000_000i64;
+        let text = format!(
+            "{} {{'lastUpdateId': 9, 'E': 2, 'T': 2, 'bids': [['100.0', '2']], 'asks': [['100.2', '3']]}}\n\
+             {} {{\"stream\":\"btcusdt@markPrice@1s\",\"data\":{{\"e\":\"markPriceUpdate\",\"p\":\"100.1\"}}}}\n\
+             {} {{\"stream\":\"btcusdt@depth@0ms\",\"data\":{{\"e\":\"depthUpdate\",\"E\":3,\"T\":3,\"s\":\"BTCUSDT\",\"U\":9,\"u\":12,\"pu\":8,\"b\":[[\"100.1\",\"0.5\"]],\"a\":[]}}}}\n",
+            t,
+            t + 5,
+            t + 10
+        );
+        let out = run(&text, GapPolicy::Error).unwrap();
+        assert_eq!(out.report.recv_time_unit.as_deref(), Some("us"));
+        assert_eq!(out.report.messages.get("markPrice"), Some(&1));
+        assert_eq!(out.events.recv_ts_ns[0], t * 1_000);
+        assert!(out.report.notes.iter().any(|n| n.contains("Python dicts")));
+        // a µs line among ns lines, and a time that fits no unit, are refused by line
+        let ns = format!(
+            "{} {{'lastUpdateId': 9, 'bids': [], 'asks': []}}\n",
+            t * 1_000
+        );
+        let mixed = format!(
+            "{ns}{} {{'lastUpdateId': 10, 'bids': [], 'asks': []}}\n",
+            t + 1
+        );
+        let err = run(&mixed, GapPolicy::Error).unwrap_err();
+        assert!(matches!(err, LobzeroError::InvalidValue { .. }), "{err}");
+        assert_eq!(err.location(), Some("mem:2"));
+        let odd = "50000000000000000 {'lastUpdateId': 9, 'bids': [], 'asks': []}\n";
+        let err = run(odd, GapPolicy::Error).unwrap_err();
+        assert!(err.to_string().contains("fits no unit"), "{err}");
     }
 
     #[test]

@@ -5,9 +5,14 @@
 //! finest grid the data uses), converts to integers and validates the result, so every error
 //! names the line of the file that caused it.
 
+pub mod binance_compat;
 pub mod binance_csv;
 pub mod binance_stream;
 pub mod hftbacktest;
+pub mod hyperliquid;
+pub mod levels;
+pub mod lobster;
+pub mod recv_clock;
 pub mod tardis;
 pub mod text;
 
@@ -40,6 +45,31 @@ impl std::str::FromStr for GapPolicy {
     }
 }
 
+/// What to do when a message of a format that carries its own book (LOBSTER) disagrees with
+/// the change that book shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MismatchPolicy {
+    /// Stop with an `InvalidValue` error naming the file, the row and the rule.
+    #[default]
+    Error,
+    /// Count the mismatch in the report (`book_check["mismatches"]`, first ones in `notes`) and
+    /// keep the book the file shows.
+    Count,
+}
+
+impl std::str::FromStr for MismatchPolicy {
+    type Err = LobzeroError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "error" => Ok(Self::Error),
+            "count" => Ok(Self::Count),
+            other => Err(LobzeroError::config(format!(
+                "on_book_mismatch must be \"error\" or \"count\", got {other:?}"
+            ))),
+        }
+    }
+}
+
 /// Options shared by the importers.
 #[derive(Debug, Clone, Default)]
 pub struct ImportOptions {
@@ -54,6 +84,12 @@ pub struct ImportOptions {
     pub on_gap: GapPolicy,
     /// Round sizes that are off the lot grid to the nearest lot (counted) instead of failing.
     pub round_qty: bool,
+    /// Trading day `YYYY-MM-DD` of files whose times are seconds after midnight (LOBSTER);
+    /// taken from the file name when it carries one.
+    pub date: Option<String>,
+    /// Book levels per side in the file (LOBSTER); taken from the file name when absent.
+    pub levels: Option<usize>,
+    pub on_book_mismatch: MismatchPolicy,
 }
 
 /// What an import read, kept, dropped and repaired. Saved with the stream (Parquet metadata).
@@ -82,11 +118,22 @@ pub struct ImportReport {
     pub notes: Vec<String>,
     pub max_bid_levels: usize,
     pub max_ask_levels: usize,
+    /// Formats that carry their own book (LOBSTER): messages checked against the change the
+    /// book shows ("checked"), not checkable ("beyond_visible_depth", "first_row"), and
+    /// "mismatches" counted under `on_book_mismatch = "count"`. Empty for other formats.
+    pub book_check: BTreeMap<String, u64>,
+    /// The unit the receive times were written in ("ns", "us", "ms"), detected from their
+    /// magnitude, for formats that allow several; `None` where the format fixes it.
+    pub recv_time_unit: Option<String>,
 }
 
 impl ImportReport {
     pub fn count_message(&mut self, name: &str) {
         *self.messages.entry(name.to_string()).or_default() += 1;
+    }
+
+    pub fn count_check(&mut self, name: &str) {
+        *self.book_check.entry(name.to_string()).or_default() += 1;
     }
 
     pub fn set_summary(&mut self, summary: &StreamSummary) {

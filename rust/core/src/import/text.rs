@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 /// What the text importers read, for the message that refuses anything else.
-pub const SUPPORTED_FORMATS: &str = "binance-stream, binance-csv and tardis text files (plain or \
-gzip), hftbacktest .npz/.npy, lobzero .parquet";
+pub const SUPPORTED_FORMATS: &str = "binance-stream, binance-csv, tardis, lobster and hyperliquid \
+text files (plain or gzip), hftbacktest .npz/.npy, lobzero .parquet";
 
 /// Opens a file for line reading, decompressing it when it starts with the gzip magic bytes.
 /// A directory, an empty file and a zip archive are refused with a message that says so (read
@@ -123,6 +123,31 @@ impl<R: BufRead> Lines<R> {
         })?;
         Ok(Some((self.line, text, newline)))
     }
+}
+
+/// Calls `each(line_number, text)` for every line that is not blank. A parse error on a last
+/// line without its line break is a file cut short (`Truncated`).
+pub fn each_line(
+    reader: impl BufRead,
+    name: &str,
+    mut each: impl FnMut(u64, &str) -> Result<()>,
+) -> Result<()> {
+    let mut lines = Lines::new(reader, name);
+    while let Some((line, text, newline)) = lines.next_line()? {
+        if text.trim().is_empty() {
+            continue;
+        }
+        match each(line, text) {
+            Err(LobzeroError::Parse { .. }) if !newline => {
+                return Err(LobzeroError::Truncated {
+                    location: format!("{name}:{line}"),
+                    detail: "the last line is incomplete".into(),
+                })
+            }
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// A CSV reader over a text file, plain or gzip.
