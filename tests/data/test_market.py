@@ -119,3 +119,13 @@ def test_slices_and_sampling() -> None:
     with pytest.raises(lobzero.ConfigError):
         market.sample_book(step_ms=0)
     assert np.asarray(samples["ask_qty_lots"]).dtype == np.int64
+
+
+def test_a_clock_too_fine_for_memory_is_a_config_error_not_an_abort() -> None:
+    """Planted defect it catches: without the size check, sampling 10 s of data every
+    nanosecond asks the core for 10^10 rows x 41 int64 columns (3 TiB) and the allocation
+    aborts the Python process (the test run dies instead of failing)."""
+    market = lobzero.synth_market(seconds=10, seed=0)
+    with pytest.raises(lobzero.ConfigError, match=r"GiB, over the 4 GiB limit"):
+        market.sample_book(step_ms=1e-6, levels=10)
+    assert len(market.sample_book(step_ms=100.0, levels=10)["ts_ns"]) > 0

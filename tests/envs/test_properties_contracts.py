@@ -237,7 +237,8 @@ def test_default_env_on_the_coin_m_recording_counts_in_coin(shared_data: Path) -
     path = shared_data / "binance-coinm-perp" / "btcusd_perp_20240808.gz"
     market = lobzero.import_market(path)
     assert market.instrument.inverse and market.instrument.contract_size == "100"
-    env = TradingEnv(market, EnvConfig(episode_steps=300))
+    with pytest.warns(UserWarning, match="initial_cash is in the base coin"):
+        env = TradingEnv(market, EnvConfig(episode_steps=300))
     _, info = env.reset(seed=1)
     start = info["equity"]
     assert start == EnvConfig().initial_cash  # in BTC

@@ -319,9 +319,26 @@ class Market:
         Returns ``ts_ns`` [T] and ``bid_price_ticks``, ``bid_qty_lots``, ``ask_price_ticks``,
         ``ask_qty_lots`` [T, levels] (int64, best level first, 0 where a side has fewer levels),
         one row every ``step_ms`` milliseconds of receive time after the first event.
+        A clock so fine that the arrays would pass :data:`MAX_SAMPLE_BYTES` is a
+        :class:`~lobzero.exceptions.ConfigError` (naming the size), not an allocation that
+        takes the process down.
         """
-        return self._stream.sample_book(round(step_ms * 1e6), int(levels))
+        step_ns = round(step_ms * 1e6)
+        if step_ns > 0 and levels > 0 and len(self):
+            rows = ((self.end_ns or 0) - (self.start_ns or 0)) // step_ns
+            size = rows * (1 + 4 * int(levels)) * 8
+            if size > MAX_SAMPLE_BYTES:
+                raise ConfigError(
+                    f"sample_book(step_ms={step_ms:g}, levels={levels}) would hold {rows:,} rows "
+                    f"({size / 2**30:.1f} GiB, over the {MAX_SAMPLE_BYTES / 2**30:.0f} GiB limit) "
+                    f"for {((self.end_ns or 0) - (self.start_ns or 0)) / 1e9:.1f} s of data; "
+                    "take a coarser step or a slice of the market"
+                )
+        return self._stream.sample_book(step_ns, int(levels))
 
+
+#: the most memory :meth:`Market.sample_book` may allocate, bytes
+MAX_SAMPLE_BYTES = 4 * 2**30
 
 _INSTRUMENT_FIELDS = ("symbol", "venue", "tick_size", "lot_size")
 #: optional contract terms, with the linear defaults of :class:`Instrument`

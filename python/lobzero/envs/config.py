@@ -4,6 +4,7 @@ the instrument's settlement currency)."""
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -11,6 +12,9 @@ from lobzero import _core
 from lobzero.config import TomlConfig
 from lobzero.data.market import Instrument
 from lobzero.exceptions import ConfigError
+
+#: EnvConfig's starting cash, quote currency (on an inverse contract, cash is coin: a warning)
+DEFAULT_INITIAL_CASH = 100_000.0
 
 ALL_FEATURES = (
     "levels",
@@ -173,7 +177,7 @@ class EnvConfig(TomlConfig):
     #: "risk_adjusted": penalty per |position value| x one-decision mid volatility
     risk_aversion: float = 0.0
     #: starting cash, settlement currency (quote; the base coin for an inverse instrument)
-    initial_cash: float = 100_000.0
+    initial_cash: float = DEFAULT_INITIAL_CASH
     #: decisions per episode
     episode_steps: int = 1000
     #: episodes start at or after this receive time, ns UTC (none: the market's start)
@@ -239,6 +243,16 @@ class EnvConfig(TomlConfig):
                 )
             return n
 
+        if instrument.inverse and self.initial_cash == DEFAULT_INITIAL_CASH:
+            # the default is a quote-currency sum; on an inverse contract it would be read as
+            # that many coins, and the unrealized_pnl feature (PnL / cash) would sit at ~1e-10
+            warnings.warn(
+                f"{instrument.symbol} is inverse: initial_cash is in the base coin, and the "
+                f"default {DEFAULT_INITIAL_CASH:,.0f} means {DEFAULT_INITIAL_CASH:,.0f} coins; "
+                "set initial_cash to the coin balance you mean (e.g. 1.0)",
+                UserWarning,
+                stacklevel=3,
+            )
         max_lots = lots("max_position", self.max_position)
         side = self.side_unit if self.side_unit is not None else self.max_position / 2
         return self._core_table(max_lots, max(1, round(side / instrument.lot)))
