@@ -93,7 +93,7 @@ def test_terms_survive_save_and_load_and_old_files_load_linear(tmp_path: Path) -
     meta["instrument"]["inverse"] = "false"
     bad = tmp_path / "bad.parquet"
     pq.write_table(table.replace_schema_metadata({b"lobzero": json.dumps(meta).encode()}), bad)
-    with pytest.raises(lobzero.FormatError, match="bad.parquet.*True or False"):
+    with pytest.raises(lobzero.FormatError, match=r"bad\.parquet.*True or False"):
         lobzero.Market.load(bad)
 
 
