@@ -7,6 +7,17 @@ Formats (``format=``):
 - ``binance-csv``: Binance historical depth CSVs (``snap`` / ``set`` rows) and trade CSVs.
 - ``tardis``: Tardis ``incremental_book_L2``, ``book_snapshot_N`` and ``trades`` CSVs.
 - ``hftbacktest``: hftbacktest ``.npz`` (or ``.npy``) event arrays (its ``event_dtype``).
+- ``databento``: Databento DBN files (``.dbn``, ``.dbn.zst``) of schema MBO (order by order:
+  the L2 stream is the sum of resting sizes per price, the order log is kept in
+  ``market.orders``), MBP-1 or MBP-10. Options ``definition`` (a definition DBN: tick size,
+  ``contract_multiplier`` in the report), ``instrument_id`` (pick one of several),
+  ``on_unknown_order`` (``"error"``/``"skip"``), ``on_cross`` (``"error"``/``"hold"``: level
+  updates wait while the book of orders is crossed, e.g. in a pre-open auction). Pass a
+  snapshot file and the next file of the session in order.
+- ``order-events``: a generic L3 log as CSV (plain, gzip, xz), one row per order action
+  (created / changed / deleted / traded); column names, ``time_unit`` and ``size_scale`` are
+  options (defaults: obAnalytics' Bitstamp logs). A log that starts mid-session needs
+  ``on_unknown_order="skip"`` (counted; the report marks the book partial).
 - ``parquet``: lobzero's own format (:meth:`Market.save`).
 
 Every importer validates what it reads and raises a :class:`~lobzero.exceptions.DataError`
@@ -37,7 +48,15 @@ from lobzero.exceptions import (
 
 PathLike = str | Path
 
-FORMATS = ("binance-stream", "binance-csv", "tardis", "hftbacktest", "parquet")
+FORMATS = (
+    "binance-stream",
+    "binance-csv",
+    "tardis",
+    "hftbacktest",
+    "databento",
+    "order-events",
+    "parquet",
+)
 
 
 def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
@@ -182,6 +201,24 @@ def _hftbacktest(paths: list[Path], **options: Any) -> Market:
     return Market(stream, json.loads(report))
 
 
+def _order_level(fmt: str) -> Callable[..., Market]:
+    """An importer of order-level data: the market and its order log (``market.orders``)."""
+    core = _core.import_databento if fmt == "databento" else _core.import_order_events
+
+    def importer(paths: list[Path], **options: Any) -> Market:
+        options.pop("on_gap", None)  # neither format carries sequence gaps lobzero resyncs
+        for key in ("definition", "size_scale"):
+            if options.get(key) is not None:
+                options[key] = str(options[key])
+        try:
+            stream, report, orders = core([str(p) for p in paths], **options)
+        except TypeError as e:  # an option the format does not have
+            raise ConfigError(f"format {fmt!r}: {e}") from None
+        return Market(stream, json.loads(report), orders)
+
+    return importer
+
+
 def _parquet(paths: list[Path], **options: Any) -> Market:
     if options:
         raise ConfigError(f"format 'parquet' takes no options, got {sorted(options)}")
@@ -195,6 +232,8 @@ _IMPORTERS: dict[str, Callable[..., Market]] = {
     "binance-csv": _text_format("binance-csv"),
     "tardis": _text_format("tardis"),
     "hftbacktest": _hftbacktest,
+    "databento": _order_level("databento"),
+    "order-events": _order_level("order-events"),
     "parquet": _parquet,
 }
 
@@ -212,17 +251,22 @@ def guess_format(path: PathLike) -> str:
         return "parquet"
     if name.endswith(".npz"):
         return "hftbacktest"
-    if name.endswith(".csv") or name.endswith(".csv.gz"):
+    if name.endswith((".dbn", ".dbn.zst")):
+        return "databento"
+    if name.endswith((".csv", ".csv.gz", ".csv.xz")):
         import gzip
+        import lzma
 
-        opener = gzip.open if name.endswith(".gz") else open
+        opener = gzip.open if name.endswith(".gz") else lzma.open if name.endswith(".xz") else open
         try:
             with opener(p, "rt") as fh:  # type: ignore[operator]
                 header = fh.readline()
-        except OSError as e:
+        except (OSError, lzma.LZMAError, EOFError) as e:
             raise DataIOError(f"{p}: cannot read ({e})") from e
         if header.startswith("exchange,symbol,timestamp,local_timestamp"):
             return "tardis"
+        if "action" in header.strip().split(",") or name.endswith(".xz"):
+            return "order-events"
         return "binance-csv"
     return "binance-stream"
 

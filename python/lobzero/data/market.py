@@ -12,6 +12,11 @@ side           int8     +1 bid / buyer-initiated, -1 ask / seller-initiated, 0 n
 price_ticks    int64    price in ticks of the instrument
 qty_lots       int64    size in lots (levels: the new absolute size, 0 deletes the level)
 =============  =======  ====================================================================
+
+A market imported from order-level data (``databento`` MBO, ``order-events``) also keeps its
+order log, :attr:`Market.orders` (one row per order action, see :data:`ORDER_COLUMNS`): what
+market-by-order data has and L2 loses, for queue positions. :meth:`Market.order_queues`
+rebuilds the FIFO of resting orders of every level at any row of the L2 stream.
 """
 
 from __future__ import annotations
@@ -44,6 +49,20 @@ COLUMNS: dict[str, np.dtype[Any]] = {
     "price_ticks": np.dtype(np.int64),
     "qty_lots": np.dtype(np.int64),
 }
+# The order log: order_id; recv_ts_ns; action (ORDER_ACTIONS); side (+1 bid, -1 ask; a clear's
+# side, 0 both; a trade's aggressor, 0 unknown); price_ticks; qty_lots (add: size, modify: new
+# size, cancel / fill: size removed, trade: size); l2_row (in effect once L2 rows [0, l2_row)
+# are applied).
+ORDER_COLUMNS: dict[str, np.dtype[Any]] = {
+    "order_id": np.dtype(np.uint64),
+    "recv_ts_ns": np.dtype(np.int64),
+    "action": np.dtype(np.uint8),
+    "side": np.dtype(np.int8),
+    "price_ticks": np.dtype(np.int64),
+    "qty_lots": np.dtype(np.int64),
+    "l2_row": np.dtype(np.uint64),
+}
+ORDER_ACTIONS = ("add", "cancel", "modify", "fill", "clear", "trade")
 KIND_SNAPSHOT, KIND_UPDATE, KIND_TRADE, KIND_CLEAR = 0, 1, 2, 3
 KIND_NAMES = ("snapshot", "update", "trade", "clear")
 SIDE_BID, SIDE_ASK, SIDE_NONE = 1, -1, 0
@@ -88,11 +107,19 @@ class Market:
         "_stream": "The Rust stream (see :attr:`stream`).",
         "import_report": "What the importer (or generator) reported: messages read, gaps, "
         "dropped updates, levels, ... (a dict, empty for a market built from columns).",
+        "orders": "The order log of an order-level import (columns of ORDER_COLUMNS, numpy "
+        "arrays of one length), or None.",
     }
 
-    def __init__(self, stream: _core.Stream, import_report: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        stream: _core.Stream,
+        import_report: Mapping[str, Any] | None = None,
+        orders: Mapping[str, np.ndarray] | None = None,
+    ):
         self._stream = stream
         self.import_report: dict[str, Any] = dict(import_report or {})
+        self.orders: dict[str, np.ndarray] | None = dict(orders) if orders is not None else None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Market:
         """The market itself: it is immutable, and its Rust stream cannot be pickled (gymnasium
@@ -139,6 +166,18 @@ class Market:
     def columns(self) -> dict[str, np.ndarray]:
         """The six columns as read-only numpy arrays sharing the stream's memory."""
         return self._stream.columns()
+
+    def order_queues(self, row: int) -> list[tuple[int, int, list[tuple[int, int]]]]:
+        """The resting orders of every level once L2 rows ``[0, row)`` are applied, in queue
+        order: ``[(side, price_ticks, [(order_id, qty_lots), ...]), ...]``, bids best first,
+        then asks best first. Needs the order log (:attr:`orders`); a log imported with
+        ``on_unknown_order="skip"`` knows only the orders it saw added."""
+        if self.orders is None:
+            raise ConfigError(
+                "this market has no order log: import order-level data (databento MBO, "
+                "order-events) to get queue positions"
+            )
+        return _core.order_queues_at(**self.orders, row=int(row))
 
     # -- polars ------------------------------------------------------------------------------
     def to_polars(self) -> pl.DataFrame:
@@ -196,26 +235,25 @@ class Market:
     # -- Parquet -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Writes lobzero's Parquet format: the six columns, instrument and import report in
-        the file's key-value metadata. Written to a temporary file and renamed, so a crash
-        never leaves a half-written file under the final name."""
+        the file's key-value metadata; an order log (:attr:`orders`) goes to
+        ``<name>.orders.parquet`` beside it, named in the metadata. Written to a temporary
+        file and renamed, so a crash never leaves a half-written file under the final name."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         path = Path(path)
         table = pa.table({name: np.asarray(col) for name, col in self.columns().items()})
-        meta = {
+        meta: dict[str, Any] = {
             "format_version": _FORMAT_VERSION,
             "instrument": asdict(self.instrument),
             "import_report": self.import_report,
         }
+        if self.orders is not None:
+            # a second file beside the first: Parquet holds one table per file
+            orders_path = _orders_path(path)
+            _write_parquet(pa.table(dict(self.orders)), orders_path)
+            meta["orders_file"] = orders_path.name
         table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, tmp, compression="zstd")
-            tmp.replace(path)
-        except OSError as e:
-            raise DataIOError(f"{path}: cannot write ({e})") from e
+        _write_parquet(table, path)
         return path
 
     @classmethod
@@ -245,9 +283,12 @@ class Market:
             raise FormatError(f"{path}: unreadable lobzero metadata ({e})") from e
         df = pl.from_arrow(table)
         assert isinstance(df, pl.DataFrame)
-        return cls.from_polars(
+        market = cls.from_polars(
             df, instrument, source=str(path), import_report=meta.get("import_report")
         )
+        if "orders_file" in meta:  # files written before order logs existed have none
+            market.orders = _read_orders(path.with_name(str(meta["orders_file"])))
+        return market
 
     # -- views -------------------------------------------------------------------------------
     def slice_rows(self, start: int, end: int) -> Market:
@@ -270,6 +311,44 @@ class Market:
         one row every ``step_ms`` milliseconds of receive time after the first event.
         """
         return self._stream.sample_book(round(step_ms * 1e6), int(levels))
+
+
+def _orders_path(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".parquet") + ".orders.parquet")
+
+
+def _write_parquet(table: Any, path: Path) -> None:
+    """Writes to a temporary file and renames it, so a crash never leaves a half-written file
+    under the final name."""
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(path)
+    except OSError as e:
+        raise DataIOError(f"{path}: cannot write ({e})") from e
+
+
+def _read_orders(path: Path) -> dict[str, np.ndarray]:
+    """The order log saved beside a market; a missing file or column is an error naming it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError as e:
+        raise DataIOError(f"{path}: no such file (the market's order log)") from e
+    except (pa.ArrowInvalid, OSError) as e:
+        raise FormatError(f"{path}: not a valid parquet file ({e})") from e
+    out: dict[str, np.ndarray] = {}
+    for name, dtype in ORDER_COLUMNS.items():
+        if name not in table.column_names:
+            raise ParseError(f"{path}: missing column {name!r} of the order log")
+        col = table.column(name).to_numpy()
+        out[name] = _to_dtype(col, dtype, name, str(path))
+    return out
 
 
 _INSTRUMENT_FIELDS = ("symbol", "venue", "tick_size", "lot_size")

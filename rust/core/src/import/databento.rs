@@ -46,7 +46,9 @@ pub struct DbnOptions {
 fn dbn_error(location: &str, e: dbn::Error) -> LobzeroError {
     match e {
         dbn::Error::Io { source, context } => {
-            if source.kind() == std::io::ErrorKind::UnexpectedEof {
+            if source.kind() == std::io::ErrorKind::UnexpectedEof
+                || source.to_string().starts_with(TRUNCATED)
+            {
                 LobzeroError::Truncated {
                     location: location.into(),
                     detail: format!("{source} while {context}"),
@@ -72,7 +74,36 @@ fn dbn_error(location: &str, e: dbn::Error) -> LobzeroError {
     }
 }
 
-fn open(path: &Path) -> Result<DynDecoder<'static, std::io::BufReader<std::fs::File>>> {
+/// A reader that counts the bytes it delivers and reports a compressed stream that ends early
+/// as an error: `dbn` reads an early end as the end of the data (right for a live stream, a
+/// silent loss for a file cut short).
+struct Counted<R> {
+    inner: R,
+    bytes: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.bytes.set(self.bytes.get() + n as u64);
+                Ok(n)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(std::io::Error::other(format!("{TRUNCATED}: {e}")))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+const TRUNCATED: &str = "compressed stream ends early";
+
+type Decoder = DynDecoder<'static, std::io::BufReader<Box<dyn std::io::Read>>>;
+
+/// The decoder of a DBN file (zstd or plain) and the count of decoded bytes it has read.
+fn open(path: &Path) -> Result<(Decoder, std::rc::Rc<std::cell::Cell<u64>>)> {
+    use std::io::Read;
     let name = path.display().to_string();
     if path.is_dir() {
         return Err(LobzeroError::Io {
@@ -80,7 +111,67 @@ fn open(path: &Path) -> Result<DynDecoder<'static, std::io::BufReader<std::fs::F
             detail: "is a directory, not a file (pass the files inside it)".into(),
         });
     }
-    DynDecoder::from_file(path, VersionUpgradePolicy::default()).map_err(|e| dbn_error(&name, e))
+    let io = |e: std::io::Error| LobzeroError::Io {
+        location: name.clone(),
+        detail: e.to_string(),
+    };
+    let mut magic = Vec::with_capacity(4);
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(4)
+        .read_to_end(&mut magic)
+        .map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let inner: Box<dyn std::io::Read> = if magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::stream::read::Decoder::new(file).map_err(io)?)
+    } else {
+        Box::new(file)
+    };
+    let bytes = std::rc::Rc::new(std::cell::Cell::new(0));
+    let reader: Box<dyn std::io::Read> = Box::new(Counted {
+        inner,
+        bytes: bytes.clone(),
+    });
+    let dec = DynDecoder::new(
+        reader,
+        dbn::Compression::None,
+        VersionUpgradePolicy::default(),
+    )
+    .map_err(|e| dbn_error(&name, e))?;
+    Ok((dec, bytes))
+}
+
+/// The length of the metadata block of a DBN file (bytes 4..8 after the `DBN` + version
+/// prefix, little endian), read through the same decompression.
+fn header_length(path: &Path) -> Result<u64> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| LobzeroError::Io {
+        location: name.clone(),
+        detail: e.to_string(),
+    };
+    let mut magic = Vec::with_capacity(4);
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(4)
+        .read_to_end(&mut magic)
+        .map_err(io)?;
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut inner: Box<dyn Read> = if magic == [0x28, 0xb5, 0x2f, 0xfd] {
+        Box::new(zstd::stream::read::Decoder::new(file).map_err(io)?)
+    } else {
+        Box::new(file)
+    };
+    let mut head = [0u8; 8];
+    inner
+        .read_exact(&mut head)
+        .map_err(|e| LobzeroError::Truncated {
+            location: name.clone(),
+            detail: format!("no DBN header: {e}"),
+        })?;
+    Ok(u64::from(u32::from_le_bytes([
+        head[4], head[5], head[6], head[7],
+    ])))
 }
 
 /// What a definition file says of one instrument.
@@ -95,7 +186,7 @@ pub struct Definition {
 /// definition file of a session may repeat an instrument as it is updated).
 pub fn read_definitions(path: &Path) -> Result<BTreeMap<u32, Definition>> {
     let name = path.display().to_string();
-    let mut dec = open(path)?;
+    let (mut dec, _) = open(path)?;
     let mut out = BTreeMap::new();
     let mut k = 0u64;
     while let Some(rec) = dec.decode_record_ref().map_err(|e| dbn_error(&name, e))? {
@@ -180,8 +271,10 @@ pub fn import(
         let name = path.display().to_string();
         let file = file_index as u32;
         b.raw.files.push(name.clone());
-        let mut dec = open(path)?;
+        let (mut dec, bytes_read) = open(path)?;
         let meta = dec.metadata().clone();
+        // what the whole records and the header take: the rest is a record cut short
+        let mut whole_bytes = 8 + header_length(path)?;
         let schema = meta.schema;
         if !matches!(schema, Some(Schema::Mbo | Schema::Mbp1 | Schema::Mbp10)) {
             return Err(LobzeroError::Format {
@@ -204,6 +297,7 @@ pub fn import(
             .map_err(|e| dbn_error(&format!("{name} record {}", k + 1), e))?
         {
             k += 1;
+            whole_bytes += rec.header().record_size() as u64;
             let loc = || format!("{name} record {k}");
             let Some((id, ts_event, ts_recv, flags)) = header(&rec) else {
                 report.count_message(&format!("skipped rtype {:#x}", rec.header().rtype));
@@ -282,6 +376,15 @@ pub fn import(
             } else {
                 open_event = Some(at);
             }
+        }
+        if bytes_read.get() != whole_bytes {
+            return Err(LobzeroError::Truncated {
+                location: format!("{name} record {}", k + 1),
+                detail: format!(
+                    "the file ends inside a record ({} bytes after the last whole one)",
+                    bytes_read.get().saturating_sub(whole_bytes)
+                ),
+            });
         }
         if let Some(at) = open_event {
             if let Some(now) = mbp_now.take() {
