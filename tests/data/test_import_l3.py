@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lobzero.data.importers import guess_format, import_market
 from lobzero.data.market import ORDER_ACTIONS, Market
 from lobzero.exceptions import (
@@ -141,19 +140,19 @@ def test_small_log_levels_queues_and_trades(tmp_path: Path) -> None:
 
 
 def test_named_errors(tmp_path: Path) -> None:
-    dup = LOG.splitlines()[:3] + ["1,3,3,100.5,1,created,bid"]
-    with pytest.raises(InvalidValueError, match="log.csv:4: add duplicated add: order id 1"):
+    dup = [*LOG.splitlines()[:3], "1,3,3,100.5,1,created,bid"]
+    with pytest.raises(InvalidValueError, match=r"log\.csv:4: add duplicated add: order id 1"):
         import_market(write(tmp_path, "\n".join(dup) + "\n"), format="order-events")
-    over = LOG.splitlines()[:2] + ["1,3,3,100.5,9,traded,bid"]
+    over = [*LOG.splitlines()[:2], "1,3,3,100.5,9,traded,bid"]
     with pytest.raises(InvalidValueError, match="removes 9 where only 3 rests"):
         import_market(write(tmp_path, "\n".join(over) + "\n"), format="order-events")
-    neg = LOG.splitlines()[:1] + ["1,3,3,100.5,-2,created,bid"]
+    neg = [*LOG.splitlines()[:1], "1,3,3,100.5,-2,created,bid"]
     with pytest.raises(InvalidValueError, match="negative"):
         import_market(write(tmp_path, "\n".join(neg) + "\n"), format="order-events")
-    side = LOG.splitlines()[:1] + ["1,3,3,100.5,2,created,up"]
+    side = [*LOG.splitlines()[:1], "1,3,3,100.5,2,created,up"]
     with pytest.raises(ParseError, match="side"):
         import_market(write(tmp_path, "\n".join(side) + "\n"), format="order-events")
-    cross = LOG.splitlines()[:2] + ["5,3,3,100.0,1,created,ask"]
+    cross = [*LOG.splitlines()[:2], "5,3,3,100.0,1,created,ask"]
     with pytest.raises(CrossedBookError):
         import_market(write(tmp_path, "\n".join(cross) + "\n"), format="order-events")
 

@@ -5,12 +5,12 @@ disagrees with lobzero on a sequence the property generates)."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from lobzero.data.importers import import_market
 from lobzero.exceptions import DataError
 
@@ -114,7 +114,10 @@ def order_sequences(draw: st.DrawFn) -> list[tuple[str, int, int, int, int]]:
 
 
 def write_log(path: Path, rows: list[tuple[str, int, int, int, int]]) -> Path:
-    lines = [f"{oid},{t + 1},{price},{qty},{action},{SIDES[side]}" for t, (action, oid, side, price, qty) in enumerate(rows)]
+    lines = [
+        f"{oid},{t + 1},{price},{qty},{action},{SIDES[side]}"
+        for t, (action, oid, side, price, qty) in enumerate(rows)
+    ]
     path.write_text(HEADER + "\n".join(lines) + "\n")
     return path
 
@@ -144,7 +147,9 @@ def check_against(path: Path, rows: list[tuple[str, int, int, int, int]], ref: R
     assert market.order_queues(n) == ref.fifo()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=order_sequences())
 def test_l2_aggregate_and_fifo_match_the_reference(tmp_path: Path, rows: list) -> None:
     check_against(write_log(tmp_path / "log.csv", rows), rows, Reference())
@@ -154,7 +159,10 @@ def test_l2_aggregate_and_fifo_match_the_reference(tmp_path: Path, rows: list) -
     ("planted", "rows"),
     [
         # a size increase must send order 1 behind order 2
-        ("increase_keeps_priority", [("created", 1, 1, 3, 2), ("created", 2, 1, 3, 2), ("changed", 1, 1, 3, 5)]),
+        (
+            "increase_keeps_priority",
+            [("created", 1, 1, 3, 2), ("created", 2, 1, 3, 2), ("changed", 1, 1, 3, 5)],
+        ),
         # a fill must reduce the level
         ("fill_keeps_level", [("created", 1, -1, 7, 4), ("traded", 1, -1, 7, 1)]),
     ],
@@ -166,20 +174,26 @@ def test_the_property_catches_a_planted_defect(tmp_path: Path, planted: str, row
         check_against(path, rows, Reference(planted))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     rows=order_sequences(),
     cut=st.integers(0, 2000),
-    junk=st.sampled_from(["", ",", "x", "-1", "\x00", "1e9", "changed", "\n", "99999999999999999999999"]),
+    junk=st.sampled_from(
+        ["", ",", "x", "-1", "\x00", "1e9", "changed", "\n", "99999999999999999999999"]
+    ),
 )
-def test_corrupted_logs_raise_only_data_errors(tmp_path: Path, rows: list, cut: int, junk: str) -> None:
+def test_corrupted_logs_raise_only_data_errors(
+    tmp_path: Path, rows: list, cut: int, junk: str
+) -> None:
     """A log with bytes replaced or cut is imported or refused with a DataError subclass,
     never another exception (a bare ValueError or a panic would fail here)."""
     text = write_log(tmp_path / "log.csv", rows).read_text()
     pos = cut % (len(text) + 1)
     bad = tmp_path / "bad.csv"
     bad.write_text(text[:pos] + junk + text[pos + 1 :])
-    try:
-        import_market(bad, format="order-events", time_unit="ns", on_unknown_order="skip", on_cross="hold")
-    except DataError:
-        pass
+    with contextlib.suppress(DataError):
+        import_market(
+            bad, format="order-events", time_unit="ns", on_unknown_order="skip", on_cross="hold"
+        )
