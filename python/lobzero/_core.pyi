@@ -501,4 +501,7 @@ def order_queues_at(
     *,
     source: str = "orders",
 ) -> list[tuple[int, int, list[tuple[int, int]]]]:
-    """The per-level FIFO of resting orders once L2 rows `[0, row)` are applied."""
+    """The per-level FIFO of resting orders once L2 rows `[0, row)` are applied, from the order
+    log's columns: `[(side, price_ticks, [(order_id, qty_lots), ...]), ...]`, bids best first
+    then asks best first.
+    """
