@@ -267,6 +267,7 @@ pub fn import(
     // MBP: the levels last emitted, and those of the venue event in progress
     let mut mbp_prev: [Vec<(i64, i64)>; 2] = [Vec::new(), Vec::new()];
     let mut mbp_now: Option<[Vec<(i64, i64)>; 2]> = None;
+    let mut saw_mbo = false;
     for (file_index, path) in paths.iter().enumerate() {
         let name = path.display().to_string();
         let file = file_index as u32;
@@ -340,6 +341,7 @@ pub fn import(
             }
             b.in_snapshot = snapshot;
             if let Some(m) = rec.get::<MboMsg>() {
+                saw_mbo = true;
                 mbo(&mut b, m, at, &mut report)?;
             } else if let Some(m) = rec.get::<Mbp1Msg>() {
                 report.count_message("mbp-1");
@@ -423,7 +425,9 @@ pub fn import(
     if options.lot_size.is_none() {
         options.lot_size = Some(Decimal::unit(0));
     }
-    b.finish(&options, &symbol, "databento", report)
+    let (imported, log) = b.finish(&options, &symbol, "databento", report)?;
+    // MBP data has no orders: its trade prints are in the stream, the log stays empty
+    Ok((imported, if saw_mbo { log } else { OrderLog::default() }))
 }
 
 fn mbo(b: &mut L3Builder, m: &MboMsg, at: At, report: &mut ImportReport) -> Result<()> {
