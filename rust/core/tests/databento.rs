@@ -19,7 +19,7 @@ const LAST: u8 = dbn::flags::LAST;
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("lobzero-dbn-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    std::fs::create_dir_all(&d).expect("test setup");
     d
 }
 
@@ -32,10 +32,10 @@ fn write<R: DbnEncodable>(path: &Path, schema: Schema, records: &[R]) {
         .stype_out(SType::InstrumentId)
         .symbols(vec!["ESH4".into()])
         .build();
-    let file = std::fs::File::create(path).unwrap();
-    let mut enc = dbn::encode::dbn::Encoder::new(file, &meta).unwrap();
+    let file = std::fs::File::create(path).expect("test setup");
+    let mut enc = dbn::encode::dbn::Encoder::new(file, &meta).expect("test setup");
     for r in records {
-        enc.encode_record(r).unwrap();
+        enc.encode_record(r).expect("test setup");
     }
 }
 
@@ -63,6 +63,7 @@ fn mbp1(ts: u64, action: u8, side: u8, price: i64, size: u32, l: BidAskPair) -> 
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn mbo(
     ts: u64,
     id: u32,
@@ -95,7 +96,7 @@ fn rows(imp: &Imported) -> Vec<(u8, i8, i64, i64)> {
 
 fn quarter() -> ImportOptions {
     ImportOptions {
-        tick_size: Some(Decimal::parse("0.25").unwrap()),
+        tick_size: Some(Decimal::parse("0.25").expect("test setup")),
         ..Default::default()
     }
 }
@@ -137,7 +138,7 @@ fn mbp1_emits_changed_levels_deletes_and_trades() {
             ),
         ],
     );
-    let (imp, log) = import(&[&p], &quarter(), &DbnOptions::default()).unwrap();
+    let (imp, log) = import(&[&p], &quarter(), &DbnOptions::default()).expect("the file imports");
     assert!(log.is_empty(), "MBP has no orders");
     assert_eq!(
         rows(&imp),
@@ -183,12 +184,12 @@ fn mbp10_drops_levels_that_leave_the_window() {
         .symbols(vec!["ESH4".into()])
         .build();
     {
-        let file = std::fs::File::create(&p).unwrap();
-        let mut enc = dbn::encode::dbn::Encoder::with_zstd(file, &meta).unwrap();
-        enc.encode_record(&first).unwrap();
-        enc.encode_record(&second).unwrap();
+        let file = std::fs::File::create(&p).expect("test setup");
+        let mut enc = dbn::encode::dbn::Encoder::with_zstd(file, &meta).expect("test setup");
+        enc.encode_record(&first).expect("test setup");
+        enc.encode_record(&second).expect("test setup");
     }
-    let (imp, _) = import(&[&p], &quarter(), &DbnOptions::default()).unwrap();
+    let (imp, _) = import(&[&p], &quarter(), &DbnOptions::default()).expect("the file imports");
     assert_eq!(
         rows(&imp),
         vec![
@@ -221,7 +222,7 @@ fn mbo_levels_change_only_at_the_end_of_an_event() {
             mbo(3, 7, b'C', b'A', 2, 101 * PX, 1, LAST),
         ],
     );
-    let (imp, log) = import(&[&p], &quarter(), &DbnOptions::default()).unwrap();
+    let (imp, log) = import(&[&p], &quarter(), &DbnOptions::default()).expect("the file imports");
     assert_eq!(
         rows(&imp),
         vec![
@@ -235,7 +236,7 @@ fn mbo_levels_change_only_at_the_end_of_an_event() {
     // the fill is kept, as a trade action; the cancel after it is what reduces the order
     assert_eq!(log.len(), 8);
     assert_eq!(log.l2_row, vec![3, 3, 3, 3, 3, 5, 5, 5]);
-    let queues = log.queues_at(3, "t").unwrap();
+    let queues = log.queues_at(3, "t").expect("test setup");
     assert_eq!(
         queues,
         vec![(1, 400, vec![(3, 5)]), (-1, 404, vec![(2, 2)])]
@@ -269,7 +270,7 @@ fn a_definition_gives_tick_multiplier_and_symbol() {
         definition: Some(def_path),
         ..Default::default()
     };
-    let (imp, _) = import(&[&p], &ImportOptions::default(), &opts).unwrap();
+    let (imp, _) = import(&[&p], &ImportOptions::default(), &opts).expect("the file imports");
     assert_eq!(imp.instrument.tick_size, "0.25");
     assert_eq!(imp.instrument.symbol, "ESH4");
     assert_eq!(imp.report.contract_multiplier.as_deref(), Some("50"));
@@ -288,14 +289,14 @@ fn several_instruments_need_instrument_id() {
             mbo(2, 9, b'A', b'B', 2, 50 * PX, 1, LAST),
         ],
     );
-    let err = import(&[&p], &quarter(), &DbnOptions::default()).unwrap_err();
+    let err = import(&[&p], &quarter(), &DbnOptions::default()).expect_err("the import must fail");
     assert!(matches!(err, LobzeroError::Format { .. }), "{err}");
     assert!(err.to_string().contains("instrument_id 7 and 9"), "{err}");
     let opts = DbnOptions {
         instrument_id: Some(9),
         ..Default::default()
     };
-    let (imp, _) = import(&[&p], &quarter(), &opts).unwrap();
+    let (imp, _) = import(&[&p], &quarter(), &opts).expect("the file imports");
     assert_eq!(rows(&imp), vec![(KIND_UPDATE, 1, 200, 1)]);
     assert_eq!(imp.report.messages["other instruments (filtered out)"], 1);
 }
@@ -312,9 +313,9 @@ fn a_plain_file_cut_inside_a_record_is_truncated() {
             mbo(2, 7, b'A', b'B', 2, 100 * PX, 5, LAST),
         ],
     );
-    let bytes = std::fs::read(&p).unwrap();
-    std::fs::write(&p, &bytes[..bytes.len() - 10]).unwrap();
-    let err = import(&[&p], &quarter(), &DbnOptions::default()).unwrap_err();
+    let bytes = std::fs::read(&p).expect("test setup");
+    std::fs::write(&p, &bytes[..bytes.len() - 10]).expect("test setup");
+    let err = import(&[&p], &quarter(), &DbnOptions::default()).expect_err("the import must fail");
     assert!(matches!(err, LobzeroError::Truncated { .. }), "{err}");
     assert!(err.to_string().contains("record 2"), "{err}");
 }
