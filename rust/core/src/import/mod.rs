@@ -8,6 +8,7 @@
 pub mod binance_csv;
 pub mod binance_stream;
 pub mod databento;
+mod dbn_files;
 pub mod hftbacktest;
 pub mod l3;
 pub mod order_events;
