@@ -88,6 +88,7 @@ pub fn import(
     let mut mbp_prev: [Vec<(i64, i64)>; 2] = [Vec::new(), Vec::new()];
     let mut mbp_now: Option<[Vec<(i64, i64)>; 2]> = None;
     let mut saw_mbo = false;
+    let (mut bad_ts_recv, mut maybe_bad_book) = (0u64, 0u64);
     for (file_index, path) in paths.iter().enumerate() {
         let name = path.display().to_string();
         let file = file_index as u32;
@@ -146,12 +147,8 @@ pub fn import(
                 recv_ts_ns: ts(ts_recv, "ts_recv", loc)?,
             };
             report.lines += 1;
-            if flags.is_bad_ts_recv() {
-                report.count_message("F_BAD_TS_RECV");
-            }
-            if flags.is_maybe_bad_book() {
-                report.count_message("F_MAYBE_BAD_BOOK");
-            }
+            bad_ts_recv += u64::from(flags.is_bad_ts_recv());
+            maybe_bad_book += u64::from(flags.is_maybe_bad_book());
             let snapshot = flags.is_snapshot();
             if snapshot && !b.in_snapshot {
                 report.snapshots += 1;
@@ -217,6 +214,14 @@ pub fn import(
             }
             report.notes.push(format!("{name}: ends inside a venue event (no F_LAST): its updates are emitted at the end of the file"));
             b.end_event(at)?;
+        }
+    }
+    for (name, n) in [
+        ("F_BAD_TS_RECV", bad_ts_recv),
+        ("F_MAYBE_BAD_BOOK", maybe_bad_book),
+    ] {
+        if n > 0 {
+            report.messages.insert(name.into(), n);
         }
     }
     let mut options = options.clone();

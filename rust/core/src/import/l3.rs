@@ -11,8 +11,8 @@ use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
 use crate::event::{KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
 use crate::orders::log::OrderAction;
+use crate::orders::{IdHasher, ACTION_FILL, ACTION_MODIFY, ACTION_NAMES, ACTION_TRADE};
 use crate::orders::{MboBook, OrderLog, OrderRule, ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR};
-use crate::orders::{ACTION_FILL, ACTION_MODIFY, ACTION_NAMES, ACTION_TRADE};
 
 /// What to do with a cancel, modify or fill of an order the import never saw added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -81,6 +81,7 @@ pub struct L3Builder {
     pub actions: [u64; 6],
     /// Emit level rows as snapshot rows (the book is being rebuilt from a snapshot).
     pub in_snapshot: bool,
+    price_cache: std::collections::HashMap<i64, Decimal, std::hash::BuildHasherDefault<IdHasher>>,
 }
 
 /// Where a record is: the file (index into `raw.files`) and its line or record number.
@@ -107,13 +108,31 @@ impl L3Builder {
             crossed_held: 0,
             actions: [0; 6],
             in_snapshot: false,
+            price_cache: Default::default(),
         }
     }
 
     fn decimal(&self, value: i64, scale: u32, what: &str, at: At) -> Result<Decimal> {
+        if scale == 0 && value >= 0 {
+            return Ok(Decimal {
+                mantissa: i128::from(value),
+                scale: 0,
+            });
+        }
         Decimal::new(i128::from(value), scale).map_err(|e| {
             LobzeroError::invalid(self.raw.location(at.file, at.line), format!("{what}: {e}"))
         })
+    }
+
+    /// [`Self::decimal`] of a price, cached: a session revisits a few thousand prices, and
+    /// normalizing a 1e-9 mantissa takes a dozen 128-bit divisions.
+    fn price_decimal(&mut self, value: i64, at: At) -> Result<Decimal> {
+        if let Some(d) = self.price_cache.get(&value) {
+            return Ok(*d);
+        }
+        let d = self.decimal(value, self.price_scale, "price", at)?;
+        self.price_cache.insert(value, d);
+        Ok(d)
     }
 
     fn record(&mut self, action: u8, id: u64, side: i8, price: i64, qty: i64, at: At) {
@@ -238,7 +257,7 @@ impl L3Builder {
         self.book
             .flush(|side, price, total| levels.push((side, price, total)));
         for (side, price, total) in levels {
-            let price = self.decimal(price, self.price_scale, "price", at)?;
+            let price = self.price_decimal(price, at)?;
             let qty = self.decimal(total, self.qty_scale, "level size", at)?;
             self.raw.events.push(RawEvent {
                 ts_ns: at.ts_ns,
@@ -320,18 +339,33 @@ impl L3Builder {
         let imported = std::mem::take(&mut self.raw).finish(options, symbol, venue, report)?;
         let (tick, lot) = imported.instrument.steps()?;
         let mut log = self.log;
+        // integer fast path when the tick and lot are whole numbers of source units
+        let units = |step: Decimal, scale: u32| -> Option<i64> {
+            let pow = 10i128.checked_pow(scale.checked_sub(step.scale)?)?;
+            i64::try_from(step.mantissa.checked_mul(pow)?)
+                .ok()
+                .filter(|&u| u > 0)
+        };
+        let (tick_units, lot_units) = (units(tick, self.price_scale), units(lot, self.qty_scale));
+        let convert = |v: i64,
+                       scale: u32,
+                       step: Decimal,
+                       fast: Option<i64>|
+         -> std::result::Result<i64, String> {
+            match fast {
+                Some(u) if v >= 0 && v % u == 0 => Ok(v / u),
+                _ => Decimal::new(i128::from(v), scale).and_then(|d| d.to_steps(step)),
+            }
+        };
         for i in 0..log.len() {
             let loc = || format!("{source} order action {i}");
             if log.action[i] != ACTION_CLEAR {
-                let price = Decimal::new(i128::from(log.price_ticks[i]), self.price_scale)
-                    .and_then(|p| p.to_steps(tick))
-                    .map_err(|e| LobzeroError::invalid(loc(), format!("order price: {e}")))?;
-                log.price_ticks[i] = price;
+                log.price_ticks[i] =
+                    convert(log.price_ticks[i], self.price_scale, tick, tick_units)
+                        .map_err(|e| LobzeroError::invalid(loc(), format!("order price: {e}")))?;
             }
-            let qty = Decimal::new(i128::from(log.qty_lots[i]), self.qty_scale)
-                .and_then(|q| q.to_steps(lot))
+            log.qty_lots[i] = convert(log.qty_lots[i], self.qty_scale, lot, lot_units)
                 .map_err(|e| LobzeroError::invalid(loc(), format!("order size: {e}")))?;
-            log.qty_lots[i] = qty;
         }
         Ok((imported, log))
     }
