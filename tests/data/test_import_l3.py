@@ -190,3 +190,21 @@ def test_order_log_saves_beside_the_market_and_old_files_load(tmp_path: Path) ->
     assert old.orders is None
     with pytest.raises(ConfigError, match="no order log"):
         old.order_queues(1)
+
+
+def test_order_events_in_parquet(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    table = pacsv.read_csv(write(tmp_path, LOG))
+    pq.write_table(table, tmp_path / "log.parquet")
+    from_csv = import_market(tmp_path / "log.csv", format="order-events")
+    from_parquet = import_market(tmp_path / "log.parquet", format="order-events")
+    for name, col in from_csv.columns().items():
+        np.testing.assert_array_equal(from_parquet.columns()[name], col)
+    assert from_parquet.import_report["files"] == [str(tmp_path / "log.parquet")]
+    bad = table.set_column(4, "volume", pa.array([3, 2, 4, 5, 1, -1]))
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    with pytest.raises(InvalidValueError, match=r"bad\.parquet row 5: size: negative"):
+        import_market(tmp_path / "bad.parquet", format="order-events")

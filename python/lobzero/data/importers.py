@@ -14,7 +14,8 @@ Formats (``format=``):
   ``on_unknown_order`` (``"error"``/``"skip"``), ``on_cross`` (``"error"``/``"hold"``: level
   updates wait while the book of orders is crossed, e.g. in a pre-open auction). Pass a
   snapshot file and the next file of the session in order.
-- ``order-events``: a generic L3 log as CSV (plain, gzip, xz), one row per order action
+- ``order-events``: a generic L3 log as CSV (plain, gzip, xz) or Parquet (pass the format:
+  a ``.parquet`` name guesses lobzero's own), one row per order action
   (created / changed / deleted / traded); column names, ``time_unit`` and ``size_scale`` are
   options (defaults: obAnalytics' Bitstamp logs). A log that starts mid-session needs
   ``on_unknown_order="skip"`` (counted; the report marks the book partial).
@@ -40,6 +41,7 @@ from lobzero import _core
 from lobzero.data.market import Market
 from lobzero.exceptions import (
     ConfigError,
+    DataError,
     DataIOError,
     FormatError,
     ParseError,
@@ -210,6 +212,8 @@ def _order_level(fmt: str) -> Callable[..., Market]:
         for key in ("definition", "size_scale"):
             if options.get(key) is not None:
                 options[key] = str(options[key])
+        if fmt == "order-events" and any(p.name.lower().endswith(".parquet") for p in paths):
+            return _order_events_parquet(paths, core, options)
         try:
             stream, report, orders = core([str(p) for p in paths], **options)
         except TypeError as e:  # an option the format does not have
@@ -217,6 +221,50 @@ def _order_level(fmt: str) -> Callable[..., Market]:
         return Market(stream, json.loads(report), orders)
 
     return importer
+
+
+def _order_events_parquet(
+    paths: list[Path], core: Callable[..., Any], options: dict[str, Any]
+) -> Market:
+    """Order events in Parquet: each file is written as CSV to a temporary folder and read by
+    the CSV importer; errors name the Parquet file and its row (from 0), not the CSV."""
+    import re
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="lobzero-order-events-") as tmp:
+        csvs: dict[str, Path] = {}
+        for k, p in enumerate(paths):
+            if not p.name.lower().endswith(".parquet"):
+                csvs[str(p)] = p
+                continue
+            try:
+                table = pq.read_table(p)
+            except (pa.ArrowInvalid, OSError) as e:
+                raise FormatError(f"{p}: not a valid parquet file ({e})") from e
+            out = Path(tmp) / f"{k}.csv"
+            pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="none"))
+            csvs[str(out)] = p
+        try:
+            stream, report, orders = core([str(c) for c in csvs], **options)
+        except TypeError as e:
+            raise ConfigError(f"format 'order-events': {e}") from None
+        except DataError as e:
+            text = str(e)
+            for csv_name, original in csvs.items():
+                if original.name.lower().endswith(".parquet"):
+                    text = re.sub(
+                        re.escape(csv_name) + r":(\d+)",
+                        lambda m, o=original: f"{o} row {int(m.group(1)) - 2}",
+                        text,
+                    ).replace(csv_name, str(original))
+            raise type(e)(text) from None
+    report_dict = json.loads(report)
+    report_dict["files"] = [str(p) for p in paths]
+    return Market(stream, report_dict, orders)
 
 
 def _parquet(paths: list[Path], **options: Any) -> Market:
