@@ -81,6 +81,8 @@ pub struct L3Builder {
     pub actions: [u64; 6],
     /// Emit level rows as snapshot rows (the book is being rebuilt from a snapshot).
     pub in_snapshot: bool,
+    /// The levels of the last flush (kept to reuse its allocation).
+    flushed: Vec<(i8, i64, i64)>,
     price_cache: std::collections::HashMap<i64, Decimal, std::hash::BuildHasherDefault<IdHasher>>,
 }
 
@@ -108,6 +110,7 @@ impl L3Builder {
             crossed_held: 0,
             actions: [0; 6],
             in_snapshot: false,
+            flushed: Vec::new(),
             price_cache: Default::default(),
         }
     }
@@ -253,10 +256,11 @@ impl L3Builder {
         } else {
             KIND_UPDATE
         };
-        let mut levels: Vec<(i8, i64, i64)> = Vec::new();
+        let mut levels = std::mem::take(&mut self.flushed);
+        levels.clear();
         self.book
             .flush(|side, price, total| levels.push((side, price, total)));
-        for (side, price, total) in levels {
+        for &(side, price, total) in &levels {
             let price = self.price_decimal(price, at)?;
             let qty = self.decimal(total, self.qty_scale, "level size", at)?;
             self.raw.events.push(RawEvent {
@@ -270,6 +274,7 @@ impl L3Builder {
                 line: at.line,
             });
         }
+        self.flushed = levels;
         let row = self.raw.events.len() as u64;
         for r in &mut self.log.l2_row[self.pending_from..] {
             *r = row;
