@@ -293,7 +293,8 @@ class Market:
     # -- views -------------------------------------------------------------------------------
     def slice_rows(self, start: int, end: int) -> Market:
         """Rows ``[start, end)`` as a new market (same instrument). The slice is not
-        re-validated: any contiguous part of a valid stream is valid."""
+        re-validated: any contiguous part of a valid stream is valid. The order log is not
+        carried over (its queues depend on the rows before ``start``)."""
         return Market(self._stream.slice(start, end), self.import_report)
 
     def slice_time(self, start_ns: int | None = None, end_ns: int | None = None) -> Market:
