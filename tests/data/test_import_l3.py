@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from lobzero.data.importers import guess_format, import_market
-from lobzero.data.market import ORDER_ACTIONS, Market
+from lobzero.data.market import Market
+from lobzero.data.order_log import ORDER_ACTIONS
 from lobzero.exceptions import (
     ConfigError,
     CrossedBookError,

@@ -256,11 +256,12 @@ def _order_events_parquet(
             text = str(e)
             for csv_name, original in csvs.items():
                 if original.name.lower().endswith(".parquet"):
-                    text = re.sub(
-                        re.escape(csv_name) + r":(\d+)",
-                        lambda m, o=original: f"{o} row {int(m.group(1)) - 2}",
-                        text,
-                    ).replace(csv_name, str(original))
+
+                    def row(m: re.Match[str], o: Path = original) -> str:
+                        return f"{o} row {int(m.group(1)) - 2}"
+
+                    text = re.sub(re.escape(csv_name) + r":(\d+)", row, text)
+                    text = text.replace(csv_name, str(original))
             raise type(e)(text) from None
     report_dict = json.loads(report)
     report_dict["files"] = [str(p) for p in paths]

@@ -14,7 +14,7 @@ qty_lots       int64    size in lots (levels: the new absolute size, 0 deletes t
 =============  =======  ====================================================================
 
 A market imported from order-level data (``databento`` MBO, ``order-events``) also keeps its
-order log, :attr:`Market.orders` (one row per order action, see :data:`ORDER_COLUMNS`): what
+order log, :attr:`Market.orders` (one row per order action, see :mod:`lobzero.data.order_log`): what
 market-by-order data has and L2 loses, for queue positions. :meth:`Market.order_queues`
 rebuilds the FIFO of resting orders of every level at any row of the L2 stream.
 """
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lobzero import _core
+from lobzero.data.order_log import orders_path, read_orders
 from lobzero.exceptions import (
     ConfigError,
     DataIOError,
@@ -49,20 +50,6 @@ COLUMNS: dict[str, np.dtype[Any]] = {
     "price_ticks": np.dtype(np.int64),
     "qty_lots": np.dtype(np.int64),
 }
-# The order log: order_id; recv_ts_ns; action (ORDER_ACTIONS); side (+1 bid, -1 ask; a clear's
-# side, 0 both; a trade's aggressor, 0 unknown); price_ticks; qty_lots (add: size, modify: new
-# size, cancel / fill: size removed, trade: size); l2_row (in effect once L2 rows [0, l2_row)
-# are applied).
-ORDER_COLUMNS: dict[str, np.dtype[Any]] = {
-    "order_id": np.dtype(np.uint64),
-    "recv_ts_ns": np.dtype(np.int64),
-    "action": np.dtype(np.uint8),
-    "side": np.dtype(np.int8),
-    "price_ticks": np.dtype(np.int64),
-    "qty_lots": np.dtype(np.int64),
-    "l2_row": np.dtype(np.uint64),
-}
-ORDER_ACTIONS = ("add", "cancel", "modify", "fill", "clear", "trade")
 KIND_SNAPSHOT, KIND_UPDATE, KIND_TRADE, KIND_CLEAR = 0, 1, 2, 3
 KIND_NAMES = ("snapshot", "update", "trade", "clear")
 SIDE_BID, SIDE_ASK, SIDE_NONE = 1, -1, 0
@@ -107,7 +94,8 @@ class Market:
         "_stream": "The Rust stream (see :attr:`stream`).",
         "import_report": "What the importer (or generator) reported: messages read, gaps, "
         "dropped updates, levels, ... (a dict, empty for a market built from columns).",
-        "orders": "The order log of an order-level import (columns of ORDER_COLUMNS, numpy "
+        "orders": "The order log of an order-level import (the columns of "
+        "lobzero.data.order_log.ORDER_COLUMNS, numpy "
         "arrays of one length), or None.",
     }
 
@@ -177,7 +165,17 @@ class Market:
                 "this market has no order log: import order-level data (databento MBO, "
                 "order-events) to get queue positions"
             )
-        return _core.order_queues_at(**self.orders, row=int(row))
+        o = self.orders
+        return _core.order_queues_at(
+            o["order_id"],
+            o["recv_ts_ns"],
+            o["action"],
+            o["side"],
+            o["price_ticks"],
+            o["qty_lots"],
+            o["l2_row"],
+            int(row),
+        )
 
     # -- polars ------------------------------------------------------------------------------
     def to_polars(self) -> pl.DataFrame:
@@ -249,9 +247,9 @@ class Market:
         }
         if self.orders is not None:
             # a second file beside the first: Parquet holds one table per file
-            orders_path = _orders_path(path)
-            _write_parquet(pa.table(dict(self.orders)), orders_path)
-            meta["orders_file"] = orders_path.name
+            log_path = orders_path(path)
+            _write_parquet(pa.table(dict(self.orders)), log_path)
+            meta["orders_file"] = log_path.name
         table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
         _write_parquet(table, path)
         return path
@@ -287,7 +285,7 @@ class Market:
             df, instrument, source=str(path), import_report=meta.get("import_report")
         )
         if "orders_file" in meta:  # files written before order logs existed have none
-            market.orders = _read_orders(path.with_name(str(meta["orders_file"])))
+            market.orders = read_orders(path.with_name(str(meta["orders_file"])))
         return market
 
     # -- views -------------------------------------------------------------------------------
@@ -314,10 +312,6 @@ class Market:
         return self._stream.sample_book(round(step_ms * 1e6), int(levels))
 
 
-def _orders_path(path: Path) -> Path:
-    return path.with_name(path.name.removesuffix(".parquet") + ".orders.parquet")
-
-
 def _write_parquet(table: Any, path: Path) -> None:
     """Writes to a temporary file and renames it, so a crash never leaves a half-written file
     under the final name."""
@@ -330,26 +324,6 @@ def _write_parquet(table: Any, path: Path) -> None:
         tmp.replace(path)
     except OSError as e:
         raise DataIOError(f"{path}: cannot write ({e})") from e
-
-
-def _read_orders(path: Path) -> dict[str, np.ndarray]:
-    """The order log saved beside a market; a missing file or column is an error naming it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        table = pq.read_table(path)
-    except FileNotFoundError as e:
-        raise DataIOError(f"{path}: no such file (the market's order log)") from e
-    except (pa.ArrowInvalid, OSError) as e:
-        raise FormatError(f"{path}: not a valid parquet file ({e})") from e
-    out: dict[str, np.ndarray] = {}
-    for name, dtype in ORDER_COLUMNS.items():
-        if name not in table.column_names:
-            raise ParseError(f"{path}: missing column {name!r} of the order log")
-        col = table.column(name).to_numpy()
-        out[name] = _to_dtype(col, dtype, name, str(path))
-    return out
 
 
 _INSTRUMENT_FIELDS = ("symbol", "venue", "tick_size", "lot_size")
