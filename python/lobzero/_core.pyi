@@ -475,3 +475,57 @@ class StochasticMctsBatch:
         """[B, N] float64: `value_sum / visit_count` of each slot (NaN for unused slots)."""
     def outcome_priors(self) -> npt.NDArray[np.float64]:
         """[B, N, C] float64: the chance prior at each chance node (0 elsewhere)."""
+
+def import_databento(
+    paths: list[str | PathLike[str]],
+    *,
+    symbol: str | None = None,
+    venue: str | None = None,
+    tick_size: str | None = None,
+    lot_size: str | None = None,
+    round_qty: bool = False,
+    definition: str | PathLike[str] | None = None,
+    instrument_id: int | None = None,
+    on_unknown_order: str = "error",
+    on_cross: str = "error",
+) -> tuple[Stream, str, dict[str, npt.NDArray[Any]] | None]:
+    """Imports Databento DBN files (MBO, MBP-1, MBP-10) of one session, in order."""
+
+def import_order_events(
+    paths: list[str | PathLike[str]],
+    *,
+    symbol: str | None = None,
+    venue: str | None = None,
+    tick_size: str | None = None,
+    lot_size: str | None = None,
+    round_qty: bool = False,
+    id_column: str = "id",
+    time_column: str = "timestamp",
+    exchange_time_column: str = "exchange.timestamp",
+    side_column: str = "direction",
+    price_column: str = "price",
+    size_column: str = "volume",
+    action_column: str = "action",
+    time_unit: str = "ms",
+    size_scale: str | None = None,
+    on_unknown_order: str = "error",
+    on_cross: str = "error",
+) -> tuple[Stream, str, dict[str, npt.NDArray[Any]] | None]:
+    """Imports order-event CSV files (plain, gzip or xz) of one log, in order."""
+
+def order_queues_at(
+    order_id: npt.NDArray[np.uint64],
+    recv_ts_ns: npt.NDArray[np.int64],
+    action: npt.NDArray[np.uint8],
+    side: npt.NDArray[np.int8],
+    price_ticks: npt.NDArray[np.int64],
+    qty_lots: npt.NDArray[np.int64],
+    l2_row: npt.NDArray[np.uint64],
+    row: int,
+    *,
+    source: str = "orders",
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """The per-level FIFO of resting orders once L2 rows `[0, row)` are applied, from the order
+    log's columns: `[(side, price_ticks, [(order_id, qty_lots), ...]), ...]`, bids best first
+    then asks best first.
+    """

@@ -104,6 +104,11 @@ def _import(inputs: Sequence[Path] | Path, args: argparse.Namespace) -> Any:
     options = {k: v for k, v in options.items() if v is not None}
     if args.round_qty:
         options["round_qty"] = True
+    for item in getattr(args, "opt", None) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--opt {item!r}: expected KEY=VALUE (e.g. --opt on_cross=hold)")
+        options[key.replace("-", "_")] = int(value) if key == "instrument_id" else value
     return import_market(inputs, format=args.format, **options)
 
 
@@ -634,8 +639,15 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
         "--format",
         "-f",
         default=None,
-        help="binance-stream, binance-csv, tardis, lobster, hyperliquid, hftbacktest, parquet "
-        "(default: guessed)",
+        help="binance-stream, binance-csv, tardis, lobster, hyperliquid, databento, "
+        "order-events, hftbacktest, parquet (default: guessed)",
+    )
+    p.add_argument(
+        "--opt",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option of the format, repeatable (e.g. --opt on_cross=hold --opt "
+        "definition=def.dbn.zst --opt size_scale=0.00000001)",
     )
     p.add_argument("--symbol", action=TypedFlag, help="instrument symbol (default: the file's)")
     p.add_argument("--venue", action=TypedFlag, help="venue (default: the file's)")

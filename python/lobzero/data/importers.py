@@ -20,6 +20,18 @@ Formats (``format=``):
 - ``hyperliquid``: Hyperliquid websocket recordings, lines ``<recv_ns> <JSON>`` of ``l2Book``
   full books (the first a snapshot, then only the levels that changed) and ``trades``.
 - ``hftbacktest``: hftbacktest ``.npz`` (or ``.npy``) event arrays (its ``event_dtype``).
+- ``databento``: Databento DBN files (``.dbn``, ``.dbn.zst``) of schema MBO (order by order:
+  the L2 stream is the sum of resting sizes per price, the order log is kept in
+  ``market.orders``), MBP-1 or MBP-10. Options ``definition`` (a definition DBN: tick size,
+  ``contract_multiplier`` in the report), ``instrument_id`` (pick one of several),
+  ``on_unknown_order`` (``"error"``/``"skip"``), ``on_cross`` (``"error"``/``"hold"``: level
+  updates wait while the book of orders is crossed, e.g. in a pre-open auction). Pass a
+  snapshot file and the next file of the session in order.
+- ``order-events``: a generic L3 log as CSV (plain, gzip, xz) or Parquet (pass the format:
+  a ``.parquet`` name guesses lobzero's own), one row per order action
+  (created / changed / deleted / traded); column names, ``time_unit`` and ``size_scale`` are
+  options (defaults: obAnalytics' Bitstamp logs). A log that starts mid-session needs
+  ``on_unknown_order="skip"`` (counted; the report marks the book partial).
 - ``parquet``: lobzero's own format (:meth:`Market.save`).
 
 Files of several instruments give a :class:`~lobzero.data.universe.Universe` (symbol →
@@ -49,6 +61,7 @@ from lobzero.data.market import Market
 from lobzero.data.universe import Universe, is_universe
 from lobzero.exceptions import (
     ConfigError,
+    DataError,
     DataIOError,
     FormatError,
     ParseError,
@@ -64,6 +77,8 @@ FORMATS = (
     "lobster",
     "hyperliquid",
     "hftbacktest",
+    "databento",
+    "order-events",
     "parquet",
 )
 
@@ -234,6 +249,71 @@ def _hftbacktest(paths: list[Path], **options: Any) -> Market:
     return Market(stream, json.loads(report))
 
 
+def _order_level(fmt: str) -> Callable[..., Market]:
+    """An importer of order-level data: the market and its order log (``market.orders``)."""
+    core = _core.import_databento if fmt == "databento" else _core.import_order_events
+
+    def importer(paths: list[Path], **options: Any) -> Market:
+        options.pop("on_gap", None)  # neither format carries sequence gaps lobzero resyncs
+        for key in ("definition", "size_scale"):
+            if options.get(key) is not None:
+                options[key] = str(options[key])
+        if fmt == "order-events" and any(p.name.lower().endswith(".parquet") for p in paths):
+            return _order_events_parquet(paths, core, options)
+        try:
+            stream, report, orders = core([str(p) for p in paths], **options)
+        except TypeError as e:  # an option the format does not have
+            raise ConfigError(f"format {fmt!r}: {e}") from None
+        return Market(stream, json.loads(report), orders)
+
+    return importer
+
+
+def _order_events_parquet(
+    paths: list[Path], core: Callable[..., Any], options: dict[str, Any]
+) -> Market:
+    """Order events in Parquet: each file is written as CSV to a temporary folder and read by
+    the CSV importer; errors name the Parquet file and its row (from 0), not the CSV."""
+    import re
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="lobzero-order-events-") as tmp:
+        csvs: dict[str, Path] = {}
+        for k, p in enumerate(paths):
+            if not p.name.lower().endswith(".parquet"):
+                csvs[str(p)] = p
+                continue
+            try:
+                table = pq.read_table(p)
+            except (pa.ArrowInvalid, OSError) as e:
+                raise FormatError(f"{p}: not a valid parquet file ({e})") from e
+            out = Path(tmp) / f"{k}.csv"
+            pacsv.write_csv(table, out, pacsv.WriteOptions(quoting_style="none"))
+            csvs[str(out)] = p
+        try:
+            stream, report, orders = core([str(c) for c in csvs], **options)
+        except TypeError as e:
+            raise ConfigError(f"format 'order-events': {e}") from None
+        except DataError as e:
+            text = str(e)
+            for csv_name, original in csvs.items():
+                if original.name.lower().endswith(".parquet"):
+
+                    def row(m: re.Match[str], o: Path = original) -> str:
+                        return f"{o} row {int(m.group(1)) - 2}"
+
+                    text = re.sub(re.escape(csv_name) + r":(\d+)", row, text)
+                    text = text.replace(csv_name, str(original))
+            raise type(e)(text) from None
+    report_dict = json.loads(report)
+    report_dict["files"] = [str(p) for p in paths]
+    return Market(stream, report_dict, orders)
+
+
 def _parquet(paths: list[Path], **options: Any) -> Market:
     if options:
         raise ConfigError(f"format 'parquet' takes no options, got {sorted(options)}")
@@ -249,6 +329,8 @@ _IMPORTERS: dict[str, Callable[..., Market]] = {
     "lobster": _text_format("lobster"),
     "hyperliquid": _text_format("hyperliquid"),
     "hftbacktest": _hftbacktest,
+    "databento": _order_level("databento"),
+    "order-events": _order_level("order-events"),
     "parquet": _parquet,
 }
 
@@ -280,15 +362,21 @@ def guess_format(path: PathLike) -> str:
         return "hftbacktest"
     if LOBSTER_NAME.match(p.name):
         return "lobster"
-    if name.endswith(".csv") or name.endswith(".csv.gz"):
-        opener = gzip.open if name.endswith(".gz") else open
+    if name.endswith((".dbn", ".dbn.zst")):
+        return "databento"
+    if name.endswith((".csv", ".csv.gz", ".csv.xz")):
+        import lzma
+
+        opener = gzip.open if name.endswith(".gz") else lzma.open if name.endswith(".xz") else open
         try:
             with opener(p, "rt") as fh:  # type: ignore[operator]
                 header = fh.readline()
-        except OSError as e:
+        except (OSError, lzma.LZMAError, EOFError) as e:
             raise DataIOError(f"{p}: cannot read ({e})") from e
         if header.startswith("exchange,symbol,timestamp,local_timestamp"):
             return "tardis"
+        if "action" in header.strip().split(",") or name.endswith(".xz"):
+            return "order-events"
         return "binance-csv"
     _, _, message = _first_line(p).partition(" ")
     if re.match(r'\s*\{\s*"channel"\s*:', message):
@@ -439,6 +527,10 @@ def _import_one(
     terms = {k: options.pop(k) for k in CONTRACT_OPTIONS if k in options}
     terms = {k: v for k, v in terms.items() if v is not None}
     market = importer(files, **options)
+    definition_multiplier = market.import_report.get("contract_multiplier")
+    if definition_multiplier is not None and "multiplier" not in terms:
+        # a Databento definition file gives the contract's multiplier (ES: 50 USD a point)
+        terms["multiplier"] = definition_multiplier
     if not terms:
         return market
     market = market.with_contract(**terms)

@@ -12,6 +12,11 @@ side           int8     +1 bid / buyer-initiated, -1 ask / seller-initiated, 0 n
 price_ticks    int64    price in ticks of the instrument
 qty_lots       int64    size in lots (levels: the new absolute size, 0 deletes the level)
 =============  =======  ====================================================================
+
+A market imported from order-level data (``databento`` MBO, ``order-events``) also keeps its
+order log, :attr:`Market.orders` (one row per order action, see :mod:`lobzero.data.order_log`): what
+market-by-order data has and L2 loses, for queue positions. :meth:`Market.order_queues`
+rebuilds the FIFO of resting orders of every level at any row of the L2 stream.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lobzero import _core
+from lobzero.data.order_log import orders_path, read_orders
 from lobzero.exceptions import (
     ConfigError,
     DataIOError,
@@ -112,11 +118,20 @@ class Market:
         "_stream": "The Rust stream (see :attr:`stream`).",
         "import_report": "What the importer (or generator) reported: messages read, gaps, "
         "dropped updates, levels, ... (a dict, empty for a market built from columns).",
+        "orders": "The order log of an order-level import (the columns of "
+        "lobzero.data.order_log.ORDER_COLUMNS, numpy "
+        "arrays of one length), or None.",
     }
 
-    def __init__(self, stream: _core.Stream, import_report: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        stream: _core.Stream,
+        import_report: Mapping[str, Any] | None = None,
+        orders: Mapping[str, np.ndarray] | None = None,
+    ):
         self._stream = stream
         self.import_report: dict[str, Any] = dict(import_report or {})
+        self.orders: dict[str, np.ndarray] | None = dict(orders) if orders is not None else None
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Market:
         """The market itself: it is immutable, and its Rust stream cannot be pickled (gymnasium
@@ -167,6 +182,28 @@ class Market:
     def columns(self) -> dict[str, np.ndarray]:
         """The six columns as read-only numpy arrays sharing the stream's memory."""
         return self._stream.columns()
+
+    def order_queues(self, row: int) -> list[tuple[int, int, list[tuple[int, int]]]]:
+        """The resting orders of every level once L2 rows ``[0, row)`` are applied, in queue
+        order: ``[(side, price_ticks, [(order_id, qty_lots), ...]), ...]``, bids best first,
+        then asks best first. Needs the order log (:attr:`orders`); a log imported with
+        ``on_unknown_order="skip"`` knows only the orders it saw added."""
+        if self.orders is None:
+            raise ConfigError(
+                "this market has no order log: import order-level data (databento MBO, "
+                "order-events) to get queue positions"
+            )
+        o = self.orders
+        return _core.order_queues_at(
+            o["order_id"],
+            o["recv_ts_ns"],
+            o["action"],
+            o["side"],
+            o["price_ticks"],
+            o["qty_lots"],
+            o["l2_row"],
+            int(row),
+        )
 
     # -- polars ------------------------------------------------------------------------------
     def to_polars(self) -> pl.DataFrame:
@@ -241,31 +278,30 @@ class Market:
             meta.inverse if inverse is None else _flag("inverse", inverse),
             _decimal_text("multiplier", meta.multiplier if multiplier is None else multiplier),
         )
-        return Market(stream, self.import_report)
+        return Market(stream, self.import_report, self.orders)
 
     # -- Parquet -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
         """Writes lobzero's Parquet format: the six columns, instrument and import report in
-        the file's key-value metadata. Written to a temporary file and renamed, so a crash
-        never leaves a half-written file under the final name."""
+        the file's key-value metadata; an order log (:attr:`orders`) goes to
+        ``<name>.orders.parquet`` beside it, named in the metadata. Written to a temporary
+        file and renamed, so a crash never leaves a half-written file under the final name."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         path = Path(path)
         table = pa.table({name: np.asarray(col) for name, col in self.columns().items()})
-        meta = {
+        meta: dict[str, Any] = {
             "format_version": _FORMAT_VERSION,
             "instrument": asdict(self.instrument),
             "import_report": self.import_report,
         }
+        if self.orders is not None:
+            # a second file beside the first: Parquet holds one table per file
+            log_path = orders_path(path)
+            _write_parquet(pa.table(dict(self.orders)), log_path)
+            meta["orders_file"] = log_path.name
         table = table.replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, tmp, compression="zstd")
-            tmp.replace(path)
-        except OSError as e:
-            raise DataIOError(f"{path}: cannot write ({e})") from e
+        _write_parquet(table, path)
         return path
 
     @classmethod
@@ -296,14 +332,18 @@ class Market:
             raise FormatError(f"{path}: unreadable lobzero metadata ({e})") from e
         df = pl.from_arrow(table)
         assert isinstance(df, pl.DataFrame)
-        return cls.from_polars(
+        market = cls.from_polars(
             df, instrument, source=str(path), import_report=meta.get("import_report")
         )
+        if "orders_file" in meta:  # files written before order logs existed have none
+            market.orders = read_orders(path.with_name(str(meta["orders_file"])))
+        return market
 
     # -- views -------------------------------------------------------------------------------
     def slice_rows(self, start: int, end: int) -> Market:
         """Rows ``[start, end)`` as a new market (same instrument). The slice is not
-        re-validated: any contiguous part of a valid stream is valid."""
+        re-validated: any contiguous part of a valid stream is valid. The order log is not
+        carried over (its queues depend on the rows before ``start``)."""
         return Market(self._stream.slice(start, end), self.import_report)
 
     def slice_time(self, start_ns: int | None = None, end_ns: int | None = None) -> Market:
@@ -339,6 +379,21 @@ class Market:
 
 #: the most memory :meth:`Market.sample_book` may allocate, bytes
 MAX_SAMPLE_BYTES = 4 * 2**30
+
+
+def _write_parquet(table: Any, path: Path) -> None:
+    """Writes to a temporary file and renames it, so a crash never leaves a half-written file
+    under the final name."""
+    import pyarrow.parquet as pq
+
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, tmp, compression="zstd")
+        tmp.replace(path)
+    except OSError as e:
+        raise DataIOError(f"{path}: cannot write ({e})") from e
+
 
 _INSTRUMENT_FIELDS = ("symbol", "venue", "tick_size", "lot_size")
 #: optional contract terms, with the linear defaults of :class:`Instrument`

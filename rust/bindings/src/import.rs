@@ -6,8 +6,12 @@ use lobzero_core::import::{
     binance_csv, binance_stream, hftbacktest, hyperliquid, lobster, tardis, GapPolicy,
     ImportOptions, Imported, MismatchPolicy,
 };
-use numpy::PyReadonlyArray1;
+use lobzero_core::import::{databento, order_events};
+use lobzero_core::orders::log::LevelQueue;
+use lobzero_core::orders::OrderLog;
+use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
 
 #[allow(clippy::too_many_arguments)]
@@ -124,4 +128,131 @@ pub fn import_hftbacktest(
         .detach(|| hftbacktest::import(&cols, &sources, &opts))
         .py()?;
     finish(imported)
+}
+
+/// The order log as numpy columns (`order_id` u64, `recv_ts_ns` i64, `action` u8, `side` i8,
+/// `price_ticks` i64, `qty_lots` i64, `l2_row` u64); `None` when empty (MBP data).
+fn order_columns(py: Python<'_>, log: OrderLog) -> PyResult<Option<Py<PyDict>>> {
+    if log.is_empty() {
+        return Ok(None);
+    }
+    let d = PyDict::new(py);
+    d.set_item("order_id", PyArray1::from_vec(py, log.order_id))?;
+    d.set_item("recv_ts_ns", PyArray1::from_vec(py, log.recv_ts_ns))?;
+    d.set_item("action", PyArray1::from_vec(py, log.action))?;
+    d.set_item("side", PyArray1::from_vec(py, log.side))?;
+    d.set_item("price_ticks", PyArray1::from_vec(py, log.price_ticks))?;
+    d.set_item("qty_lots", PyArray1::from_vec(py, log.qty_lots))?;
+    d.set_item("l2_row", PyArray1::from_vec(py, log.l2_row))?;
+    Ok(Some(d.unbind()))
+}
+
+type L3Result = (Stream, String, Option<Py<PyDict>>);
+
+/// Imports Databento DBN files (MBO, MBP-1, MBP-10) of one session, in order.
+#[pyfunction]
+#[pyo3(signature = (paths, *, symbol=None, venue=None, tick_size=None, lot_size=None, round_qty=false, definition=None, instrument_id=None, on_unknown_order="error", on_cross="error"))]
+#[allow(clippy::too_many_arguments)]
+pub fn import_databento(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    symbol: Option<String>,
+    venue: Option<String>,
+    tick_size: Option<&str>,
+    lot_size: Option<&str>,
+    round_qty: bool,
+    definition: Option<PathBuf>,
+    instrument_id: Option<u32>,
+    on_unknown_order: &str,
+    on_cross: &str,
+) -> PyResult<L3Result> {
+    let opts = options(symbol, venue, tick_size, lot_size, "error", round_qty)?;
+    let dbn_opts = databento::DbnOptions {
+        definition,
+        instrument_id,
+        on_unknown_order: on_unknown_order.parse().py()?,
+        on_cross: on_cross.parse().py()?,
+    };
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let (imported, log) = py
+        .detach(|| databento::import(&refs, &opts, &dbn_opts))
+        .py()?;
+    let (stream, report) = finish(imported)?;
+    Ok((stream, report, order_columns(py, log)?))
+}
+
+/// Imports order-event CSV files (plain, gzip or xz) of one log, in order.
+#[pyfunction]
+#[pyo3(signature = (paths, *, symbol=None, venue=None, tick_size=None, lot_size=None, round_qty=false, id_column="id", time_column="timestamp", exchange_time_column="exchange.timestamp", side_column="direction", price_column="price", size_column="volume", action_column="action", time_unit="ms", size_scale=None, on_unknown_order="error", on_cross="error"))]
+#[allow(clippy::too_many_arguments)]
+pub fn import_order_events(
+    py: Python<'_>,
+    paths: Vec<PathBuf>,
+    symbol: Option<String>,
+    venue: Option<String>,
+    tick_size: Option<&str>,
+    lot_size: Option<&str>,
+    round_qty: bool,
+    id_column: &str,
+    time_column: &str,
+    exchange_time_column: &str,
+    side_column: &str,
+    price_column: &str,
+    size_column: &str,
+    action_column: &str,
+    time_unit: &str,
+    size_scale: Option<&str>,
+    on_unknown_order: &str,
+    on_cross: &str,
+) -> PyResult<L3Result> {
+    let opts = options(symbol, venue, tick_size, lot_size, "error", round_qty)?;
+    let oe = order_events::OrderEventsOptions {
+        id_column: id_column.into(),
+        time_column: time_column.into(),
+        exchange_time_column: exchange_time_column.into(),
+        side_column: side_column.into(),
+        price_column: price_column.into(),
+        size_column: size_column.into(),
+        action_column: action_column.into(),
+        ns_per_time_unit: order_events::time_unit(time_unit).py()?,
+        size_scale: size_scale
+            .map(|s| parse_decimal("size_scale", s))
+            .transpose()?,
+        on_unknown_order: on_unknown_order.parse().py()?,
+        on_cross: on_cross.parse().py()?,
+    };
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let (imported, log) = py.detach(|| order_events::import(&refs, &opts, &oe)).py()?;
+    let (stream, report) = finish(imported)?;
+    Ok((stream, report, order_columns(py, log)?))
+}
+
+/// The per-level FIFO of resting orders once L2 rows `[0, row)` are applied, from the order
+/// log's columns: `[(side, price_ticks, [(order_id, qty_lots), ...]), ...]`, bids best first
+/// then asks best first.
+#[pyfunction]
+#[pyo3(signature = (order_id, recv_ts_ns, action, side, price_ticks, qty_lots, l2_row, row, *, source="orders"))]
+#[allow(clippy::too_many_arguments)]
+pub fn order_queues_at(
+    py: Python<'_>,
+    order_id: PyReadonlyArray1<'_, u64>,
+    recv_ts_ns: PyReadonlyArray1<'_, i64>,
+    action: PyReadonlyArray1<'_, u8>,
+    side: PyReadonlyArray1<'_, i8>,
+    price_ticks: PyReadonlyArray1<'_, i64>,
+    qty_lots: PyReadonlyArray1<'_, i64>,
+    l2_row: PyReadonlyArray1<'_, u64>,
+    row: u64,
+    source: &str,
+) -> PyResult<Vec<LevelQueue>> {
+    let log = OrderLog {
+        order_id: order_id.as_array().to_vec(),
+        recv_ts_ns: recv_ts_ns.as_array().to_vec(),
+        action: action.as_array().to_vec(),
+        side: side.as_array().to_vec(),
+        price_ticks: price_ticks.as_array().to_vec(),
+        qty_lots: qty_lots.as_array().to_vec(),
+        l2_row: l2_row.as_array().to_vec(),
+    };
+    py.detach(|| log.queues_at(row, source)).py()
 }

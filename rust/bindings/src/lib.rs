@@ -20,6 +20,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(import::import_files, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_market, m)?)?;
     m.add_function(wrap_pyfunction!(import::import_hftbacktest, m)?)?;
+    m.add_function(wrap_pyfunction!(import::import_databento, m)?)?;
+    m.add_function(wrap_pyfunction!(import::import_order_events, m)?)?;
+    m.add_function(wrap_pyfunction!(import::order_queues_at, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

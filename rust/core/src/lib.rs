@@ -12,6 +12,7 @@ pub mod exec;
 pub mod features;
 pub mod import;
 pub mod mcts;
+pub mod orders;
 pub mod pool;
 pub mod prefetch;
 pub mod replay;

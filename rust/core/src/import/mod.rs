@@ -8,11 +8,15 @@
 pub mod binance_compat;
 pub mod binance_csv;
 pub mod binance_stream;
+pub mod databento;
+mod dbn_files;
 pub mod hftbacktest;
 pub mod hyperliquid;
 pub mod levels;
 pub mod lobster;
 pub mod recv_clock;
+pub mod l3;
+pub mod order_events;
 pub mod tardis;
 pub mod text;
 
@@ -125,6 +129,33 @@ pub struct ImportReport {
     /// The unit the receive times were written in ("ns", "us", "ms"), detected from their
     /// magnitude, for formats that allow several; `None` where the format fixes it.
     pub recv_time_unit: Option<String>,
+    /// Order-level imports: actions kept, by name (add, cancel, modify, fill, clear, trade).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub order_actions: BTreeMap<String, u64>,
+    /// Cancels, modifies and fills of orders never added, skipped (`on_unknown_order="skip"`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown_orders: u64,
+    /// The book holds only the orders the import saw: orders resting before the log began are
+    /// missing until a snapshot (`unknown_orders` counts the actions that showed it).
+    #[serde(skip_serializing_if = "is_false")]
+    pub book_partial: bool,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub resting_orders_at_end: u64,
+    /// Venue events after which the book of orders was crossed, level updates held
+    /// (`on_cross="hold"`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub crossed_events_held: u64,
+    /// Contract multiplier from a definition file (decimal string), for the instrument.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract_multiplier: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl ImportReport {

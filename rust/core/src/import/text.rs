@@ -44,6 +44,26 @@ pub fn open(path: &Path) -> Result<Box<dyn BufRead>> {
         });
     }
     let file = File::open(path).map_err(io)?;
+    if magic.starts_with(&[0xfd, b'7', b'z', b'X']) {
+        // xz has no streaming reader in pure Rust: decompress whole (order logs are small)
+        let mut out = Vec::new();
+        lzma_rs::xz_decompress(&mut BufReader::new(file), &mut out).map_err(|e| match e {
+            lzma_rs::error::Error::IoError(ref io)
+                if io.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                LobzeroError::Truncated {
+                    location: location.clone(),
+                    detail: format!("xz stream ends early: {e}"),
+                }
+            }
+            other => LobzeroError::Format {
+                location: location.clone(),
+                format: "xz".into(),
+                detail: other.to_string(),
+            },
+        })?;
+        return Ok(Box::new(std::io::Cursor::new(out)));
+    }
     if magic.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,

@@ -1,0 +1,110 @@
+//! Times the `databento` MBO import in Rust alone (no Python): decode + book of orders + L2
+//! stream + order log, on the CME ES snapshot and session files in ../shared/data, `ROUNDS`
+//! imports (median, min, max in records/s), then the decode alone and the book alone (records
+//! decoded once into memory). For profiling (`perf record`); `benchmarks/import_speed.py`
+//! times the whole call from Python.
+//!
+//!     cargo run --release -p lobzero-core --example mbo_import_timing [ROUNDS] [DATA_DIR]
+//!
+//! With `ONLY_IMPORT=1` in the environment it times the whole import only.
+
+use dbn::decode::{DecodeRecordRef, DynDecoder};
+use dbn::{MboMsg, VersionUpgradePolicy};
+use lobzero_core::import::databento::{import, DbnOptions};
+use lobzero_core::import::l3::CrossPolicy;
+use lobzero_core::import::ImportOptions;
+use lobzero_core::orders::MboBook;
+use lobzero_core::Decimal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+fn spread(mut v: Vec<f64>) -> String {
+    v.sort_by(f64::total_cmp);
+    format!(
+        "{:.2} M rec/s ({:.2} .. {:.2})",
+        v[v.len() / 2] / 1e6,
+        v[0] / 1e6,
+        v[v.len() - 1] / 1e6
+    )
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let rounds: usize = args.next().map_or(Ok(10), |a| a.parse())?;
+    let dir = PathBuf::from(args.next().unwrap_or_else(|| "../shared/data".into()))
+        .join("databento-cme-es");
+    let files = [
+        dir.join("esh4-glbx-mdp3-20231224.mbo.dbn.zst"),
+        dir.join("esh4-glbx-mdp3-20231225.mbo.dbn.zst"),
+    ];
+    let paths: Vec<&std::path::Path> = files.iter().map(PathBuf::as_path).collect();
+    let options = ImportOptions {
+        tick_size: Some(Decimal::parse("0.25")?),
+        ..Default::default()
+    };
+    let dbn_options = DbnOptions {
+        on_cross: CrossPolicy::Hold,
+        ..Default::default()
+    };
+    let mut records: Vec<MboMsg> = Vec::new();
+    for f in &files {
+        let mut d = DynDecoder::from_file(f, VersionUpgradePolicy::default())?;
+        while let Some(r) = d.decode_record_ref()? {
+            if let Some(m) = r.get::<MboMsg>() {
+                records.push(m.clone());
+            }
+        }
+    }
+    let n = records.len() as f64;
+    let (mut whole, mut decode, mut book) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let (imported, _log) = import(&paths, &options, &dbn_options)?;
+        whole.push(imported.report.lines as f64 / t.elapsed().as_secs_f64());
+        if std::env::var_os("ONLY_IMPORT").is_some() {
+            continue;
+        }
+        let t = Instant::now();
+        let mut count = 0usize;
+        for f in &files {
+            let mut d = DynDecoder::from_file(f, VersionUpgradePolicy::default())?;
+            while d.decode_record_ref()?.is_some() {
+                count += 1;
+            }
+        }
+        decode.push(count as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let mut b = MboBook::default();
+        let mut rows = 0usize;
+        for m in &records {
+            if m.flags.is_snapshot() && m.action as u8 == b'A' && b.order(m.order_id).is_some() {
+                b.clear(0); // the second file's snapshot replaces the book
+            }
+            let side = if m.side as u8 == b'B' { 1 } else { -1 };
+            let q = i64::from(m.size);
+            let _ = match m.action as u8 {
+                b'A' => b.add(m.order_id, side, m.price, q).map(|_| ()),
+                b'C' => b.reduce(m.order_id, q).map(|_| ()),
+                b'M' => b.modify(m.order_id, side, m.price, q).map(|_| ()),
+                _ => Ok(()),
+            };
+            if m.flags.is_last() {
+                b.flush(|_, _, _| rows += 1);
+            }
+        }
+        book.push(n / t.elapsed().as_secs_f64());
+    }
+    println!(
+        "whole import (decode, book, L2 stream, order log, validation): {}",
+        spread(whole)
+    );
+    println!(
+        "decode alone (dbn, zstd):                                     {}",
+        spread(decode)
+    );
+    println!(
+        "book of orders alone (records in memory):                     {}",
+        spread(book)
+    );
+    Ok(())
+}
