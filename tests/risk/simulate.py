@@ -88,7 +88,9 @@ def targets(n: int, size: float = 2.0) -> st.SearchStrategy:
 def only_reduces(trace: Trace) -> str | None:
     """Every guard only shrinks a target or holds the position: the allowed target is
     between the intended one and flat, or between the held position and the intended one."""
-    for t, (want, got, held) in enumerate(zip(trace.intended, trace.allowed, trace.held, strict=True)):
+    for t, (want, got, held) in enumerate(
+        zip(trace.intended, trace.allowed, trace.held, strict=True)
+    ):
         towards_flat = min(0.0, want) - 1e-12 <= got <= max(0.0, want) + 1e-12
         towards_held = min(held, want) - 1e-12 <= got <= max(held, want) + 1e-12
         if not (towards_flat or towards_held):

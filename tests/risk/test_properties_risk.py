@@ -30,9 +30,7 @@ from lobzero.risk import (
 
 from tests.risk.simulate import Trace, one, only_reduces, price_paths, simulate, targets
 
-SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EPS = 1e-9
 #: cash of the breaker's and kill switch's account: positions of up to 8 at a mark near 100
 #: are two times levered, so drawdowns reach their bounds in about half of the examples
@@ -118,8 +116,11 @@ def test_the_limits_property_catches_caps_on_longs_only() -> None:
     stack = planted(RiskConfig(limits=config), LongsOnlyLimits(config))
     traces = simulate(stack, {"S": np.full(4, 100.0)}, {"S": np.array([2.0, -2.0, 0.5, -0.5])})
     assert "max_position" in (limits_violation(traces, config) or "")
-    honest = simulate(RiskStack(RiskConfig(limits=config)), {"S": np.full(4, 100.0)},
-                      {"S": np.array([2.0, -2.0, 0.5, -0.5])})
+    honest = simulate(
+        RiskStack(RiskConfig(limits=config)),
+        {"S": np.full(4, 100.0)},
+        {"S": np.array([2.0, -2.0, 0.5, -0.5])},
+    )
     assert limits_violation(honest, config) is None
 
 
@@ -151,9 +152,10 @@ def test_the_breaker_bounds_the_drawdown(data: st.DataObject, bound: float) -> N
     assert breaker_violation(trace, bound) is None
     assert only_reduces(trace) is None
     halted = [t for t, ev in enumerate(trace.events) if any("tripped" in e.reason for e in ev)]
-    if halted:  # flat from the trip on, halted for good
-        assert np.all(trace.allowed[halted[0]:] == 0.0)
-        assert stack.breaker_state == "halted" and len(halted) == 1
+    if halted:  # flat from the trip on, halted for good once a decision saw the flat position
+        assert np.all(trace.allowed[halted[0] :] == 0.0) and len(halted) == 1
+        last = halted[0] == len(marks) - 1 and trace.held[-1] != 0
+        assert stack.breaker_state == ("reducing" if last else "halted")
 
 
 class EveryOtherDecision(CircuitBreaker):
@@ -281,7 +283,9 @@ def pyramid_violation(trace: Trace, c: PyramidingConfig) -> str | None:
 def test_pyramiding_never_exceeds_its_multiple_of_the_initial_size(
     data: st.DataObject, fraction: float, multiple: float, step: float
 ) -> None:
-    config = PyramidingConfig(initial_fraction=fraction, max_multiple=multiple, add_after_return=step)
+    config = PyramidingConfig(
+        initial_fraction=fraction, max_multiple=multiple, add_after_return=step
+    )
     marks = data.draw(price_paths(min_size=10, max_size=60, move=0.02))
     # intents mostly on one side, larger than the initial size, so adds are asked for
     intents = data.draw(targets(len(marks), size=10.0))
@@ -388,7 +392,9 @@ def sizing_violation(trace: Trace, c: SizingConfig) -> str | None:
 def test_sizing_keeps_the_risk_budget(
     data: st.DataObject, method: str, budget: float, window: int
 ) -> None:
-    config = SizingConfig(method=method, risk_fraction=budget, kelly_fraction=budget * 50, window=window)  # type: ignore[arg-type]
+    config = SizingConfig(
+        method=method, risk_fraction=budget, kelly_fraction=budget * 50, window=window
+    )  # type: ignore[arg-type]
     marks = data.draw(price_paths(min_size=10, max_size=50, move=0.03))
     intents = data.draw(targets(len(marks), size=8.0))
     trace = one(RiskStack(RiskConfig(sizing=config)), marks, intents)
@@ -401,4 +407,6 @@ def test_the_sizing_property_catches_a_too_short_window() -> None:
     intents = np.full(len(marks), 8.0)
     defect = planted(RiskConfig(sizing=config), Sizing(SizingConfig("volatility", 0.001, 0.5, 2)))
     assert sizing_violation(one(defect, marks, intents), config) is not None
-    assert sizing_violation(one(RiskStack(RiskConfig(sizing=config)), marks, intents), config) is None
+    assert (
+        sizing_violation(one(RiskStack(RiskConfig(sizing=config)), marks, intents), config) is None
+    )

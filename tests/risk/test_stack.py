@@ -103,8 +103,11 @@ def test_every_guard_together_only_reduces_and_respects_the_limit() -> None:
     intents = np.round(rng.uniform(-3, 3, 300))
     trace = simulate(RiskStack(EVERY_GUARD), {"S": marks}, {"S": intents})["S"]
     assert np.all(np.abs(trace.allowed) <= 1.0)
-    assert np.all((np.sign(trace.allowed) == np.sign(trace.intended)) | (trace.allowed == 0)
-                  | (trace.allowed == trace.held))
+    assert np.all(
+        (np.sign(trace.allowed) == np.sign(trace.intended))
+        | (trace.allowed == 0)
+        | (trace.allowed == trace.held)
+    )
     assert sum(bool(e) for e in trace.events) > 10
 
 

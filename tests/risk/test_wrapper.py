@@ -64,7 +64,9 @@ def test_without_guards_the_wrapper_changes_nothing(market: lobzero.Market, mode
 
 @pytest.mark.parametrize("mode", MODES)
 def test_the_position_limit_holds_in_every_action_mode(market: lobzero.Market, mode: str) -> None:
-    env = LimitsWrapper(TradingEnv(market, CONFIG, action_mode=mode), LimitsConfig(max_position=0.05))
+    env = LimitsWrapper(
+        TradingEnv(market, CONFIG, action_mode=mode), LimitsConfig(max_position=0.05)
+    )
     infos = play(env, 120)
     positions = np.array([i["position"] for i in infos])
     assert np.abs(positions).max() <= 0.05 + 1e-12
@@ -120,6 +122,7 @@ def test_the_codec_never_goes_past_the_allowed_target(market: lobzero.Market) ->
             action = codec.action_for(allowed, position, intended)
             sent = codec.target_of(action, position)
             low, high = min(0.0, allowed), max(0.0, allowed)
+
             def outside(x: float, low: float = low, high: float = high) -> float:
                 return max(low - x, x - high, 0.0)
 

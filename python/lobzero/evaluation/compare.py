@@ -400,7 +400,9 @@ def _run_one(
         return [run]
     t0 = time.perf_counter()
     guarded = [RiskWrapper(env, risk) for env in envs]
-    episodes = run_episodes(agent, guarded, [seed] * len(envs), test_starts, on_step=on_step("test"))
+    episodes = run_episodes(
+        agent, guarded, [seed] * len(envs), test_starts, on_step=on_step("test")
+    )
     with_risk = dataclasses.replace(
         run,
         agent=name + RISK_SUFFIX,

@@ -50,7 +50,7 @@ class RiskGuard(ABC):
     def apply(self, ctx: Context, target: float) -> tuple[float, str | None]:
         """The allowed target and, when it differs from ``target``, why."""
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # noqa: B027 (a stateless guard has nothing to forget)
         """Forgets everything seen (state as new)."""
 
 
@@ -123,6 +123,7 @@ class CircuitBreaker(RiskGuard):
         self.peak = None
 
     def drawdown(self, equity: float) -> float:
+        """``equity``'s drawdown from the peak (a fraction; 0 before any peak)."""
         if self.peak is None or self.peak <= 0:
             return 0.0
         return 1.0 - equity / self.peak
@@ -200,7 +201,6 @@ class TrailingStop(RiskGuard):
             return 0.0, why
         return target, None
 
-
     def _best(self, symbol: str, mark: float, side: float) -> float:
         """The best mark in the position's favour since its entry, ``mark`` included."""
         return max(self.best[symbol] * side, mark * side) * side
@@ -265,7 +265,7 @@ class Pyramiding(RiskGuard):
             self.initial[sym] = abs(position)
             self.reference[sym] = mark
         want = _sign(target)
-        if want == 0 or abs(target) <= abs(position) and want == side:
+        if want == 0 or (abs(target) <= abs(position) and want == side):
             return target, None  # flat, or reducing: always allowed
         fraction = self.config.initial_fraction
         if want != side:  # opening (from flat or the other side): the initial size
@@ -303,13 +303,16 @@ class Limits(RiskGuard):
             caps.append((c.max_notional / mark, f"max_notional {c.max_notional:g}"))
         if c.max_total_position is not None:
             used = sum(ctx.portfolio.exposure(s) for s in others)
-            caps.append((c.max_total_position - used, f"max_total_position {c.max_total_position:g}"))
-        if c.max_total_notional is not None:
-            used = sum(
-                ctx.portfolio.exposure(s) * ctx.portfolio.states[s].mark for s in others
-            )
             caps.append(
-                ((c.max_total_notional - used) / mark, f"max_total_notional {c.max_total_notional:g}")
+                (c.max_total_position - used, f"max_total_position {c.max_total_position:g}")
+            )
+        if c.max_total_notional is not None:
+            used = sum(ctx.portfolio.exposure(s) * ctx.portfolio.states[s].mark for s in others)
+            caps.append(
+                (
+                    (c.max_total_notional - used) / mark,
+                    f"max_total_notional {c.max_total_notional:g}",
+                )
             )
         return min(caps, default=None)
 

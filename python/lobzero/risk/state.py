@@ -57,6 +57,7 @@ class RiskEvent:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
+        """The event as plain values (for ``info`` and JSON)."""
         return asdict(self)
 
 
@@ -71,6 +72,7 @@ class Decision:
 
     @property
     def changed(self) -> bool:
+        """Whether a guard intervened."""
         return bool(self.events)
 
 
@@ -81,6 +83,7 @@ class MarkHistory:
         self.marks: deque[float] = deque(maxlen=max(2, length))
 
     def push(self, mark: float) -> None:
+        """Appends the mark of a new decision."""
         self.marks.append(float(mark))
 
     def last(self, n: int) -> np.ndarray:
@@ -117,6 +120,7 @@ class Portfolio:
         return max(held, abs(self.targets.get(symbol, 0.0)))
 
     def all_flat(self) -> bool:
+        """Whether every symbol seen holds no position."""
         return all(s.position == 0.0 for s in self.states.values())
 
 

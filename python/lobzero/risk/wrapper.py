@@ -8,7 +8,8 @@ one of the mode that comes closest to it without going past it: never further fr
 than the allowed target nor on the other side of it ("target": a level of
 {-1, -0.5, 0, 0.5, 1} x max position; "continuous": whole lots, rounded towards flat;
 "side": the one of sell / hold / buy that best approaches it, so a flatten takes
-|position| / side_unit decisions).
+|position| / side_unit decisions, and a position that is no multiple of side_unit, after a
+partial fill, cannot be flattened exactly in this mode).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, SupportsFloat
 import gymnasium as gym
 import numpy as np
 
+from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.risk.config import (
@@ -115,6 +117,7 @@ class RiskWrapper(gym.Wrapper[np.ndarray, Any, np.ndarray, Any]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Resets the environment and the guards (a new account)."""
         obs, info = self.env.reset(seed=seed, options=options)
         self.stack.reset()
         self.interventions = 0
@@ -122,6 +125,7 @@ class RiskWrapper(gym.Wrapper[np.ndarray, Any, np.ndarray, Any]):
         return obs, {**info, "risk_events": [], "breaker": self.stack.breaker_state}
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Steps with the action the guards allow in place of ``action``."""
         if self._info is None:
             raise ConfigError("RiskWrapper.step before reset")
         state = GuardState.from_info(self._info)
@@ -147,21 +151,26 @@ class RiskWrapper(gym.Wrapper[np.ndarray, Any, np.ndarray, Any]):
     # the TradingEnv API the episode runner reads (gymnasium 1 wrappers do not forward it)
     @property
     def config(self) -> EnvConfig:
+        """The wrapped environment's configuration."""
         return self.env.unwrapped.config  # type: ignore[attr-defined,no-any-return]
 
     @property
-    def market(self) -> Any:
-        return self.env.unwrapped.market  # type: ignore[attr-defined]
+    def market(self) -> Market:
+        """The wrapped environment's market."""
+        return self.env.unwrapped.market  # type: ignore[attr-defined,no-any-return]
 
     @property
     def feature_names(self) -> list[str]:
+        """The wrapped environment's frame layout."""
         return self.env.unwrapped.feature_names  # type: ignore[attr-defined,no-any-return]
 
     @property
     def traded_notional(self) -> float:
+        """Quote notional traded in the episode so far."""
         return float(self.env.unwrapped.traded_notional)  # type: ignore[attr-defined]
 
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
+        """The wrapped environment's round trips (see :meth:`lobzero.TradingEnv.round_trips`)."""
         return self.env.unwrapped.round_trips()  # type: ignore[attr-defined,no-any-return]
 
 
