@@ -132,3 +132,9 @@ def test_risk_config_round_trips_through_toml(tmp_path: Path) -> None:
     loaded = RiskConfig.load(partial.save(tmp_path / "limits.toml"))
     assert loaded == partial and loaded.enabled == ["limits"]
     assert RiskStack(tmp_path / "limits.toml").config == partial
+
+
+def test_the_example_risk_file_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "configs" / "risk.toml"
+    config = RiskConfig.load(example)
+    assert config.enabled == ["kill_switch", "circuit_breaker", "trailing_stop", "limits"]
