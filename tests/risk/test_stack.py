@@ -138,3 +138,18 @@ def test_the_example_risk_file_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "configs" / "risk.toml"
     config = RiskConfig.load(example)
     assert config.enabled == ["kill_switch", "circuit_breaker", "trailing_stop", "limits"]
+
+
+def test_the_kill_switch_window_counts_rounds_of_all_symbols() -> None:
+    """A decision of the portfolio is one round of every symbol: with two symbols a window of
+    two decisions spans four calls, and the loss is the portfolio's (the sum of equities)."""
+    stack = RiskStack(RiskConfig(kill_switch=KillSwitchConfig(max_loss=0.05, window=2)))
+    rounds = [(1000.0, 1000.0), (990.0, 1000.0), (990.0, 970.0)]  # 2 %, then 2 % more
+    for a, b in rounds:
+        assert stack.decide("A", GuardState(1.0, a, 100.0), 1.0).target == 1.0
+        assert stack.decide("B", GuardState(1.0, b, 100.0), 1.0).target == 1.0
+    switch = stack.guard("kill_switch")
+    assert switch is not None and switch.loss() == pytest.approx(0.02)  # type: ignore[attr-defined]
+    # one more round: 1870, 6 % below the portfolio's 1990 of two rounds before
+    assert stack.decide("A", GuardState(1.0, 900.0, 100.0), 1.0).target == 0.0
+    assert stack.decide("B", GuardState(1.0, 970.0, 100.0), 1.0).target == 0.0 and stack.killed

@@ -557,9 +557,9 @@ def compare(
                     budget_steps=budget_steps,
                     checkpoints=4 if n in MUZERO_VARIANTS else _sb3_checkpoints(config, n),
                     validation_episodes=config.validation_episodes,
-                    test_episodes=len(
-                        episode_starts(s.test, config.env, config.test_episodes or None)
-                    ),
+                    # with risk guards, each test episode is played twice
+                    test_episodes=(1 + (risk is not None))
+                    * len(episode_starts(s.test, config.env, config.test_episodes or None)),
                     episode_steps=config.env.episode_steps,
                     budget_seconds=config.budget_seconds,
                 )
