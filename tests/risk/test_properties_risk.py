@@ -410,3 +410,51 @@ def test_the_sizing_property_catches_a_too_short_window() -> None:
     assert (
         sizing_violation(one(RiskStack(RiskConfig(sizing=config)), marks, intents), config) is None
     )
+
+
+# --- all together -------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(data=st.data(), max_position=st.floats(0.1, 5.0), bound=st.floats(0.01, 0.3))
+def test_the_composed_stack_keeps_every_cap(
+    data: st.DataObject, max_position: float, bound: float
+) -> None:
+    """Every guard at once: the limit and the breaker's bound still hold, whatever the
+    other guards do, and the stack only ever reduces (planted below: a sizing that scales
+    up, run after the limits)."""
+    config = RiskConfig(
+        kill_switch=KillSwitchConfig(max_loss=0.5, window=10),
+        circuit_breaker=CircuitBreakerConfig(max_drawdown=bound),
+        trailing_stop=TrailingStopConfig(atr_multiple=2.0, arm_atr=0.5, atr_window=5),
+        sizing=SizingConfig(method="volatility", risk_fraction=0.01, window=5),
+        pyramiding=PyramidingConfig(initial_fraction=0.5, max_multiple=3.0, add_after_return=0.0),
+        limits=LimitsConfig(max_position=max_position),
+    )
+    marks = data.draw(price_paths(min_size=10, max_size=60, move=0.04))
+    intents = data.draw(targets(len(marks), size=8.0))
+    trace = one(RiskStack(config), marks, intents, cash=LEVERED)
+    assert composed_violation(trace, max_position, bound) is None
+
+
+def composed_violation(trace: Trace, max_position: float, bound: float) -> str | None:
+    """The limit, the breaker's bound and only-reducing, together."""
+    if np.abs(trace.allowed).max() > max_position * (1 + EPS):
+        return f"position {np.abs(trace.allowed).max()} > {max_position}"
+    return breaker_violation(trace, bound) or only_reduces(trace)
+
+
+class ScalesUp(Sizing):
+    """Planted defect: a sizing that doubles a target (volatility targeting that levers up)."""
+
+    def apply(self, ctx, target):  # type: ignore[no-untyped-def]
+        return 2.0 * target, "planted" if target else None
+
+
+def test_the_composed_property_catches_a_guard_that_scales_up_after_the_limits() -> None:
+    config = RiskConfig(limits=LimitsConfig(max_position=1.0))
+    stack = RiskStack(config)
+    stack.guards = [*stack.guards, ScalesUp(SizingConfig())]
+    marks, intents = np.full(5, 100.0), np.full(5, 1.0)
+    assert composed_violation(one(stack, marks, intents), 1.0, 0.1) is not None
+    assert composed_violation(one(RiskStack(config), marks, intents), 1.0, 0.1) is None
