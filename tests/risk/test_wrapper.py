@@ -147,3 +147,13 @@ def test_trailing_stop_and_pyramiding_report_in_info(market: lobzero.Market) -> 
             break
     assert guards == {"trailing_stop", "pyramiding"}
     assert env.round_trips() and env.traded_notional > 0 and env.feature_names
+
+
+def test_a_bad_action_is_refused_even_when_a_guard_would_replace_it(
+    market: lobzero.Market,
+) -> None:
+    env = LimitsWrapper(TradingEnv(market, CONFIG), LimitsConfig(max_position=0.05))
+    env.reset(seed=0)
+    for bad in (-1, 5):
+        with pytest.raises(lobzero.InvalidValueError, match="not a target action"):
+            env.step(bad)

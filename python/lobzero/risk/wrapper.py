@@ -23,7 +23,7 @@ import numpy as np
 
 from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
-from lobzero.exceptions import ConfigError
+from lobzero.exceptions import ConfigError, InvalidValueError
 from lobzero.risk.config import (
     CircuitBreakerConfig,
     KillSwitchConfig,
@@ -59,6 +59,11 @@ class ActionCodec:
             x = float(np.clip(np.asarray(action, np.float64).reshape(-1)[0], -1.0, 1.0))
             return round(x * self.max_lots) * self.lot
         a = int(np.asarray(action).reshape(-1)[0])
+        count = len(TARGET_FRACTIONS) if self.mode == "target" else 3
+        if not 0 <= a < count:  # the core's own message, before a guard could replace it
+            raise InvalidValueError(
+                f"action: {a} is not a {self.mode} action: need 0 <= action < {count}"
+            )
         if self.mode == "target":
             return round(TARGET_FRACTIONS[a] * self.max_lots) * self.lot
         delta = (-self.side_lots, 0, self.side_lots)[a]
