@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lobzero import data, envs, evaluation, mcts
+from lobzero import data, envs, evaluation, mcts, risk
 from lobzero._core import __version__
 from lobzero.agents import Agent, load_agent
 from lobzero.data import (
@@ -63,6 +63,7 @@ from lobzero.exceptions import (
     TruncatedFileError,
 )
 from lobzero.mcts import MctsBatch, StochasticMctsBatch
+from lobzero.risk import RiskConfig, RiskStack, RiskWrapper
 
 if TYPE_CHECKING:
     from lobzero import muzero
@@ -99,6 +100,9 @@ __all__ = [
     "Market",
     "MctsBatch",
     "ParseError",
+    "RiskConfig",
+    "RiskStack",
+    "RiskWrapper",
     "SequenceGapError",
     "StochasticMctsBatch",
     "SynthConfig",
@@ -115,6 +119,7 @@ __all__ = [
     "load_agent",
     "mcts",
     "muzero",
+    "risk",
     "signal_market",
     "synth_market",
 ]

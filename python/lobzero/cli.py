@@ -423,6 +423,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from lobzero.evaluation.compare import compare
 
     config = compare_config(args)
+    risk = None
+    if args.risk is not None:
+        from lobzero.risk import RiskConfig
+
+        risk = RiskConfig.load(args.risk)
     market = _load_market(args, universe=True)
     result = compare(
         market,
@@ -432,6 +437,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         Path(args.out),
         config=config,
         progress=True,
+        risk=risk,
     )
     print_compare(result, market, config, args.seeds)
     return 0
@@ -866,6 +872,13 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
         help="training env steps per agent, seed and fold",
     )
     _add_out(p, "runs/compare", "report folder")
+    p.add_argument(
+        "--risk",
+        metavar="TOML",
+        type=Path,
+        default=None,
+        help="RiskConfig file: also test every agent through these risk guards (rows agent+risk)",
+    )
     _add_configs(p, "CompareConfig ([env], [walkforward], [ppo], [sac], [muzero])")
     _add_market(p, 1800.0, 0)
     groups = {

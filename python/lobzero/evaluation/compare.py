@@ -23,12 +23,18 @@ per symbol (``CompareResult.by_symbol``) and pooled over the symbols' test episo
 (``summary``, with bootstrap groups per symbol × fold × seed), on which the verdicts and
 targets are judged.
 
+With a :class:`~lobzero.risk.RiskConfig` (``compare(..., risk=...)``, ``compare --risk
+risk.toml``), every agent is also tested through the guards (:class:`~lobzero.risk.RiskWrapper`):
+the same trained agent, checkpoint and test episodes, reported as the agent ``"<name>+risk"``
+right after it.
+
 Every section of the configuration (``[muzero]`` included) is parsed and validated before any
 agent trains: a typo in one agent's table does not cost the others' training.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -59,6 +65,10 @@ from lobzero.evaluation.walkforward import (
     walk_forward_splits,
 )
 from lobzero.exceptions import ConfigError
+from lobzero.risk import RiskConfig, RiskWrapper
+
+#: the suffix of an agent tested through the risk guards
+RISK_SUFFIX = "+risk"
 
 #: MuZero agents: the ``[muzero]`` settings with these changed (the default MuZero is Gumbel
 #: MuZero; "muzero_puct" is the pseudocode's PUCT search with its 50 simulations;
@@ -148,6 +158,9 @@ class AgentRun:
     #: MuZero agents: what the model predicts along the first test episode against what
     #: happened (a :class:`lobzero.muzero.diagnostics.ModelCheck`)
     model_check: Any = None
+    #: tested through the risk guards: the decisions at which a guard changed the action,
+    #: summed over the test episodes (0 without guards)
+    risk_interventions: int = 0
 
 
 @dataclass
@@ -159,7 +172,8 @@ class CompareResult:
     market's mid price, receive times (ns) [P] and prices [P], for the report's timeline (a
     universe's first symbol). On a universe, ``symbols`` lists its symbols, ``summary`` and
     ``ci`` are pooled over them and ``by_symbol[symbol][agent]`` / ``by_symbol_ci`` hold each
-    symbol's own (empty on one market)."""
+    symbol's own (empty on one market). ``risk``: the guards the ``"<agent>+risk"`` agents
+    were tested through (None: none)."""
 
     agents: list[str]
     splits: list[Split]
@@ -177,6 +191,7 @@ class CompareResult:
     symbols: list[str] = field(default_factory=list)
     by_symbol: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     by_symbol_ci: dict[str, dict[str, dict[str, ConfidenceInterval]]] = field(default_factory=dict)
+    risk: RiskConfig | None = None
 
 
 def parse_agents(agents: Sequence[str] | str) -> list[str]:
@@ -305,7 +320,10 @@ def _run_one(
     out: Path,
     tracker: CompareProgress | None = None,
     symbol: str | None = None,
-) -> AgentRun:
+    risk: RiskConfig | None = None,
+) -> list[AgentRun]:
+    """The run of one agent, seed, fold (and symbol); with ``risk``, then the same agent's
+    test through the guards."""
     base = config.env.replace(seed=seed)
     cache: dict[tuple[str, TimeRange], list[TradingEnv]] = {}
 
@@ -378,7 +396,23 @@ def _run_one(
         assert trace is not None and isinstance(agent, MuZeroAgent)
         run.model_check = check_model(agent, *trace)
     run.test_seconds = time.perf_counter() - t0
-    return run
+    if risk is None:
+        return [run]
+    t0 = time.perf_counter()
+    guarded = [RiskWrapper(env, risk) for env in envs]
+    episodes = run_episodes(
+        agent, guarded, [seed] * len(envs), test_starts, on_step=on_step("test")
+    )
+    with_risk = dataclasses.replace(
+        run,
+        agent=name + RISK_SUFFIX,
+        episodes=episodes,
+        validation=[],  # the training (and its plots) is the agent's own row's
+        model_check=None,
+        test_seconds=time.perf_counter() - t0,
+        risk_interventions=sum(env.interventions for env in guarded),
+    )
+    return [run, with_risk]
 
 
 def _sb3_checkpoints(config: CompareConfig, name: str) -> int:
@@ -466,6 +500,7 @@ def compare(
     config: CompareConfig | None = None,
     progress: bool = False,
     report: bool = True,
+    risk: RiskConfig | None = None,
 ) -> CompareResult:
     """Runs the protocol of the module docstring for every agent and seed, and (``report``)
     writes ``metrics.csv``, ``metrics.json``, equity and drawdown PNGs and ``index.html`` into
@@ -476,7 +511,8 @@ def compare(
     from :data:`AGENTS` (list or comma-separated); ``seeds``: seeds, or a count (seeds
     0..n-1); ``budget_steps``: environment steps of training per learned agent, seed, fold
     (and symbol). ``progress``: print the plan with an estimated time, then bars (or plain
-    lines) on stderr (:mod:`lobzero.evaluation.compare_progress`).
+    lines) on stderr (:mod:`lobzero.evaluation.compare_progress`). ``risk``: also test every
+    agent through these guards, as the agent ``"<name>+risk"`` (see the module docstring).
     """
     config = config or CompareConfig()
     names = parse_agents(agents)
@@ -506,6 +542,8 @@ def compare(
             r.env_config(config.env)
     out = Path(out)
     jobs = [(n, s, k, sym) for n in names for s in splits for k in seed_list for sym in markets]
+    if risk is not None and not isinstance(risk, RiskConfig):
+        raise ConfigError(f"risk must be a RiskConfig, got {risk!r}")
     runs: dict[str, list[AgentRun]] = {n: [] for n in names}
     tracker = None
     if progress:
@@ -519,9 +557,9 @@ def compare(
                     budget_steps=budget_steps,
                     checkpoints=4 if n in MUZERO_VARIANTS else _sb3_checkpoints(config, n),
                     validation_episodes=config.validation_episodes,
-                    test_episodes=len(
-                        episode_starts(s.test, config.env, config.test_episodes or None)
-                    ),
+                    # with risk guards, each test episode is played twice
+                    test_episodes=(1 + (risk is not None))
+                    * len(episode_starts(s.test, config.env, config.test_episodes or None)),
                     episode_steps=config.env.episode_steps,
                     budget_seconds=config.budget_seconds,
                 )
@@ -535,11 +573,11 @@ def compare(
         for index, (name, split, seed, symbol) in enumerate(jobs):
             if tracker is not None:
                 tracker.start(index)
-            runs[name].append(
-                _run_one(
-                    name, markets[symbol], split, seed, budget_steps, config, out, tracker, symbol
-                )
+            played = _run_one(
+                name, markets[symbol], split, seed, budget_steps, config, out, tracker, symbol, risk
             )
+            for run in played:
+                runs.setdefault(run.agent, []).append(run)
             completed += 1
             if tracker is not None:
                 tracker.end_job()
@@ -547,6 +585,8 @@ def compare(
         if tracker is not None:
             tracker.finish(completed)
     test_seconds = float(sum(s.test.seconds for s in splits))
+    # each agent's guarded test right after it
+    names = [n for name in names for n in (name, name + RISK_SUFFIX) if n in runs]
     summary, ci = {}, {}
     for name in names:
         summary[name], ci[name] = summarize(
@@ -583,6 +623,7 @@ def compare(
         symbols=symbols,
         by_symbol=by_symbol,
         by_symbol_ci=by_symbol_ci,
+        risk=risk,
     )
     if report:
         from lobzero.evaluation.compare_report import write_compare_report

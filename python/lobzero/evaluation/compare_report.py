@@ -246,6 +246,11 @@ and win rate over all round trips) with {conf} bootstrap intervals (seeds resamp
 episodes). Sharpe (ann.) is annualised, Sharpe/ep scaled to one episode; fills are executed
 orders, round trips the closed ones; n/a: undefined (no round trip for profit factor and win
 rate).</p>"""
+    if result.risk is not None:
+        guards = ", ".join(result.risk.enabled) or "none"
+        intro += f"""<p>Rows <i>agent</i>+risk: the same agent (the same checkpoint, the same test
+episodes) played through the risk guards ({e(guards)}; their settings under Settings), which
+change its actions before they reach the market.</p>"""
     return page(
         result,
         files,
@@ -286,6 +291,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
         **({"pooled_over": result.symbols} if result.symbols else {}),
         "budget_steps": result.budget_steps,
         "config": result.config.to_dict(),
+        "risk": None if result.risk is None else result.risk.to_dict(),
         "splits": [s.to_dict() for s in result.splits],
         "agents": {
             a: {
@@ -302,6 +308,7 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
                         "train_seconds": r.train_seconds,
                         "train_env_steps": r.train_env_steps,
                         "test_seconds": r.test_seconds,
+                        "risk_interventions": r.risk_interventions,
                         "model_check": None if r.model_check is None else r.model_check.to_dict(),
                         "episodes": [
                             {"start_ns": ep.start_ns, "end_ns": ep.end_ns, **ep.metrics.to_dict()}

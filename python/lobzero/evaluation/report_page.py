@@ -186,10 +186,18 @@ def _settings(result: CompareResult) -> str:
         ["training steps per learned agent, seed and fold", f"{result.budget_steps:,}"],
         ["lobzero", __version__],
     ]
+    risk = getattr(result, "risk", None)
+    guards = ""
+    if risk is not None:
+        guards = (
+            "<p>The risk guards of the +risk rows, as a <code>compare --risk</code> file reads "
+            f"them:</p><pre>{html.escape(tomli_w.dumps(_without_none(risk.to_dict())))}</pre>"
+        )
     return (
         _table(["", "this run"], run, css_class="kv")
         + "<p>Every other setting, as a <code>compare --config</code> file reads it:</p>"
         + f"<pre>{html.escape(text)}</pre>"
+        + guards
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, SupportsFloat
 
 import numpy as np
 
@@ -22,6 +22,28 @@ from lobzero.evaluation.metrics import Metrics, compute_metrics
 
 class Agent(Protocol):
     def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
+
+
+class EpisodeEnv(Protocol):
+    """What an episode is played in: a :class:`~lobzero.TradingEnv`, or one behind the risk
+    guards (:class:`lobzero.risk.RiskWrapper`, which offers the same API)."""
+
+    @property
+    def config(self) -> EnvConfig: ...
+
+    @property
+    def market(self) -> Market: ...
+
+    @property
+    def traded_notional(self) -> float: ...
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]: ...
+
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]: ...
+
+    def round_trips(self) -> list[tuple[int, int, int, int, float, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -65,7 +87,7 @@ class EpisodeResult:
 
 
 def run_episode(
-    agent: Agent, env: TradingEnv, seed: int, start_ns: int | None = None
+    agent: Agent, env: EpisodeEnv, seed: int, start_ns: int | None = None
 ) -> EpisodeResult:
     """Plays one episode and measures it: the start is drawn from ``seed`` in the environment's
     start range, or fixed at ``start_ns`` (receive time, ns) when given."""
@@ -74,7 +96,7 @@ def run_episode(
 
 def run_episodes(
     agent: Agent,
-    envs: Sequence[TradingEnv],
+    envs: Sequence[EpisodeEnv],
     seeds: Sequence[int],
     starts_ns: Sequence[int | None] | None = None,
     record: bool = False,
@@ -146,7 +168,7 @@ def _keep_step(step: tuple[list[int], list[float], list[float]], info: dict[str,
 
 
 def _measure(
-    env: TradingEnv,
+    env: EpisodeEnv,
     equity: list[float],
     positions: list[float],
     info: dict[str, Any],
