@@ -2,8 +2,9 @@
 range neither of them trained on, its Sharpe ratio is at least ``ratio`` times the champion's
 (for a negative champion Sharpe: at least the champion's plus ``ratio - 1`` times its
 magnitude, so "5 % better" never admits a worse one), at least ``sharpe_floor``, and its
-train - validation Sharpe gap is at most ``max_gap`` (a challenger that fits its training range
-far better than it validates has overfit)."""
+train - validation Sharpe gap is at most ``max_gap`` times its train Sharpe's magnitude (a
+challenger that fits its training range far better than it validates has overfit; relative,
+because annualized Sharpe ratios of sub-second decisions run into the thousands)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ class GateConfig(TomlConfig):
     ratio: float = 1.05
     #: ... and >= this floor
     sharpe_floor: float = 0.0
-    #: ... and its train Sharpe minus its validation Sharpe <= this bound
-    max_gap: float = 1.0
+    #: ... and its train Sharpe minus its validation Sharpe <= max_gap x |train Sharpe|
+    max_gap: float = 0.5
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.ratio) and self.ratio >= 1.0):
@@ -59,8 +60,10 @@ def gate(
     if chall < c.sharpe_floor:
         return GateDecision(False, f"validation Sharpe {chall:.3f} < floor {c.sharpe_floor:g}")
     gap = train - chall
-    if gap > c.max_gap:
-        return GateDecision(False, f"train - validation gap {gap:.3f} > {c.max_gap:g}")
+    if gap > c.max_gap * abs(train):
+        return GateDecision(
+            False, f"train - validation gap {gap:.3f} > {c.max_gap:g} x train Sharpe {train:.3f}"
+        )
     return GateDecision(
         True, f"validation Sharpe {chall:.3f} vs champion {champ:.3f}, gap {gap:.3f}"
     )
