@@ -909,7 +909,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "robustness": ("an agent's metrics under adversarial injection", _build_robustness),
     "compare": ("train, select and test agents on one walk-forward split", _build_compare),
     "demo": ("the quick tour that `make demo` runs", _build_demo),
-    "paper": ("paper trading on a replay feed: paper | paper report | paper rollback", _build_paper),
+    "paper": (
+        "paper trading on a replay feed: paper | paper report | paper rollback",
+        _build_paper,
+    ),
 }
 
 

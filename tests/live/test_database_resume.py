@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from lobzero.baselines.rules import make_rule_agent
 from lobzero.exceptions import ConfigError
 from lobzero.live import SCHEMA_VERSION, PaperBroker, ReplayDatabase
@@ -93,7 +92,11 @@ def test_a_crashed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> No
 
 def test_resuming_on_another_environment_is_refused(tmp_path: Path) -> None:
     mkts, cfg = markets(10.0), config()
-    run_loop(tmp_path / "p.sqlite", mkts, cfg, )
+    run_loop(
+        tmp_path / "p.sqlite",
+        mkts,
+        cfg,
+    )
     with pytest.raises(ConfigError, match="another environment"):
         run_loop(tmp_path / "p.sqlite", mkts, cfg.replace(env=cfg.env.replace(latency_ms=5.0)))
 

@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 
 import pytest
-
 from lobzero.baselines.rules import make_rule_agent
 from lobzero.data.synth import signal_market
 from lobzero.envs import EnvConfig

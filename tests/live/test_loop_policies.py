@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import numpy as np
-
 from lobzero.baselines.rules import make_rule_agent
 from lobzero.live import IntendedAction, PaperBroker, ReplayDatabase, ReplayFeed
 
@@ -66,7 +66,9 @@ def test_over_budget_decisions_hold_or_repeat_the_last_action(tmp_path: Path, mo
                 assert r["action"] == r["intended_action"]
 
 
-def test_the_risk_seam_sees_every_intended_action_and_its_answer_is_executed(tmp_path: Path) -> None:
+def test_the_risk_seam_sees_every_intended_action_and_its_answer_is_executed(
+    tmp_path: Path,
+) -> None:
     seen: list[IntendedAction] = []
 
     def flat_only(intent: IntendedAction) -> int:
@@ -107,7 +109,7 @@ def test_the_replay_feed_delivers_every_event_once_in_order() -> None:
     full = asyncio.run(collect(None))
     for symbol, spans in full.items():
         assert spans[0][0] == 0 and spans[-1][1] == len(mkts[symbol])
-        assert all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
     # resuming after a receive time skips the events at or before it
     middle = int(mkts["AAA"].columns()["recv_ts_ns"][1000])
     resumed = asyncio.run(collect(middle))

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from lobzero.cli import main
 from lobzero.data.synth import synth_market
 from lobzero.live.cli_paper import parse_duration, parse_speed

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from lobzero.baselines.rules import make_rule_agent
 from lobzero.envs import TradingEnv
 from lobzero.evaluation.robustness import run_episodes

@@ -94,7 +94,9 @@ class PaperBroker:
         return next(iter(self.envs.values())).feature_names
 
     def open(self, symbol: str, start_ns: int) -> tuple[np.ndarray, dict[str, Any]]:
-        obs, info = self.envs[symbol].reset(seed=self.env_config.seed, options={"start_ns": start_ns})
+        obs, info = self.envs[symbol].reset(
+            seed=self.env_config.seed, options={"start_ns": start_ns}
+        )
         self._position_lots[symbol] = 0
         return obs, info
 
@@ -102,7 +104,9 @@ class PaperBroker:
         obs, reward, terminated, truncated, info = self.envs[symbol].step(action)
         lot = self.markets[symbol].instrument.lot
         self._position_lots[symbol] = round(float(info["position"]) / lot)
-        return Execution(obs, float(reward), bool(terminated or truncated), info, list(info["fills"]))
+        return Execution(
+            obs, float(reward), bool(terminated or truncated), info, list(info["fills"])
+        )
 
     def hold_action(self, symbol: str) -> Any:
         position, max_lots = self._position_lots.get(symbol, 0), self._max_lots[symbol]

@@ -229,7 +229,7 @@ def _report(args: argparse.Namespace) -> int:
     rows = []
     for symbol, s in summary["symbols"].items():
         if not s["decisions"]:
-            rows.append((symbol, "0", "", "", "", "", "", "", ""))
+            rows.append((symbol, "0", *[""] * 8))
             continue
         lat = s["latency_ms"]
         rows.append((
@@ -240,8 +240,18 @@ def _report(args: argparse.Namespace) -> int:
         ))  # fmt: skip
     print_table(
         console,
-        ("symbol", "decisions", "fills", "equity", "PnL", "fees", "position",
-         "latency p50/p99/max ms", "over budget", "models"),  # fmt: skip
+        (
+            "symbol",
+            "decisions",
+            "fills",
+            "equity",
+            "PnL",
+            "fees",
+            "position",
+            "latency p50/p99/max ms",
+            "over budget",
+            "models",
+        ),
         rows,
         title=f"paper run {args.db} (schema {summary['schema_version']})",
     )

@@ -172,7 +172,14 @@ class ReplayDatabase:
         return obs, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), nxt
 
     def count(self, table: str) -> int:
-        if table not in ("feed_health", "decisions", "fills", "transitions", "models", "promotions"):
+        if table not in (
+            "feed_health",
+            "decisions",
+            "fills",
+            "transitions",
+            "models",
+            "promotions",
+        ):
             raise ConfigError(f"no table {table!r} in the replay database")
         return int(self.connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 

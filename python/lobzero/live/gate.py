@@ -55,7 +55,9 @@ def gate(
         needed = champ + (c.ratio - 1.0) * abs(champ)
         if chall < needed:
             return GateDecision(
-                False, f"validation Sharpe {chall:.3f} < {needed:.3f} ({c.ratio:g} x champion {champ:.3f})"
+                False,
+                f"validation Sharpe {chall:.3f} < {needed:.3f} "
+                f"({c.ratio:g} x champion {champ:.3f})",
             )
     if chall < c.sharpe_floor:
         return GateDecision(False, f"validation Sharpe {chall:.3f} < floor {c.sharpe_floor:g}")

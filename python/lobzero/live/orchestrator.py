@@ -65,7 +65,9 @@ class PaperConfig(TomlConfig):
 
     def __post_init__(self) -> None:
         if not self.decision_budget_ms > 0:
-            raise ConfigError(f"PaperConfig.decision_budget_ms must be > 0, got {self.decision_budget_ms}")
+            raise ConfigError(
+                f"PaperConfig.decision_budget_ms must be > 0, got {self.decision_budget_ms}"
+            )
         if self.commit_every < 1:
             raise ConfigError(f"PaperConfig.commit_every must be >= 1, got {self.commit_every}")
         if self.duration_s is not None and not self.duration_s > 0:
@@ -255,7 +257,11 @@ class PaperLoop:
     def flush(self) -> None:
         """Commits the buffered rows (and the feed's health events) in one transaction."""
         health = [
-            ("feed_health", ("symbol", "ts_ns", "kind", "detail"), (h.symbol, h.ts_ns, h.kind, h.detail))
+            (
+                "feed_health",
+                ("symbol", "ts_ns", "kind", "detail"),
+                (h.symbol, h.ts_ns, h.kind, h.detail),
+            )
             for h in self.feed.health_events()
         ]
         rows, self._rows = self._rows + health, []
@@ -292,7 +298,9 @@ class PaperLoop:
             feed.start_ns = resume_ns  # type: ignore[attr-defined]
         await feed.connect()
         start = int(self.db.meta()["start_ns"])
-        stop = None if self.config.duration_s is None else start + round(self.config.duration_s * 1e9)
+        stop = (
+            None if self.config.duration_s is None else start + round(self.config.duration_s * 1e9)
+        )
         async for batch in feed:
             clock = int(getattr(feed, "clock_ns", batch.last_ns))
             if stop is not None:
@@ -307,4 +315,3 @@ class PaperLoop:
         self.flush()
         if self.on_update is not None:
             self.on_update(self)
-

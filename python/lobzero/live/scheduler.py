@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ class DailySchedule:
     first run is the first ``at`` after the clock's first tick; a clock that jumps over several
     days runs the job once, then waits for the next ``at``."""
 
-    def __init__(self, at: str, job: Callable[[int, Any], None]) -> None:
+    def __init__(self, at: str, job: Callable[[int, Any], object]) -> None:
         self.offset_ns = parse_time_of_day(at)
         self.job = job
         self.next_ns: int | None = None
@@ -122,7 +122,7 @@ class RetrainJob:
     db: ReplayDatabase
     train_s: float = 3600.0
     validation_s: float = 600.0
-    gate_config: GateConfig = GateConfig()
+    gate_config: GateConfig = field(default_factory=GateConfig)
 
     def __call__(self, clock_ns: int, loop: Any = None) -> bool:
         """Runs once; returns whether the challenger was promoted."""
@@ -150,11 +150,12 @@ class RetrainJob:
                 loop.set_agent(challenger, version)
         if loop is not None:
             loop.flush()
+        promotion = (clock_ns, "retrain", champion_version, version, int(decision.promoted))
+        model = (version, str(self.registry.get(version).path), clock_ns)
+        scores = json.dumps({"train_sharpe": chall_train, "validation_sharpe": chall_val})
         self.db.write([
             ("promotions", ("ts_ns", "kind", "champion", "challenger", "promoted", "reason"),
-             (clock_ns, "retrain", champion_version, version, int(decision.promoted), decision.reason)),
-            ("models", ("version", "path", "created_ns", "scores"),
-             (version, str(self.registry.get(version).path), clock_ns,
-              json.dumps({"train_sharpe": chall_train, "validation_sharpe": chall_val}))),
+             (*promotion, decision.reason)),
+            ("models", ("version", "path", "created_ns", "scores"), (*model, scores)),
         ])  # fmt: skip
         return decision.promoted
