@@ -65,11 +65,11 @@ from lobzero.exceptions import (
 from lobzero.mcts import MctsBatch, StochasticMctsBatch
 
 if TYPE_CHECKING:
-    from lobzero import muzero
+    from lobzero import live, muzero
 
 #: subpackages imported on first attribute access: they import torch (seconds), which
 #: ``import lobzero`` alone should not pay
-_LAZY_SUBMODULES = ("muzero",)
+_LAZY_SUBMODULES = ("live", "muzero")
 
 
 def __getattr__(name: str) -> Any:
@@ -114,6 +114,7 @@ __all__ = [
     "import_market",
     "load_agent",
     "mcts",
+    "live",
     "muzero",
     "signal_market",
     "synth_market",

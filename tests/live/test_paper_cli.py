@@ -78,3 +78,32 @@ def test_duration_and_speed_parsing() -> None:
     assert parse_duration("24h") == 86400.0 and parse_duration("90") == 90.0
     assert parse_duration("1.5m") == 90.0
     assert parse_speed("max") is None and parse_speed("10") == 10.0
+
+
+def test_paper_retrains_on_the_accelerated_clock_and_promotes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole path of ``--retrain-at``: the registry gets the --agent as champion v1, the
+    daily schedule fires 4 market minutes in, the imbalance rule's threshold is tuned on the
+    training range, and the gate's decision is in the database and the registry."""
+    from lobzero.data.synth import signal_market
+    from lobzero.live import ReplayDatabase
+    from lobzero.live.registry import ModelRegistry
+
+    signal_market(seconds=300, seed=0).save(tmp_path / "SIG.parquet")
+    db = tmp_path / "p.sqlite"
+    code = main(["paper", "--agent", "rule:imbalance", "--feed", f"replay:{tmp_path / 'SIG.parquet'}",
+                 "--db", str(db), "--registry", str(tmp_path / "reg"), "--retrain-at", "00:04",
+                 "--taker-fee-bps", "0", "--retrain-train-s", "90", "--retrain-validation-s", "60",
+                 "--json-log"])  # fmt: skip
+    assert code == 0
+    capsys.readouterr()
+    registry = ModelRegistry(tmp_path / "reg")
+    assert [v.version for v in registry.versions()] == ["v1", "v2"]
+    d = ReplayDatabase(db)
+    ((ts, kind, champion, challenger, promoted, reason),) = d.promotions()
+    assert (kind, champion, challenger) == ("retrain", "v1", "v2")
+    assert registry.champion == ("v2" if promoted else "v1"), reason
+    versions = {r["model_version"] for r in d.decisions() if r["ts_ns"] > ts}
+    assert versions == {registry.champion}
+    d.close()

@@ -94,6 +94,8 @@ class PaperBroker:
         return next(iter(self.envs.values())).feature_names
 
     def open(self, symbol: str, start_ns: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Resets the symbol's environment at ``start_ns`` (after its warm-up, on the first
+        two-sided book): the first observation ``[obs_dim]`` and info."""
         obs, info = self.envs[symbol].reset(
             seed=self.env_config.seed, options={"start_ns": start_ns}
         )
@@ -101,6 +103,7 @@ class PaperBroker:
         return obs, info
 
     def execute(self, symbol: str, action: Any) -> Execution:
+        """Steps the symbol's environment with ``action`` (one decision)."""
         obs, reward, terminated, truncated, info = self.envs[symbol].step(action)
         lot = self.markets[symbol].instrument.lot
         self._position_lots[symbol] = round(float(info["position"]) / lot)
@@ -109,6 +112,9 @@ class PaperBroker:
         )
 
     def hold_action(self, symbol: str) -> Any:
+        """The action that keeps the position: "side" hold (1); "continuous" the position's
+        fraction; "target" the target equal to the position, or the nearest one when a
+        partial fill left the position between targets (that one trades)."""
         position, max_lots = self._position_lots.get(symbol, 0), self._max_lots[symbol]
         mode = self.env_config.action_mode
         if mode == "side":

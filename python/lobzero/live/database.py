@@ -109,9 +109,11 @@ class ReplayDatabase:
 
     @property
     def schema_version(self) -> int:
+        """The database's schema version (``PRAGMA user_version``)."""
         return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
+        """Closes the connection (committed rows are on disk already)."""
         self.connection.close()
 
     # -- writing -------------------------------------------------------------------------------
@@ -136,6 +138,7 @@ class ReplayDatabase:
         self.write(("meta", ("key", "value"), (k, json.dumps(v))) for k, v in values.items())
 
     def meta(self) -> dict[str, Any]:
+        """The stored settings (``start_ns``, ``symbols``, ``env``), decoded."""
         rows = self.connection.execute("SELECT key, value FROM meta").fetchall()
         return {k: json.loads(v) for k, v in rows}
 
@@ -172,6 +175,7 @@ class ReplayDatabase:
         return obs, np.array([r[1] for r in rows]), np.array([r[2] for r in rows]), nxt
 
     def count(self, table: str) -> int:
+        """Rows in ``table`` (one of the schema's)."""
         if table not in (
             "feed_health",
             "decisions",

@@ -107,6 +107,7 @@ class ReplayFeed:
         return self._clock_ns
 
     async def connect(self) -> None:
+        """Sets the clock just before the first event (or at ``start_ns``)."""
         first = min(int(r[0]) for r in self._recv.values())
         self._clock_ns = first - 1 if self.start_ns is None else self.start_ns
         self._connected = True
@@ -114,14 +115,17 @@ class ReplayFeed:
             self._pending.append(HealthEvent(s, self._clock_ns, "connect", "replay"))
 
     async def reconnect(self, reason: str) -> None:
+        """Records a reconnect; a replay resumes at its clock."""
         # a replay cannot drop: reconnecting resumes at the clock
         for s in self.symbols:
             self._pending.append(HealthEvent(s, self._clock_ns, "reconnect", reason))
 
     def heartbeat(self) -> HealthEvent:
+        """The feed's health now (a replay is always healthy)."""
         return HealthEvent("*", self._clock_ns, "heartbeat", "replay")
 
     def health_events(self) -> list[HealthEvent]:
+        """Health events since the last call."""
         out, self._pending = self._pending, []
         return out
 

@@ -90,8 +90,13 @@ class IntendedAction:
     info: dict[str, Any]
 
 
-#: the risk layer's seam: takes each intended action, returns the action to execute
-RiskFilter = Callable[[IntendedAction], Any]
+class RiskFilter(Protocol):
+    """The risk layer's seam: called with each intended action (after the over-budget
+    policy), returns the action to execute (the same, a smaller one, or hold)."""
+
+    def __call__(self, intent: IntendedAction, /) -> Any:
+        """The action to execute instead of ``intent.action``."""
+        ...
 
 
 class Agent(Protocol):
