@@ -910,7 +910,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "compare": ("train, select and test agents on one walk-forward split", _build_compare),
     "demo": ("the quick tour that `make demo` runs", _build_demo),
     "paper": (
-        "paper trading on a replay feed: paper | paper report | paper rollback",
+        "paper trading on a feed; paper report | paper rollback",
         _build_paper,
     ),
 }

@@ -107,3 +107,16 @@ def test_paper_retrains_on_the_accelerated_clock_and_promotes(
     versions = {r["model_version"] for r in d.decisions() if r["ts_ns"] > ts}
     assert versions == {registry.champion}
     d.close()
+
+
+def test_paper_reads_a_universe_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lobzero.data.universe import Universe
+
+    Universe([synth_market(symbol=s, seconds=5, seed=i) for i, s in enumerate("XY")]).save(
+        tmp_path / "u"
+    )
+    code = main(["paper", "--agent", "rule:flat", "--feed", f"replay:{tmp_path / 'u'}",
+                 "--db", str(tmp_path / "p.sqlite"), "--json-log"])  # fmt: skip
+    assert code == 0
+    final = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert list(final["symbols"]) == ["X", "Y"]
