@@ -67,8 +67,8 @@ from lobzero.mcts import MctsBatch, StochasticMctsBatch
 if TYPE_CHECKING:
     from lobzero import live, muzero
 
-#: subpackages imported on first attribute access: they import torch (seconds), which
-#: ``import lobzero`` alone should not pay
+#: subpackages imported on first attribute access: muzero imports torch (seconds), which
+#: ``import lobzero`` alone should not pay; live (the paper loop) is needed by few
 _LAZY_SUBMODULES = ("live", "muzero")
 
 
@@ -112,9 +112,9 @@ __all__ = [
     "envs",
     "evaluation",
     "import_market",
+    "live",
     "load_agent",
     "mcts",
-    "live",
     "muzero",
     "signal_market",
     "synth_market",

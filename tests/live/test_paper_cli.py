@@ -92,7 +92,8 @@ def test_paper_retrains_on_the_accelerated_clock_and_promotes(
 
     signal_market(seconds=300, seed=0).save(tmp_path / "SIG.parquet")
     db = tmp_path / "p.sqlite"
-    code = main(["paper", "--agent", "rule:imbalance", "--feed", f"replay:{tmp_path / 'SIG.parquet'}",
+    sig = tmp_path / "SIG.parquet"
+    code = main(["paper", "--agent", "rule:imbalance", "--feed", f"replay:{sig}",
                  "--db", str(db), "--registry", str(tmp_path / "reg"), "--retrain-at", "00:04",
                  "--taker-fee-bps", "0", "--retrain-train-s", "90", "--retrain-validation-s", "60",
                  "--json-log"])  # fmt: skip

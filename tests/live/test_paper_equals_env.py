@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from lobzero.baselines.rules import make_rule_agent
 from lobzero.envs import TradingEnv
 from lobzero.evaluation.robustness import run_episodes
@@ -58,3 +59,47 @@ def test_the_comparison_catches_a_broker_with_another_latency(tmp_path: Path) ->
     wrong = cfg.replace(env=cfg.env.replace(latency_ms=0.0))
     run_loop(tmp_path / "p.sqlite", mkts, wrong)
     assert not _paper_matches_env(tmp_path / "p.sqlite", mkts, cfg.env)
+
+
+class FeatureSign:
+    """A deterministic agent of any action mode: the sign of the touch imbalance (a function
+    of the observation alone, so the loop and run_episodes see the same actions)."""
+
+    def __init__(self, mode: str, column: int) -> None:
+        self.action_mode, self.column = mode, column
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        x = obs[:, self.column]
+        if self.action_mode == "continuous":
+            return np.clip(x * 3.0, -1.0, 1.0).astype(np.float32)
+        return np.where(x > 0.1, 2, np.where(x < -0.1, 0, 1)).astype(np.int64)
+
+
+@pytest.mark.parametrize(
+    ("mode", "latency_ms"), [("side", 150.0), ("continuous", 25.0), ("continuous", 0.0)]
+)
+def test_paper_equals_the_environment_in_every_action_mode(
+    tmp_path: Path, mode: str, latency_ms: float
+) -> None:
+    mkts = markets(20.0, ("AAA",))
+    cfg = config()
+    cfg = cfg.replace(env=cfg.env.replace(action_mode=mode, latency_ms=latency_ms))
+    broker = PaperBroker(mkts, cfg.env)
+    agent = FeatureSign(mode, broker.feature_names().index("imbalance_1"))
+    run_loop(tmp_path / "p.sqlite", mkts, cfg, agent=agent)
+    db = ReplayDatabase(tmp_path / "p.sqlite")
+    rows, fills = db.decisions("AAA"), db.fills("AAA")
+    start = int(db.meta()["start_ns"])
+    db.close()
+    env = TradingEnv(
+        mkts["AAA"], cfg.env.replace(episode_steps=broker.envs["AAA"].config.episode_steps)
+    )
+    episode = run_episodes(agent, [env], [cfg.env.seed], [start])[0]
+    assert episode.path is not None and len(fills) > 10
+    n = len(rows)
+    np.testing.assert_array_equal([r["equity"] for r in rows], episode.equity[1 : n + 1])
+    env_fills = [
+        (int(ts), int(f[0]), float(f[1]), float(f[2]), float(f[3]))
+        for ts, f in zip(episode.path.fill_ts_ns, episode.path.fills, strict=True)
+    ]
+    assert [tuple(f[3:]) for f in fills] == env_fills[: len(fills)]
