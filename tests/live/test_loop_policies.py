@@ -115,3 +115,20 @@ def test_the_replay_feed_delivers_every_event_once_in_order() -> None:
     resumed = asyncio.run(collect(middle))
     recv = mkts["AAA"].columns()["recv_ts_ns"]
     assert resumed["AAA"][0][0] == int(np.searchsorted(recv, middle, "right")) > 1000
+
+
+def test_the_live_view_shows_every_symbol(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from lobzero.live.view import LiveView
+
+    buffer = io.StringIO()
+    view = LiveView(console=Console(file=buffer, width=160), refresh_s=0.0)
+    with view:
+        loop = run_loop(tmp_path / "p.sqlite", markets(5.0), config(), on_update=view)
+        view.final(loop)
+    text = buffer.getvalue()
+    assert "AAA" in text and "BBB" in text and "latency p50/p90/p99 ms" in text
+    assert f"committed {loop.committed:,}" in text

@@ -1,9 +1,11 @@
-"""The live (paper-trading) loop: feeds, the paper broker, the replay database, the
-orchestrator, the scheduler, the model registry and the champion/challenger gate.
+"""The live (paper-trading) loop: feeds (:class:`ReplayFeed`; the Binance websocket feed in
+:mod:`lobzero.live.binance`), the paper broker, the replay database, the orchestrator
+(:class:`PaperLoop`), the scheduler, the model registry and the champion/challenger gate.
 
-Not written yet: the Binance websocket feed (the ``websockets`` package is not installed; the
-:class:`~lobzero.live.feeds.Feed` protocol is its seam) and a real-exchange broker (the
-:class:`~lobzero.live.broker.Broker` protocol).
+Not there yet: trading on the Binance feed (it records what it receives, in the format the
+importer reads, but the paper broker executes on a recorded market, not on events as they
+arrive), and a real-exchange broker (the :class:`~lobzero.live.broker.Broker` protocol is its
+seam).
 """
 
 from lobzero.live.broker import Broker, Execution, PaperBroker
