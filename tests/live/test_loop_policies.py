@@ -120,9 +120,8 @@ def test_the_replay_feed_delivers_every_event_once_in_order() -> None:
 def test_the_live_view_shows_every_symbol(tmp_path: Path) -> None:
     import io
 
-    from rich.console import Console
-
     from lobzero.live.view import LiveView
+    from rich.console import Console
 
     buffer = io.StringIO()
     view = LiveView(console=Console(file=buffer, width=160), refresh_s=0.0)
