@@ -121,3 +121,22 @@ def test_paper_reads_a_universe_folder(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0
     final = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert list(final["symbols"]) == ["X", "Y"]
+
+
+def test_a_trained_agent_trades_in_its_own_environment_without_adversary() -> None:
+    from lobzero.envs import AdversaryConfig, EnvConfig
+    from lobzero.live import PaperConfig
+    from lobzero.live.cli_paper import paper_config_for
+
+    class Trained:
+        env_config = EnvConfig(
+            step_ms=250.0, features=("spread", "imbalance"), end_ns=5,
+            adversary=AdversaryConfig(intensity=0.2),
+        )  # fmt: skip
+
+    base = PaperConfig()
+    config = paper_config_for(Trained(), base)
+    assert config.env.step_ms == 250.0 and config.env.features == ("spread", "imbalance")
+    assert config.env.end_ns is None and config.env.adversary == AdversaryConfig()
+    assert config.decision_budget_ms == base.decision_budget_ms
+    assert paper_config_for(None, base) == base

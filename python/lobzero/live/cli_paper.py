@@ -116,6 +116,21 @@ def run_paper_command(args: argparse.Namespace) -> int:
     return _run(args)
 
 
+def paper_config_for(agent: Any, config: Any) -> Any:
+    """``config`` with a trained agent's own environment (clock, features, action mode, sizes,
+    costs, as it learned them; no adversary: paper trades the market as it is) in place of
+    ``[env]``; unchanged for a rule agent (None: not loaded yet) or an agent without one. The
+    flags typed apply after this."""
+    from lobzero.agents import agent_env_config
+    from lobzero.envs import AdversaryConfig
+
+    trained = agent_env_config(agent) if agent is not None else None
+    if trained is None:
+        return config
+    env = trained.replace(start_ns=None, end_ns=None, adversary=AdversaryConfig().to_dict())
+    return config.replace(env=env)
+
+
 def _risk_filter(path: Path | None) -> Any:
     if path is None:
         return None
@@ -141,27 +156,33 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.feed:
         raise ConfigError("paper needs --feed replay:PATH[,PATH]")
-    config = PaperConfig()
-    if args.config is not None:
-        config = load_over(config, args.config)
-    config = args.groups["paper"].apply(config, args)
-    if args.duration is not None:
-        config = config.replace(duration_s=parse_duration(args.duration))
-    symbols = [s for s in (args.symbols or "").split(",") if s] or None
-    markets = load_feed_markets(args.feed, symbols)
-    broker = PaperBroker(markets, config.env)
     registry = None
     version = "v0"
     if args.registry is not None:
         from lobzero.live.registry import ModelRegistry
 
         registry = ModelRegistry(args.registry)
+    agent: Any = None
     if registry is not None and registry.champion is not None:
         version = registry.champion
         agent = registry.load(version)
-    else:
-        if not args.agent:
-            raise ConfigError("paper needs --agent (or a --registry with a champion)")
+    elif not args.agent:
+        raise ConfigError("paper needs --agent (or a --registry with a champion)")
+    elif not args.agent.startswith("rule:"):
+        from lobzero.agents import load_agent
+
+        # a saved agent reads its own frame layout; a trained one brings its environment
+        agent = load_agent(args.agent)
+    config = PaperConfig()
+    if args.config is not None:
+        config = load_over(config, args.config)
+    config = args.groups["paper"].apply(paper_config_for(agent, config), args)
+    if args.duration is not None:
+        config = config.replace(duration_s=parse_duration(args.duration))
+    symbols = [s for s in (args.symbols or "").split(",") if s] or None
+    markets = load_feed_markets(args.feed, symbols)
+    broker = PaperBroker(markets, config.env)
+    if agent is None:
         agent = load_agent_spec(args.agent, broker.feature_names())
         if registry is not None:
             version = registry.register(agent, {}, parent=None)
