@@ -125,3 +125,33 @@ def test_paper_rollback_command(tmp_path: Path) -> None:
     db = ReplayDatabase(tmp_path / "p.sqlite")
     assert [p[1] for p in db.promotions()] == ["retrain", "rollback"]
     db.close()
+
+
+@pytest.mark.slow
+def test_a_ppo_champion_gets_a_challenger_trained_afresh(tmp_path: Path) -> None:
+    """The retrain job with the CLI's builder on a PPO champion: a PPO challenger trained with
+    the champion's configuration on the training range, scored, registered, the decision
+    logged (whatever the gate says of so short a training)."""
+    from lobzero.baselines.sb3 import PpoConfig, Sb3Agent, train_sb3
+    from lobzero.live.scheduler import retrain_builder
+
+    market = signal_market(seconds=240, seed=0)
+    markets = {"SIG": market}
+    env = EnvConfig(max_position=0.01, initial_cash=10_000.0, episode_steps=100)
+    tiny = PpoConfig(n_steps=32, batch_size=64, n_epochs=1, num_envs=2, checkpoints=1)
+    champion = train_sb3("ppo", market, env, tmp_path / "champ", seed=0, total_steps=64,
+                         config=tiny, progress=False)  # fmt: skip
+    registry = ModelRegistry(tmp_path / "reg")
+    registry.promote(registry.register(champion))
+    db = ReplayDatabase(tmp_path / "p.sqlite")
+    build = retrain_builder(env, 64, tmp_path / "work")
+    job = RetrainJob(registry, markets, champion.env_config, build, db, train_s=120.0,
+                     validation_s=60.0)  # fmt: skip
+    start = int(market.start_ns)
+    promoted = job(start + 230 * 10**9)
+    (row,) = db.promotions()
+    db.close()
+    assert row[1:4] == ("retrain", "v1", "v2") and row[4] == int(promoted)
+    challenger = registry.load("v2")
+    assert isinstance(challenger, Sb3Agent) and challenger.config == champion.config
+    assert set(registry.get("v2").scores) == {"train_sharpe", "validation_sharpe"}

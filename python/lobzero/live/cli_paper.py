@@ -197,10 +197,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.retrain_at is not None:
         if registry is None:
             raise ConfigError("--retrain-at needs --registry (where challengers are kept)")
-        from lobzero.live.scheduler import DailySchedule, RetrainJob, tune_imbalance_threshold
+        from lobzero.live.scheduler import DailySchedule, RetrainJob, retrain_builder
 
+        build = retrain_builder(config.env, config.retrain_steps, registry.root / "work")
         job = RetrainJob(
-            registry, markets, config.env, tune_imbalance_threshold(config.env), db,
+            registry, markets, config.env, build, db,
             config.retrain_train_s, config.retrain_validation_s, config.gate,
         )  # fmt: skip
         scheduler = DailySchedule(args.retrain_at, job)

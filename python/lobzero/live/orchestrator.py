@@ -60,6 +60,8 @@ class PaperConfig(TomlConfig):
     retrain_train_s: float = 3600.0
     #: retrain: market seconds of the validation range just before the retrain (<= 1 day)
     retrain_validation_s: float = 600.0
+    #: retrain: environment steps of a PPO / SAC challenger trained afresh
+    retrain_steps: int = 20_000
     env: EnvConfig = field(default_factory=_paper_env)
     gate: GateConfig = field(default_factory=GateConfig)
 

@@ -10,6 +10,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -105,6 +106,43 @@ def tune_imbalance_threshold(env_config: EnvConfig) -> ChallengerBuilder:
             if math.isfinite(sharpe) and sharpe > best_sharpe:
                 best, best_sharpe = candidate, sharpe
         return best
+
+    return build
+
+
+def retrain_builder(env_config: EnvConfig, steps: int, work_dir: Path) -> ChallengerBuilder:
+    """The challenger builder of ``lobzero paper --retrain-at``: the imbalance rule's threshold
+    tuned on the training range (:func:`tune_imbalance_threshold`, in ``env_config``); a PPO /
+    SAC agent trained afresh for ``steps`` environment steps with the champion's own
+    configuration and environment on the training range (episodes shortened to fit it), saved
+    under ``work_dir``. Other agents (MuZero) have no builder yet (:class:`ConfigError`)."""
+    tune = tune_imbalance_threshold(env_config)
+
+    def build(champion: Any, markets: Mapping[str, Market], first_ns: int, end_ns: int) -> Any:
+        from lobzero.baselines.rules import ImbalanceAgent
+        from lobzero.baselines.sb3 import Sb3Agent, train_sb3
+        from lobzero.data.universe import Universe
+
+        if isinstance(champion, ImbalanceAgent):
+            return tune(champion, markets, first_ns, end_ns)
+        if not isinstance(champion, Sb3Agent):
+            raise ConfigError(
+                f"no challenger builder for a {getattr(champion, 'name', type(champion).__name__)} "
+                "agent: paper retrains the imbalance rule and PPO / SAC agents so far"
+            )
+        env = champion.env_config
+        step_ns = round(env.step_ms * 1e6)
+        # room for a start after the warm-up: half the decisions of the range
+        warmup = max(*env.return_horizons, env.volatility_window, env.frame_stack)
+        fit = max(1, ((end_ns - first_ns) // step_ns - warmup - 2) // 2)
+        env = env.replace(
+            start_ns=first_ns, end_ns=end_ns, episode_steps=min(env.episode_steps, fit)
+        )
+        market: Any = Universe(dict(markets)) if len(markets) > 1 else next(iter(markets.values()))
+        return train_sb3(
+            champion.algo, market, env, Path(work_dir) / f"challenger-{end_ns}",
+            seed=env.seed + 1, total_steps=steps, config=champion.config, progress=False,
+        )  # fmt: skip
 
     return build
 
