@@ -129,5 +129,5 @@ def test_the_live_view_shows_every_symbol(tmp_path: Path) -> None:
         loop = run_loop(tmp_path / "p.sqlite", markets(5.0), config(), on_update=view)
         view.final(loop)
     text = buffer.getvalue()
-    assert "AAA" in text and "BBB" in text and "latency p50/p90/p99 ms" in text
+    assert "AAA" in text and "BBB" in text and "decision ms p50/p99" in text
     assert f"committed {loop.committed:,}" in text
