@@ -155,3 +155,34 @@ def test_a_ppo_champion_gets_a_challenger_trained_afresh(tmp_path: Path) -> None
     challenger = registry.load("v2")
     assert isinstance(challenger, Sb3Agent) and challenger.config == champion.config
     assert set(registry.get("v2").scores) == {"train_sharpe", "validation_sharpe"}
+
+
+def test_a_crash_between_the_database_and_the_registry_is_finished_on_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retrain job logs its decision in the database, then promotes in the registry; a crash
+    between the two (planted: promote raises) leaves the registry behind, and reconcile()
+    brings it to the database's decision, once. A rollback after it is not undone."""
+    from lobzero.live.scheduler import reconcile
+
+    promote = ModelRegistry.promote
+
+    def crash(self: ModelRegistry, version: str) -> None:
+        if version == "v2":
+            raise RuntimeError("killed")
+        promote(self, version)
+
+    with monkeypatch.context() as m:
+        m.setattr(ModelRegistry, "promote", crash)
+        with pytest.raises(RuntimeError, match="killed"):
+            _run_with_retrain(tmp_path, "random", "imbalance")
+    registry = ModelRegistry(tmp_path / "reg")
+    db = ReplayDatabase(tmp_path / "p.sqlite")
+    assert registry.versions()[-1].version == "v2" and registry.champions() == ["v1"]
+    assert db.promotions()[-1][3:5] == ("v2", 1)
+    assert reconcile(registry, db) == "v2" and registry.champion == "v2"
+    assert reconcile(registry, db) is None
+    db.write([("promotions", ("ts_ns", "kind", "champion", "challenger", "promoted", "reason"),
+               (1, "rollback", "v2", "v1", 1, "test"))])  # fmt: skip
+    assert reconcile(registry, db) == "v1" and registry.champions() == ["v1"]
+    db.close()

@@ -162,6 +162,14 @@ def _run(args: argparse.Namespace) -> int:
         from lobzero.live.registry import ModelRegistry
 
         registry = ModelRegistry(args.registry)
+        if args.db.exists():
+            from lobzero.live.scheduler import reconcile
+
+            reconcile_db = ReplayDatabase(args.db)
+            try:
+                reconcile(registry, reconcile_db)
+            finally:
+                reconcile_db.close()
     agent: Any = None
     if registry is not None and registry.champion is not None:
         version = registry.champion
@@ -291,11 +299,14 @@ def _rollback(args: argparse.Namespace) -> int:
     if args.registry is None:
         raise ConfigError("paper rollback needs --registry")
     registry = ModelRegistry(args.registry)
-    before = registry.champion
-    after = registry.rollback()
+    champions = registry.champions()
+    if len(champions) < 2:
+        raise ConfigError(f"{registry.file}: no earlier champion to roll back to")
+    before, after = champions[-1], champions[-2]
     if args.db is not None and args.db.exists():
         from lobzero.live.database import ReplayDatabase
 
+        # the database first: a crash before the registry follows is finished by reconcile()
         db = ReplayDatabase(args.db)
         try:
             db.write([(
@@ -304,5 +315,6 @@ def _rollback(args: argparse.Namespace) -> int:
             )])  # fmt: skip
         finally:
             db.close()
+    registry.rollback()
     print(f"champion: {after} (was {before})")
     return 0

@@ -188,8 +188,9 @@ class ReplayDatabase:
         return int(self.connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     def promotions(self) -> list[tuple[Any, ...]]:
-        """(ts_ns, kind, champion, challenger, promoted, reason) in time order."""
+        """(ts_ns, kind, champion, challenger, promoted, reason) in the order they were written
+        (a retrain's time is the loop's clock, a rollback's the wall clock)."""
         return self.connection.execute(
             "SELECT ts_ns, kind, champion, challenger, promoted, reason FROM promotions "
-            "ORDER BY ts_ns"
+            "ORDER BY rowid"
         ).fetchall()

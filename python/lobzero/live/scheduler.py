@@ -182,10 +182,8 @@ class RetrainJob:
             parent=champion_version,
         )
         self.registry.set_scores(champion_version, {f"validation_sharpe@{clock_ns}": champ_val})
-        if decision.promoted:
-            self.registry.promote(version)
-            if loop is not None:
-                loop.set_agent(challenger, version)
+        # the decisions so far, then the database's record of the decision, then the registry:
+        # a crash between the last two is finished by reconcile() on restart
         if loop is not None:
             loop.flush()
         promotion = (clock_ns, "retrain", champion_version, version, int(decision.promoted))
@@ -196,4 +194,27 @@ class RetrainJob:
              (*promotion, decision.reason)),
             ("models", ("version", "path", "created_ns", "scores"), (*model, scores)),
         ])  # fmt: skip
+        if decision.promoted:
+            self.registry.promote(version)
+            if loop is not None:
+                loop.set_agent(challenger, version)
         return decision.promoted
+
+
+def reconcile(registry: ModelRegistry, db: ReplayDatabase) -> str | None:
+    """Finishes a promotion the database logged but the registry did not record (a crash
+    between the two writes, which the retrain job and ``paper rollback`` make in that order):
+    when the database's last promotion or rollback names another champion than the
+    registry's, the registry follows. Returns the version made champion, or None."""
+    rows = [p for p in db.promotions() if p[4]]
+    if not rows:
+        return None
+    _, kind, _, challenger, _, _ = rows[-1]
+    names = {v.version for v in registry.versions()}
+    if challenger in names and registry.champion != challenger:
+        if kind == "rollback":
+            registry.rollback()
+        else:
+            registry.promote(challenger)
+        return str(challenger)
+    return None
