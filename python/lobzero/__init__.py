@@ -66,11 +66,11 @@ from lobzero.mcts import MctsBatch, StochasticMctsBatch
 from lobzero.risk import RiskConfig, RiskStack, RiskWrapper
 
 if TYPE_CHECKING:
-    from lobzero import muzero
+    from lobzero import live, muzero
 
-#: subpackages imported on first attribute access: they import torch (seconds), which
-#: ``import lobzero`` alone should not pay
-_LAZY_SUBMODULES = ("muzero",)
+#: subpackages imported on first attribute access: muzero imports torch (seconds), which
+#: ``import lobzero`` alone should not pay; live (the paper loop) is needed by few
+_LAZY_SUBMODULES = ("live", "muzero")
 
 
 def __getattr__(name: str) -> Any:
@@ -116,6 +116,7 @@ __all__ = [
     "envs",
     "evaluation",
     "import_market",
+    "live",
     "load_agent",
     "mcts",
     "muzero",

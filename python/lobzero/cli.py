@@ -911,6 +911,12 @@ def _build_demo(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_demo, groups={})
 
 
+def _build_paper(p: argparse.ArgumentParser) -> None:
+    from lobzero.live.cli_paper import build_paper
+
+    build_paper(p)
+
+
 DATA_COMMANDS = {
     "import": "exchange/vendor files -> lobzero Parquet",
     "info": "what a market file holds (--json: one JSON object)",
@@ -928,6 +934,10 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "robustness": ("an agent's metrics under adversarial injection", _build_robustness),
     "compare": ("train, select and test agents on one walk-forward split", _build_compare),
     "demo": ("the quick tour that `make demo` runs", _build_demo),
+    "paper": (
+        "paper trading on a feed; paper report | paper rollback",
+        _build_paper,
+    ),
 }
 
 

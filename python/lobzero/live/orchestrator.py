@@ -1,0 +1,324 @@
+"""The paper-trading loop: a :class:`~lobzero.live.feeds.Feed` drives the clock, the agent
+decides on each symbol every decision interval, a risk filter may change each intended action,
+a :class:`~lobzero.live.broker.Broker` executes it, and everything goes to the
+:class:`~lobzero.live.database.ReplayDatabase`.
+
+Timeline of one symbol (time clock, ``step`` between decisions): the decision at ``t`` is made
+on the observation of the book at ``t``; it is executed once the feed's clock has reached
+``t + max(step, latency)`` (the events it fills against and the next observation's have then
+arrived), which gives the observation of the decision at ``t + step``.
+
+Decision budget: each decision's wall time (the agent's ``act`` on one observation) is measured
+and stored. A decision slower than ``decision_budget_ms`` is not executed as decided: the
+``over_budget`` policy replaces it, ``"hold"`` (keep the position) or ``"last"`` (the previous
+executed action; hold on the first decision), and the row records ``over_budget = 1`` next to
+the intended action. (A late action would reach a book that has moved on.)
+
+Resume: rows are written in transactions of ``commit_every`` decisions with their fills and
+transitions. On start, the loop replays the database's decisions through the broker (the
+environment is deterministic, so positions, cash and the last event time come back exactly; an
+equity that differs is a :class:`ConfigError`: another market or configuration) and the feed
+resumes after the last executed decision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from lobzero.config import TomlConfig
+from lobzero.envs import EnvConfig
+from lobzero.exceptions import ConfigError
+from lobzero.live.broker import Broker, Execution
+from lobzero.live.database import DECISION_COLUMNS, ReplayDatabase
+from lobzero.live.feeds import Feed
+from lobzero.live.gate import GateConfig
+
+
+def _paper_env() -> EnvConfig:
+    return EnvConfig(max_position=0.01, initial_cash=10_000.0)
+
+
+@dataclass(frozen=True)
+class PaperConfig(TomlConfig):
+    """Settings of ``lobzero paper`` (TOML; table ``[env]`` the execution and observations)."""
+
+    #: wall time a decision may take, ms (over it, the over_budget policy acts)
+    decision_budget_ms: float = 5000.0
+    #: "hold" (keep the position) or "last" (repeat the last executed action) when over budget
+    over_budget: Literal["hold", "last"] = "hold"
+    #: decisions written per database transaction
+    commit_every: int = 64
+    #: stop after this much market time, seconds (none: the feed's end)
+    duration_s: float | None = None
+    #: retrain: market seconds of the training range before the validation range
+    retrain_train_s: float = 3600.0
+    #: retrain: market seconds of the validation range just before the retrain (<= 1 day)
+    retrain_validation_s: float = 600.0
+    #: retrain: environment steps of a PPO / SAC challenger trained afresh
+    retrain_steps: int = 20_000
+    env: EnvConfig = field(default_factory=_paper_env)
+    gate: GateConfig = field(default_factory=GateConfig)
+
+    def __post_init__(self) -> None:
+        if not self.decision_budget_ms > 0:
+            raise ConfigError(
+                f"PaperConfig.decision_budget_ms must be > 0, got {self.decision_budget_ms}"
+            )
+        if self.commit_every < 1:
+            raise ConfigError(f"PaperConfig.commit_every must be >= 1, got {self.commit_every}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ConfigError(f"PaperConfig.duration_s must be > 0, got {self.duration_s}")
+        if not 0 < self.retrain_validation_s <= 86_400 or not self.retrain_train_s > 0:
+            raise ConfigError(
+                "PaperConfig.retrain_validation_s must be in (0, 86400] and retrain_train_s > 0"
+            )
+
+
+@dataclass(frozen=True)
+class IntendedAction:
+    """An action the agent wants executed, before the risk layer sees it: ``symbol``, the
+    decision time ``ts_ns``, the ``action`` and the broker's last ``info`` (position, equity,
+    cash, mark)."""
+
+    symbol: str
+    ts_ns: int
+    action: Any
+    info: dict[str, Any]
+
+
+class RiskFilter(Protocol):
+    """The risk layer's seam: called with each intended action (after the over-budget
+    policy), returns the action to execute (the same, a smaller one, or hold)."""
+
+    def __call__(self, intent: IntendedAction, /) -> Any:
+        """The action to execute instead of ``intent.action``."""
+        ...
+
+
+class Agent(Protocol):
+    def act(self, obs_batch: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class SymbolState:
+    """Where one symbol's run stands: the observation of the pending decision, its time, the
+    decision made on it (``pending``), and the last broker info."""
+
+    obs: np.ndarray
+    ts_ns: int
+    info: dict[str, Any]
+    step: int = 0
+    done: bool = False
+    pending: dict[str, Any] | None = None
+    last_action: Any = None
+    latencies_ms: list[float] = field(default_factory=list)
+    over_budget: int = 0
+    fills: int = 0
+
+
+def _action_value(action: Any) -> float:
+    return float(np.asarray(action).reshape(-1)[0])
+
+
+class PaperLoop:
+    """The loop (see the module docs). ``risk``: applied to every intended action (None: the
+    action as decided). ``on_update(loop)`` is called after each feed slice that executed
+    something (the live view). ``scheduler``: ``tick(clock_ns, loop)`` after each slice (the
+    retrain job)."""
+
+    def __init__(
+        self,
+        feed: Feed,
+        broker: Broker,
+        agent: Agent,
+        db: ReplayDatabase,
+        config: PaperConfig,
+        model_version: str = "v0",
+        risk: RiskFilter | None = None,
+        on_update: Callable[[PaperLoop], None] | None = None,
+        scheduler: Any = None,
+        start_ns: int | None = None,
+    ) -> None:
+        self.feed, self.broker, self.agent, self.db = feed, broker, agent, db
+        self.config, self.model_version, self.risk = config, model_version, risk
+        self.on_update, self.scheduler = on_update, scheduler
+        self.states: dict[str, SymbolState] = {}
+        self.clock_ns = 0
+        self._rows: list[tuple[str, tuple[str, ...], tuple[Any, ...]]] = []
+        self._decisions_buffered = 0
+        self.committed = 0
+        self.resumed_steps = 0
+        self._start_ns = start_ns
+        self._discrete = config.env.action_mode != "continuous"
+
+    # -- start and resume ----------------------------------------------------------------------
+    def open(self) -> int:
+        """Opens every symbol, replaying the database's decisions; returns the receive time the
+        feed resumes after (ns)."""
+        env = self.config.env.to_dict()
+        meta = self.db.meta()
+        if meta:
+            if meta.get("env") != env or meta.get("symbols") != self.feed.symbols:
+                raise ConfigError(
+                    f"{self.db.path} holds a run of other symbols or another environment "
+                    f"(symbols {meta.get('symbols')}); use a new --db"
+                )
+            start = int(meta["start_ns"])
+        else:
+            start = self._start_ns if self._start_ns is not None else self._common_start()
+            self.db.set_meta({"start_ns": start, "symbols": self.feed.symbols, "env": env})
+        for symbol in self.feed.symbols:
+            obs, info = self.broker.open(symbol, start)
+            state = SymbolState(obs=obs, ts_ns=int(info["ts_ns"]), info=info)
+            for row in self.db.decisions(symbol):
+                action = int(row["action"]) if self._discrete else np.float32(row["action"])
+                ex = self.broker.execute(symbol, action)
+                if ex.info["equity"] != row["equity"] or int(ex.info["ts_ns"]) != row["next_ts_ns"]:
+                    raise ConfigError(
+                        f"{self.db.path}: replaying {symbol} step {row['step']} gives equity "
+                        f"{ex.info['equity']} at {ex.info['ts_ns']}, the database holds "
+                        f"{row['equity']} at {row['next_ts_ns']} (another market or config)"
+                    )
+                state.obs, state.ts_ns, state.info = ex.obs, int(ex.info["ts_ns"]), ex.info
+                state.step, state.done, state.last_action = row["step"] + 1, ex.done, action
+                self.resumed_steps += 1
+            self.states[symbol] = state
+        self.committed = self.resumed_steps
+        return min(s.ts_ns for s in self.states.values())
+
+    def _common_start(self) -> int:
+        markets = getattr(self.broker, "markets", None)
+        if not markets:
+            raise ConfigError("the loop needs a start time (start_ns) for this broker")
+        return max(int(m.start_ns) for m in markets.values())
+
+    # -- one decision --------------------------------------------------------------------------
+    def _decide(self, symbol: str, state: SymbolState) -> None:
+        began = time.perf_counter()
+        intended = self.agent.act(state.obs[None, :])[0]
+        latency_ms = (time.perf_counter() - began) * 1e3
+        action: Any = intended
+        over = latency_ms > self.config.decision_budget_ms
+        if over:
+            state.over_budget += 1
+            if self.config.over_budget == "last" and state.last_action is not None:
+                action = state.last_action
+            else:
+                action = self.broker.hold_action(symbol)
+        if self.risk is not None:
+            action = self.risk(IntendedAction(symbol, state.ts_ns, action, state.info))
+        state.latencies_ms.append(latency_ms)
+        state.pending = {
+            "intended": intended,
+            "action": action,
+            "latency_ms": latency_ms,
+            "over_budget": int(over),
+            "policy": getattr(self.agent, "last_policy", None),
+            "value": getattr(self.agent, "last_value", None),
+            "model_version": self.model_version,
+        }
+
+    def _execute(self, symbol: str, state: SymbolState) -> None:
+        assert state.pending is not None
+        p, obs, ts = state.pending, state.obs, state.ts_ns
+        ex: Execution = self.broker.execute(symbol, p["action"])
+        i = ex.info
+        policy = p["policy"]
+        decision = (
+            symbol, state.step, ts, f"transitions:{symbol}:{state.step}",
+            _action_value(p["intended"]), _action_value(p["action"]),
+            None if policy is None else json.dumps(np.asarray(policy).tolist()),
+            None if p["value"] is None else float(p["value"]),
+            p["latency_ms"], p["over_budget"], p["model_version"], float(i["equity"]),
+            float(i["cash"]), float(i["position"]), float(i["mark"]), float(i["fees"]),
+            int(i["ts_ns"]), int(ex.done),
+        )  # fmt: skip
+        self._rows.append(("decisions", DECISION_COLUMNS, decision))
+        for k, (fts, side, price, size, fee) in enumerate(ex.fills):
+            self._rows.append((
+                "fills", ("symbol", "step", "k", "ts_ns", "side", "price", "size", "fee"),
+                (symbol, state.step, k, int(fts), int(side), float(price), float(size), float(fee)),
+            ))  # fmt: skip
+        self._rows.append((
+            "transitions", ("symbol", "step", "obs", "action", "reward", "next_obs", "done"),
+            (symbol, state.step, np.asarray(obs, np.float32).tobytes(),
+             _action_value(p["action"]), ex.reward, np.asarray(ex.obs, np.float32).tobytes(),
+             int(ex.done)),
+        ))  # fmt: skip
+        state.fills += len(ex.fills)
+        state.last_action = p["action"]
+        state.obs, state.ts_ns, state.info = ex.obs, int(i["ts_ns"]), i
+        state.step += 1
+        state.done = ex.done
+        state.pending = None
+        self._decisions_buffered += 1
+        if self._decisions_buffered >= self.config.commit_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commits the buffered rows (and the feed's health events) in one transaction."""
+        health = [
+            (
+                "feed_health",
+                ("symbol", "ts_ns", "kind", "detail"),
+                (h.symbol, h.ts_ns, h.kind, h.detail),
+            )
+            for h in self.feed.health_events()
+        ]
+        rows, self._rows = self._rows + health, []
+        if rows:
+            self.db.write(rows)
+        self.committed += self._decisions_buffered
+        self._decisions_buffered = 0
+
+    # -- the loop ------------------------------------------------------------------------------
+    def set_agent(self, agent: Agent, version: str) -> None:
+        """Swaps the deciding agent (a promotion); decisions from now on carry ``version``."""
+        self.agent, self.model_version = agent, version
+
+    def advance(self, clock_ns: int) -> int:
+        """Executes every decision the clock has reached; returns how many."""
+        self.clock_ns = max(self.clock_ns, clock_ns)
+        wait = int(getattr(self.broker, "wait_ns", 0))
+        executed = 0
+        for symbol, state in self.states.items():
+            while not state.done and self.clock_ns >= state.ts_ns + wait:
+                if state.pending is None:
+                    self._decide(symbol, state)
+                self._execute(symbol, state)
+                executed += 1
+            if not state.done and state.pending is None:
+                self._decide(symbol, state)
+        return executed
+
+    async def run(self) -> None:
+        """Runs until the feed ends, every symbol is done, or ``duration_s`` of market time."""
+        resume_ns = self.open()
+        feed = self.feed
+        if hasattr(feed, "start_ns") and getattr(feed, "start_ns", None) is None:
+            feed.start_ns = resume_ns  # type: ignore[attr-defined]
+        await feed.connect()
+        start = int(self.db.meta()["start_ns"])
+        stop = (
+            None if self.config.duration_s is None else start + round(self.config.duration_s * 1e9)
+        )
+        async for batch in feed:
+            clock = int(getattr(feed, "clock_ns", batch.last_ns))
+            if stop is not None:
+                clock = min(clock, stop)
+            executed = self.advance(clock)
+            if self.scheduler is not None:
+                self.scheduler.tick(clock, self)
+            if executed and self.on_update is not None:
+                self.on_update(self)
+            if all(s.done for s in self.states.values()) or (stop is not None and clock >= stop):
+                break
+        self.flush()
+        if self.on_update is not None:
+            self.on_update(self)
