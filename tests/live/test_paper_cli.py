@@ -59,7 +59,7 @@ def test_paper_on_two_real_binance_recordings(
         (["--symbols", "ZZZ"], "ZZZ not in the feed"),
         (["--speed", "fast"], "--speed"),
         (["--retrain-at", "02:00"], "--registry"),
-        (["--risk", "risk.toml"], "risk layer"),
+        (["--risk", "missing-risk.toml"], "missing-risk.toml"),
     ],
 )
 def test_paper_refuses(
@@ -140,3 +140,24 @@ def test_a_trained_agent_trades_in_its_own_environment_without_adversary() -> No
     assert config.env.end_ns is None and config.env.adversary == AdversaryConfig()
     assert config.decision_budget_ms == base.decision_budget_ms
     assert paper_config_for(None, base) == base
+
+
+def test_paper_risk_guards_hold_the_position_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--risk`` puts the guards of a risk TOML between the agent and the broker: buy and hold
+    wants the full long (0.01 here) and the limit of 0.005 is what every symbol holds. Planted
+    defect it catches: a loop that ignores its risk filter ends at 0.01."""
+    feed = _files(tmp_path)
+    risk = tmp_path / "risk.toml"
+    risk.write_text("[limits]\nmax_position = 0.005\n")
+    positions = {}
+    for name, extra in (("plain", []), ("guarded", ["--risk", str(risk)])):
+        code = main(["paper", "--agent", "rule:buy_and_hold", "--feed", feed,
+                     "--db", str(tmp_path / f"{name}.sqlite"), "--json-log",
+                     "--duration", "10s", *extra])  # fmt: skip
+        assert code == 0
+        final = json.loads(capsys.readouterr().out.splitlines()[-1])
+        positions[name] = {k: v["position"] for k, v in final["symbols"].items()}
+    assert positions["plain"] == {"AAA": pytest.approx(0.01), "BBB": pytest.approx(0.01)}
+    assert positions["guarded"] == {"AAA": pytest.approx(0.005), "BBB": pytest.approx(0.005)}

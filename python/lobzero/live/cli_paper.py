@@ -131,17 +131,14 @@ def paper_config_for(agent: Any, config: Any) -> Any:
     return config.replace(env=env)
 
 
-def _risk_filter(path: Path | None) -> Any:
+def _risk_filter(path: Path | None, broker: Any, env_config: Any) -> Any:
+    """The guards of ``--risk`` on the broker's symbols, or None."""
     if path is None:
         return None
-    try:
-        from lobzero.risk import risk_filter_from_toml  # type: ignore[attr-defined]
-    except ImportError as e:
-        raise ConfigError(
-            f"--risk {path}: the risk layer (lobzero.risk.risk_filter_from_toml) is not in this "
-            "build"
-        ) from e
-    return risk_filter_from_toml(path)
+    from lobzero.live.risk_seam import risk_filter_from_toml
+
+    lots = {symbol: env.market.instrument.lot for symbol, env in broker.envs.items()}
+    return risk_filter_from_toml(path, env_config, lots)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -216,7 +213,7 @@ def _run(args: argparse.Namespace) -> int:
     feed = ReplayFeed(markets, speed=parse_speed(args.speed))
     view = LiveView(console=Console(stderr=True), json_out=sys.stdout if args.json_log else None)
     loop = PaperLoop(
-        feed, broker, agent, db, config, model_version=version, risk=_risk_filter(args.risk),
+        feed, broker, agent, db, config, model_version=version, risk=_risk_filter(args.risk, broker, config.env),
         on_update=view, scheduler=scheduler,
     )  # fmt: skip
     began = time.perf_counter()
