@@ -212,8 +212,9 @@ def _run(args: argparse.Namespace) -> int:
         scheduler = DailySchedule(args.retrain_at, job)
     feed = ReplayFeed(markets, speed=parse_speed(args.speed))
     view = LiveView(console=Console(stderr=True), json_out=sys.stdout if args.json_log else None)
+    risk = _risk_filter(args.risk, broker, config.env)
     loop = PaperLoop(
-        feed, broker, agent, db, config, model_version=version, risk=_risk_filter(args.risk, broker, config.env),
+        feed, broker, agent, db, config, model_version=version, risk=risk,
         on_update=view, scheduler=scheduler,
     )  # fmt: skip
     began = time.perf_counter()
