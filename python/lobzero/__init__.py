@@ -65,21 +65,26 @@ from lobzero.exceptions import (
 from lobzero.mcts import MctsBatch, StochasticMctsBatch
 
 if TYPE_CHECKING:
-    from lobzero import muzero
+    from lobzero import encoder, muzero
+    from lobzero.encoder import load_encoder
 
 #: subpackages imported on first attribute access: they import torch (seconds), which
 #: ``import lobzero`` alone should not pay
-_LAZY_SUBMODULES = ("muzero",)
+_LAZY_SUBMODULES = ("muzero", "encoder")
+#: functions of those subpackages offered at the top level (imported on first use too)
+_LAZY_FUNCTIONS = {"load_encoder": "lobzero.encoder"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"lobzero.{name}")
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(_LAZY_FUNCTIONS[name]), name)
     raise AttributeError(f"module 'lobzero' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | set(_LAZY_FUNCTIONS))
 
 
 __all__ = [
@@ -109,10 +114,12 @@ __all__ = [
     "VecTradingEnv",
     "__version__",
     "data",
+    "encoder",
     "envs",
     "evaluation",
     "import_market",
     "load_agent",
+    "load_encoder",
     "mcts",
     "muzero",
     "signal_market",

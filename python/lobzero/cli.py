@@ -877,6 +877,12 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_compare, groups=groups, extra_names=extra)
 
 
+def _build_train_encoder(p: argparse.ArgumentParser) -> None:
+    from lobzero.encoder.command import build
+
+    build(p)
+
+
 def _build_demo(p: argparse.ArgumentParser) -> None:
     _add_out(p, "runs/demo", "output folder")
     p.add_argument("--seeds", type=int, default=2, help="training seeds per agent")
@@ -895,6 +901,10 @@ DATA_COMMANDS = {
 #: subcommand -> (one line of help, what adds its flags)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "data": ("market data: data import | data info | data synth", _build_data),
+    "train-encoder": (
+        "train the order-book encoder (signal, volatility, regime) and score it",
+        _build_train_encoder,
+    ),
     "train-agent": ("train one agent (MuZero, PPO or SAC)", _build_train_agent),
     "train-adversarial": (
         "train a trader and a PPO adversary in turn",
