@@ -66,12 +66,12 @@ class HandLogistic:
         self.mean = hand.mean(axis=0)
         self.std = np.where(hand.std(axis=0) > 1e-8, hand.std(axis=0), 1.0)
         x = self._x(hand)
-        self.signal_w = [
-            _logistic(x, torch.from_numpy(c.astype(np.int64)), 3) for c in signal.T
-        ]
+        self.signal_w = [_logistic(x, torch.from_numpy(c.astype(np.int64)), 3) for c in signal.T]
         self.regime_w = _logistic(x, torch.from_numpy(regime.astype(np.int64)), 3)
         xb = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
-        self.vol_w = torch.linalg.lstsq(xb, torch.from_numpy(volatility.astype(np.float64))).solution
+        self.vol_w = torch.linalg.lstsq(
+            xb, torch.from_numpy(volatility.astype(np.float64))
+        ).solution
 
     def _x(self, hand: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((hand - self.mean) / self.std).astype(np.float64))
@@ -80,4 +80,6 @@ class HandLogistic:
         x = self._x(hand)
         xb = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)
         signal = np.stack([(xb @ w).argmax(1).numpy() for w in self.signal_w], axis=1)
-        return Predictions(signal, (xb @ self.vol_w).numpy(), (xb @ self.regime_w).argmax(1).numpy())
+        return Predictions(
+            signal, (xb @ self.vol_w).numpy(), (xb @ self.regime_w).argmax(1).numpy()
+        )

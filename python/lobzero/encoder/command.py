@@ -58,8 +58,7 @@ def _pick(market: Any, asset: str | None, what: str) -> Any:
     if isinstance(market, Universe):
         if asset is None:
             raise ConfigError(
-                f"{what} holds {len(market)} symbols ({', '.join(market)}): choose one with "
-                "--asset"
+                f"{what} holds {len(market)} symbols ({', '.join(market)}): choose one with --asset"
             )
         return market[asset]
     if asset is not None and asset != market.instrument.symbol:

@@ -57,6 +57,8 @@ class EncoderConfig(TomlConfig):
     patience: int = 5
     #: seed of the weights and of the batch order
     seed: int = 0
+    #: torch CPU threads (0: torch's default; 1 is fastest for small models on a busy machine)
+    torch_threads: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -77,6 +79,8 @@ class EncoderConfig(TomlConfig):
                 problems.append(f"{name} must be in (0, 1), got {value}")
         if not self.lr > 0:
             problems.append(f"lr must be > 0, got {self.lr}")
+        if self.torch_threads < 0:
+            problems.append(f"torch_threads must be >= 0, got {self.torch_threads}")
         if self.patience < 1:
             problems.append(f"patience must be >= 1, got {self.patience}")
         for name in ("signal_weight", "volatility_weight", "regime_weight"):

@@ -25,6 +25,7 @@ from lobzero.encoder.labels import (
     future_move,
     make_labels,
     realised_volatility,
+    split_bounds,
     synth_regimes,
 )
 from lobzero.encoder.samples import BookSamples, Normaliser, book_samples, features
@@ -130,8 +131,7 @@ def build_dataset(market: Market, config: EncoderConfig) -> EncoderData:
     n = len(s)
     regimes = synth_regimes(market.import_report, s.ts_ns)
     # the regime rule's thresholds come from the training range only: cut before fitting
-    test_start = int(round(n * (1.0 - config.test_split)))
-    val_start = int(round(test_start * (1.0 - config.val_split)))
+    val_start = split_bounds(n, config.val_split, config.test_split)["val"][0]
     rule = None
     if regimes is None:
         mid = s.mid_ticks
@@ -188,7 +188,9 @@ def build_new_data(
             "the new data has no true regimes and the training market gave no regime rule "
             "(train on real data to test on real data, or on a synthetic market to test on one)"
         )
-    labels = make_labels(s, config.horizons, config.price, regimes, rule if regimes is None else None)
+    labels = make_labels(
+        s, config.horizons, config.price, regimes, rule if regimes is None else None
+    )
     n = len(s)
     bad = np.concatenate(([0], np.cumsum(~labels.known)))
     anchors = np.arange(config.window - 1, n - config.max_horizon, dtype=np.int64)

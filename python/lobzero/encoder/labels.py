@@ -175,6 +175,15 @@ class Split:
     bounds: dict[str, tuple[int, int]]
 
 
+def split_bounds(n: int, val_split: float, test_split: float) -> dict[str, tuple[int, int]]:
+    """The ranges of samples ``0..n`` in time order: ``{"train": (0, v), "val": (v, t),
+    "test": (t, n)}`` with ``t = round(n·(1 − test_split))``, ``v = round(t·(1 − val_split))``
+    (end exclusive)."""
+    test_start = round(n * (1.0 - test_split))
+    val_start = round(test_start * (1.0 - val_split))
+    return {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n)}
+
+
 def chronological_split(
     n: int,
     window: int,
@@ -189,15 +198,15 @@ def chronological_split(
     whose window ``[t−window+1, t]`` and label horizon ``t + max_horizon`` stay inside the range
     and whose window and future are all ``usable`` ([n] bool: valid and labelled), every
     ``stride``-th. ``usable`` should already say where labels exist."""
-    test_start = int(round(n * (1.0 - test_split)))
-    val_start = int(round(test_start * (1.0 - val_split)))
-    bounds = {"train": (0, val_start), "val": (val_start, test_start), "test": (test_start, n)}
+    bounds = split_bounds(n, val_split, test_split)
     # a window is usable when all of its samples are (prefix sums over the bad ones)
     bad = np.concatenate(([0], np.cumsum(~usable)))
     out = {}
     for name, (lo, hi) in bounds.items():
         first, last = lo + window - 1, hi - 1 - max_horizon
-        anchors = np.arange(first, last + 1, dtype=np.int64) if last >= first else np.array([], np.int64)
+        anchors = (
+            np.arange(first, last + 1, dtype=np.int64) if last >= first else np.array([], np.int64)
+        )
         if len(anchors):
             clean = (bad[anchors + 1] - bad[anchors + 1 - window]) == 0
             anchors = anchors[clean][::stride]

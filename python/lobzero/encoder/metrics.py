@@ -24,9 +24,7 @@ def f1_per_class(matrix: np.ndarray) -> np.ndarray:
     return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
 
 
-def class_scores(
-    true: np.ndarray, pred: np.ndarray, names: tuple[str, ...]
-) -> dict[str, Any]:
+def class_scores(true: np.ndarray, pred: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
     """Accuracy, macro-F1 (the mean of the per-class F1 over every class), per-class F1 and
     the confusion matrix of class predictions ``pred`` against ``true`` ([N] ints)."""
     m = confusion(true, pred, len(names))
@@ -36,7 +34,7 @@ def class_scores(
         "macro_f1": float(f1.mean()),
         "f1": {name: float(v) for name, v in zip(names, f1, strict=True)},
         "confusion": m.tolist(),
-        "n": int(len(true)),
+        "n": len(true),
     }
 
 

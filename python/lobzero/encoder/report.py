@@ -16,8 +16,13 @@ from lobzero.encoder.metrics import class_scores, regression_scores
 from lobzero.tables import print_table
 
 
-def score(pred: Predictions, signal: np.ndarray, vol: np.ndarray, regime: np.ndarray,
-          horizons: tuple[int, ...]) -> dict[str, Any]:
+def score(
+    pred: Predictions,
+    signal: np.ndarray,
+    vol: np.ndarray,
+    regime: np.ndarray,
+    horizons: tuple[int, ...],
+) -> dict[str, Any]:
     """Scores of one model on one range: per horizon the signal's class scores and the
     volatility's RMSE / MAE, and the regime's class scores."""
     out: dict[str, Any] = {"signal": {}, "volatility": {}}
@@ -28,13 +33,14 @@ def score(pred: Predictions, signal: np.ndarray, vol: np.ndarray, regime: np.nda
     return out
 
 
-def table_rows(scores: dict[str, dict[str, dict[str, Any]]], horizons: tuple[int, ...]
-               ) -> tuple[list[str], list[list[str]]]:
-    """``scores[range][model]`` as rows (range, model) × metric columns."""
-    headers = ["range / model"]
+def signal_table(
+    scores: dict[str, dict[str, dict[str, Any]]], horizons: tuple[int, ...]
+) -> tuple[list[str], list[list[str]]]:
+    """The signal's rows (range: model) × per horizon accuracy, macro-F1 and the F1 of
+    down / flat / up."""
+    headers = ["signal"]
     for h in horizons:
         headers += [f"h{h} acc", f"h{h} F1", f"h{h} F1 d/f/u"]
-    headers += [f"vol h{h} RMSE/MAE" for h in horizons] + ["regime acc", "regime F1"]
     rows = []
     for rng, models in scores.items():
         for name, s in models.items():
@@ -43,10 +49,30 @@ def table_rows(scores: dict[str, dict[str, dict[str, Any]]], horizons: tuple[int
                 c = s["signal"][str(h)]
                 f1 = "/".join(f"{c['f1'][k]:.2f}" for k in SIGNAL_CLASSES)
                 row += [f"{c['accuracy']:.3f}", f"{c['macro_f1']:.3f}", f1]
-            for h in horizons:
-                v = s["volatility"][str(h)]
-                row.append(f"{v['rmse']:.3f}/{v['mae']:.3f}")
-            row += [f"{s['regime']['accuracy']:.3f}", f"{s['regime']['macro_f1']:.3f}"]
+            rows.append(row)
+    return headers, rows
+
+
+def volatility_regime_table(
+    scores: dict[str, dict[str, dict[str, Any]]], horizons: tuple[int, ...]
+) -> tuple[list[str], list[list[str]]]:
+    """The volatility's RMSE and MAE per horizon (log(1 + ticks)) and the regime's accuracy,
+    macro-F1 and the F1 of calm / trending / volatile."""
+    headers = ["volatility, regime"]
+    headers += [f"vol h{h} RMSE" for h in horizons] + [f"vol h{h} MAE" for h in horizons]
+    headers += ["regime acc", "regime F1", "F1 c/t/v"]
+    rows = []
+    for rng, models in scores.items():
+        for name, s in models.items():
+            row = [f"{rng}: {name}"]
+            row += [f"{s['volatility'][str(h)]['rmse']:.3f}" for h in horizons]
+            row += [f"{s['volatility'][str(h)]['mae']:.3f}" for h in horizons]
+            r = s["regime"]
+            row += [
+                f"{r['accuracy']:.3f}",
+                f"{r['macro_f1']:.3f}",
+                "/".join(f"{r['f1'][k]:.2f}" for k in REGIME_CLASSES),
+            ]
             rows.append(row)
     return headers, rows
 
@@ -64,14 +90,20 @@ def verdicts(scores: dict[str, dict[str, dict[str, Any]]], horizons: tuple[int, 
             )
             mine = enc["signal"][str(h)]["macro_f1"]
             word = "beats" if mine > best else "does NOT beat"
-            lines.append(f"{rng}: signal h{h}: encoder macro-F1 {mine:.3f} {word} {best_name} {best:.3f}")
+            lines.append(
+                f"{rng}: signal h{h}: encoder macro-F1 {mine:.3f} {word} {best_name} {best:.3f}"
+            )
             best_name, best = min(
                 ((k, v["volatility"][str(h)]["rmse"]) for k, v in base.items()), key=lambda t: t[1]
             )
             mine = enc["volatility"][str(h)]["rmse"]
             word = "beats" if mine < best else "does NOT beat"
-            lines.append(f"{rng}: volatility h{h}: encoder RMSE {mine:.3f} {word} {best_name} {best:.3f}")
-        best_name, best = max(((k, v["regime"]["macro_f1"]) for k, v in base.items()), key=lambda t: t[1])
+            lines.append(
+                f"{rng}: volatility h{h}: encoder RMSE {mine:.3f} {word} {best_name} {best:.3f}"
+            )
+        best_name, best = max(
+            ((k, v["regime"]["macro_f1"]) for k, v in base.items()), key=lambda t: t[1]
+        )
         mine = enc["regime"]["macro_f1"]
         word = "beats" if mine > best else "does NOT beat"
         lines.append(f"{rng}: regime: encoder macro-F1 {mine:.3f} {word} {best_name} {best:.3f}")
@@ -79,8 +111,10 @@ def verdicts(scores: dict[str, dict[str, dict[str, Any]]], horizons: tuple[int, 
 
 
 def print_report(console: Console, scores: dict[str, Any], horizons: tuple[int, ...]) -> None:
-    headers, rows = table_rows(scores, horizons)
-    print_table(console, headers, rows, title="encoder vs baselines (same split)")
+    headers, rows = signal_table(scores, horizons)
+    print_table(console, headers, rows, title="signal: encoder vs baselines (same split)")
+    headers, rows = volatility_regime_table(scores, horizons)
+    print_table(console, headers, rows, title="volatility and regime: encoder vs baselines")
     for line in verdicts(scores, horizons):
         console.print(line, highlight=False)
 
@@ -92,8 +126,9 @@ def write_json(path: Path, payload: dict[str, Any]) -> Path:
     return path
 
 
-def write_figures(out: Path, scores: dict[str, Any], history: list[dict[str, float]],
-                  horizons: tuple[int, ...]) -> list[Path]:
+def write_figures(
+    out: Path, scores: dict[str, Any], history: list[dict[str, float]], horizons: tuple[int, ...]
+) -> list[Path]:
     """``learning_curves.png`` (train and validation loss per epoch) and
     ``confusion_<range>.png`` (the encoder's confusion matrices, one panel per horizon and
     the regime); returns the paths."""

@@ -63,6 +63,10 @@ def train_encoder(
     baselines on the validation and test ranges and on each market of ``new_data`` (name →
     market: another instrument or a later period, seen with the training range's statistics)."""
     save_path = Path(save_path)
+    if config.torch_threads > 0:
+        import torch
+
+        torch.set_num_threads(config.torch_threads)
     out = save_path.parent
     out.mkdir(parents=True, exist_ok=True)
     data = build_dataset(market, config)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
+from torch.nn import functional
 
 from lobzero.encoder.baselines import Predictions
 from lobzero.encoder.config import EncoderConfig
@@ -74,11 +74,13 @@ def task_losses(
     volatility in units of its training deviation (mean over horizons), so that no task's
     loss dwarfs the others by its units alone."""
     return {
-        "signal": F.cross_entropy(out.signal_logits.reshape(-1, 3), batch["signal"].reshape(-1)),
-        "volatility": F.mse_loss(
+        "signal": functional.cross_entropy(
+            out.signal_logits.reshape(-1, 3), batch["signal"].reshape(-1)
+        ),
+        "volatility": functional.mse_loss(
             out.volatility / volatility_std, batch["volatility"] / volatility_std
         ),
-        "regime": F.cross_entropy(out.regime_logits, batch["regime"]),
+        "regime": functional.cross_entropy(out.regime_logits, batch["regime"]),
     }
 
 
@@ -163,7 +165,9 @@ def fit(
         order = rng.permutation(train)
         running = 0.0
         for b in range(per_epoch):
-            batch = _batch(data, np.sort(order[b * config.batch_size : (b + 1) * config.batch_size]), device)
+            batch = _batch(
+                data, np.sort(order[b * config.batch_size : (b + 1) * config.batch_size]), device
+            )
             loss = total_loss(task_losses(model(batch["x"]), batch, model.volatility_std), config)
             opt.zero_grad()
             loss.backward()
@@ -171,7 +175,9 @@ def fit(
             running += float(loss.detach())
             done += 1
             if on_step is not None:
-                on_step(done, per_epoch * config.epochs, f"epoch {epoch} loss {running / (b + 1):.4f}")
+                on_step(
+                    done, per_epoch * config.epochs, f"epoch {epoch} loss {running / (b + 1):.4f}"
+                )
         val = evaluate_loss(model, data, data.split.val, config, device)
         row = {"epoch": float(epoch), "train_loss": running / per_epoch, "val_loss": val["loss"]}
         row.update({f"val_{k}_loss": v for k, v in val.items() if k != "loss"})
@@ -239,7 +245,9 @@ def save_checkpoint(
         "model": dict(model.kwargs),
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "normaliser": {"mean": normaliser.mean.tolist(), "std": normaliser.std.tolist()},
-        "regime_rule": None if rule is None else {"volatility": rule.volatility, "trend": rule.trend},
+        "regime_rule": None
+        if rule is None
+        else {"volatility": rule.volatility, "trend": rule.trend},
         "channels": list(CHANNELS),
         "epoch": epoch,
         "val_loss": val_loss,

@@ -93,7 +93,10 @@ class TransformerTrunk(nn.Module):
         self.project = nn.Linear(levels * channels, width)
         self.position = nn.Parameter(torch.zeros(1, window, width))
         layer = nn.TransformerEncoderLayer(
-            width, nhead=max(1, width // 16), dim_feedforward=2 * width, batch_first=True,
+            width,
+            nhead=max(1, width // 16),
+            dim_feedforward=2 * width,
+            batch_first=True,
             dropout=0.0,
         )
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
@@ -123,8 +126,14 @@ class MultiTaskEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.kwargs = dict(
-            arch=arch, window=window, levels=levels, channels=channels, n_horizons=n_horizons,
-            width=width, hidden=hidden, layers=layers,
+            arch=arch,
+            window=window,
+            levels=levels,
+            channels=channels,
+            n_horizons=n_horizons,
+            width=width,
+            hidden=hidden,
+            layers=layers,
         )
         if arch == "deeplob":
             self.trunk: nn.Module = DeepLobTrunk(levels, channels, width, hidden)
