@@ -150,7 +150,7 @@ def test_train_encoder_command_runs_end_to_end(tmp_path, capsys) -> None:
     assert "does NOT beat" in out or "beats" in out
     metrics = json.loads((save.parent / "metrics.json").read_text())
     assert set(metrics["scores"]) == {"validation", "test", "new:later"}
-    assert set(metrics["scores"]["test"]) == {"encoder", "logistic", "majority"}
+    assert set(metrics["scores"]["test"]) == {"encoder", "logistic", "majority", "chance"}
     h3 = metrics["scores"]["test"]["encoder"]["signal"]["3"]
     assert set(h3) >= {"accuracy", "macro_f1", "f1", "confusion"}
     for name in ("learning_curves.png", "confusion_test.png", "confusion_new:later.png"):
@@ -170,3 +170,14 @@ def test_bad_settings_are_config_errors() -> None:
         EncoderConfig(horizons=())
     with pytest.raises(ConfigError, match="decisions"):
         build_dataset(synth_market(seconds=5, seed=1), EncoderConfig(step_ms=1000))
+
+
+def test_class_weights_balance_the_training_labels() -> None:
+    """Inverse frequency, mean 1 over the labels, 0 for an absent class (a weight from the
+    wrong axis or an unnormalised count would break one of these)."""
+    from lobzero.encoder.train import class_weights
+
+    w = class_weights(np.array([[0, 2], [0, 2], [0, 1], [1, 1]]))
+    np.testing.assert_allclose(w[0], [4 / 6, 2.0, 0.0])
+    np.testing.assert_allclose(w[1], [0.0, 1.0, 1.0])
+    np.testing.assert_allclose(class_weights(np.array([0, 0, 2])), [0.75, 0.0, 1.5])

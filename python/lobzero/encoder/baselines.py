@@ -40,6 +40,27 @@ class Majority:
         )
 
 
+class Stratified:
+    """Chance: classes drawn at random with the training range's frequencies, independent of
+    the inputs (seeded), and the training mean of the volatility. What a model without
+    information scores on each metric."""
+
+    def __init__(
+        self, signal: np.ndarray, volatility: np.ndarray, regime: np.ndarray, seed: int = 0
+    ) -> None:
+        self.signal = [np.bincount(c, minlength=3) / len(c) for c in signal.T]
+        self.volatility = volatility.mean(axis=0)
+        self.regime = np.bincount(regime, minlength=3) / len(regime)
+        self.seed = seed
+
+    def predict(self, n: int) -> Predictions:
+        rng = np.random.default_rng(self.seed)
+        signal = np.stack([rng.choice(3, size=n, p=p) for p in self.signal], axis=1)
+        return Predictions(
+            signal, np.tile(self.volatility, (n, 1)), rng.choice(3, size=n, p=self.regime)
+        )
+
+
 def _logistic(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float = 1e-3) -> torch.Tensor:
     """Multinomial logistic regression by L-BFGS: weights [features + 1, classes]."""
     xb = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], dim=1)

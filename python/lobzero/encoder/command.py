@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         with status_console.status(f"importing {' '.join(args.test_data)}"):
             other = load_market_or_universe(args.test_data, args.synth_seconds)
         other = _pick(other, None, "--test-data (one symbol)")
-        new[f"new:{Path(args.test_data[0]).stem.split('.')[0]}"] = other
+        new[f"new:{Path(args.test_data[0]).stem}"] = other
     result = train_encoder(market, config, args.save_path, device=device, new_data=new)
     print_report(console, result.scores, config.horizons)
     console.print(

@@ -25,13 +25,16 @@ def f1_per_class(matrix: np.ndarray) -> np.ndarray:
 
 
 def class_scores(true: np.ndarray, pred: np.ndarray, names: tuple[str, ...]) -> dict[str, Any]:
-    """Accuracy, macro-F1 (the mean of the per-class F1 over every class), per-class F1 and
-    the confusion matrix of class predictions ``pred`` against ``true`` ([N] ints)."""
+    """Accuracy, macro-F1, per-class F1 and the confusion matrix of class predictions
+    ``pred`` against ``true`` ([N] ints). Macro-F1 is the mean F1 over the classes that occur
+    in ``true`` or ``pred`` (scikit-learn's default): a range that holds one regime only is
+    not scored on the two it does not hold."""
     m = confusion(true, pred, len(names))
     f1 = f1_per_class(m)
+    present = (m.sum(axis=0) + m.sum(axis=1)) > 0
     return {
         "accuracy": float((true == pred).mean()) if len(true) else float("nan"),
-        "macro_f1": float(f1.mean()),
+        "macro_f1": float(f1[present].mean()) if present.any() else float("nan"),
         "f1": {name: float(v) for name, v in zip(names, f1, strict=True)},
         "confusion": m.tolist(),
         "n": len(true),

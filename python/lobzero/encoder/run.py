@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from lobzero.data.market import Market
-from lobzero.encoder.baselines import HandLogistic, Majority
+from lobzero.encoder.baselines import HandLogistic, Majority, Stratified
 from lobzero.encoder.config import EncoderConfig
 from lobzero.encoder.dataset import EncoderData, build_dataset, build_new_data
 from lobzero.encoder.report import score, write_figures, write_json
@@ -34,17 +34,18 @@ def _scores(
     model: MultiTaskEncoder,
     data: EncoderData,
     anchors: np.ndarray,
-    baselines: tuple[Majority, HandLogistic],
+    baselines: tuple[Majority, HandLogistic, Stratified],
     config: EncoderConfig,
     device: str,
 ) -> dict[str, Any]:
     lab = data.labels
     truth = (lab.signal[anchors], lab.volatility[anchors], lab.regime[anchors], config.horizons)
-    majority, logistic = baselines
+    majority, logistic, chance = baselines
     return {
         "encoder": score(predict(model, data, anchors, device), *truth),
         "logistic": score(logistic.predict(data.hand[anchors]), *truth),
         "majority": score(majority.predict(len(anchors)), *truth),
+        "chance": score(chance.predict(len(anchors)), *truth),
     }
 
 
@@ -95,6 +96,7 @@ def train_encoder(
     baselines = (
         Majority(lab.signal[tr], lab.volatility[tr], lab.regime[tr]),
         HandLogistic(data.hand[tr], lab.signal[tr], lab.volatility[tr], lab.regime[tr]),
+        Stratified(lab.signal[tr], lab.volatility[tr], lab.regime[tr], config.seed),
     )
     scores: dict[str, dict[str, Any]] = {
         "validation": _scores(model, data, data.split.val, baselines, config, device),

@@ -68,20 +68,40 @@ def _batch(data: EncoderData, anchors: np.ndarray, device: str) -> dict[str, tor
 
 
 def task_losses(
-    out: EncoderOutput, batch: dict[str, torch.Tensor], volatility_std: torch.Tensor
+    out: EncoderOutput, batch: dict[str, torch.Tensor], model: MultiTaskEncoder
 ) -> dict[str, torch.Tensor]:
-    """Cross-entropy of the signal (mean over horizons) and of the regime, MSE of the
-    volatility in units of its training deviation (mean over horizons), so that no task's
-    loss dwarfs the others by its units alone."""
+    """Cross-entropy of the signal (mean over horizons) and of the regime, with the model's
+    class weights; MSE of the volatility in units of its training deviation (mean over
+    horizons), so that no task's loss dwarfs the others by its units alone."""
+    signal = torch.stack(
+        [
+            functional.cross_entropy(
+                out.signal_logits[:, i], batch["signal"][:, i], weight=model.signal_class_weight[i]
+            )
+            for i in range(out.signal_logits.shape[1])
+        ]
+    ).mean()
+    std = model.volatility_std
     return {
-        "signal": functional.cross_entropy(
-            out.signal_logits.reshape(-1, 3), batch["signal"].reshape(-1)
+        "signal": signal,
+        "volatility": functional.mse_loss(out.volatility / std, batch["volatility"] / std),
+        "regime": functional.cross_entropy(
+            out.regime_logits, batch["regime"], weight=model.regime_class_weight
         ),
-        "volatility": functional.mse_loss(
-            out.volatility / volatility_std, batch["volatility"] / volatility_std
-        ),
-        "regime": functional.cross_entropy(out.regime_logits, batch["regime"]),
     }
+
+
+def class_weights(labels: np.ndarray, classes: int = 3) -> np.ndarray:
+    """Inverse-frequency weights ``[..., classes]`` of integer labels ``[N, ...]``, scaled so
+    that the weighted mean over the training labels is 1; a class absent from the training
+    range gets weight 0 (it cannot be learnt from it)."""
+    lab = labels.reshape(len(labels), -1)
+    out = np.zeros((lab.shape[1], classes))
+    for j in range(lab.shape[1]):
+        counts = np.bincount(lab[:, j], minlength=classes).astype(np.float64)
+        present = counts > 0
+        out[j, present] = len(lab) / (present.sum() * counts[present])
+    return out.reshape(*labels.shape[1:], classes)
 
 
 def total_loss(losses: dict[str, torch.Tensor], config: EncoderConfig) -> torch.Tensor:
@@ -107,7 +127,7 @@ def evaluate_loss(
     for i in range(0, len(anchors), batch_size):
         part = anchors[i : i + batch_size]
         batch = _batch(data, part, device)
-        losses = task_losses(model(batch["x"]), batch, model.volatility_std)
+        losses = task_losses(model(batch["x"]), batch, model)
         sums["loss"] += float(total_loss(losses, config)) * len(part)
         for k, v in losses.items():
             sums[k] += float(v) * len(part)
@@ -151,6 +171,10 @@ def fit(
     vol = data.labels.volatility[data.split.train]
     model.volatility_mean.copy_(torch.from_numpy(vol.mean(axis=0)))
     model.volatility_std.copy_(torch.from_numpy(np.maximum(vol.std(axis=0), 1e-3)))
+    if config.balance_classes:
+        tr = data.split.train
+        model.signal_class_weight.copy_(torch.from_numpy(class_weights(data.labels.signal[tr])))
+        model.regime_class_weight.copy_(torch.from_numpy(class_weights(data.labels.regime[tr])))
     model.to(device)
     rng = np.random.default_rng(config.seed)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -168,7 +192,7 @@ def fit(
             batch = _batch(
                 data, np.sort(order[b * config.batch_size : (b + 1) * config.batch_size]), device
             )
-            loss = total_loss(task_losses(model(batch["x"]), batch, model.volatility_std), config)
+            loss = total_loss(task_losses(model(batch["x"]), batch, model), config)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -112,6 +112,8 @@ class MultiTaskEncoder(nn.Module):
 
     volatility_mean: torch.Tensor
     volatility_std: torch.Tensor
+    signal_class_weight: torch.Tensor
+    regime_class_weight: torch.Tensor
 
     def __init__(
         self,
@@ -153,6 +155,9 @@ class MultiTaskEncoder(nn.Module):
         # the trainer, saved with the weights) bring them back to log(1 + ticks)
         self.register_buffer("volatility_mean", torch.zeros(n_horizons))
         self.register_buffer("volatility_std", torch.ones(n_horizons))
+        # the cross-entropies' class weights of the training run (ones: unweighted)
+        self.register_buffer("signal_class_weight", torch.ones(n_horizons, 3))
+        self.register_buffer("regime_class_weight", torch.ones(3))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """[B, window, levels, channels] → [B, hidden] features."""
