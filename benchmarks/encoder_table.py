@@ -42,7 +42,7 @@ def main(argv: list[str]) -> None:
     first = None
     lines = []
     for arg in argv:
-        name, _, folder = arg.partition("=")
+        name, _, folder = arg.rpartition("=")
         metrics = json.loads((Path(folder) / "metrics.json").read_text())
         first = first or metrics
         lines += rows(name, metrics)

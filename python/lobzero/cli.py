@@ -901,10 +901,7 @@ DATA_COMMANDS = {
 #: subcommand -> (one line of help, what adds its flags)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "data": ("market data: data import | data info | data synth", _build_data),
-    "train-encoder": (
-        "train the order-book encoder (signal, volatility, regime) and score it",
-        _build_train_encoder,
-    ),
+    "train-encoder": ("train and score the order-book encoder", _build_train_encoder),
     "train-agent": ("train one agent (MuZero, PPO or SAC)", _build_train_agent),
     "train-adversarial": (
         "train a trader and a PPO adversary in turn",

@@ -49,9 +49,9 @@ class EncoderConfig(TomlConfig):
     volatility_weight: float = 1.0
     #: weight of the regime loss (cross-entropy)
     regime_weight: float = 1.0
-    #: weight each class by the inverse of its training frequency in the cross-entropies (so
-    #: that the rare moves count: macro-F1 scores every class alike)
-    balance_classes: bool = True
+    #: weight each class by the inverse of its training frequency in the cross-entropies (off:
+    #: with a rare flat class it made the encoder predict flat where nothing is predictable)
+    balance_classes: bool = False
     epochs: int = 50
     batch_size: int = 32
     #: Adam learning rate
