@@ -17,7 +17,7 @@ what agents use), then the heads: signal logits [B, n_horizons, 3], volatility [
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -127,7 +127,7 @@ class MultiTaskEncoder(nn.Module):
         layers: int = 2,
     ) -> None:
         super().__init__()
-        self.kwargs = dict(
+        self.kwargs: dict[str, Any] = dict(
             arch=arch,
             window=window,
             levels=levels,
