@@ -181,3 +181,14 @@ def test_class_weights_balance_the_training_labels() -> None:
     np.testing.assert_allclose(w[0], [4 / 6, 2.0, 0.0])
     np.testing.assert_allclose(w[1], [0.0, 1.0, 1.0])
     np.testing.assert_allclose(class_weights(np.array([0, 0, 2])), [0.75, 0.0, 1.5])
+
+
+def test_the_monitored_loss_picks_the_epoch(tiny) -> None:
+    """With ``monitor = "signal"`` the kept epoch is the one of the lowest validation signal
+    loss, whatever the total (a monitor that was ignored would pick the total's best)."""
+    _, data = tiny
+    config = TINY.replace(epochs=4, patience=4, monitor="signal")
+    result = fit(build_model(config, 3), data, config)
+    losses = [r["val_signal_loss"] for r in result.history]
+    assert result.best_epoch == 1 + int(np.argmin(losses))
+    assert result.best_val_loss == min(losses)

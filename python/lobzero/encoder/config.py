@@ -58,6 +58,9 @@ class EncoderConfig(TomlConfig):
     lr: float = 0.001
     #: epochs without a better validation loss before training stops (best weights restored)
     patience: int = 5
+    #: the validation loss that selects the checkpoint and stops early: the weighted total, or
+    #: one task's (signal: the volatility's noisier loss does not pick the epoch)
+    monitor: Literal["loss", "signal", "volatility", "regime"] = "loss"
     #: seed of the weights and of the batch order
     seed: int = 0
     #: torch CPU threads (0: torch's default; 1 is fastest for small models on a busy machine)

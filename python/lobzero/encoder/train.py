@@ -35,7 +35,8 @@ CHECKPOINT_VERSION = 1
 @dataclass
 class FitResult:
     """``history``: one dict per epoch (epoch, train_loss, val_loss and the val loss of each
-    task); ``best_epoch`` (1-based) and ``best_val_loss`` of the weights kept."""
+    task); ``best_epoch`` (1-based) and ``best_val_loss`` (the monitored validation loss,
+    ``EncoderConfig.monitor``) of the weights kept."""
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
@@ -206,12 +207,13 @@ def fit(
         row = {"epoch": float(epoch), "train_loss": running / per_epoch, "val_loss": val["loss"]}
         row.update({f"val_{k}_loss": v for k, v in val.items() if k != "loss"})
         result.history.append(row)
-        if val["loss"] < result.best_val_loss:
-            result.best_val_loss, result.best_epoch = val["loss"], epoch
+        watched = val[config.monitor]
+        if watched < result.best_val_loss:
+            result.best_val_loss, result.best_epoch = watched, epoch
             best_state = copy.deepcopy(model.state_dict())
             since_best = 0
             if save is not None:
-                save(model, epoch, val["loss"])
+                save(model, epoch, watched)
         else:
             since_best += 1
         if on_epoch_end is not None:
