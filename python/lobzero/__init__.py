@@ -66,21 +66,26 @@ from lobzero.mcts import MctsBatch, StochasticMctsBatch
 from lobzero.risk import RiskConfig, RiskStack, RiskWrapper
 
 if TYPE_CHECKING:
-    from lobzero import live, muzero
+    from lobzero import encoder, live, muzero
+    from lobzero.encoder import load_encoder
 
-#: subpackages imported on first attribute access: muzero imports torch (seconds), which
-#: ``import lobzero`` alone should not pay; live (the paper loop) is needed by few
-_LAZY_SUBMODULES = ("live", "muzero")
+#: subpackages imported on first attribute access: muzero and encoder import torch (seconds),
+#: which ``import lobzero`` alone should not pay; live (the paper loop) is needed by few
+_LAZY_SUBMODULES = ("live", "muzero", "encoder")
+#: functions of those subpackages offered at the top level (imported on first use too)
+_LAZY_FUNCTIONS = {"load_encoder": "lobzero.encoder"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY_SUBMODULES:
         return importlib.import_module(f"lobzero.{name}")
+    if name in _LAZY_FUNCTIONS:
+        return getattr(importlib.import_module(_LAZY_FUNCTIONS[name]), name)
     raise AttributeError(f"module 'lobzero' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES) | set(_LAZY_FUNCTIONS))
 
 
 __all__ = [
@@ -113,11 +118,13 @@ __all__ = [
     "VecTradingEnv",
     "__version__",
     "data",
+    "encoder",
     "envs",
     "evaluation",
     "import_market",
     "live",
     "load_agent",
+    "load_encoder",
     "mcts",
     "muzero",
     "risk",

@@ -902,6 +902,12 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_compare, groups=groups, extra_names=extra)
 
 
+def _build_train_encoder(p: argparse.ArgumentParser) -> None:
+    from lobzero.encoder.command import build
+
+    build(p)
+
+
 def _build_demo(p: argparse.ArgumentParser) -> None:
     _add_out(p, "runs/demo", "output folder")
     p.add_argument("--seeds", type=int, default=2, help="training seeds per agent")
@@ -926,6 +932,7 @@ DATA_COMMANDS = {
 #: subcommand -> (one line of help, what adds its flags)
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "data": ("market data: data import | data info | data synth", _build_data),
+    "train-encoder": ("train and score the order-book encoder", _build_train_encoder),
     "train-agent": ("train one agent (MuZero, PPO or SAC)", _build_train_agent),
     "train-adversarial": (
         "train a trader and a PPO adversary in turn",

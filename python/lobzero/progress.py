@@ -113,9 +113,14 @@ class TrainProgress:
     ``interval_s`` seconds."""
 
     def __init__(
-        self, label: str, total: int, done: int = 0, interval_s: float = PLAIN_INTERVAL_S
+        self,
+        label: str,
+        total: int,
+        done: int = 0,
+        interval_s: float = PLAIN_INTERVAL_S,
+        unit: str = "env steps",
     ) -> None:
-        self.label, self.total = label, total
+        self.label, self.total, self.unit = label, total, unit
         self.done, self.start_done, self.info = done, done, ""
         self.started = time.perf_counter()
         self.console = progress_console()
@@ -156,7 +161,7 @@ class TrainProgress:
         rate = (self.done - self.start_done) / max(elapsed, 1e-9)
         eta = (self.total - self.done) / rate if rate > 0 else float("nan")
         self.console.print(
-            f"{self.label}: {self.done:,}/{self.total:,} env steps "
+            f"{self.label}: {self.done:,}/{self.total:,} {self.unit} "
             f"({self.done / max(self.total, 1):.0%}), {duration(elapsed)} elapsed"
             + (f", about {duration(eta)} left" if eta == eta else "")
             + (f", {self.info}" if self.info else ""),

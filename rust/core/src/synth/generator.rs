@@ -159,6 +159,8 @@ pub fn synth_market(cfg: &SynthConfig) -> Result<(Instrument, EventStream, Synth
     let mut regime = 0usize;
     let mut regime_until = t0 + (g.rng.exponential(1.0 / regimes[0].mean_duration_s) * 1e9) as i64;
     let mut regime_started = t0;
+    g.report.regime_start_ns.push(t0);
+    g.report.regime_path.push(0);
     let mut trend_sign = 1.0;
     let mut pressure = 0.0f64;
     let mut excitation = 0.0f64; // Σ α e^{-β(t - t_i)}, arrivals per second
@@ -189,6 +191,8 @@ pub fn synth_market(cfg: &SynthConfig) -> Result<(Instrument, EventStream, Synth
             regime_until +=
                 (g.rng.exponential(1.0 / regimes[regime].mean_duration_s) * 1e9).max(1.0) as i64;
             g.report.regime_switches += 1;
+            g.report.regime_start_ns.push(regime_started);
+            g.report.regime_path.push(regime as u8);
         }
         if !g.rng.bernoulli((base + excitation) / bound) {
             continue; // rejected: the intensity fell since the bound was taken

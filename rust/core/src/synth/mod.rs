@@ -180,6 +180,13 @@ pub struct SynthReport {
     /// Seconds spent in each regime: calm, trending, volatile.
     pub regime_seconds: [f64; 3],
     pub regime_switches: u64,
+    /// The regime path, exported beside the events as the true label of the market state:
+    /// `regime_start_ns[k]` is the exchange time (ns) from which regime `regime_path[k]`
+    /// (0 calm, 1 trending, 2 volatile) is in force, until the next start or the end. The first
+    /// entry is the start of the market. Exchange time, not receive time: the receive clock
+    /// lags by the latency (a millisecond by default).
+    pub regime_start_ns: Vec<i64>,
+    pub regime_path: Vec<u8>,
 }
 
 impl SynthConfig {

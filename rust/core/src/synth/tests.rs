@@ -127,3 +127,36 @@ fn bad_configs_are_refused() {
         assert!(matches!(synth_market(&cfg), Err(LobzeroError::Config(_))));
     }
 }
+
+/// The exported regime path agrees with the time per regime and the switch count: a path that
+/// dropped a switch, or recorded the regime left instead of the one entered, would not.
+#[test]
+fn regime_path_matches_regime_seconds() {
+    let cfg = SynthConfig {
+        seconds: 3600.0,
+        ..small(5, 0.5)
+    };
+    let (_, events, report) = synth_market(&cfg).unwrap();
+    let n = report.regime_path.len();
+    assert_eq!(n as u64, report.regime_switches + 1);
+    assert_eq!(report.regime_start_ns.len(), n);
+    assert!(report.regime_switches >= 3, "{}", report.regime_switches);
+    assert!(report.regime_start_ns.windows(2).all(|w| w[0] <= w[1]));
+    assert!(report.regime_path.windows(2).all(|w| w[0] != w[1]));
+    let t0 = report.regime_start_ns[0];
+    assert_eq!(t0, events.ts_ns[0]);
+    let end = t0 + (cfg.seconds * 1e9) as i64;
+    let mut seconds = [0.0f64; 3];
+    for k in 0..n {
+        let until = report.regime_start_ns.get(k + 1).copied().unwrap_or(end);
+        seconds[report.regime_path[k] as usize] +=
+            (until - report.regime_start_ns[k]) as f64 * 1e-9;
+    }
+    for r in 0..3 {
+        assert!(
+            (seconds[r] - report.regime_seconds[r]).abs() < 1e-3,
+            "{seconds:?} {:?}",
+            report.regime_seconds
+        );
+    }
+}
