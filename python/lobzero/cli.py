@@ -380,6 +380,7 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
         synth_seconds=args.synth_seconds,
         synth_seed=args.synth_seed,
         env_config=config.env,
+        backend=_backend(args),
     )
     cells = [
         (
@@ -427,6 +428,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         Path(args.out),
         config=config,
         progress=True,
+        backend=_backend(args),
     )
     print_compare(result, market, config, args.seeds)
     return 0
@@ -594,6 +596,31 @@ def _add_market(parser: argparse.ArgumentParser, seconds: float, seed: int, *ali
         action=TypedFlag,
         help="signal of the synthetic market when --data is absent (0 none, 1 strongest)",
     )
+
+
+def _add_backend(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--backend local|ray`` and ``--ray-address`` (lobzero.distributed.backend)."""
+    from lobzero.distributed.backend import BACKENDS
+
+    g = parser.add_argument_group("backend", f"where {what} run")
+    g.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="local: here, one after the other; ray: Ray tasks (the `ray` extra)",
+    )
+    g.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        default=None,
+        help="the Ray cluster (auto, or ray://host:10001); default: start a local one",
+    )
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    from lobzero.distributed.backend import make_backend
+
+    return make_backend(args.backend, args.ray_address)
 
 
 def _add_configs(parser: argparse.ArgumentParser, what: str) -> None:
@@ -830,6 +857,7 @@ def _build_robustness(p: argparse.ArgumentParser) -> None:
         prefixes={"env": ""},
         skip={"env.seed": ENV_SKIP["seed"]},
     )
+    _add_backend(p, "the (intensity, seed) episodes")
     p.set_defaults(func=_cmd_robustness, groups={"robustness": group})
 
 
@@ -873,6 +901,7 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
             skip={"total_env_steps": "--steps"},
         ),
     }
+    _add_backend(p, "the (agent, fold, seed) jobs")
     extra = {"budget_steps": "--steps", "total_env_steps": "--steps"}
     p.set_defaults(func=_cmd_compare, groups=groups, extra_names=extra)
 

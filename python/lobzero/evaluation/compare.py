@@ -44,6 +44,7 @@ from lobzero.baselines.sb3 import PpoConfig, SacConfig
 from lobzero.config import TomlConfig
 from lobzero.data.market import Market
 from lobzero.data.universe import Universe
+from lobzero.distributed.backend import Backend, LocalBackend
 from lobzero.envs.config import EnvConfig
 from lobzero.envs.trading_env import TradingEnv
 from lobzero.evaluation.bootstrap import ConfidenceInterval, bootstrap_ci
@@ -381,6 +382,23 @@ def _run_one(
     return run
 
 
+def _job(
+    name: str,
+    split: Split,
+    seed: int,
+    symbol: str | None,
+    *,
+    markets: dict[str | None, Market],
+    budget_steps: int,
+    config: CompareConfig,
+    out: Path,
+    tracker: CompareProgress | None = None,
+) -> AgentRun:
+    """One (agent, fold, seed, symbol) job of :func:`compare`, a Ray task on ``--backend ray``:
+    it writes its artefacts under ``out`` as the local loop does."""
+    return _run_one(name, markets[symbol], split, seed, budget_steps, config, out, tracker, symbol)
+
+
 def _sb3_checkpoints(config: CompareConfig, name: str) -> int:
     """The checkpoints (validation rounds) of a PPO or SAC agent; 0 for any other agent."""
     if name == "ppo":
@@ -466,6 +484,7 @@ def compare(
     config: CompareConfig | None = None,
     progress: bool = False,
     report: bool = True,
+    backend: Backend | None = None,
 ) -> CompareResult:
     """Runs the protocol of the module docstring for every agent and seed, and (``report``)
     writes ``metrics.csv``, ``metrics.json``, equity and drawdown PNGs and ``index.html`` into
@@ -476,7 +495,10 @@ def compare(
     from :data:`AGENTS` (list or comma-separated); ``seeds``: seeds, or a count (seeds
     0..n-1); ``budget_steps``: environment steps of training per learned agent, seed, fold
     (and symbol). ``progress``: print the plan with an estimated time, then bars (or plain
-    lines) on stderr (:mod:`lobzero.evaluation.compare_progress`).
+    lines) on stderr (:mod:`lobzero.evaluation.compare_progress`). ``backend``: where the
+    independent (agent, fold, seed, symbol) jobs run (:mod:`lobzero.distributed.backend`; by
+    default here, one after the other); the report is the same on any backend for the same
+    seeds (only the measured seconds differ).
     """
     config = config or CompareConfig()
     names = parse_agents(agents)
@@ -531,18 +553,29 @@ def compare(
         tracker.show_plan(str(market), budget_steps, seed_list, len(splits))
         tracker.begin()
     completed = 0
+    backend = backend or LocalBackend()
+    shared = {"markets": markets, "budget_steps": budget_steps, "config": config, "out": out}
     try:
-        for index, (name, split, seed, symbol) in enumerate(jobs):
-            if tracker is not None:
-                tracker.start(index)
-            runs[name].append(
-                _run_one(
-                    name, markets[symbol], split, seed, budget_steps, config, out, tracker, symbol
-                )
-            )
-            completed += 1
-            if tracker is not None:
-                tracker.end_job()
+        if backend.name == "local":
+            for index, (name, split, seed, symbol) in enumerate(jobs):
+                if tracker is not None:
+                    tracker.start(index)
+                runs[name].append(_job(name, split, seed, symbol, **shared, tracker=tracker))
+                completed += 1
+                if tracker is not None:
+                    tracker.end_job()
+        else:
+
+            def done(index: int, _: AgentRun) -> None:
+                nonlocal completed
+                completed += 1
+                if tracker is not None:  # a remote job reports when it ends, not as it plays
+                    tracker.start(index)
+                    tracker.end_job()
+
+            # results in the jobs' order: the runs (and so the report) as the local loop's
+            for (name, *_), run in zip(jobs, backend.map(_job, jobs, shared, done), strict=True):
+                runs[name].append(run)
     finally:
         if tracker is not None:
             tracker.finish(completed)

@@ -147,6 +147,7 @@ def robustness_report(
     synth_seconds: float = 3600.0,
     synth_seed: int = 1,
     env_config: Any = None,
+    backend: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Runs :func:`lobzero.evaluation.robustness` and writes ``robustness.csv``,
     ``robustness.json`` (with the flat baseline's rows) and ``robustness.png``
@@ -155,9 +156,8 @@ def robustness_report(
     plt = pyplot()
 
     from lobzero.agents import agent_env_config
-    from lobzero.baselines.rules import make_rule_agent
     from lobzero.envs import EnvConfig, TradingEnv
-    from lobzero.evaluation.robustness import robustness
+    from lobzero.evaluation.robustness import AgentSpec, robustness
 
     market = load_market(data, synth_seconds, seed=synth_seed)
     config = (env_config or EnvConfig(max_position=0.1)).replace(episode_steps=episode_steps)
@@ -167,10 +167,13 @@ def robustness_report(
     trained = agent_env_config(agent)
     if trained is not None:
         config = trained.replace(episode_steps=episode_steps, start_ns=None, end_ns=None)
-    rows = robustness(agent, market, config, intensities, seeds)
+    # every (intensity, seed) episode a job with an agent of its own (on ``backend``: a Ray
+    # task each with --backend ray), so the rows are the same on any backend
+    names = tuple(feature_names)
+    rows = robustness(AgentSpec(agent_spec, names), market, config, intensities, seeds, backend)
     # the baseline: never trading, under the same injections, seeds and levels
     flat_rows = robustness(
-        make_rule_agent("flat", feature_names), market, config, intensities, seeds
+        AgentSpec("rule:flat", names), market, config, intensities, seeds, backend
     )
 
     out.mkdir(parents=True, exist_ok=True)
