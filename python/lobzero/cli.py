@@ -262,7 +262,7 @@ def _refuse_other_algos(args: argparse.Namespace, algo: str) -> None:
 def _cmd_train_agent(args: argparse.Namespace) -> int:
     from lobzero.envs.config import EnvConfig
 
-    out = Path(args.out)
+    out = args.out  # a path or an fsspec URL (s3://bucket/run): the trainers publish to it
     env_config = _env_config(args, EnvConfig())
     _refuse_other_algos(args, args.algo)
     if args.algo == "muzero":
@@ -376,7 +376,7 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
         intensities=list(config.intensity),
         seeds=list(range(config.seeds)),
         episode_steps=config.env.episode_steps,
-        out=Path(args.out),
+        out=args.out,
         synth_seconds=args.synth_seconds,
         synth_seed=args.synth_seed,
         env_config=config.env,
@@ -425,7 +425,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args.agents,
         args.seeds,
         args.steps,
-        Path(args.out),
+        args.out,
         config=config,
         progress=True,
         backend=_backend(args),
@@ -541,15 +541,27 @@ def _show_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace]
     return run
 
 
+def _out_target(text: str) -> Any:
+    """A local path (a Path), or an fsspec URL kept as text (``Path`` would fold its ``//``)."""
+    from lobzero.storage import is_url
+
+    return text if is_url(text) else Path(text)
+
+
 def _add_out(
-    parser: argparse.ArgumentParser, default: str | None, what: str, *aliases: str
+    parser: argparse.ArgumentParser,
+    default: str | None,
+    what: str,
+    *aliases: str,
+    url: bool = False,
 ) -> None:
+    """``-o/--out``; ``url``: also an fsspec URL (``s3://bucket/run``, written atomically)."""
     parser.add_argument(
         "-o",
         "--out",
         *aliases,
-        metavar="PATH",
-        type=Path,
+        metavar="URL" if url else "PATH",
+        type=_out_target if url else Path,
         default=default,
         required=default is None,
         help=what,
@@ -790,7 +802,7 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
         help=f"environment steps to train (default: {DEFAULT_STEPS:,}, or the --config's "
         "total_env_steps for MuZero)",
     )
-    _add_out(p, "runs/agent", "output folder")
+    _add_out(p, "runs/agent", "output folder or fsspec URL (s3://bucket/run)", url=True)
     p.add_argument(
         "--seed", metavar="N", type=int, default=0, help="seed of the run and its environments"
     )
@@ -846,7 +858,7 @@ def _build_robustness(p: argparse.ArgumentParser) -> None:
         required=True,
         help="rule:NAME (flat, buy_and_hold, random, imbalance) or an agent folder",
     )
-    _add_out(p, "runs/robustness", "output folder")
+    _add_out(p, "runs/robustness", "output folder or fsspec URL", url=True)
     _add_configs(p, "RobustnessConfig ([env] included)")
     # path 1: not the path 0 that train-agent and compare train on
     _add_market(p, 3600.0, 1, "--market-seed")
@@ -881,7 +893,7 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
         action=TypedFlag,
         help="training env steps per agent, seed and fold",
     )
-    _add_out(p, "runs/compare", "report folder")
+    _add_out(p, "runs/compare", "report folder or fsspec URL", url=True)
     _add_configs(p, "CompareConfig ([env], [walkforward], [ppo], [sac], [muzero])")
     _add_market(p, 1800.0, 0)
     groups = {

@@ -60,6 +60,7 @@ from lobzero.evaluation.walkforward import (
     walk_forward_splits,
 )
 from lobzero.exceptions import ConfigError
+from lobzero.storage import RunFolder
 
 #: MuZero agents: the ``[muzero]`` settings with these changed (the default MuZero is Gumbel
 #: MuZero; "muzero_puct" is the pseudocode's PUCT search with its 50 simulations;
@@ -526,7 +527,33 @@ def compare(
     for split in splits:  # fail before any training when an episode does not fit a range
         for r in (split.train, split.validation, split.test):
             r.env_config(config.env)
-    out = Path(out)
+    # a URL (s3://bucket/report): a local staging folder, published after every job
+    folder = RunFolder(out)
+    try:
+        return _compare(
+            market, names, seed_list, budget_steps, folder, config, progress, report, backend,
+            markets, splits, is_universe,
+        )  # fmt: skip
+    finally:
+        folder.close()
+
+
+def _compare(
+    market: Market | Universe,
+    names: list[str],
+    seed_list: list[int],
+    budget_steps: int,
+    folder: RunFolder,
+    config: CompareConfig,
+    progress: bool,
+    report: bool,
+    backend: Backend | None,
+    markets: dict[str | None, Market],
+    splits: list[Split],
+    is_universe: bool,
+) -> CompareResult:
+    """The jobs and the report of :func:`compare`, written into ``folder.local``."""
+    out = folder.local
     jobs = [(n, s, k, sym) for n in names for s in splits for k in seed_list for sym in markets]
     runs: dict[str, list[AgentRun]] = {n: [] for n in names}
     tracker = None
@@ -561,6 +588,7 @@ def compare(
                 if tracker is not None:
                     tracker.start(index)
                 runs[name].append(_job(name, split, seed, symbol, **shared, tracker=tracker))
+                folder.publish({"jobs_done": index + 1})
                 completed += 1
                 if tracker is not None:
                     tracker.end_job()
@@ -569,6 +597,7 @@ def compare(
             def done(index: int, _: AgentRun) -> None:
                 nonlocal completed
                 completed += 1
+                folder.publish({"jobs_done": completed})
                 if tracker is not None:  # a remote job reports when it ends, not as it plays
                     tracker.start(index)
                     tracker.end_job()
@@ -623,4 +652,5 @@ def compare(
 
         result.market_mid = mid_series(next(iter(markets.values())))
         result.files = write_compare_report(result, out)
+        folder.publish({"jobs_done": len(jobs), "report": True})
     return result

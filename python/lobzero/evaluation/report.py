@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -143,7 +144,7 @@ def robustness_report(
     intensities: list[float],
     seeds: list[int],
     episode_steps: int,
-    out: Path,
+    out: str | Path,
     synth_seconds: float = 3600.0,
     synth_seed: int = 1,
     env_config: Any = None,
@@ -176,18 +177,23 @@ def robustness_report(
         AgentSpec("rule:flat", names), market, config, intensities, seeds, backend
     )
 
-    out.mkdir(parents=True, exist_ok=True)
-    keys = ["intensity", "sharpe", "max_drawdown", "total_return", "worst_return", "fees"]
-    with open(out / "robustness.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows({k: r[k] for k in keys} for r in rows)
-    (out / "robustness.json").write_text(
-        json.dumps({"agent": agent_spec, "rows": rows, "flat_rows": flat_rows}, indent=1)
-    )
+    from lobzero.storage import atomic_writer, join, write_text
 
+    keys = ["intensity", "sharpe", "max_drawdown", "total_return", "worst_return", "fees"]
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=keys, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows({k: r[k] for k in keys} for r in rows)
+    # each file through lobzero.storage: atomic, on a path or an fsspec URL alike
+    paths = {name: join(out, f"robustness.{name}") for name in ("csv", "json", "png")}
+    write_text(paths["csv"], table.getvalue())
+    write_text(
+        paths["json"],
+        json.dumps({"agent": agent_spec, "rows": rows, "flat_rows": flat_rows}, indent=1),
+    )
     fig = robustness_figure(rows, flat_rows, f"robustness of {agent_spec}")
-    fig.savefig(out / "robustness.png", dpi=100)
+    with atomic_writer(paths["png"]) as fh:
+        fig.savefig(fh, dpi=100, format="png")
     plt.close(fig)
 
     verdict = []
@@ -204,9 +210,4 @@ def robustness_report(
         "no collapse (every episode above -50 %): "
         + ("met" if not collapse else f"NOT met at {collapse}")
     )
-    return rows, {
-        "csv": out / "robustness.csv",
-        "json": out / "robustness.json",
-        "png": out / "robustness.png",
-        "verdict": verdict,
-    }
+    return rows, {**paths, "verdict": verdict}

@@ -14,7 +14,6 @@ lost and the steps played after the last checkpoint are played again.
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from lobzero.muzero.planner import Planner
 from lobzero.muzero.replay_buffer import ReplayBuffer
 from lobzero.muzero.self_play import SelfPlay, check_discrete, make_gym_vec_env
 from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
+from lobzero.storage import RunFolder, atomic_writer
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FIELDS = (
@@ -72,12 +72,8 @@ EnvWrapper = Callable[[Any], gym.vector.VectorEnv]
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """Writes ``obj`` to ``path`` through a temporary file and a rename: a reader (or a resumed
     run) sees the old file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_writer(path) as fh:
         torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def make_envs(
@@ -154,11 +150,40 @@ def train_muzero(
     """
     config.validate()
     device = resolve_device(device)
-    out = Path(out)
+    # a URL (s3://bucket/run): the run writes a local staging folder, published at checkpoints
+    run = RunFolder(out)
+    if resume:
+        run.restore()
+    try:
+        return _train(
+            config, run, market, env_config, env_id, seed, resume, device, on_checkpoint,
+            progress, env_wrapper, on_progress, max_seconds,
+        )  # fmt: skip
+    finally:
+        run.close()
+
+
+def _train(
+    config: MuZeroConfig,
+    run: RunFolder,
+    market: Market | None,
+    env_config: EnvConfig | None,
+    env_id: str | None,
+    seed: int,
+    resume: bool,
+    device: str,
+    on_checkpoint: CheckpointCallback | None,
+    progress: bool,
+    env_wrapper: EnvWrapper | None,
+    on_progress: Callable[[int], None] | None,
+    max_seconds: float | None,
+) -> MuZeroAgent:
+    """The loop of :func:`train_muzero`, writing into ``run.local``."""
+    out = run.local
     checkpoint_path = out / CHECKPOINT_FILE
     if resume and not checkpoint_path.is_file():
         raise ConfigError(
-            f"resume: {checkpoint_path} does not exist (no run to continue in {out}); "
+            f"resume: {CHECKPOINT_FILE} does not exist in {run.target} (no run to continue); "
             "start without resume, or give the folder of an earlier run"
         )
     out.mkdir(parents=True, exist_ok=True)
@@ -243,6 +268,7 @@ def train_muzero(
         )
         agent = snapshot()
         agent.save(out / "agent")
+        run.publish({"env_steps": env_steps, "episodes": episodes})
         if notify and on_checkpoint is not None and learner.updates > 0:
             score = on_checkpoint(env_steps, agent)
             last_score = last_score if score is None else float(score)
