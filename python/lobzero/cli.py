@@ -474,6 +474,59 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
     console.print(f"report: {result.files['html']}", markup=False)
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from lobzero.distributed.tune import TuneSettings, load_space, tune
+    from lobzero.evaluation.compare import CompareConfig
+
+    config = _with_env_config(_layered(CompareConfig(), args.config, None, args), args)
+    params = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
+    storage = args.storage
+    if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
+        # relative to here, for every Ray worker too (they need not share this folder)
+        storage = "sqlite:///" + str(Path(storage.removeprefix("sqlite:///")).resolve())
+    settings = TuneSettings(
+        algo=args.algo,
+        space=load_space(args.space, args.algo, params),
+        config=config,
+        budget_steps=args.steps,
+        seed=args.seed,
+        out=Path(args.out).resolve(),
+        storage=storage,
+        study=args.study or f"lobzero-{args.algo}",
+    )
+    market = _load_market(args)
+    with status_console.status(f"tuning {args.algo}: {args.trials} trials in {settings.study}"):
+        result = tune(
+            market,
+            settings,
+            args.trials,
+            backend=_backend(args),
+            on_trial=lambda n: status_console.print(f"trial {n} done"),
+        )
+    print_table(
+        console,
+        ("setting", "best value"),
+        [
+            (k, f"{v:.6g}" if isinstance(v, float) else str(v))
+            for k, v in result.best_params.items()
+        ],
+        title=(
+            f"best trial {result.best_number} of {result.total} in {settings.study}: validation "
+            f"{config.select_by} {result.best_value:.4g} ({result.ran} run now)"
+        ),
+    )
+    for note in result.notes:
+        console.print(note, markup=False)
+    files = ", ".join(str(p) for p in result.files.values())
+    console.print(f"written: {files}", markup=False)
+    console.print(
+        f"train it: lobzero train-agent --algo {args.algo} --config {result.files['config']}; "
+        f"compare it: lobzero compare --config {result.files['compare']}",
+        markup=False,
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from lobzero.demo import run_demo
 
@@ -918,6 +971,36 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_compare, groups=groups, extra_names=extra)
 
 
+def _build_tune(p: argparse.ArgumentParser) -> None:
+    from lobzero.distributed.tune import ALGOS
+
+    p.add_argument("--algo", required=True, choices=ALGOS, help="the agent whose settings to tune")
+    p.add_argument(
+        "--params",
+        metavar="LIST",
+        default=None,
+        help="comma-separated settings to search (default: all of the algorithm's space)",
+    )
+    p.add_argument("--trials", metavar="N", type=int, default=20, help="trials in the study, all")
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        default="sqlite:///tune.db",
+        help="the Optuna storage the study lives (and resumes) in",
+    )
+    p.add_argument("--study", metavar="NAME", default=None, help="default: lobzero-ALGO")
+    p.add_argument("--space", metavar="TOML", type=Path, default=None, help="search space TOML")
+    p.add_argument(
+        "--steps", metavar="N", type=int, default=20_000, help="training env steps per trial"
+    )
+    p.add_argument("--seed", type=int, default=0, help="training and sampler seed")
+    _add_out(p, "runs/tune", "folder of best.toml, best_compare.toml and the PNGs")
+    _add_configs(p, "the base CompareConfig ([env], [walkforward], [ppo], [sac], [muzero])")
+    _add_market(p, 1800.0, 0)
+    _add_backend(p, "the trials")
+    p.set_defaults(func=_cmd_tune, groups={})
+
+
 def _build_demo(p: argparse.ArgumentParser) -> None:
     _add_out(p, "runs/demo", "output folder")
     p.add_argument("--seeds", type=int, default=2, help="training seeds per agent")
@@ -943,6 +1026,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     ),
     "robustness": ("an agent's metrics under adversarial injection", _build_robustness),
     "compare": ("train, select and test agents on one walk-forward split", _build_compare),
+    "tune": ("an Optuna study of one agent's settings on the validation range", _build_tune),
     "demo": ("the quick tour that `make demo` runs", _build_demo),
 }
 
