@@ -29,6 +29,7 @@ from lobzero.agents import CHECKPOINT_VERSION, check_format_version
 from lobzero.budget import TrainingBudget
 from lobzero.data.market import Market
 from lobzero.devices import resolve_device
+from lobzero.distributed.self_play import RayActors, RemoteSelfPlay
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.muzero.agent import MuZeroAgent, build_network
@@ -124,6 +125,7 @@ def train_muzero(
     env_wrapper: EnvWrapper | None = None,
     on_progress: Callable[[int], None] | None = None,
     max_seconds: float | None = None,
+    self_play: RayActors | None = None,
 ) -> MuZeroAgent:
     """Trains MuZero for ``config.total_env_steps`` environment steps, or until
     ``max_seconds`` of wall time have passed when that comes first, and returns the agent.
@@ -147,6 +149,10 @@ def train_muzero(
     With ``max_seconds``, a checkpoint also falls at each even fraction of that time (as many
     as ``checkpoint_interval`` makes of the step budget), and the schedules (temperature,
     learning rate, priority β) still follow the step budget.
+
+    ``self_play``: where the environments are played: here (None), or by Ray actors
+    (:class:`lobzero.distributed.self_play.RayActors`; the same configuration, and with one
+    actor broadcasting every update the same run).
     """
     config.validate()
     device = resolve_device(device)
@@ -157,7 +163,7 @@ def train_muzero(
     try:
         return _train(
             config, run, market, env_config, env_id, seed, resume, device, on_checkpoint,
-            progress, env_wrapper, on_progress, max_seconds,
+            progress, env_wrapper, on_progress, max_seconds, self_play,
         )  # fmt: skip
     finally:
         run.close()
@@ -177,8 +183,11 @@ def _train(
     env_wrapper: EnvWrapper | None,
     on_progress: Callable[[int], None] | None,
     max_seconds: float | None,
+    remote: RayActors | None,
 ) -> MuZeroAgent:
     """The loop of :func:`train_muzero`, writing into ``run.local``."""
+    if remote is not None and env_wrapper is not None:
+        raise ConfigError("an env_wrapper plays here: it cannot wrap the Ray actors' envs")
     out = run.local
     checkpoint_path = out / CHECKPOINT_FILE
     if resume and not checkpoint_path.is_file():
@@ -204,9 +213,11 @@ def _train(
     ).to(device)
     total_updates = int(max(0, config.total_env_steps - config.warmup_steps) * config.replay_ratio)
     learner = Learner(net, config, total_updates, device)
+    # one lane per environment, of every actor
+    lanes = config.num_envs * (1 if remote is None else remote.num_actors)
     buffer = ReplayBuffer(
         config.replay_capacity,
-        config.num_envs,
+        lanes,
         obs_dim,
         num_actions,
         alpha=config.priority_alpha,
@@ -233,9 +244,16 @@ def _train(
     # a resumed run draws new seeds for its episodes and searches, derived from where it stands
     play_seed = seed + env_steps
     planner = Planner(net, config, device, seed=play_seed)
-    actors = SelfPlay(
-        envs, planner, buffer, seed=play_seed, time_limit_steps=time_limit_steps(config, envs)
-    )
+    actors: SelfPlay | RemoteSelfPlay
+    if remote is None:
+        actors = SelfPlay(
+            envs, planner, buffer, seed=play_seed, time_limit_steps=time_limit_steps(config, envs)
+        )
+    else:
+        actors = remote.start(
+            config, market, env_config, env_id, seed, play_seed, net, buffer, learner,
+            time_limit_steps(config, envs),
+        )  # fmt: skip
     warn = _SupportWarnings()
     action_mode = env_spec.get("env_config", {}).get("action_mode", "gym")
 
@@ -293,7 +311,7 @@ def _train(
             temperature = config.temperature(env_steps)
             actors.update_normalizer = env_steps < config.warmup_steps
             finished = actors.step(temperature)
-            env_steps += config.num_envs
+            env_steps += lanes
             episodes += len(finished)
             recent.extend(finished)
             if env_steps >= config.warmup_steps:
@@ -369,6 +387,8 @@ def _train(
         if bar is not None:
             bar.stop()
         envs.close()
+        if isinstance(actors, RemoteSelfPlay):
+            actors.close()
     if progress:
         write_summary(
             summary_line(
