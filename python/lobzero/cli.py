@@ -265,7 +265,12 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
     out = args.out  # a path or an fsspec URL (s3://bucket/run): the trainers publish to it
     env_config = _env_config(args, EnvConfig())
     _refuse_other_algos(args, args.algo)
+    if args.backend == "local" and args.ray_address is not None:
+        raise ConfigError("--ray-address is for --backend ray")
+    if args.backend == "ray" and args.algo != "muzero":
+        raise ConfigError(f"--backend ray plays MuZero's self-play on Ray; {args.algo} trains here")
     if args.algo == "muzero":
+        from lobzero.distributed.self_play import RayActors
         from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
 
         config = _layered(MuZeroConfig(), args.config, args.groups["muzero"], args)
@@ -285,6 +290,9 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             seed=args.seed,
             resume=args.resume,
             device=args.device,
+            self_play=None
+            if args.backend == "local"
+            else RayActors(args.actors, args.broadcast_interval, args.ray_address),
         )
         if args.env is not None and config.eval_episodes > 0:
             returns = evaluate_gym(agent, args.env, episodes=config.eval_episodes)
@@ -866,6 +874,16 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
     _add_configs(p, "the algorithm's (MuZeroConfig, PpoConfig or SacConfig)")
     _add_market(p, 3600.0, 0)
     groups = {"env": _env_group(p), **_algo_groups(p, "MuZero (MuZeroConfig, over --config)")}
+    _add_backend(p, "MuZero's self-play actors")
+    g = p.add_argument_group("ray self-play", "MuZero on --backend ray")
+    g.add_argument("--actors", metavar="N", type=int, default=1, help="self-play actors")
+    g.add_argument(
+        "--broadcast-interval",
+        metavar="N",
+        type=int,
+        default=1,
+        help="learner updates between weight broadcasts to the actors (1: in sync)",
+    )
     p.set_defaults(func=_cmd_train_agent, groups=groups, extra_names={"total_env_steps": "--steps"})
 
 
