@@ -203,7 +203,8 @@ class RemoteSelfPlay:
         if self.update_normalizer:
             # the actors' updates, replayed here in the same order on the same observations
             for arrays in steps:
-                self.net.normalizer.update(torch.as_tensor(arrays[0], device=_device(self.net)))
+                obs = torch.tensor(arrays[0], device=_device(self.net))  # Ray's arrays: read-only
+                self.net.normalizer.update(obs)
         joined = [np.concatenate(parts) for parts in zip(*steps, strict=True)]
         self.buffer.add(*joined)
         return [episode for _, finished in results for episode in finished]
