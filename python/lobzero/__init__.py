@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lobzero import data, envs, evaluation, mcts
+from lobzero import data, distributed, envs, evaluation, mcts, storage
 from lobzero._core import __version__
 from lobzero.agents import Agent, load_agent
 from lobzero.data import (
@@ -109,6 +109,7 @@ __all__ = [
     "VecTradingEnv",
     "__version__",
     "data",
+    "distributed",
     "envs",
     "evaluation",
     "import_market",
@@ -116,5 +117,6 @@ __all__ = [
     "mcts",
     "muzero",
     "signal_market",
+    "storage",
     "synth_market",
 ]

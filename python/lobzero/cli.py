@@ -1044,7 +1044,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     ),
     "robustness": ("an agent's metrics under adversarial injection", _build_robustness),
     "compare": ("train, select and test agents on one walk-forward split", _build_compare),
-    "tune": ("an Optuna study of one agent's settings on the validation range", _build_tune),
+    "tune": ("tune an agent's settings with Optuna, on validation", _build_tune),
     "demo": ("the quick tour that `make demo` runs", _build_demo),
 }
 

@@ -53,7 +53,10 @@ class Backend(Protocol):
         jobs: Sequence[tuple[Any, ...]],
         shared: dict[str, Any] | None = None,
         on_done: Callable[[int, Any], None] | None = None,
-    ) -> list[Any]: ...
+    ) -> list[Any]:
+        """``[fn(*job, **shared) for job in jobs]``, wherever they ran; ``on_done(index,
+        result)`` as each ends."""
+        ...
 
 
 class LocalBackend:
@@ -68,6 +71,7 @@ class LocalBackend:
         shared: dict[str, Any] | None = None,
         on_done: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
+        """The jobs in order, here; ``on_done(index, result)`` after each."""
         out = []
         for index, job in enumerate(jobs):
             out.append(fn(*job, **(shared or {})))
@@ -106,6 +110,8 @@ class RayBackend:
         shared: dict[str, Any] | None = None,
         on_done: Callable[[int, Any], None] | None = None,
     ) -> list[Any]:
+        """The jobs as Ray tasks (``shared`` put in the object store once); results in the
+        jobs' order, ``on_done(index, result)`` in the order they finish."""
         import ray
 
         task = ray.remote(num_cpus=self.num_cpus, max_retries=0)(_call)
