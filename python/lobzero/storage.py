@@ -76,14 +76,14 @@ def write_bytes(target: str | Path, data: bytes) -> str:
         except OSError as e:
             raise DataIOError(f"{path}: cannot write ({e})") from e
         return str(path)
-    fs, path = _filesystem(str(target))
-    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    fs, key = _filesystem(str(target))
+    tmp_key = f"{key}.tmp-{uuid.uuid4().hex}"
     try:
-        parent = path.rsplit("/", 1)[0]
+        parent = key.rsplit("/", 1)[0]
         if parent:
             fs.makedirs(parent, exist_ok=True)
-        fs.pipe_file(tmp, data)
-        fs.mv(tmp, path)
+        fs.pipe_file(tmp_key, data)
+        fs.mv(tmp_key, key)
     except OSError as e:
         raise DataIOError(f"{target}: cannot write ({e})") from e
     return str(target)

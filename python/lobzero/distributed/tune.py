@@ -359,8 +359,9 @@ def write_outputs(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         ax = optuna.visualization.matplotlib.plot_optimization_history(study)
-        ax.figure.savefig(out / "history.png", dpi=100, bbox_inches="tight")
-        plt.close(ax.figure)
+        fig: Any = ax.figure
+        fig.savefig(out / "history.png", dpi=100, bbox_inches="tight")
+        plt.close(fig)
         files["history"] = out / "history.png"
         warnings.simplefilter("ignore", UserWarning)  # "too few trials": the note below
         try:
@@ -368,7 +369,8 @@ def write_outputs(
         except (ValueError, RuntimeError) as e:
             notes.append(f"importance.png not written: {e}")
         else:
-            ax.figure.savefig(out / "importance.png", dpi=100, bbox_inches="tight")
-            plt.close(ax.figure)
+            fig = ax.figure
+            fig.savefig(out / "importance.png", dpi=100, bbox_inches="tight")
+            plt.close(fig)
             files["importance"] = out / "importance.png"
     return files, notes

@@ -581,7 +581,12 @@ def _compare(
         tracker.begin()
     completed = 0
     backend = backend or LocalBackend()
-    shared = {"markets": markets, "budget_steps": budget_steps, "config": config, "out": out}
+    shared: dict[str, Any] = {
+        "markets": markets,
+        "budget_steps": budget_steps,
+        "config": config,
+        "out": out,
+    }
     try:
         if backend.name == "local":
             for index, (name, split, seed, symbol) in enumerate(jobs):
