@@ -52,3 +52,17 @@ def test_two_actors_fill_their_own_lanes(
     assert obs.shape[0] == 2 * SYNC.num_envs  # [lanes, ring, obs_dim]
     # the second actor plays other episodes than the first
     assert not torch.equal(obs[: SYNC.num_envs], obs[SYNC.num_envs :])
+
+
+def test_cli_train_agent_on_ray(
+    ray_cluster: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lobzero.cli import main
+
+    config = SYNC.save(tmp_path / "m.toml")
+    args = ["train-agent", "--algo", "muzero", "--env", "CartPole-v1", "--config", str(config)]
+    assert main([*args, "--backend", "ray", "--actors", "2", "--out", str(tmp_path / "r")]) == 0
+    assert load(tmp_path / "r")["env_steps"] == 96
+    capsys.readouterr()
+    assert main(["train-agent", "--algo", "ppo", "--backend", "ray", "--out", str(tmp_path)]) == 2
+    assert "--backend ray plays MuZero's self-play on Ray" in capsys.readouterr().err

@@ -39,7 +39,7 @@ from lobzero.muzero.planner import Planner
 from lobzero.muzero.replay_buffer import ReplayBuffer
 from lobzero.muzero.self_play import SelfPlay, check_discrete, make_gym_vec_env
 from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
-from lobzero.storage import RunFolder, atomic_writer
+from lobzero.storage import RunFolder, atomic_writer, join
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FIELDS = (
@@ -192,7 +192,8 @@ def _train(
     checkpoint_path = out / CHECKPOINT_FILE
     if resume and not checkpoint_path.is_file():
         raise ConfigError(
-            f"resume: {CHECKPOINT_FILE} does not exist in {run.target} (no run to continue); "
+            f"resume: {join(run.target, CHECKPOINT_FILE)} does not exist (no run to continue "
+            f"in {run.target}); "
             "start without resume, or give the folder of an earlier run"
         )
     out.mkdir(parents=True, exist_ok=True)
