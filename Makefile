@@ -13,9 +13,10 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# the extras dev, rl, ray and tune: CI runs the Ray and Optuna tests too
 $(VENV)/.deps: pyproject.toml | $(PY)
 	$(BIN)/pip install --quiet "maturin>=1.7,<2"
-	$(BIN)/python -c "import tomllib,subprocess,sys; p=tomllib.load(open('pyproject.toml','rb'))['project']; extras=p['optional-dependencies']; deps=p['dependencies']+extras['dev']+extras['rl']; subprocess.check_call([sys.executable,'-m','pip','install','--quiet',*deps])"
+	$(BIN)/python -c "import tomllib,subprocess,sys; p=tomllib.load(open('pyproject.toml','rb'))['project']; extras=p['optional-dependencies']; deps=p['dependencies']+extras['dev']+extras['rl']+extras['ray']+extras['tune']; subprocess.check_call([sys.executable,'-m','pip','install','--quiet',*deps])"
 	touch $@
 
 # maturin develop compiles the Rust extension (release) and installs the package in editable form.

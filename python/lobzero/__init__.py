@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from lobzero import data, envs, evaluation, mcts, risk
+from lobzero import data, distributed, envs, evaluation, mcts, risk, storage
 from lobzero._core import __version__
 from lobzero.agents import Agent, load_agent
 from lobzero.data import (
@@ -118,6 +118,7 @@ __all__ = [
     "VecTradingEnv",
     "__version__",
     "data",
+    "distributed",
     "encoder",
     "envs",
     "evaluation",
@@ -129,5 +130,6 @@ __all__ = [
     "muzero",
     "risk",
     "signal_market",
+    "storage",
     "synth_market",
 ]

@@ -13,6 +13,7 @@ another lobzero would otherwise fail deep inside torch, or load into the wrong f
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
+from lobzero.storage import fetch, is_url
 
 #: format version of a MuZero training checkpoint (``checkpoint.pt``)
 CHECKPOINT_VERSION = 1
@@ -83,7 +85,8 @@ def load_agent(
     directory: str | Path, *, feature_names: list[str] | None = None, device: str = "cpu"
 ) -> Agent:
     """The agent saved in ``directory`` (or in a training run's ``directory/agent``), of any
-    kind: MuZero, SB3 (PPO / SAC), rule baseline or adversary.
+    kind: MuZero, SB3 (PPO / SAC), rule baseline or adversary. ``directory`` may be the fsspec
+    URL a run was published to (``train-agent --out s3://bucket/run``).
 
     ``feature_names`` (an environment's frame layout) overrides the layout a rule agent was
     saved with, for an environment whose features are ordered differently; by default the
@@ -91,6 +94,11 @@ def load_agent(
     Raises :class:`ConfigError` for a folder without ``agent.json``, an unknown kind or a
     file of another format version.
     """
+    if is_url(directory):
+        # a published run or agent (lobzero.storage): its manifest's files, checked, here
+        with tempfile.TemporaryDirectory(prefix="lobzero-agent-") as local:
+            fetch(directory, local)
+            return load_agent(local, feature_names=feature_names, device=device)
     path = _agent_dir(directory)
     try:
         spec = json.loads((path / "agent.json").read_text())

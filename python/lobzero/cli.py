@@ -267,10 +267,15 @@ def _refuse_other_algos(args: argparse.Namespace, algo: str) -> None:
 def _cmd_train_agent(args: argparse.Namespace) -> int:
     from lobzero.envs.config import EnvConfig
 
-    out = Path(args.out)
+    out = args.out  # a path or an fsspec URL (s3://bucket/run): the trainers publish to it
     env_config = _env_config(args, EnvConfig())
     _refuse_other_algos(args, args.algo)
+    if args.backend == "local" and args.ray_address is not None:
+        raise ConfigError("--ray-address is for --backend ray")
+    if args.backend == "ray" and args.algo != "muzero":
+        raise ConfigError(f"--backend ray plays MuZero's self-play on Ray; {args.algo} trains here")
     if args.algo == "muzero":
+        from lobzero.distributed.self_play import RayActors
         from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
 
         config = _layered(MuZeroConfig(), args.config, args.groups["muzero"], args)
@@ -290,6 +295,9 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             seed=args.seed,
             resume=args.resume,
             device=args.device,
+            self_play=None
+            if args.backend == "local"
+            else RayActors(args.actors, args.broadcast_interval, args.ray_address),
         )
         if args.env is not None and config.eval_episodes > 0:
             returns = evaluate_gym(agent, args.env, episodes=config.eval_episodes)
@@ -381,10 +389,11 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
         intensities=list(config.intensity),
         seeds=list(range(config.seeds)),
         episode_steps=config.env.episode_steps,
-        out=Path(args.out),
+        out=args.out,
         synth_seconds=args.synth_seconds,
         synth_seed=args.synth_seed,
         env_config=config.env,
+        backend=_backend(args),
     )
     cells = [
         (
@@ -434,10 +443,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         args.agents,
         args.seeds,
         args.steps,
-        Path(args.out),
+        args.out,
         config=config,
         progress=True,
         risk=risk,
+        backend=_backend(args),
     )
     print_compare(result, market, config, args.seeds)
     return 0
@@ -481,6 +491,59 @@ def print_compare(result: Any, market: Any, config: Any, seeds: int) -> None:
     for line in target_lines(result):
         console.print(line, markup=False)
     console.print(f"report: {result.files['html']}", markup=False)
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from lobzero.distributed.tune import TuneSettings, load_space, tune
+    from lobzero.evaluation.compare import CompareConfig
+
+    config = _with_env_config(_layered(CompareConfig(), args.config, None, args), args)
+    params = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
+    storage = args.storage
+    if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
+        # relative to here, for every Ray worker too (they need not share this folder)
+        storage = "sqlite:///" + str(Path(storage.removeprefix("sqlite:///")).resolve())
+    settings = TuneSettings(
+        algo=args.algo,
+        space=load_space(args.space, args.algo, params),
+        config=config,
+        budget_steps=args.steps,
+        seed=args.seed,
+        out=Path(args.out).resolve(),
+        storage=storage,
+        study=args.study or f"lobzero-{args.algo}",
+    )
+    market = _load_market(args)
+    with status_console.status(f"tuning {args.algo}: {args.trials} trials in {settings.study}"):
+        result = tune(
+            market,
+            settings,
+            args.trials,
+            backend=_backend(args),
+            on_trial=lambda n: status_console.print(f"trial {n} done"),
+        )
+    print_table(
+        console,
+        ("setting", "best value"),
+        [
+            (k, f"{v:.6g}" if isinstance(v, float) else str(v))
+            for k, v in result.best_params.items()
+        ],
+        title=(
+            f"best trial {result.best_number} of {result.total} in {settings.study}: validation "
+            f"{config.select_by} {result.best_value:.4g} ({result.ran} run now)"
+        ),
+    )
+    for note in result.notes:
+        console.print(note, markup=False)
+    files = ", ".join(str(p) for p in result.files.values())
+    console.print(f"written: {files}", markup=False)
+    console.print(
+        f"train it: lobzero train-agent --algo {args.algo} --config {result.files['config']}; "
+        f"compare it: lobzero compare --config {result.files['compare']}",
+        markup=False,
+    )
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -550,15 +613,27 @@ def _show_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace]
     return run
 
 
+def _out_target(text: str) -> Any:
+    """A local path (a Path), or an fsspec URL kept as text (``Path`` would fold its ``//``)."""
+    from lobzero.storage import is_url
+
+    return text if is_url(text) else Path(text)
+
+
 def _add_out(
-    parser: argparse.ArgumentParser, default: str | None, what: str, *aliases: str
+    parser: argparse.ArgumentParser,
+    default: str | None,
+    what: str,
+    *aliases: str,
+    url: bool = False,
 ) -> None:
+    """``-o/--out``; ``url``: also an fsspec URL (``s3://bucket/run``, written atomically)."""
     parser.add_argument(
         "-o",
         "--out",
         *aliases,
-        metavar="PATH",
-        type=Path,
+        metavar="URL" if url else "PATH",
+        type=_out_target if url else Path,
         default=default,
         required=default is None,
         help=what,
@@ -605,6 +680,31 @@ def _add_market(parser: argparse.ArgumentParser, seconds: float, seed: int, *ali
         action=TypedFlag,
         help="signal of the synthetic market when --data is absent (0 none, 1 strongest)",
     )
+
+
+def _add_backend(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--backend local|ray`` and ``--ray-address`` (lobzero.distributed.backend)."""
+    from lobzero.distributed.backend import BACKENDS
+
+    g = parser.add_argument_group("backend", f"where {what} run")
+    g.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="local",
+        help="local: here, one after the other; ray: Ray tasks (the `ray` extra)",
+    )
+    g.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        default=None,
+        help="the Ray cluster (auto, or ray://host:10001); default: start a local one",
+    )
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    from lobzero.distributed.backend import make_backend
+
+    return make_backend(args.backend, args.ray_address)
 
 
 def _add_configs(parser: argparse.ArgumentParser, what: str) -> None:
@@ -781,7 +881,7 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
         help=f"environment steps to train (default: {DEFAULT_STEPS:,}, or the --config's "
         "total_env_steps for MuZero)",
     )
-    _add_out(p, "runs/agent", "output folder")
+    _add_out(p, "runs/agent", "output folder or fsspec URL (s3://bucket/run)", url=True)
     p.add_argument(
         "--seed", metavar="N", type=int, default=0, help="seed of the run and its environments"
     )
@@ -792,6 +892,16 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
     _add_configs(p, "the algorithm's (MuZeroConfig, PpoConfig or SacConfig)")
     _add_market(p, 3600.0, 0)
     groups = {"env": _env_group(p), **_algo_groups(p, "MuZero (MuZeroConfig, over --config)")}
+    _add_backend(p, "MuZero's self-play actors")
+    g = p.add_argument_group("ray self-play", "MuZero on --backend ray")
+    g.add_argument("--actors", metavar="N", type=int, default=1, help="self-play actors")
+    g.add_argument(
+        "--broadcast-interval",
+        metavar="N",
+        type=int,
+        default=1,
+        help="learner updates between weight broadcasts to the actors (1: in sync)",
+    )
     p.set_defaults(func=_cmd_train_agent, groups=groups, extra_names={"total_env_steps": "--steps"})
 
 
@@ -837,7 +947,7 @@ def _build_robustness(p: argparse.ArgumentParser) -> None:
         required=True,
         help="rule:NAME (flat, buy_and_hold, random, imbalance) or an agent folder",
     )
-    _add_out(p, "runs/robustness", "output folder")
+    _add_out(p, "runs/robustness", "output folder or fsspec URL", url=True)
     _add_configs(p, "RobustnessConfig ([env] included)")
     # path 1: not the path 0 that train-agent and compare train on
     _add_market(p, 3600.0, 1, "--market-seed")
@@ -848,6 +958,7 @@ def _build_robustness(p: argparse.ArgumentParser) -> None:
         prefixes={"env": ""},
         skip={"env.seed": ENV_SKIP["seed"]},
     )
+    _add_backend(p, "the (intensity, seed) episodes")
     p.set_defaults(func=_cmd_robustness, groups={"robustness": group})
 
 
@@ -871,7 +982,7 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
         action=TypedFlag,
         help="training env steps per agent, seed and fold",
     )
-    _add_out(p, "runs/compare", "report folder")
+    _add_out(p, "runs/compare", "report folder or fsspec URL", url=True)
     p.add_argument(
         "--risk",
         metavar="TOML",
@@ -898,6 +1009,7 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
             skip={"total_env_steps": "--steps"},
         ),
     }
+    _add_backend(p, "the (agent, fold, seed) jobs")
     extra = {"budget_steps": "--steps", "total_env_steps": "--steps"}
     p.set_defaults(func=_cmd_compare, groups=groups, extra_names=extra)
 
@@ -906,6 +1018,36 @@ def _build_train_encoder(p: argparse.ArgumentParser) -> None:
     from lobzero.encoder.command import build
 
     build(p)
+
+
+def _build_tune(p: argparse.ArgumentParser) -> None:
+    from lobzero.distributed.tune import ALGOS
+
+    p.add_argument("--algo", required=True, choices=ALGOS, help="the agent whose settings to tune")
+    p.add_argument(
+        "--params",
+        metavar="LIST",
+        default=None,
+        help="comma-separated settings to search (default: all of the algorithm's space)",
+    )
+    p.add_argument("--trials", metavar="N", type=int, default=20, help="trials in the study, all")
+    p.add_argument(
+        "--storage",
+        metavar="URL",
+        default="sqlite:///tune.db",
+        help="the Optuna storage the study lives (and resumes) in",
+    )
+    p.add_argument("--study", metavar="NAME", default=None, help="default: lobzero-ALGO")
+    p.add_argument("--space", metavar="TOML", type=Path, default=None, help="search space TOML")
+    p.add_argument(
+        "--steps", metavar="N", type=int, default=20_000, help="training env steps per trial"
+    )
+    p.add_argument("--seed", type=int, default=0, help="training and sampler seed")
+    _add_out(p, "runs/tune", "folder of best.toml, best_compare.toml and the PNGs")
+    _add_configs(p, "the base CompareConfig ([env], [walkforward], [ppo], [sac], [muzero])")
+    _add_market(p, 1800.0, 0)
+    _add_backend(p, "the trials")
+    p.set_defaults(func=_cmd_tune, groups={})
 
 
 def _build_demo(p: argparse.ArgumentParser) -> None:
@@ -940,6 +1082,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     ),
     "robustness": ("an agent's metrics under adversarial injection", _build_robustness),
     "compare": ("train, select and test agents on one walk-forward split", _build_compare),
+    "tune": ("tune an agent's settings with Optuna, on validation", _build_tune),
     "demo": ("the quick tour that `make demo` runs", _build_demo),
     "paper": (
         "paper trading on a feed; paper report | paper rollback",

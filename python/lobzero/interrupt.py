@@ -31,7 +31,7 @@ class Interrupted(KeyboardInterrupt):
     folder) written before stopping, None when nothing was training; ``exit_code`` 128 + signum,
     what a shell reports for a process the signal killed (130, 143)."""
 
-    def __init__(self, signum: int, checkpoint: Path | None = None, resume: str = "") -> None:
+    def __init__(self, signum: int, checkpoint: Path | str | None = None, resume: str = "") -> None:
         super().__init__(signum, checkpoint)
         self.signum = int(signum)
         self.checkpoint = checkpoint

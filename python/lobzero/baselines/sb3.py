@@ -37,6 +37,7 @@ from lobzero.config import TomlConfig
 from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
+from lobzero.storage import RunFolder, write_text
 
 Algo = Literal["ppo", "sac"]
 #: the action mode each algorithm trains and acts in
@@ -346,8 +347,11 @@ def _sb3_writer(log: Any, stats: _EpisodeStats, started: float) -> Any:
     return _RowWriter()
 
 
-def _save_checkpoint(agent: Sb3Agent, out: Path, total_steps: int, seed: int) -> Path:
-    """Writes the agent, SAC's replay buffer, then ``checkpoint.json``; returns the folder."""
+def _save_checkpoint(
+    agent: Sb3Agent, out: Path, total_steps: int, seed: int, run: RunFolder | None = None
+) -> str:
+    """Writes the agent, SAC's replay buffer, then ``checkpoint.json`` (and publishes the
+    folder to ``run``'s URL, when it has one); returns where the checkpoint is."""
     agent.save(out)
     if agent.algo == "sac":
         tmp = out / f"{REPLAY_FILE}.tmp.pkl"
@@ -360,10 +364,11 @@ def _save_checkpoint(agent: Sb3Agent, out: Path, total_steps: int, seed: int) ->
         "total_steps": int(total_steps),
         "seed": int(seed),
     }
-    tmp = out / f"{CHECKPOINT_FILE}.tmp"
-    tmp.write_text(json.dumps(state, indent=1))
-    os.replace(tmp, out / CHECKPOINT_FILE)
-    return out
+    write_text(out / CHECKPOINT_FILE, json.dumps(state, indent=1))
+    if run is None:
+        return str(out)
+    run.publish(state)
+    return run.target
 
 
 def train_sb3(
@@ -398,13 +403,7 @@ def train_sb3(
     ``progress``: a bar (or plain lines) on stderr and a summary line on stdout;
     ``on_progress(env_steps)`` is called after every vector step.
     """
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.logger import Logger
-
     from lobzero.devices import resolve_device
-    from lobzero.envs.sb3 import Sb3VecEnv
-    from lobzero.envs.vector import VecTradingEnv
-    from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
 
     cls = _sb3_class(algo)
     config = config or CONFIGS[algo]()
@@ -413,7 +412,44 @@ def train_sb3(
     if total_steps < 1:
         raise ConfigError(f"total_steps must be >= 1, got {total_steps}")
     device = resolve_device(device)
-    out = folder = Path(out)  # folder: the Path the nested callback sees
+    # a URL (s3://bucket/run): the run writes a local staging folder, published at checkpoints
+    run = RunFolder(out)
+    if resume:
+        run.restore()
+    try:
+        return _train_sb3(
+            cls, algo, market, env_config, run, seed, total_steps, config, on_checkpoint,
+            device, resume, progress, on_progress, max_seconds,
+        )  # fmt: skip
+    finally:
+        run.close()
+
+
+def _train_sb3(
+    cls: Any,
+    algo: str,
+    market: Market,
+    env_config: EnvConfig,
+    run: RunFolder,
+    seed: int,
+    total_steps: int,
+    config: PpoConfig | SacConfig,
+    on_checkpoint: Callable[[int, Sb3Agent], float | None] | None,
+    device: str,
+    resume: bool,
+    progress: bool,
+    on_progress: Callable[[int], None] | None,
+    max_seconds: float | None,
+) -> Sb3Agent:
+    """The run of :func:`train_sb3`, writing into ``run.local``."""
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.logger import Logger
+
+    from lobzero.envs.sb3 import Sb3VecEnv
+    from lobzero.envs.vector import VecTradingEnv
+    from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
+
+    out = folder = run.local  # folder: the Path the nested callback sees
     state: dict[str, Any] = {}
     if resume:
         state = _read_checkpoint(out, algo)
@@ -468,7 +504,7 @@ def train_sb3(
                 on_progress(steps)
             # the last mark is the end of the run, called after learn() returns
             if budget.checkpoint_due(steps):
-                _save_checkpoint(agent, folder, total_steps, seed)
+                _save_checkpoint(agent, folder, total_steps, seed, run)
                 call_back(steps)
             # a signal or the time budget stops the rollout here; learn() returns without
             # another update
@@ -486,10 +522,10 @@ def train_sb3(
                 )
             signum = interrupt.requested()
             if signum is not None:
-                where = _save_checkpoint(agent, out, total_steps, seed)
+                where = _save_checkpoint(agent, out, total_steps, seed, run)
                 raise interrupt.Interrupted(signum, where, "continue with --resume")
         model.logger.dump(step=model.num_timesteps)  # the last update's losses
-        _save_checkpoint(agent, out, total_steps, seed)
+        _save_checkpoint(agent, out, total_steps, seed, run)
         call_back(int(model.num_timesteps))
     finally:
         if bar is not None:

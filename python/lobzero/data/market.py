@@ -138,6 +138,11 @@ class Market:
         deep-copies the ``gym.make`` kwargs into ``env.spec``)."""
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickles as its columns, instrument and import report (Ray ships markets to its
+        workers this way); unpickling validates the columns again like any input."""
+        return (_market_from_state, (self.columns(), asdict(self.instrument), self.import_report))
+
     # -- basic facts -------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._stream)
@@ -468,3 +473,13 @@ def _to_dtype(values: np.ndarray, dtype: np.dtype[Any], name: str, source: str) 
                 f"does not fit {dtype}"
             )
     return np.ascontiguousarray(values.astype(dtype))
+
+
+def _market_from_state(
+    columns: Mapping[str, np.ndarray], instrument: Mapping[str, Any], import_report: Any
+) -> Market:
+    """The market :meth:`Market.__reduce__` pickled."""
+    import polars as pl
+
+    df = pl.DataFrame({name: np.asarray(col) for name, col in columns.items()})
+    return Market.from_polars(df, instrument, source="pickle", import_report=import_report)

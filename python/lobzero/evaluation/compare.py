@@ -50,6 +50,7 @@ from lobzero.baselines.sb3 import PpoConfig, SacConfig
 from lobzero.config import TomlConfig
 from lobzero.data.market import Market
 from lobzero.data.universe import Universe
+from lobzero.distributed.backend import Backend, LocalBackend
 from lobzero.envs.config import EnvConfig
 from lobzero.envs.trading_env import TradingEnv
 from lobzero.evaluation.bootstrap import ConfidenceInterval, bootstrap_ci
@@ -66,6 +67,7 @@ from lobzero.evaluation.walkforward import (
 )
 from lobzero.exceptions import ConfigError
 from lobzero.risk import RiskConfig, RiskWrapper
+from lobzero.storage import RunFolder
 
 #: the suffix of an agent tested through the risk guards
 RISK_SUFFIX = "+risk"
@@ -415,6 +417,27 @@ def _run_one(
     return [run, with_risk]
 
 
+def _job(
+    name: str,
+    split: Split,
+    seed: int,
+    symbol: str | None,
+    *,
+    markets: dict[str | None, Market],
+    budget_steps: int,
+    config: CompareConfig,
+    out: Path,
+    risk: RiskConfig | None = None,
+    tracker: CompareProgress | None = None,
+) -> list[AgentRun]:
+    """One (agent, fold, seed, symbol) job of :func:`compare`, a Ray task on ``--backend ray``:
+    it writes its artefacts under ``out`` as the local loop does (the agent's run, and with
+    ``risk`` its test through the guards)."""
+    return _run_one(
+        name, markets[symbol], split, seed, budget_steps, config, out, tracker, symbol, risk
+    )
+
+
 def _sb3_checkpoints(config: CompareConfig, name: str) -> int:
     """The checkpoints (validation rounds) of a PPO or SAC agent; 0 for any other agent."""
     if name == "ppo":
@@ -501,6 +524,7 @@ def compare(
     progress: bool = False,
     report: bool = True,
     risk: RiskConfig | None = None,
+    backend: Backend | None = None,
 ) -> CompareResult:
     """Runs the protocol of the module docstring for every agent and seed, and (``report``)
     writes ``metrics.csv``, ``metrics.json``, equity and drawdown PNGs and ``index.html`` into
@@ -513,6 +537,9 @@ def compare(
     (and symbol). ``progress``: print the plan with an estimated time, then bars (or plain
     lines) on stderr (:mod:`lobzero.evaluation.compare_progress`). ``risk``: also test every
     agent through these guards, as the agent ``"<name>+risk"`` (see the module docstring).
+    ``backend``: where the independent (agent, fold, seed, symbol) jobs run
+    (:mod:`lobzero.distributed.backend`; by default here, one after the other); the report is
+    the same on any backend for the same seeds (only the measured seconds differ).
     """
     config = config or CompareConfig()
     names = parse_agents(agents)
@@ -540,10 +567,37 @@ def compare(
     for split in splits:  # fail before any training when an episode does not fit a range
         for r in (split.train, split.validation, split.test):
             r.env_config(config.env)
-    out = Path(out)
-    jobs = [(n, s, k, sym) for n in names for s in splits for k in seed_list for sym in markets]
     if risk is not None and not isinstance(risk, RiskConfig):
         raise ConfigError(f"risk must be a RiskConfig, got {risk!r}")
+    # a URL (s3://bucket/report): a local staging folder, published after every job
+    folder = RunFolder(out)
+    try:
+        return _compare(
+            market, names, seed_list, budget_steps, folder, config, progress, report, backend,
+            markets, splits, is_universe, risk,
+        )  # fmt: skip
+    finally:
+        folder.close()
+
+
+def _compare(
+    market: Market | Universe,
+    names: list[str],
+    seed_list: list[int],
+    budget_steps: int,
+    folder: RunFolder,
+    config: CompareConfig,
+    progress: bool,
+    report: bool,
+    backend: Backend | None,
+    markets: dict[str | None, Market],
+    splits: list[Split],
+    is_universe: bool,
+    risk: RiskConfig | None,
+) -> CompareResult:
+    """The jobs and the report of :func:`compare`, written into ``folder.local``."""
+    out = folder.local
+    jobs = [(n, s, k, sym) for n in names for s in splits for k in seed_list for sym in markets]
     runs: dict[str, list[AgentRun]] = {n: [] for n in names}
     tracker = None
     if progress:
@@ -569,18 +623,39 @@ def compare(
         tracker.show_plan(str(market), budget_steps, seed_list, len(splits))
         tracker.begin()
     completed = 0
+    backend = backend or LocalBackend()
+    shared: dict[str, Any] = {
+        "markets": markets,
+        "budget_steps": budget_steps,
+        "config": config,
+        "out": out,
+        "risk": risk,
+    }
     try:
-        for index, (name, split, seed, symbol) in enumerate(jobs):
-            if tracker is not None:
-                tracker.start(index)
-            played = _run_one(
-                name, markets[symbol], split, seed, budget_steps, config, out, tracker, symbol, risk
-            )
-            for run in played:
-                runs.setdefault(run.agent, []).append(run)
-            completed += 1
-            if tracker is not None:
-                tracker.end_job()
+        if backend.name == "local":
+            for index, (name, split, seed, symbol) in enumerate(jobs):
+                if tracker is not None:
+                    tracker.start(index)
+                for run in _job(name, split, seed, symbol, **shared, tracker=tracker):
+                    runs.setdefault(run.agent, []).append(run)
+                folder.publish({"jobs_done": index + 1})
+                completed += 1
+                if tracker is not None:
+                    tracker.end_job()
+        else:
+
+            def done(index: int, _: list[AgentRun]) -> None:
+                nonlocal completed
+                completed += 1
+                folder.publish({"jobs_done": completed})
+                if tracker is not None:  # a remote job reports when it ends, not as it plays
+                    tracker.start(index)
+                    tracker.end_job()
+
+            # results in the jobs' order: the runs (and so the report) as the local loop's
+            for played in backend.map(_job, jobs, shared, done):
+                for run in played:
+                    runs.setdefault(run.agent, []).append(run)
     finally:
         if tracker is not None:
             tracker.finish(completed)
@@ -631,4 +706,5 @@ def compare(
 
         result.market_mid = mid_series(next(iter(markets.values())))
         result.files = write_compare_report(result, out)
+        folder.publish({"jobs_done": len(jobs), "report": True})
     return result

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import json
 import math
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from lobzero.evaluation.verdict import not_judged_reason, targets_line
+from lobzero.storage import write_text
 
 if TYPE_CHECKING:
     from lobzero.evaluation.compare import AgentRun, CompareResult
@@ -282,10 +284,12 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {"csv": out / "metrics.csv", "json": out / "metrics.json"}
     rows = _rows(result)
-    with open(files["csv"], "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    # the files a reader opens first, each whole or not at all (lobzero.storage)
+    write_text(files["csv"], table.getvalue())
     doc = {
         "market": result.market,
         **({"pooled_over": result.symbols} if result.symbols else {}),
@@ -326,8 +330,8 @@ def write_compare_report(result: CompareResult, out: str | Path) -> dict[str, Pa
         "targets_not_judged": _not_judged(result),
         "target_lines": target_lines(result),
     }
-    files["json"].write_text(json.dumps(_json_safe(doc), indent=1, allow_nan=False))
+    write_text(files["json"], json.dumps(_json_safe(doc), indent=1, allow_nan=False))
     files.update(_plots(result, out))
     files["html"] = out / "index.html"
-    files["html"].write_text(_html(result, files))
+    write_text(files["html"], _html(result, files))
     return files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -143,10 +144,11 @@ def robustness_report(
     intensities: list[float],
     seeds: list[int],
     episode_steps: int,
-    out: Path,
+    out: str | Path,
     synth_seconds: float = 3600.0,
     synth_seed: int = 1,
     env_config: Any = None,
+    backend: Any = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Runs :func:`lobzero.evaluation.robustness` and writes ``robustness.csv``,
     ``robustness.json`` (with the flat baseline's rows) and ``robustness.png``
@@ -155,9 +157,8 @@ def robustness_report(
     plt = pyplot()
 
     from lobzero.agents import agent_env_config
-    from lobzero.baselines.rules import make_rule_agent
     from lobzero.envs import EnvConfig, TradingEnv
-    from lobzero.evaluation.robustness import robustness
+    from lobzero.evaluation.robustness import AgentSpec, robustness
 
     market = load_market(data, synth_seconds, seed=synth_seed)
     config = (env_config or EnvConfig(max_position=0.1)).replace(episode_steps=episode_steps)
@@ -167,24 +168,32 @@ def robustness_report(
     trained = agent_env_config(agent)
     if trained is not None:
         config = trained.replace(episode_steps=episode_steps, start_ns=None, end_ns=None)
-    rows = robustness(agent, market, config, intensities, seeds)
+    # every (intensity, seed) episode a job with an agent of its own (on ``backend``: a Ray
+    # task each with --backend ray), so the rows are the same on any backend
+    names = tuple(feature_names)
+    rows = robustness(AgentSpec(agent_spec, names), market, config, intensities, seeds, backend)
     # the baseline: never trading, under the same injections, seeds and levels
     flat_rows = robustness(
-        make_rule_agent("flat", feature_names), market, config, intensities, seeds
+        AgentSpec("rule:flat", names), market, config, intensities, seeds, backend
     )
 
-    out.mkdir(parents=True, exist_ok=True)
+    from lobzero.storage import atomic_writer, join, write_text
+
     keys = ["intensity", "sharpe", "max_drawdown", "total_return", "worst_return", "fees"]
-    with open(out / "robustness.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows({k: r[k] for k in keys} for r in rows)
-    (out / "robustness.json").write_text(
-        json.dumps({"agent": agent_spec, "rows": rows, "flat_rows": flat_rows}, indent=1)
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=keys, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows({k: r[k] for k in keys} for r in rows)
+    # each file through lobzero.storage: atomic, on a path or an fsspec URL alike
+    paths = {name: join(out, f"robustness.{name}") for name in ("csv", "json", "png")}
+    write_text(paths["csv"], table.getvalue())
+    write_text(
+        paths["json"],
+        json.dumps({"agent": agent_spec, "rows": rows, "flat_rows": flat_rows}, indent=1),
     )
-
     fig = robustness_figure(rows, flat_rows, f"robustness of {agent_spec}")
-    fig.savefig(out / "robustness.png", dpi=100)
+    with atomic_writer(paths["png"]) as fh:
+        fig.savefig(fh, dpi=100, format="png")
     plt.close(fig)
 
     verdict = []
@@ -201,9 +210,4 @@ def robustness_report(
         "no collapse (every episode above -50 %): "
         + ("met" if not collapse else f"NOT met at {collapse}")
     )
-    return rows, {
-        "csv": out / "robustness.csv",
-        "json": out / "robustness.json",
-        "png": out / "robustness.png",
-        "verdict": verdict,
-    }
+    return rows, {**paths, "verdict": verdict}

@@ -16,8 +16,10 @@ import numpy as np
 
 from lobzero.config import TomlConfig
 from lobzero.data.market import Market
+from lobzero.distributed.backend import Backend, LocalBackend
 from lobzero.envs import AdversaryConfig, EnvConfig, TradingEnv
 from lobzero.evaluation.metrics import Metrics, compute_metrics
+from lobzero.exceptions import ConfigError
 
 
 class Agent(Protocol):
@@ -208,23 +210,41 @@ def _measure(
 
 
 def robustness(
-    agent: Agent,
+    agent: Agent | Callable[[], Agent],
     market: Market,
     config: EnvConfig,
     intensities: Sequence[float],
     seeds: Sequence[int] = (0, 1, 2),
+    backend: Backend | None = None,
 ) -> list[dict[str, Any]]:
     """One row per intensity: mean Sharpe, max drawdown, total return, fees over the seeds
-    (the same episode starts at every intensity), plus each seed's metrics."""
+    (the same episode starts at every intensity), plus each seed's metrics.
+
+    ``agent``: an agent, played in every episode in turn (its state, a random agent's draws or
+    a planner's generator, runs on from one episode to the next), or a function of no
+    arguments that builds one (picklable, e.g. :class:`AgentSpec`): then every (intensity,
+    seed) episode is an independent job with an agent of its own, run on ``backend``
+    (:mod:`lobzero.distributed.backend`; default here), and its result depends on nothing but
+    the agent, the intensity and the seed, whichever backend ran it."""
+    levels = [float(i) for i in intensities]
+    jobs = [(intensity, int(seed)) for intensity in levels for seed in seeds]
+    if hasattr(agent, "act"):
+        if backend is not None and backend.name != "local":
+            raise ConfigError(
+                "robustness on a remote backend builds an agent per job: pass a function "
+                "that builds it (e.g. AgentSpec), not the agent"
+            )
+        results = [_episode(i, s, agent=agent, market=market, config=config) for i, s in jobs]
+    else:
+        backend = backend or LocalBackend()
+        shared = {"agent": agent, "market": market, "config": config}
+        results = backend.map(_episode, jobs, shared)
     rows = []
-    for intensity in intensities:
-        adversary = config.adversary.replace(intensity=float(intensity))
-        env = TradingEnv(market, config.replace(adversary=adversary.to_dict()))
-        results = [run_episode(agent, env, seed) for seed in seeds]
-        per_seed = [r.metrics for r in results]
+    for intensity in levels:
+        per_seed = [m for (i, _), m in zip(jobs, results, strict=True) if i == intensity]
         rows.append(
             {
-                "intensity": float(intensity),
+                "intensity": intensity,
                 "sharpe": float(np.mean([m.sharpe for m in per_seed])),
                 "max_drawdown": float(np.mean([m.max_drawdown for m in per_seed])),
                 "total_return": float(np.mean([m.total_return for m in per_seed])),
@@ -236,8 +256,40 @@ def robustness(
     return rows
 
 
+def _episode(
+    intensity: float,
+    seed: int,
+    *,
+    agent: Agent | Callable[[], Agent],
+    market: Market,
+    config: EnvConfig,
+) -> Metrics:
+    """One robustness episode (a job): the agent (built here when ``agent`` builds one) in the
+    environment at ``intensity``, started from ``seed``."""
+    player = agent if hasattr(agent, "act") else agent()  # type: ignore[operator]
+    adversary = config.adversary.replace(intensity=float(intensity))
+    env = TradingEnv(market, config.replace(adversary=adversary.to_dict()))
+    return run_episode(player, env, seed).metrics  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """Builds the agent of a spec (``rule:NAME`` or a saved agent's folder) on the features
+    ``feature_names``: a picklable recipe, so every job (a Ray task too) loads its own."""
+
+    spec: str
+    feature_names: tuple[str, ...]
+
+    def __call__(self) -> Agent:
+        from lobzero.evaluation.report import load_agent_spec
+
+        agent: Agent = load_agent_spec(self.spec, list(self.feature_names))
+        return agent
+
+
 __all__ = [
     "AdversaryConfig",
+    "AgentSpec",
     "EpisodePath",
     "EpisodeResult",
     "robustness",

@@ -16,6 +16,7 @@ from lobzero.models.muzero_net import MuZeroNet
 from lobzero.models.stochastic_net import StochasticMuZeroNet
 from lobzero.muzero.config import MuZeroConfig
 from lobzero.muzero.planner import Planner
+from lobzero.storage import atomic_writer, write_text
 
 AGENT_FILE = "agent.json"
 MODEL_FILE = "model.pt"
@@ -85,9 +86,11 @@ class MuZeroAgent:
             "frame_stack": self.env.get("frame_stack", 1),
             "env": self.env,
         }
-        torch.save(self.net.state_dict(), path / MODEL_FILE)
+        # each file whole or not at all, agent.json (what load_agent reads first) last
+        with atomic_writer(path / MODEL_FILE) as fh:
+            torch.save(self.net.state_dict(), fh)
         self.config.save(path / CONFIG_FILE)
-        (path / AGENT_FILE).write_text(json.dumps(spec, indent=1))
+        write_text(path / AGENT_FILE, json.dumps(spec, indent=1))
         return path
 
     @classmethod

@@ -14,7 +14,6 @@ lost and the steps played after the last checkpoint are played again.
 from __future__ import annotations
 
 import json
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from lobzero.agents import CHECKPOINT_VERSION, check_format_version
 from lobzero.budget import TrainingBudget
 from lobzero.data.market import Market
 from lobzero.devices import resolve_device
+from lobzero.distributed.self_play import RayActors, RemoteSelfPlay
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.muzero.agent import MuZeroAgent, build_network
@@ -39,6 +39,7 @@ from lobzero.muzero.planner import Planner
 from lobzero.muzero.replay_buffer import ReplayBuffer
 from lobzero.muzero.self_play import SelfPlay, check_discrete, make_gym_vec_env
 from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
+from lobzero.storage import RunFolder, atomic_writer, join
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FIELDS = (
@@ -72,12 +73,8 @@ EnvWrapper = Callable[[Any], gym.vector.VectorEnv]
 def atomic_torch_save(obj: Any, path: Path) -> None:
     """Writes ``obj`` to ``path`` through a temporary file and a rename: a reader (or a resumed
     run) sees the old file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
+    with atomic_writer(path) as fh:
         torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def make_envs(
@@ -128,6 +125,7 @@ def train_muzero(
     env_wrapper: EnvWrapper | None = None,
     on_progress: Callable[[int], None] | None = None,
     max_seconds: float | None = None,
+    self_play: RayActors | None = None,
 ) -> MuZeroAgent:
     """Trains MuZero for ``config.total_env_steps`` environment steps, or until
     ``max_seconds`` of wall time have passed when that comes first, and returns the agent.
@@ -151,14 +149,51 @@ def train_muzero(
     With ``max_seconds``, a checkpoint also falls at each even fraction of that time (as many
     as ``checkpoint_interval`` makes of the step budget), and the schedules (temperature,
     learning rate, priority β) still follow the step budget.
+
+    ``self_play``: where the environments are played: here (None), or by Ray actors
+    (:class:`lobzero.distributed.self_play.RayActors`; the same configuration, and with one
+    actor broadcasting every update the same run).
     """
     config.validate()
     device = resolve_device(device)
-    out = Path(out)
+    # a URL (s3://bucket/run): the run writes a local staging folder, published at checkpoints
+    run = RunFolder(out)
+    if resume:
+        run.restore()
+    try:
+        return _train(
+            config, run, market, env_config, env_id, seed, resume, device, on_checkpoint,
+            progress, env_wrapper, on_progress, max_seconds, self_play,
+        )  # fmt: skip
+    finally:
+        run.close()
+
+
+def _train(
+    config: MuZeroConfig,
+    run: RunFolder,
+    market: Market | None,
+    env_config: EnvConfig | None,
+    env_id: str | None,
+    seed: int,
+    resume: bool,
+    device: str,
+    on_checkpoint: CheckpointCallback | None,
+    progress: bool,
+    env_wrapper: EnvWrapper | None,
+    on_progress: Callable[[int], None] | None,
+    max_seconds: float | None,
+    remote: RayActors | None,
+) -> MuZeroAgent:
+    """The loop of :func:`train_muzero`, writing into ``run.local``."""
+    if remote is not None and env_wrapper is not None:
+        raise ConfigError("an env_wrapper plays here: it cannot wrap the Ray actors' envs")
+    out = run.local
     checkpoint_path = out / CHECKPOINT_FILE
     if resume and not checkpoint_path.is_file():
         raise ConfigError(
-            f"resume: {checkpoint_path} does not exist (no run to continue in {out}); "
+            f"resume: {join(run.target, CHECKPOINT_FILE)} does not exist (no run to continue "
+            f"in {run.target}); "
             "start without resume, or give the folder of an earlier run"
         )
     out.mkdir(parents=True, exist_ok=True)
@@ -179,9 +214,11 @@ def train_muzero(
     ).to(device)
     total_updates = int(max(0, config.total_env_steps - config.warmup_steps) * config.replay_ratio)
     learner = Learner(net, config, total_updates, device)
+    # one lane per environment, of every actor
+    lanes = config.num_envs * (1 if remote is None else remote.num_actors)
     buffer = ReplayBuffer(
         config.replay_capacity,
-        config.num_envs,
+        lanes,
         obs_dim,
         num_actions,
         alpha=config.priority_alpha,
@@ -208,9 +245,16 @@ def train_muzero(
     # a resumed run draws new seeds for its episodes and searches, derived from where it stands
     play_seed = seed + env_steps
     planner = Planner(net, config, device, seed=play_seed)
-    actors = SelfPlay(
-        envs, planner, buffer, seed=play_seed, time_limit_steps=time_limit_steps(config, envs)
-    )
+    actors: SelfPlay | RemoteSelfPlay
+    if remote is None:
+        actors = SelfPlay(
+            envs, planner, buffer, seed=play_seed, time_limit_steps=time_limit_steps(config, envs)
+        )
+    else:
+        actors = remote.start(
+            config, market, env_config, env_id, seed, play_seed, net, buffer, learner,
+            time_limit_steps(config, envs),
+        )  # fmt: skip
     warn = _SupportWarnings()
     action_mode = env_spec.get("env_config", {}).get("action_mode", "gym")
 
@@ -243,6 +287,7 @@ def train_muzero(
         )
         agent = snapshot()
         agent.save(out / "agent")
+        run.publish({"env_steps": env_steps, "episodes": episodes})
         if notify and on_checkpoint is not None and learner.updates > 0:
             score = on_checkpoint(env_steps, agent)
             last_score = last_score if score is None else float(score)
@@ -267,7 +312,7 @@ def train_muzero(
             temperature = config.temperature(env_steps)
             actors.update_normalizer = env_steps < config.warmup_steps
             finished = actors.step(temperature)
-            env_steps += config.num_envs
+            env_steps += lanes
             episodes += len(finished)
             recent.extend(finished)
             if env_steps >= config.warmup_steps:
@@ -343,6 +388,8 @@ def train_muzero(
         if bar is not None:
             bar.stop()
         envs.close()
+        if isinstance(actors, RemoteSelfPlay):
+            actors.close()
     if progress:
         write_summary(
             summary_line(
