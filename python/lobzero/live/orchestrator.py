@@ -198,6 +198,8 @@ class PaperLoop:
         self.counters: dict[str, int] = dict.fromkeys(HEALTH_COUNTERS, 0)
         #: per symbol, the last batch accepted: (last receive time, end row)
         self._last_batch: dict[str, tuple[int, int]] = {}
+        #: per symbol, the first row accepted (replay feeds number their rows)
+        self.first_row: dict[str, int] = {}
 
     # -- start and resume ----------------------------------------------------------------------
     def open(self) -> int:
@@ -364,9 +366,14 @@ class PaperLoop:
             self.counters["gap_events"] += missing
             self._health(batch.symbol, batch.first_ns, "gap", f"rows {expected}..{batch.start_row}")
         self._last_batch[batch.symbol] = key
+        self.first_row.setdefault(batch.symbol, batch.start_row)
         self.counters["batches"] += 1
         self.counters["events"] += batch.count
         return True
+
+    def last_row(self, symbol: str) -> int:
+        """The end row of the symbol's last accepted batch (-1: none, or a live feed)."""
+        return self._last_batch.get(symbol, (0, -1))[1]
 
     def flush(self) -> None:
         """Commits the buffered rows (and the feed's health events) in one transaction."""
