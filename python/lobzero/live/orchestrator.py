@@ -52,7 +52,7 @@ from lobzero.config import TomlConfig
 from lobzero.envs import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.live.broker import Broker, Execution
-from lobzero.live.database import DECISION_COLUMNS, ReplayDatabase
+from lobzero.live.database import DECISION_COLUMNS, SHADOW_COLUMNS, ReplayDatabase
 from lobzero.live.feeds import Feed, MarketEvents
 from lobzero.live.gate import GateConfig
 
@@ -61,7 +61,7 @@ from lobzero.live.gate import GateConfig
 #: crashes of the agent and of the broker, symbol restarts
 HEALTH_COUNTERS = (
     "batches", "events", "duplicates", "out_of_order", "gaps", "gap_events", "stalls",
-    "disconnects", "agent_crashes", "broker_crashes", "restarts",
+    "disconnects", "agent_crashes", "broker_crashes", "restarts", "shadow_crashes",
 )  # fmt: skip
 
 
@@ -167,7 +167,9 @@ class PaperLoop:
     """The loop (see the module docs). ``risk``: applied to every intended action (None: the
     action as decided). ``on_update(loop)`` is called after each feed slice that executed
     something (the live view). ``scheduler``: ``tick(clock_ns, loop)`` after each slice (the
-    retrain job)."""
+    retrain job). ``shadow``: a challenger that decides on each observation beside the agent
+    (after it: its time is not the agent's) without trading; its decisions go to the
+    ``shadow_decisions`` table as ``shadow_version`` (``lobzero paper ab`` compares them)."""
 
     def __init__(
         self,
@@ -181,6 +183,8 @@ class PaperLoop:
         on_update: Callable[[PaperLoop], None] | None = None,
         scheduler: Any = None,
         start_ns: int | None = None,
+        shadow: Agent | None = None,
+        shadow_version: str = "shadow",
     ) -> None:
         self.feed, self.broker, self.agent, self.db = feed, broker, agent, db
         self.config, self.model_version, self.risk = config, model_version, risk
@@ -193,6 +197,7 @@ class PaperLoop:
         self.resumed_steps = 0
         self._start_ns = start_ns
         self._discrete = config.env.action_mode != "continuous"
+        self.shadow, self.shadow_version = shadow, shadow_version
         self._start = 0
         #: what the loop saw of the feed and the workers (see the module docs)
         self.counters: dict[str, int] = dict.fromkeys(HEALTH_COUNTERS, 0)
@@ -285,7 +290,29 @@ class PaperLoop:
             "policy": getattr(self.agent, "last_policy", None),
             "value": getattr(self.agent, "last_value", None),
             "model_version": self.model_version,
+            "shadow": self._shadow_decide(symbol, state),
         }
+
+    def _shadow_decide(self, symbol: str, state: SymbolState) -> tuple[Any, ...] | None:
+        """The shadow's row for this decision (its action on the champion's observation), or
+        None without a shadow; a crash of the shadow is a health event, never the loop's."""
+        if self.shadow is None:
+            return None
+        began = time.perf_counter()
+        try:
+            action = self.shadow.act(state.obs[None, :])[0]
+        except Exception as e:  # the shadow must not stop the champion
+            self.counters["shadow_crashes"] += 1
+            self._health(symbol, state.ts_ns, "shadow_crash", f"{type(e).__name__}: {e}")
+            return None
+        latency_ms = (time.perf_counter() - began) * 1e3
+        policy = getattr(self.shadow, "last_policy", None)
+        value = getattr(self.shadow, "last_value", None)
+        return (
+            symbol, state.step, state.ts_ns, _action_value(action),
+            None if policy is None else json.dumps(np.asarray(policy).tolist()),
+            None if value is None else float(value), latency_ms, self.shadow_version,
+        )  # fmt: skip
 
     def _execute(self, symbol: str, state: SymbolState) -> None:
         assert state.pending is not None
@@ -321,6 +348,8 @@ class PaperLoop:
             int(i["ts_ns"]), int(ex.done),
         )  # fmt: skip
         self._rows.append(("decisions", DECISION_COLUMNS, decision))
+        if p["shadow"] is not None:
+            self._rows.append(("shadow_decisions", SHADOW_COLUMNS, p["shadow"]))
         for k, (fts, side, price, size, fee) in enumerate(ex.fills):
             self._rows.append((
                 "fills", ("symbol", "step", "k", "ts_ns", "side", "price", "size", "fee"),
