@@ -111,6 +111,7 @@ class FaultyFeed:
 
     @property
     def start_ns(self) -> int | None:
+        """The wrapped feed's ``start_ns`` (the loop sets it to resume)."""
         return getattr(self.feed, "start_ns", None)
 
     @start_ns.setter
@@ -124,16 +125,20 @@ class FaultyFeed:
         return self._clock_ns
 
     async def connect(self) -> None:
+        """Connects the wrapped feed."""
         await self.feed.connect()
         self._clock_ns = int(getattr(self.feed, "clock_ns", 0))
 
     async def reconnect(self, reason: str) -> None:
+        """Reconnects the wrapped feed; iterating again goes on where it was."""
         await self.feed.reconnect(reason)
 
     def heartbeat(self) -> HealthEvent:
+        """The wrapped feed's heartbeat."""
         return self.feed.heartbeat()
 
     def health_events(self) -> list[HealthEvent]:
+        """The injected disconnects and the wrapped feed's events since the last call."""
         out, self._pending = self._pending + self.feed.health_events(), []
         return out
 
@@ -221,6 +226,7 @@ class FaultyAgent:
         return getattr(self.agent, name)
 
     def act(self, obs_batch: np.ndarray) -> np.ndarray:
+        """The agent's actions ``[N]``, or :class:`WorkerCrashError`."""
         if self._rng.random() < self.rate:
             self.crashes += 1
             raise WorkerCrashError("injected crash in act")
@@ -243,6 +249,7 @@ class FaultyBroker:
         return getattr(self.broker, name)
 
     def open(self, symbol: str, start_ns: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Opens the symbol (its crash steps drawn at the first open) and counts from 0."""
         if symbol not in self._crash_at:
             market = self.broker.markets[symbol]
             steps = (int(market.end_ns) - int(market.start_ns)) // self.broker.step_ns + 2
@@ -251,6 +258,7 @@ class FaultyBroker:
         return self.broker.open(symbol, start_ns)
 
     def execute(self, symbol: str, action: Any) -> Execution:
+        """The wrapped broker's step, or :class:`WorkerCrashError` at a crash step."""
         k = self._step[symbol]
         crash = k in self._crash_at[symbol]
         if crash:
@@ -265,4 +273,5 @@ class FaultyBroker:
         return execution
 
     def hold_action(self, symbol: str) -> Any:
+        """The wrapped broker's hold action."""
         return self.broker.hold_action(symbol)
