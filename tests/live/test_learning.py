@@ -157,6 +157,41 @@ def test_a_ppo_champion_gets_a_challenger_trained_afresh(tmp_path: Path) -> None
     assert set(registry.get("v2").scores) == {"train_sharpe", "validation_sharpe"}
 
 
+@pytest.mark.slow
+def test_a_muzero_champion_gets_a_challenger_trained_afresh(tmp_path: Path) -> None:
+    """The CLI's builder on a MuZero champion: a MuZero challenger trained with the champion's
+    configuration (its budget the retrain's) on the training range, scored, registered, the
+    decision logged. Before this builder a MuZero champion was a ConfigError."""
+    from lobzero.live.scheduler import retrain_builder
+    from lobzero.muzero import MuZeroAgent, MuZeroConfig, train_muzero
+
+    market = signal_market(seconds=240, seed=0)
+    markets = {"SIG": market}
+    # a decision every 500 ms: the three scorings search on a few hundred decisions
+    env = EnvConfig(max_position=0.01, initial_cash=10_000.0, episode_steps=50, step_ms=500.0)
+    tiny = MuZeroConfig(
+        total_env_steps=64, num_envs=2, num_simulations=2, latent_dim=8, hidden=16, blocks=1,
+        support_size=5, td_steps=3, unroll_steps=2, batch_size=8, replay_capacity=200,
+        warmup_steps=16, replay_ratio=0.25, log_interval=32, checkpoint_interval=32,
+        target_update_interval=5, reanalyse_fraction=0.0,
+    )  # fmt: skip
+    champion = train_muzero(tiny, tmp_path / "champ", market=market, env_config=env,
+                            progress=False)  # fmt: skip
+    registry = ModelRegistry(tmp_path / "reg")
+    registry.promote(registry.register(champion))
+    db = ReplayDatabase(tmp_path / "p.sqlite")
+    build = retrain_builder(env, 48, tmp_path / "work")
+    job = RetrainJob(registry, markets, env, build, db, train_s=120.0, validation_s=60.0)
+    promoted = job(int(market.start_ns) + 230 * 10**9)
+    (row,) = db.promotions()
+    db.close()
+    assert row[1:4] == ("retrain", "v1", "v2") and row[4] == int(promoted) and row[5]
+    challenger = registry.load("v2")
+    assert isinstance(challenger, MuZeroAgent)
+    assert challenger.config == tiny.replace(total_env_steps=48, warmup_steps=16)
+    assert (tmp_path / "work").is_dir()
+
+
 def test_a_crash_between_the_database_and_the_registry_is_finished_on_restart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

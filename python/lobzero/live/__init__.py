@@ -1,6 +1,8 @@
 """The live (paper-trading) loop: feeds (:class:`ReplayFeed`; the Binance websocket feed in
 :mod:`lobzero.live.binance`), the paper broker, the replay database, the orchestrator
-(:class:`PaperLoop`), the scheduler, the model registry and the champion/challenger gate.
+(:class:`PaperLoop`), the scheduler, the model registry and the champion/challenger gate;
+fault injection (:mod:`lobzero.live.faults`) and the soak (:mod:`lobzero.live.soak`); shadow
+mode's comparison (:mod:`lobzero.live.ab`).
 
 Not there yet: trading on the Binance feed (it records what it receives, in the format the
 importer reads, but the paper broker executes on a recorded market, not on events as they

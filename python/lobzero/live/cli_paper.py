@@ -3,8 +3,9 @@
 
     lobzero paper --agent DIR|rule:NAME --symbols BTCUSDT,ETHUSDT --feed replay:PATH[,PATH]
                   [--speed 1|10|max] --db paper.sqlite [--risk risk.toml] [--duration 24h]
-                  [--retrain-at 02:00 --registry DIR] [--json-log]
+                  [--retrain-at 02:00 --registry DIR] [--shadow DIR|rule:NAME] [--json-log]
     lobzero paper report --db paper.sqlite [--out DIR]
+    lobzero paper ab --db paper.sqlite [--feed replay:PATH[,PATH]] [--out DIR]
     lobzero paper rollback --registry DIR [--db paper.sqlite]
 """
 
@@ -83,8 +84,9 @@ def build_paper(p: argparse.ArgumentParser) -> None:
     from lobzero.live.orchestrator import PaperConfig
 
     p.add_argument(
-        "action", nargs="?", default="run", choices=("run", "report", "rollback"),
-        help="run the loop (default), report on a database, or roll the champion back",
+        "action", nargs="?", default="run", choices=("run", "report", "rollback", "ab"),
+        help="run the loop (default), report on a database, roll the champion back, or "
+        "compare the champion with its shadow (ab)",
     )  # fmt: skip
     p.add_argument("--agent", help="rule:NAME or an agent folder (the champion of --registry wins)")
     p.add_argument("--symbols", help="comma-separated symbols of the feed to trade (default: all)")
@@ -95,6 +97,10 @@ def build_paper(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", default=None, help="market time to run (24h, 30m, 90s)")
     p.add_argument("--retrain-at", default=None, help="daily retrain time, UTC HH:MM[:SS]")
     p.add_argument("--registry", type=Path, default=None, help="model registry folder")
+    p.add_argument(
+        "--shadow", default=None,
+        help="a challenger (rule:NAME or agent folder) deciding beside the champion, untraded",
+    )  # fmt: skip
     p.add_argument("--json-log", action="store_true", help="JSON lines on stdout, no live view")
     p.add_argument("--out", type=Path, default=None, help="report: folder for JSON and PNG")
     p.add_argument("--config", metavar="TOML", type=Path, default=None, help="PaperConfig TOML")
@@ -113,6 +119,8 @@ def run_paper_command(args: argparse.Namespace) -> int:
         return _report(args)
     if args.action == "rollback":
         return _rollback(args)
+    if args.action == "ab":
+        return _ab(args)
     return _run(args)
 
 
@@ -213,9 +221,18 @@ def _run(args: argparse.Namespace) -> int:
     feed = ReplayFeed(markets, speed=parse_speed(args.speed))
     view = LiveView(console=Console(stderr=True), json_out=sys.stdout if args.json_log else None)
     risk = _risk_filter(args.risk, broker, config.env)
+    shadow = None
+    if args.shadow is not None:
+        shadow = load_agent_spec(args.shadow, broker.feature_names())
+        if getattr(shadow, "action_mode", config.env.action_mode) != config.env.action_mode:
+            raise ConfigError(
+                f"--shadow acts in action mode {shadow.action_mode!r}, the environment is "
+                f"{config.env.action_mode!r}"
+            )
     loop = PaperLoop(
         feed, broker, agent, db, config, model_version=version, risk=risk,
-        on_update=view, scheduler=scheduler,
+        on_update=view, scheduler=scheduler, shadow=shadow,
+        shadow_version=args.shadow or "shadow",
     )  # fmt: skip
     began = time.perf_counter()
     try:
@@ -288,6 +305,45 @@ def _report(args: argparse.Namespace) -> int:
         verdict = "promoted" if promoted else "kept champion"
         console.print(f"{kind} at {ts}: {chall} vs {champ}: {verdict} ({reason})", markup=False)
     console.print(f"written: {out / f'{stem}_report.json'}, {png}", markup=False)
+    return 0
+
+
+def _ab(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from lobzero.live.ab import compare
+    from lobzero.live.database import ReplayDatabase
+    from lobzero.tables import print_table
+
+    if not args.db.exists():
+        raise ConfigError(f"--db {args.db}: no such database")
+    markets = load_feed_markets(args.feed, None) if args.feed else None
+    db = ReplayDatabase(args.db)
+    try:
+        summary = compare(db, markets)
+    finally:
+        db.close()
+    out = args.out or args.db.parent
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{args.db.stem}_ab.json"
+    path.write_text(json.dumps(summary, indent=1))
+    rows = []
+    for symbol, s in summary.items():
+        shadow_pnl = f"{s['shadow_pnl']:+,.2f}" if "shadow_pnl" in s else "(needs --feed)"
+        rows.append((
+            symbol, f"{s['decisions']:,}", f"{s['shadow_decisions']:,}",
+            f"{s['agreement']:.1%}", f"{s['champion_pnl']:+,.2f}", shadow_pnl,
+            ",".join(s["champion_versions"]), ",".join(s["shadow_versions"]),
+        ))  # fmt: skip
+    console = Console()
+    print_table(
+        console,
+        ("symbol", "decisions", "shadow", "agreement", "champion PnL", "shadow PnL",
+         "champion", "shadow version"),
+        rows,
+        title=f"champion vs shadow, {args.db}",
+    )  # fmt: skip
+    console.print(f"written: {path}", markup=False)
     return 0
 
 

@@ -5,7 +5,9 @@ Tables: ``meta`` (key/value: the run's settings, its start per symbol), ``feed_h
 ``decisions`` (symbol, step, decision time, observation reference, intended and executed
 action, search policy and value where the agent has them, decision latency, model version, the
 account after the step), ``fills``, ``transitions`` (s, a, r, s' as float32 blobs, ready for
-training), ``models`` and ``promotions``.
+training), ``models`` and ``promotions``; from version 2 ``shadow_decisions`` (shadow mode:
+a challenger's action on the same observation as the champion's decision of that symbol and
+step, with its policy, value, latency and version; never executed).
 
 Every row has a natural key (symbol and step for a decision, plus the fill's index for a
 fill, ...) and is written with ``INSERT OR IGNORE``, in transactions of many rows
@@ -27,7 +29,7 @@ import numpy as np
 from lobzero.exceptions import ConfigError
 
 #: schema version this lobzero writes (``PRAGMA user_version``)
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: migration k takes a database of version k to version k + 1
 MIGRATIONS: tuple[str, ...] = (
@@ -60,7 +62,19 @@ MIGRATIONS: tuple[str, ...] = (
         promoted INTEGER NOT NULL, reason TEXT NOT NULL,
         PRIMARY KEY (ts_ns, kind));
     """,
+    # 2: shadow mode, the challenger's decisions beside the champion's (never executed)
+    """
+    CREATE TABLE shadow_decisions (
+        symbol TEXT NOT NULL, step INTEGER NOT NULL, ts_ns INTEGER NOT NULL,
+        action REAL NOT NULL, policy TEXT, value REAL, latency_ms REAL NOT NULL,
+        model_version TEXT NOT NULL,
+        PRIMARY KEY (symbol, step));
+    """,
 )
+
+SHADOW_COLUMNS = (
+    "symbol", "step", "ts_ns", "action", "policy", "value", "latency_ms", "model_version",
+)  # fmt: skip
 
 DECISION_COLUMNS = (
     "symbol", "step", "ts_ns", "obs_ref", "intended_action", "action", "policy", "value",
@@ -183,9 +197,19 @@ class ReplayDatabase:
             "transitions",
             "models",
             "promotions",
+            "shadow_decisions",
         ):
             raise ConfigError(f"no table {table!r} in the replay database")
         return int(self.connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def shadow_decisions(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        """The shadow's decisions in (symbol, step) order, as dicts of :data:`SHADOW_COLUMNS`."""
+        query = f"SELECT {', '.join(SHADOW_COLUMNS)} FROM shadow_decisions"
+        args: tuple[Any, ...] = ()
+        if symbol is not None:
+            query, args = query + " WHERE symbol = ?", (symbol,)
+        rows = self.connection.execute(query + " ORDER BY symbol, step", args).fetchall()
+        return [dict(zip(SHADOW_COLUMNS, r, strict=True)) for r in rows]
 
     def promotions(self) -> list[tuple[Any, ...]]:
         """(ts_ns, kind, champion, challenger, promoted, reason) in the order they were written

@@ -19,6 +19,23 @@ transitions. On start, the loop replays the database's decisions through the bro
 environment is deterministic, so positions, cash and the last event time come back exactly; an
 equity that differs is a :class:`ConfigError`: another market or configuration) and the feed
 resumes after the last executed decision.
+
+Faults (:mod:`lobzero.live.faults` injects each): a batch of events at or before the symbol's
+last accepted one (by receive time, and by row id where the feed numbers its events) is
+dropped, counted as a duplicate (the same key) or out of order; rows missing before an
+accepted batch are a gap (a ``gap`` health event; the replay broker executes on the whole
+recording, a live feed resyncs its book itself). A disconnect (the feed's iterator raises
+:class:`ConnectionError`) is counted, the loop calls ``feed.reconnect`` and iterates again
+(at most ``max_reconnects`` times). The heartbeat: a feed clock that moves more than
+``stall_s`` market seconds between two batches is a ``stall`` health event. A crash of the
+agent's ``act`` is logged (``agent_crash``) and retried, up to ``worker_retries`` calls in all
+(the retry's latency counts against the decision budget); a persistent failure raises (the
+process dies; the same command resumes from the database). A crash of a broker step is
+logged (``broker_crash``) and the symbol is restarted: the buffered rows are committed, the
+symbol's broker reopened and its decisions replayed from the database (as a resume does), and
+the pending decision executed again (up to ``worker_retries`` restarts, then the loop raises).
+The other symbols go on untouched. The counts are :attr:`PaperLoop.counters`, stored at the
+end as a ``counters`` health event.
 """
 
 from __future__ import annotations
@@ -35,9 +52,17 @@ from lobzero.config import TomlConfig
 from lobzero.envs import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.live.broker import Broker, Execution
-from lobzero.live.database import DECISION_COLUMNS, ReplayDatabase
-from lobzero.live.feeds import Feed
+from lobzero.live.database import DECISION_COLUMNS, SHADOW_COLUMNS, ReplayDatabase
+from lobzero.live.feeds import Feed, MarketEvents
 from lobzero.live.gate import GateConfig
+
+#: the loop's counters (:attr:`PaperLoop.counters`): batches and events accepted, batches
+#: dropped as duplicates or out of order, gaps (and the events they miss), stalls, disconnects,
+#: crashes of the agent and of the broker, symbol restarts
+HEALTH_COUNTERS = (
+    "batches", "events", "duplicates", "out_of_order", "gaps", "gap_events", "stalls",
+    "disconnects", "agent_crashes", "broker_crashes", "restarts", "shadow_crashes",
+)  # fmt: skip
 
 
 def _paper_env() -> EnvConfig:
@@ -62,6 +87,14 @@ class PaperConfig(TomlConfig):
     retrain_validation_s: float = 600.0
     #: retrain: environment steps of a PPO / SAC challenger trained afresh
     retrain_steps: int = 20_000
+    #: a feed clock that jumps more than this many market seconds between two batches is a
+    #: stall (a health event)
+    stall_s: float = 5.0
+    #: reconnects after a feed disconnect before the loop gives up (raises)
+    max_reconnects: int = 1000
+    #: calls of a crashed agent's act (or restarts of a symbol whose broker step crashed) for
+    #: one decision before the loop gives up and raises
+    worker_retries: int = 3
     env: EnvConfig = field(default_factory=_paper_env)
     gate: GateConfig = field(default_factory=GateConfig)
 
@@ -74,6 +107,10 @@ class PaperConfig(TomlConfig):
             raise ConfigError(f"PaperConfig.commit_every must be >= 1, got {self.commit_every}")
         if self.duration_s is not None and not self.duration_s > 0:
             raise ConfigError(f"PaperConfig.duration_s must be > 0, got {self.duration_s}")
+        if not self.stall_s > 0 or self.max_reconnects < 0 or self.worker_retries < 1:
+            raise ConfigError(
+                "PaperConfig.stall_s must be > 0, max_reconnects >= 0 and worker_retries >= 1"
+            )
         if not 0 < self.retrain_validation_s <= 86_400 or not self.retrain_train_s > 0:
             raise ConfigError(
                 "PaperConfig.retrain_validation_s must be in (0, 86400] and retrain_train_s > 0"
@@ -130,7 +167,9 @@ class PaperLoop:
     """The loop (see the module docs). ``risk``: applied to every intended action (None: the
     action as decided). ``on_update(loop)`` is called after each feed slice that executed
     something (the live view). ``scheduler``: ``tick(clock_ns, loop)`` after each slice (the
-    retrain job)."""
+    retrain job). ``shadow``: a challenger that decides on each observation beside the agent
+    (after it: its time is not the agent's) without trading; its decisions go to the
+    ``shadow_decisions`` table as ``shadow_version`` (``lobzero paper ab`` compares them)."""
 
     def __init__(
         self,
@@ -144,6 +183,8 @@ class PaperLoop:
         on_update: Callable[[PaperLoop], None] | None = None,
         scheduler: Any = None,
         start_ns: int | None = None,
+        shadow: Agent | None = None,
+        shadow_version: str = "shadow",
     ) -> None:
         self.feed, self.broker, self.agent, self.db = feed, broker, agent, db
         self.config, self.model_version, self.risk = config, model_version, risk
@@ -156,6 +197,14 @@ class PaperLoop:
         self.resumed_steps = 0
         self._start_ns = start_ns
         self._discrete = config.env.action_mode != "continuous"
+        self.shadow, self.shadow_version = shadow, shadow_version
+        self._start = 0
+        #: what the loop saw of the feed and the workers (see the module docs)
+        self.counters: dict[str, int] = dict.fromkeys(HEALTH_COUNTERS, 0)
+        #: per symbol, the last batch accepted: (last receive time, end row)
+        self._last_batch: dict[str, tuple[int, int]] = {}
+        #: per symbol, the first row accepted (replay feeds number their rows)
+        self.first_row: dict[str, int] = {}
 
     # -- start and resume ----------------------------------------------------------------------
     def open(self) -> int:
@@ -173,24 +222,30 @@ class PaperLoop:
         else:
             start = self._start_ns if self._start_ns is not None else self._common_start()
             self.db.set_meta({"start_ns": start, "symbols": self.feed.symbols, "env": env})
+        self._start = start
         for symbol in self.feed.symbols:
-            obs, info = self.broker.open(symbol, start)
-            state = SymbolState(obs=obs, ts_ns=int(info["ts_ns"]), info=info)
-            for row in self.db.decisions(symbol):
-                action = int(row["action"]) if self._discrete else np.float32(row["action"])
-                ex = self.broker.execute(symbol, action)
-                if ex.info["equity"] != row["equity"] or int(ex.info["ts_ns"]) != row["next_ts_ns"]:
-                    raise ConfigError(
-                        f"{self.db.path}: replaying {symbol} step {row['step']} gives equity "
-                        f"{ex.info['equity']} at {ex.info['ts_ns']}, the database holds "
-                        f"{row['equity']} at {row['next_ts_ns']} (another market or config)"
-                    )
-                state.obs, state.ts_ns, state.info = ex.obs, int(ex.info["ts_ns"]), ex.info
-                state.step, state.done, state.last_action = row["step"] + 1, ex.done, action
-                self.resumed_steps += 1
-            self.states[symbol] = state
+            self.states[symbol] = self._open_symbol(symbol, start)
+            self.resumed_steps += self.states[symbol].step
         self.committed = self.resumed_steps
         return min(s.ts_ns for s in self.states.values())
+
+    def _open_symbol(self, symbol: str, start: int) -> SymbolState:
+        """Opens ``symbol`` at ``start`` and replays its stored decisions through the broker."""
+        obs, info = self.broker.open(symbol, start)
+        state = SymbolState(obs=obs, ts_ns=int(info["ts_ns"]), info=info)
+        for row in self.db.decisions(symbol):
+            action = int(row["action"]) if self._discrete else np.float32(row["action"])
+            ex = self.broker.execute(symbol, action)
+            if ex.info["equity"] != row["equity"] or int(ex.info["ts_ns"]) != row["next_ts_ns"]:
+                raise ConfigError(
+                    f"{self.db.path}: replaying {symbol} step {row['step']} gives equity "
+                    f"{ex.info['equity']} at {ex.info['ts_ns']}, the database holds "
+                    f"{row['equity']} at {row['next_ts_ns']} (another market or config)"
+                )
+            state.obs, state.ts_ns, state.info = ex.obs, int(ex.info["ts_ns"]), ex.info
+            state.step, state.done, state.last_action = row["step"] + 1, ex.done, action
+            state.fills += len(ex.fills)
+        return state
 
     def _common_start(self) -> int:
         markets = getattr(self.broker, "markets", None)
@@ -201,8 +256,21 @@ class PaperLoop:
     # -- one decision --------------------------------------------------------------------------
     def _decide(self, symbol: str, state: SymbolState) -> None:
         began = time.perf_counter()
-        intended = self.agent.act(state.obs[None, :])[0]
+        intended: Any = None
+        failures: list[str] = []
+        for attempt in range(self.config.worker_retries):
+            try:
+                intended = self.agent.act(state.obs[None, :])[0]
+                break
+            except Exception as e:
+                if attempt == self.config.worker_retries - 1:
+                    # a persistent failure: the process dies, a restart resumes
+                    raise
+                failures.append(f"{type(e).__name__}: {e}")
         latency_ms = (time.perf_counter() - began) * 1e3
+        if failures:
+            self.counters["agent_crashes"] += len(failures)
+            self._health(symbol, state.ts_ns, "agent_crash", f"{len(failures)} x {failures[0]}")
         action: Any = intended
         over = latency_ms > self.config.decision_budget_ms
         if over:
@@ -222,12 +290,52 @@ class PaperLoop:
             "policy": getattr(self.agent, "last_policy", None),
             "value": getattr(self.agent, "last_value", None),
             "model_version": self.model_version,
+            "shadow": self._shadow_decide(symbol, state),
         }
+
+    def _shadow_decide(self, symbol: str, state: SymbolState) -> tuple[Any, ...] | None:
+        """The shadow's row for this decision (its action on the champion's observation), or
+        None without a shadow; a crash of the shadow is a health event, never the loop's."""
+        if self.shadow is None:
+            return None
+        began = time.perf_counter()
+        try:
+            action = self.shadow.act(state.obs[None, :])[0]
+        except Exception as e:  # the shadow must not stop the champion
+            self.counters["shadow_crashes"] += 1
+            self._health(symbol, state.ts_ns, "shadow_crash", f"{type(e).__name__}: {e}")
+            return None
+        latency_ms = (time.perf_counter() - began) * 1e3
+        policy = getattr(self.shadow, "last_policy", None)
+        value = getattr(self.shadow, "last_value", None)
+        return (
+            symbol, state.step, state.ts_ns, _action_value(action),
+            None if policy is None else json.dumps(np.asarray(policy).tolist()),
+            None if value is None else float(value), latency_ms, self.shadow_version,
+        )  # fmt: skip
 
     def _execute(self, symbol: str, state: SymbolState) -> None:
         assert state.pending is not None
+        for attempt in range(self.config.worker_retries + 1):
+            try:
+                ex: Execution = self.broker.execute(symbol, state.pending["action"])
+                break
+            except Exception as e:
+                if attempt == self.config.worker_retries:
+                    raise
+                # the symbol's environment may be half stepped: restart the symbol from the
+                # database (its committed decisions replayed), then execute the pending one
+                self.counters["broker_crashes"] += 1
+                self._health(symbol, state.ts_ns, "broker_crash", f"{type(e).__name__}: {e}")
+                self.flush()
+                fresh = self._open_symbol(symbol, self._start)
+                # the same object (the caller holds it); the decision in hand and the latency
+                # statistics stay
+                state.obs, state.ts_ns, state.info = fresh.obs, fresh.ts_ns, fresh.info
+                state.step, state.done, state.fills = fresh.step, fresh.done, fresh.fills
+                state.last_action = fresh.last_action
+                self.counters["restarts"] += 1
         p, obs, ts = state.pending, state.obs, state.ts_ns
-        ex: Execution = self.broker.execute(symbol, p["action"])
         i = ex.info
         policy = p["policy"]
         decision = (
@@ -240,6 +348,8 @@ class PaperLoop:
             int(i["ts_ns"]), int(ex.done),
         )  # fmt: skip
         self._rows.append(("decisions", DECISION_COLUMNS, decision))
+        if p["shadow"] is not None:
+            self._rows.append(("shadow_decisions", SHADOW_COLUMNS, p["shadow"]))
         for k, (fts, side, price, size, fee) in enumerate(ex.fills):
             self._rows.append((
                 "fills", ("symbol", "step", "k", "ts_ns", "side", "price", "size", "fee"),
@@ -260,6 +370,39 @@ class PaperLoop:
         self._decisions_buffered += 1
         if self._decisions_buffered >= self.config.commit_every:
             self.flush()
+
+    def _health(self, symbol: str, ts_ns: int, kind: str, detail: str) -> None:
+        self._rows.append(
+            ("feed_health", ("symbol", "ts_ns", "kind", "detail"), (symbol, ts_ns, kind, detail))
+        )
+
+    def accept(self, batch: MarketEvents) -> bool:
+        """Whether to take ``batch``: a batch at or before the symbol's last accepted one (by
+        receive time, and by row where the feed numbers them) is a duplicate (the same key)
+        or out of order, dropped and counted; rows skipped before it are a gap (a health
+        event)."""
+        last = self._last_batch.get(batch.symbol)
+        key = (batch.last_ns, batch.end_row)
+        if last is not None and (batch.last_ns < last[0] or batch.end_row < last[1]
+                                 or key == last):  # fmt: skip
+            kind = "duplicates" if key == last else "out_of_order"
+            self.counters[kind] += 1
+            return False
+        expected = last[1] if last is not None else -1
+        if batch.start_row >= 0 and expected >= 0 and batch.start_row > expected:
+            missing = batch.start_row - expected
+            self.counters["gaps"] += 1
+            self.counters["gap_events"] += missing
+            self._health(batch.symbol, batch.first_ns, "gap", f"rows {expected}..{batch.start_row}")
+        self._last_batch[batch.symbol] = key
+        self.first_row.setdefault(batch.symbol, batch.start_row)
+        self.counters["batches"] += 1
+        self.counters["events"] += batch.count
+        return True
+
+    def last_row(self, symbol: str) -> int:
+        """The end row of the symbol's last accepted batch (-1: none, or a live feed)."""
+        return self._last_batch.get(symbol, (0, -1))[1]
 
     def flush(self) -> None:
         """Commits the buffered rows (and the feed's health events) in one transaction."""
@@ -308,17 +451,42 @@ class PaperLoop:
         stop = (
             None if self.config.duration_s is None else start + round(self.config.duration_s * 1e9)
         )
-        async for batch in feed:
-            clock = int(getattr(feed, "clock_ns", batch.last_ns))
-            if stop is not None:
-                clock = min(clock, stop)
-            executed = self.advance(clock)
-            if self.scheduler is not None:
-                self.scheduler.tick(clock, self)
-            if executed and self.on_update is not None:
-                self.on_update(self)
-            if all(s.done for s in self.states.values()) or (stop is not None and clock >= stop):
-                break
+        stall_ns = round(self.config.stall_s * 1e9)
+        last_clock = int(getattr(feed, "clock_ns", resume_ns))
+        finished = False
+        while not finished:
+            try:
+                async for batch in feed:
+                    if not self.accept(batch):
+                        continue
+                    clock = int(getattr(feed, "clock_ns", batch.last_ns))
+                    if clock - last_clock > stall_ns:
+                        # the heartbeat: no batch for stall_s of market time
+                        self.counters["stalls"] += 1
+                        beat = feed.heartbeat()
+                        self._health("*", last_clock, "stall",
+                                     f"{(clock - last_clock) / 1e9:.1f} s without events "
+                                     f"(feed {beat.kind})")  # fmt: skip
+                    last_clock = max(last_clock, clock)
+                    if stop is not None:
+                        clock = min(clock, stop)
+                    executed = self.advance(clock)
+                    if self.scheduler is not None:
+                        self.scheduler.tick(clock, self)
+                    if executed and self.on_update is not None:
+                        self.on_update(self)
+                    if all(s.done for s in self.states.values()) or (
+                        stop is not None and clock >= stop
+                    ):
+                        break
+                finished = True
+            except ConnectionError as e:
+                self.counters["disconnects"] += 1
+                if self.counters["disconnects"] > self.config.max_reconnects:
+                    self.flush()
+                    raise
+                await feed.reconnect(f"{type(e).__name__}: {e}")
+        self._health("*", self.clock_ns, "counters", json.dumps(self.counters))
         self.flush()
         if self.on_update is not None:
             self.on_update(self)

@@ -110,38 +110,63 @@ def tune_imbalance_threshold(env_config: EnvConfig) -> ChallengerBuilder:
     return build
 
 
+def _fit_range(env: EnvConfig, first_ns: int, end_ns: int) -> EnvConfig:
+    """``env`` restricted to ``[first_ns, end_ns)``, with episodes short enough to start in it
+    after the warm-up (half its decisions)."""
+    step_ns = round(env.step_ms * 1e6)
+    warmup = max(*env.return_horizons, env.volatility_window, env.frame_stack)
+    fit = max(1, ((end_ns - first_ns) // step_ns - warmup - 2) // 2)
+    return env.replace(start_ns=first_ns, end_ns=end_ns, episode_steps=min(env.episode_steps, fit))
+
+
+def muzero_budget(config: Any, steps: int) -> Any:
+    """The champion's MuZero configuration with a budget of ``steps`` environment steps: the
+    warm-up and the checkpoint interval shrink to fit a budget under them (a third of it, and
+    the budget), nothing else changes."""
+    return config.replace(
+        total_env_steps=steps,
+        warmup_steps=min(config.warmup_steps, steps // 3),
+        checkpoint_interval=min(config.checkpoint_interval, steps),
+    )
+
+
 def retrain_builder(env_config: EnvConfig, steps: int, work_dir: Path) -> ChallengerBuilder:
     """The challenger builder of ``lobzero paper --retrain-at``: the imbalance rule's threshold
     tuned on the training range (:func:`tune_imbalance_threshold`, in ``env_config``); a PPO /
-    SAC agent trained afresh for ``steps`` environment steps with the champion's own
-    configuration and environment on the training range (episodes shortened to fit it), saved
-    under ``work_dir``. Other agents (MuZero) have no builder yet (:class:`ConfigError`)."""
+    SAC or MuZero agent trained afresh for ``steps`` environment steps with the champion's own
+    configuration (MuZero: :func:`muzero_budget`) and environment on the training range
+    (episodes shortened to fit it), saved under ``work_dir``."""
     tune = tune_imbalance_threshold(env_config)
 
     def build(champion: Any, markets: Mapping[str, Market], first_ns: int, end_ns: int) -> Any:
+        from lobzero.agents import agent_env_config
         from lobzero.baselines.rules import ImbalanceAgent
         from lobzero.baselines.sb3 import Sb3Agent, train_sb3
         from lobzero.data.universe import Universe
+        from lobzero.muzero import MuZeroAgent, train_muzero
 
         if isinstance(champion, ImbalanceAgent):
             return tune(champion, markets, first_ns, end_ns)
+        market: Any = Universe(dict(markets)) if len(markets) > 1 else next(iter(markets.values()))
+        out = Path(work_dir) / f"challenger-{end_ns}"
+        if isinstance(champion, MuZeroAgent):
+            trained = agent_env_config(champion)
+            if trained is None:
+                raise ConfigError("a MuZero champion of a gymnasium environment cannot trade")
+            env = _fit_range(trained, first_ns, end_ns)
+            return train_muzero(
+                muzero_budget(champion.config, steps), out, market=market, env_config=env,
+                seed=env.seed + 1, progress=False,
+            )  # fmt: skip
         if not isinstance(champion, Sb3Agent):
             raise ConfigError(
                 f"no challenger builder for a {getattr(champion, 'name', type(champion).__name__)} "
-                "agent: paper retrains the imbalance rule and PPO / SAC agents so far"
+                "agent: paper retrains the imbalance rule, PPO / SAC and MuZero agents"
             )
-        env = champion.env_config
-        step_ns = round(env.step_ms * 1e6)
-        # room for a start after the warm-up: half the decisions of the range
-        warmup = max(*env.return_horizons, env.volatility_window, env.frame_stack)
-        fit = max(1, ((end_ns - first_ns) // step_ns - warmup - 2) // 2)
-        env = env.replace(
-            start_ns=first_ns, end_ns=end_ns, episode_steps=min(env.episode_steps, fit)
-        )
-        market: Any = Universe(dict(markets)) if len(markets) > 1 else next(iter(markets.values()))
+        env = _fit_range(champion.env_config, first_ns, end_ns)
         return train_sb3(
-            champion.algo, market, env, Path(work_dir) / f"challenger-{end_ns}",
-            seed=env.seed + 1, total_steps=steps, config=champion.config, progress=False,
+            champion.algo, market, env, out, seed=env.seed + 1, total_steps=steps,
+            config=champion.config, progress=False,
         )  # fmt: skip
 
     return build

@@ -18,7 +18,9 @@ from lobzero.live.orchestrator import PaperLoop
 
 def snapshot(loop: PaperLoop) -> dict[str, Any]:
     """The loop's state as plain values: ``clock_ns``, ``model_version``, ``committed``
-    decisions, the feed's last health event, and per symbol the step, position (units of
+    decisions, the feed's last health event, the loop's ``health`` counters (duplicates,
+    gaps, stalls, disconnects, crashes: :data:`~lobzero.live.orchestrator.HEALTH_COUNTERS`),
+    and per symbol the step, position (units of
     size), equity and PnL (settlement currency), fills, and decision latency p50 / p90 / p99 /
     max (ms) with the count of decisions over budget."""
     symbols = {}
@@ -47,6 +49,7 @@ def snapshot(loop: PaperLoop) -> dict[str, Any]:
         "model_version": loop.model_version,
         "committed": loop.committed,
         "feed": {"kind": beat.kind, "ts_ns": beat.ts_ns, "detail": beat.detail},
+        "health": dict(getattr(loop, "counters", {})),
         "symbols": symbols,
     }
 
