@@ -177,10 +177,15 @@ impl MboBook {
         if qty <= 0 {
             return Err(OrderRule::NonPositiveSize(qty));
         }
-        if self.orders.contains_key(&id) {
-            return Err(OrderRule::DuplicateAdd(id));
+        // one hash of the id: the entry both checks for a duplicate and inserts
+        match self.orders.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                return Err(OrderRule::DuplicateAdd(id));
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Order { side, price, qty });
+            }
         }
-        self.orders.insert(id, Order { side, price, qty });
         let level = self.level_mut(side, price);
         level.total += qty;
         level.queue.push_back(id);
@@ -192,7 +197,11 @@ impl MboBook {
         if qty <= 0 {
             return Err(OrderRule::NonPositiveSize(qty));
         }
-        let o = *self.orders.get(&id).ok_or(OrderRule::UnknownOrder(id))?;
+        let resting = self
+            .orders
+            .get_mut(&id)
+            .ok_or(OrderRule::UnknownOrder(id))?;
+        let o = *resting;
         if qty > o.qty {
             return Err(OrderRule::TooLarge {
                 order_id: id,
@@ -204,9 +213,7 @@ impl MboBook {
             self.orders.remove(&id);
             self.unqueue(id, o);
         } else {
-            if let Some(r) = self.orders.get_mut(&id) {
-                r.qty -= qty;
-            }
+            resting.qty -= qty;
             self.level_mut(o.side, o.price).total -= qty;
         }
         Ok(o)
@@ -217,10 +224,15 @@ impl MboBook {
         if qty <= 0 {
             return Err(OrderRule::NonPositiveSize(qty));
         }
-        let o = *self.orders.get(&id).ok_or(OrderRule::UnknownOrder(id))?;
+        let resting = self
+            .orders
+            .get_mut(&id)
+            .ok_or(OrderRule::UnknownOrder(id))?;
+        let o = *resting;
         if side != o.side {
             return Err(OrderRule::SideChange(id));
         }
+        *resting = Order { side, price, qty };
         if price != o.price || qty > o.qty {
             self.unqueue(id, o);
             let level = self.level_mut(side, price);
@@ -229,7 +241,6 @@ impl MboBook {
         } else {
             self.level_mut(side, price).total -= o.qty - qty;
         }
-        self.orders.insert(id, Order { side, price, qty });
         Ok(o)
     }
 
@@ -273,9 +284,17 @@ impl MboBook {
 
     /// The best bid and best ask price with resting size, when both exist and bid >= ask.
     pub fn crossed(&self) -> Option<(i64, i64)> {
-        let bid = self.bids.iter().rev().find(|(_, l)| l.total > 0)?.0;
-        let ask = self.asks.iter().find(|(_, l)| l.total > 0)?.0;
-        (bid >= ask).then_some((*bid, *ask))
+        // the outermost level is almost always the best: a walk only past levels emptied
+        // since the last flush (dropped there)
+        let bid = match self.bids.last_key_value() {
+            Some((p, l)) if l.total > 0 => *p,
+            _ => *self.bids.iter().rev().find(|(_, l)| l.total > 0)?.0,
+        };
+        let ask = match self.asks.first_key_value() {
+            Some((p, l)) if l.total > 0 => *p,
+            _ => *self.asks.iter().find(|(_, l)| l.total > 0)?.0,
+        };
+        (bid >= ask).then_some((bid, ask))
     }
 
     /// The resting orders of one side, best price first: `(price, [(order_id, qty)])` in queue
