@@ -14,15 +14,18 @@ use dbn::decode::{DecodeRecordRef, DynDecoder};
 use dbn::{MboMsg, VersionUpgradePolicy};
 use lobzero_core::import::databento::{import, DbnOptions};
 use lobzero_core::import::l3::{At, CrossPolicy, L3Builder, UnknownOrderPolicy};
-use lobzero_core::import::ImportReport;
-use lobzero_core::orders::{ACTION_ADD, ACTION_CANCEL, ACTION_MODIFY};
 use lobzero_core::import::ImportOptions;
+use lobzero_core::import::ImportReport;
 use lobzero_core::orders::MboBook;
+use lobzero_core::orders::{ACTION_ADD, ACTION_CANCEL, ACTION_MODIFY};
 use lobzero_core::Decimal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 fn spread(mut v: Vec<f64>) -> String {
+    if v.is_empty() {
+        return "not timed (ONLY_IMPORT)".into();
+    }
     v.sort_by(f64::total_cmp);
     format!(
         "{:.2} M rec/s ({:.2} .. {:.2})",

@@ -15,8 +15,8 @@ use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
 use crate::event::{Event, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
 use crate::orders::log::OrderAction;
-use crate::orders::{ACTION_FILL, ACTION_MODIFY, ACTION_NAMES, ACTION_TRADE};
 use crate::orders::{MboBook, OrderLog, OrderRule, ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR};
+use crate::orders::{ACTION_FILL, ACTION_MODIFY, ACTION_NAMES, ACTION_TRADE};
 
 /// What to do with a cancel, modify or fill of an order the import never saw added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -144,9 +144,11 @@ impl L3Builder {
         if value >= 0 && scale <= MAX_DIRECT_SCALE {
             return Ok(());
         }
-        Decimal::new(i128::from(value), scale).map(|_| ()).map_err(|e| {
-            LobzeroError::invalid(self.location(at.file, at.line), format!("{what}: {e}"))
-        })
+        Decimal::new(i128::from(value), scale)
+            .map(|_| ())
+            .map_err(|e| {
+                LobzeroError::invalid(self.location(at.file, at.line), format!("{what}: {e}"))
+            })
     }
 
     fn push_row(&mut self, kind: u8, side: i8, price: i64, qty: i64, at: At) {
@@ -341,9 +343,8 @@ impl L3Builder {
         let mut steps_units: Option<(Option<i64>, Option<i64>)> = None;
         let to_event = |row: usize, tick: Decimal, lot: Decimal, rounded: &mut u64| {
             let r = &rows[row];
-            let fast = |v: i64, units: Option<i64>| {
-                units.filter(|&u| v >= 0 && v % u == 0).map(|u| v / u)
-            };
+            let fast =
+                |v: i64, units: Option<i64>| units.filter(|&u| v >= 0 && v % u == 0).map(|u| v / u);
             let (tick_units, lot_units) = *steps_units
                 .get_or_insert_with(|| (units(tick, price_scale), units(lot, qty_scale)));
             if let (Some(price_ticks), Some(qty_lots)) =
@@ -388,7 +389,10 @@ impl L3Builder {
             report,
             || {
                 infer(
-                    &mut rows.iter().filter(|r| r.kind != KIND_CLEAR).map(|r| r.price),
+                    &mut rows
+                        .iter()
+                        .filter(|r| r.kind != KIND_CLEAR)
+                        .map(|r| r.price),
                     price_scale,
                 )
             },

@@ -12,11 +12,11 @@ pub mod databento;
 mod dbn_files;
 pub mod hftbacktest;
 pub mod hyperliquid;
+pub mod l3;
 pub mod levels;
 pub mod lobster;
-pub mod recv_clock;
-pub mod l3;
 pub mod order_events;
+pub mod recv_clock;
 pub mod tardis;
 pub mod text;
 
