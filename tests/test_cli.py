@@ -551,9 +551,9 @@ def test_data_import_refuses_a_flag_the_format_does_not_take(
     r = run_cli("data", "import", str(day), "-f", "databento", "--size-scale", "0.1", "-o", out)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1, r.stderr
-    assert r.stderr.startswith(
-        "ConfigError: format 'databento' has no option --size-scale 0.1;"
-    ), r.stderr
+    assert r.stderr.startswith("ConfigError: format 'databento' has no option --size-scale 0.1;"), (
+        r.stderr
+    )
     log = tmp_path / "log.csv"
     log.write_text("id,timestamp,price,volume,action,direction\n1,1,100.5,3,created,bid\n")
     r = run_cli(
