@@ -490,3 +490,80 @@ def test_sigint_during_ppo_training_checkpoints_and_resume_continues(tmp_path: P
     assert main([*argv, "--steps", str(stopped + 64), "--resume"]) == 0
     assert json.loads((out / "checkpoint.json").read_text())["env_steps"] >= stopped + 64
     assert log_rows(out / "train_log.csv") > rows
+
+
+# ---------------------------------------------------------------- order-level imports
+
+
+def test_data_import_databento_with_named_flags(shared_data: Path, tmp_path: Path) -> None:
+    """The databento options are flags: --on-cross hold passes the crossed pre-open book of
+    the ES session (without it the import stops), --instrument-id picks the data's
+    instrument, --on-unknown-order error keeps the strict default."""
+    day = shared_data / "databento-cme-es" / "esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+    out = tmp_path / "es.parquet"
+    flags = ("-f", "databento", "--tick-size", "0.25", "--instrument-id", "17077")
+    r = run_cli(
+        *("data", "import", str(day), *flags, "--on-unknown-order", "error"),
+        *("--on-cross", "hold", "-o", str(out)),
+    )
+    assert r.returncode == 0, r.stderr
+    market = lobzero.Market.load(out)
+    assert market.import_report["crossed_events_held"] > 0
+    assert market.orders is not None and len(market.orders["order_id"]) > 0
+    crossed = run_cli("data", "import", str(day), *flags, "-o", str(tmp_path / "x.parquet"))
+    assert crossed.returncode == 2
+    assert crossed.stderr.startswith("CrossedBookError:"), crossed.stderr
+
+
+def test_data_import_order_events_with_named_flags(tmp_path: Path) -> None:
+    """--time-unit, --size-scale, --on-unknown-order and --on-cross are flags; --opt names the
+    columns. The log cancels order 9, never added: skipped under --on-unknown-order skip."""
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "oid,t,px,qty,kind,side\n"
+        "7,10,5,3,add,buy\n"
+        "9,11,5,1,cancel,buy\n"
+        "8,12,6,5,add,sell\n"
+        "7,13,5,1,cancel,buy\n"
+    )
+    out = tmp_path / "log.parquet"
+    columns = ("id_column=oid", "time_column=t", "price_column=px", "size_column=qty")
+    opts = [a for c in (*columns, "action_column=kind", "side_column=side") for a in ("--opt", c)]
+    r = run_cli(
+        *("data", "import", str(log), "-f", "order-events", *opts),
+        *("--time-unit", "s", "--size-scale", "0.5", "--on-unknown-order", "skip"),
+        *("--on-cross", "hold", "-o", str(out)),
+    )
+    assert r.returncode == 0, r.stderr
+    market = lobzero.Market.load(out)
+    assert market.columns()["recv_ts_ns"].tolist()[0] == 10_000_000_000
+    assert market.import_report["unknown_orders"] == 1
+    assert market.instrument.lot_size == "0.5"
+
+
+def test_data_import_refuses_a_flag_the_format_does_not_take(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """One line on stderr, exit 2, naming the flag typed: --size-scale is order-events', not
+    databento's; --definition is databento's; --opt sets column names only."""
+    day = shared_data / "databento-cme-es" / "esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+    out = str(tmp_path / "x.parquet")
+    r = run_cli("data", "import", str(day), "-f", "databento", "--size-scale", "0.1", "-o", out)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("ConfigError: format 'databento' has no option --size-scale 0.1;"), (
+        r.stderr
+    )
+    log = tmp_path / "log.csv"
+    log.write_text("id,timestamp,price,volume,action,direction\n1,1,100.5,3,created,bid\n")
+    r = run_cli(
+        *("data", "import", str(log), "-f", "order-events", "--definition", str(day), "-o", out)
+    )
+    assert r.returncode == 2
+    assert f"has no option --definition {day};" in r.stderr, r.stderr
+    r = run_cli("data", "import", str(day), "-f", "databento", "--opt", "on_cross=hold", "-o", out)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert "--opt sets the order-events column names only" in r.stderr
+    assert r.stderr.rstrip().endswith("use --on-cross"), r.stderr
+    assert not Path(out).exists()

@@ -94,11 +94,17 @@ IMPORT_OPTIONS = (
     "date",
     "levels",
     "on_book_mismatch",
+    "definition",
+    "instrument_id",
+    "on_unknown_order",
+    "on_cross",
+    "size_scale",
+    "time_unit",
 )
 
 
 def _import(inputs: Sequence[Path] | Path, args: argparse.Namespace) -> Any:
-    from lobzero.data.importers import import_market
+    from lobzero.data.importers import ORDER_EVENTS_COLUMNS, import_market
 
     options: dict[str, Any] = {k: getattr(args, k) for k in IMPORT_OPTIONS}
     options = {k: v for k, v in options.items() if v is not None}
@@ -106,9 +112,19 @@ def _import(inputs: Sequence[Path] | Path, args: argparse.Namespace) -> Any:
         options["round_qty"] = True
     for item in getattr(args, "opt", None) or []:
         key, sep, value = item.partition("=")
+        key = key.replace("-", "_")
         if not sep or not key:
-            raise ConfigError(f"--opt {item!r}: expected KEY=VALUE (e.g. --opt on_cross=hold)")
-        options[key.replace("-", "_")] = int(value) if key == "instrument_id" else value
+            raise ConfigError(
+                f"--opt `{item}`: expected COLUMN=NAME (e.g. --opt size_column=amount)"
+            )
+        if key not in ORDER_EVENTS_COLUMNS:
+            # backquoted: the error line would rewrite a bare on_cross=hold into --on-cross hold
+            named = f"; use --{key.replace('_', '-')}" if key in IMPORT_OPTIONS else ""
+            raise ConfigError(
+                f"--opt `{item}`: --opt sets the order-events column names only "
+                f"({', '.join(ORDER_EVENTS_COLUMNS)}){named}"
+            )
+        options[key] = value
     return import_market(inputs, format=args.format, **options)
 
 
@@ -751,9 +767,10 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--opt",
         action="append",
-        metavar="KEY=VALUE",
-        help="an option of the format, repeatable (e.g. --opt on_cross=hold --opt "
-        "definition=def.dbn.zst --opt size_scale=0.00000001)",
+        metavar="COLUMN=NAME",
+        help="order-events: a column name, repeatable (id_column, time_column, "
+        "exchange_time_column, side_column, price_column, size_column, action_column; "
+        "e.g. --opt size_column=amount); every other option is a flag",
     )
     p.add_argument("--symbol", action=TypedFlag, help="instrument symbol (default: the file's)")
     p.add_argument("--venue", action=TypedFlag, help="venue (default: the file's)")
@@ -807,6 +824,47 @@ def _import_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         action=TypedFlag,
         help="lobster: a message that disagrees with the book change: stop, or count it",
+    )
+    p.add_argument(
+        "--definition",
+        type=Path,
+        action=TypedFlag,
+        help="databento: a definition DBN file (tick size, contract multiplier)",
+    )
+    p.add_argument(
+        "--instrument-id",
+        type=int,
+        action=TypedFlag,
+        help="databento: the instrument of a file that holds several",
+    )
+    p.add_argument(
+        "--on-unknown-order",
+        choices=["error", "skip"],
+        default=None,
+        action=TypedFlag,
+        help="databento, order-events: a cancel, modify or fill of an order never added: stop, "
+        "or skip it (counted; the book is marked partial) (default: error)",
+    )
+    p.add_argument(
+        "--on-cross",
+        choices=["error", "hold"],
+        default=None,
+        action=TypedFlag,
+        help="databento, order-events: the book of orders crossed after an event: stop, or "
+        "hold level updates until it uncrosses (default: error)",
+    )
+    p.add_argument(
+        "--size-scale",
+        action=TypedFlag,
+        help="order-events: decimal, the size of one unit of the size column "
+        "(e.g. 0.00000001 for satoshis; default 1)",
+    )
+    p.add_argument(
+        "--time-unit",
+        choices=["ns", "us", "ms", "s"],
+        default=None,
+        action=TypedFlag,
+        help="order-events: the unit of the time columns (default: ms)",
     )
     p.add_argument(
         "--round-qty",

@@ -92,6 +92,24 @@ TEXT_OPTIONS = {
     "hyperliquid": _COMMON_OPTIONS,
 }
 
+#: the options of the order-level formats (``on_gap`` is taken and ignored: neither carries
+#: sequence numbers to resynchronise on)
+_ORDER_LEVEL_COMMON = (*_COMMON_OPTIONS, "on_gap", "on_unknown_order", "on_cross")
+#: the column names of ``order-events`` (defaults: obAnalytics' Bitstamp logs)
+ORDER_EVENTS_COLUMNS = (
+    "id_column",
+    "time_column",
+    "exchange_time_column",
+    "side_column",
+    "price_column",
+    "size_column",
+    "action_column",
+)
+ORDER_LEVEL_OPTIONS = {
+    "databento": (*_ORDER_LEVEL_COMMON, "definition", "instrument_id"),
+    "order-events": (*_ORDER_LEVEL_COMMON, "time_unit", "size_scale", *ORDER_EVENTS_COLUMNS),
+}
+
 #: LOBSTER's file names: TICKER_YYYY-MM-DD_START_END_message_LEVELS.csv (or _orderbook_)
 LOBSTER_NAME = re.compile(r"^.+_\d{4}-\d{2}-\d{2}_\d+_\d+_(message|orderbook)_\d+\.csv(\.gz)?$")
 
@@ -115,18 +133,28 @@ def _paths(paths: PathLike | Sequence[PathLike]) -> list[Path]:
     return out
 
 
+def _refuse_unknown(fmt: str, options: dict[str, Any], allowed: Sequence[str]) -> None:
+    """A ``ConfigError`` naming each option ``fmt`` does not take, with its value (``key=value``,
+    the form the CLI rewrites into the flag typed: ``--on-cross hold``)."""
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+
+        def shown(value: Any) -> str:
+            return repr(str(value)) if isinstance(value, str | Path) else str(value)
+
+        given = ", ".join(f"{k}={shown(options[k])}" for k in unknown)
+        raise ConfigError(
+            f"format {fmt!r} has no option {given}; its options are {', '.join(allowed)}"
+        )
+
+
 def _text_format(fmt: str) -> Callable[..., Market]:
     """An importer for one of the text formats the Rust core reads."""
 
     allowed = TEXT_OPTIONS[fmt]
 
     def importer(paths: list[Path], **options: Any) -> Market:
-        unknown = sorted(set(options) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                f"format {fmt!r} has no option {', '.join(unknown)}; "
-                f"its options are {', '.join(allowed)}"
-            )
+        _refuse_unknown(fmt, options, allowed)
         stream, report = _core.import_files(fmt, [str(p) for p in paths], **options)
         return Market(stream, json.loads(report))
 
@@ -253,7 +281,10 @@ def _order_level(fmt: str) -> Callable[..., Market]:
     """An importer of order-level data: the market and its order log (``market.orders``)."""
     core = _core.import_databento if fmt == "databento" else _core.import_order_events
 
+    allowed = ORDER_LEVEL_OPTIONS[fmt]
+
     def importer(paths: list[Path], **options: Any) -> Market:
+        _refuse_unknown(fmt, options, allowed)
         options.pop("on_gap", None)  # neither format carries sequence gaps lobzero resyncs
         for key in ("definition", "size_scale"):
             if options.get(key) is not None:

@@ -1,8 +1,10 @@
 //! Times the `databento` MBO import in Rust alone (no Python): decode + book of orders + L2
 //! stream + order log, on the CME ES snapshot and session files in ../shared/data, `ROUNDS`
-//! imports (median, min, max in records/s), then the decode alone and the book alone (records
-//! decoded once into memory). For profiling (`perf record`); `benchmarks/import_speed.py`
-//! times the whole call from Python.
+//! imports (median, min, max in records/s), then by phase: the decode alone, the book alone
+//! (records decoded once into memory), the builder (book + L2 rows + order log, in source
+//! integers, records in memory) and its `finish` (conversion to ticks and lots, validation
+//! replay of the L2 stream, the order log's conversion). `benchmarks/import_speed.py` times the
+//! whole call from Python.
 //!
 //!     cargo run --release -p lobzero-core --example mbo_import_timing [ROUNDS] [DATA_DIR]
 //!
@@ -11,14 +13,19 @@
 use dbn::decode::{DecodeRecordRef, DynDecoder};
 use dbn::{MboMsg, VersionUpgradePolicy};
 use lobzero_core::import::databento::{import, DbnOptions};
-use lobzero_core::import::l3::CrossPolicy;
+use lobzero_core::import::l3::{At, CrossPolicy, L3Builder, UnknownOrderPolicy};
 use lobzero_core::import::ImportOptions;
+use lobzero_core::import::ImportReport;
 use lobzero_core::orders::MboBook;
+use lobzero_core::orders::{ACTION_ADD, ACTION_CANCEL, ACTION_MODIFY};
 use lobzero_core::Decimal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 fn spread(mut v: Vec<f64>) -> String {
+    if v.is_empty() {
+        return "not timed (ONLY_IMPORT)".into();
+    }
     v.sort_by(f64::total_cmp);
     format!(
         "{:.2} M rec/s ({:.2} .. {:.2})",
@@ -57,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = records.len() as f64;
     let (mut whole, mut decode, mut book) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut builder, mut finish) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();
         let (imported, _log) = import(&paths, &options, &dbn_options)?;
@@ -93,6 +101,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         book.push(n / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let b = build(&records)?;
+        builder.push(n / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let report = ImportReport {
+            format: "databento".into(),
+            ..Default::default()
+        };
+        let mut finish_options = options.clone();
+        finish_options.lot_size = Some(Decimal::unit(0));
+        let (imported, _log) = b.finish(&finish_options, "ESH4", "databento", report)?;
+        finish.push(n / t.elapsed().as_secs_f64());
+        std::hint::black_box(imported);
     }
     println!(
         "whole import (decode, book, L2 stream, order log, validation): {}",
@@ -106,5 +127,55 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "book of orders alone (records in memory):                     {}",
         spread(book)
     );
+    println!(
+        "builder: book + L2 rows + order log (records in memory):      {}",
+        spread(builder)
+    );
+    println!(
+        "finish: ticks/lots conversion, validation, order-log units:   {}",
+        spread(finish)
+    );
     Ok(())
+}
+
+/// The databento importer's loop over records already decoded: snapshot runs rebuild the book,
+/// `F_LAST` ends a venue event.
+fn build(records: &[MboMsg]) -> Result<L3Builder, Box<dyn std::error::Error>> {
+    let mut b = L3Builder::new(9, 0, UnknownOrderPolicy::Error);
+    b.on_cross = CrossPolicy::Hold;
+    b.files.push("records".into());
+    for (k, m) in records.iter().enumerate() {
+        let at = At {
+            file: 0,
+            line: k as u64 + 1,
+            ts_ns: m.hd.ts_event as i64,
+            recv_ts_ns: m.ts_recv as i64,
+        };
+        let snapshot = m.flags.is_snapshot();
+        if snapshot && !b.in_snapshot {
+            b.in_snapshot = true;
+            b.clear(0, at);
+        }
+        b.in_snapshot = snapshot;
+        let side = match m.side as u8 {
+            b'B' => 1,
+            b'A' => -1,
+            _ => 0,
+        };
+        let q = i64::from(m.size);
+        match m.action as u8 {
+            b'A' => b.act(ACTION_ADD, m.order_id, side, m.price, q, at)?,
+            b'C' => b.act(ACTION_CANCEL, m.order_id, side, m.price, q, at)?,
+            b'M' => b.act(ACTION_MODIFY, m.order_id, side, m.price, q, at)?,
+            b'R' => b.clear(0, at),
+            b'T' => b.trade(m.order_id, side, m.price, q, true, at)?,
+            b'F' => b.trade(m.order_id, side, m.price, q, false, at)?,
+            _ => {}
+        }
+        if m.flags.is_last() {
+            b.end_event(at)?;
+            b.in_snapshot = false;
+        }
+    }
+    Ok(b)
 }

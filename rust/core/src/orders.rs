@@ -22,7 +22,7 @@
 //! L2 stream after which it is in effect; [`OrderLog::queues_at`] replays it into the per-level
 //! FIFO of resting orders at any row (queue positions for the execution simulator).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub const ACTION_ADD: u8 = 0;
@@ -106,6 +106,62 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
+/// Hashing of prices: a price in 1e-9 on a 0.25 tick has its low bits all zero, which a
+/// multiplication alone keeps; the high half of the product is folded into the low half,
+/// where the table takes its bucket.
+#[derive(Default)]
+pub struct PriceHasher(u64);
+
+impl Hasher for PriceHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0.rotate_left(8) ^ u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        let x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 32);
+    }
+}
+
+/// The levels of one side: looked up by price in a hash table (every action touches one),
+/// with the set of their prices in order for the best price and the ordered views.
+#[derive(Debug, Default, Clone)]
+struct BookSide {
+    levels: HashMap<i64, Level, BuildHasherDefault<PriceHasher>>,
+    prices: BTreeSet<i64>,
+}
+
+impl BookSide {
+    fn clear(&mut self) {
+        self.levels.clear();
+        self.prices.clear();
+    }
+
+    fn level_mut(&mut self, price: i64) -> &mut Level {
+        let prices = &mut self.prices;
+        self.levels.entry(price).or_insert_with(|| {
+            prices.insert(price);
+            Level::default()
+        })
+    }
+
+    fn remove(&mut self, price: i64) {
+        self.levels.remove(&price);
+        self.prices.remove(&price);
+    }
+
+    /// The levels by ascending price.
+    fn iter(&self) -> impl DoubleEndedIterator<Item = (&i64, &Level)> {
+        self.prices
+            .iter()
+            .filter_map(|p| self.levels.get(p).map(|l| (p, l)))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order {
     pub side: i8,
@@ -126,8 +182,8 @@ struct Level {
 #[derive(Debug, Default, Clone)]
 pub struct MboBook {
     orders: IdMap<Order>,
-    bids: BTreeMap<i64, Level>,
-    asks: BTreeMap<i64, Level>,
+    bids: BookSide,
+    asks: BookSide,
     dirty: Vec<(i8, i64)>,
 }
 
@@ -140,7 +196,7 @@ impl MboBook {
         self.orders.len()
     }
 
-    fn side_mut(&mut self, side: i8) -> &mut BTreeMap<i64, Level> {
+    fn side_mut(&mut self, side: i8) -> &mut BookSide {
         if side > 0 {
             &mut self.bids
         } else {
@@ -154,7 +210,7 @@ impl MboBook {
         } else {
             (&mut self.asks, &mut self.dirty)
         };
-        let level = levels.entry(price).or_default();
+        let level = levels.level_mut(price);
         if !level.dirty {
             level.dirty = true;
             dirty.push((side, price));
@@ -177,10 +233,15 @@ impl MboBook {
         if qty <= 0 {
             return Err(OrderRule::NonPositiveSize(qty));
         }
-        if self.orders.contains_key(&id) {
-            return Err(OrderRule::DuplicateAdd(id));
+        // one hash of the id: the entry both checks for a duplicate and inserts
+        match self.orders.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                return Err(OrderRule::DuplicateAdd(id));
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Order { side, price, qty });
+            }
         }
-        self.orders.insert(id, Order { side, price, qty });
         let level = self.level_mut(side, price);
         level.total += qty;
         level.queue.push_back(id);
@@ -192,7 +253,11 @@ impl MboBook {
         if qty <= 0 {
             return Err(OrderRule::NonPositiveSize(qty));
         }
-        let o = *self.orders.get(&id).ok_or(OrderRule::UnknownOrder(id))?;
+        let resting = self
+            .orders
+            .get_mut(&id)
+            .ok_or(OrderRule::UnknownOrder(id))?;
+        let o = *resting;
         if qty > o.qty {
             return Err(OrderRule::TooLarge {
                 order_id: id,
@@ -204,9 +269,7 @@ impl MboBook {
             self.orders.remove(&id);
             self.unqueue(id, o);
         } else {
-            if let Some(r) = self.orders.get_mut(&id) {
-                r.qty -= qty;
-            }
+            resting.qty -= qty;
             self.level_mut(o.side, o.price).total -= qty;
         }
         Ok(o)
@@ -217,10 +280,15 @@ impl MboBook {
         if qty <= 0 {
             return Err(OrderRule::NonPositiveSize(qty));
         }
-        let o = *self.orders.get(&id).ok_or(OrderRule::UnknownOrder(id))?;
+        let resting = self
+            .orders
+            .get_mut(&id)
+            .ok_or(OrderRule::UnknownOrder(id))?;
+        let o = *resting;
         if side != o.side {
             return Err(OrderRule::SideChange(id));
         }
+        *resting = Order { side, price, qty };
         if price != o.price || qty > o.qty {
             self.unqueue(id, o);
             let level = self.level_mut(side, price);
@@ -229,7 +297,6 @@ impl MboBook {
         } else {
             self.level_mut(side, price).total -= o.qty - qty;
         }
-        self.orders.insert(id, Order { side, price, qty });
         Ok(o)
     }
 
@@ -255,7 +322,7 @@ impl MboBook {
         let dirty = std::mem::take(&mut self.dirty);
         for &(side, price) in &dirty {
             let levels = self.side_mut(side);
-            let Some(level) = levels.get_mut(&price) else {
+            let Some(level) = levels.levels.get_mut(&price) else {
                 continue; // cleared since it was touched
             };
             level.dirty = false;
@@ -264,7 +331,7 @@ impl MboBook {
                 level.emitted = level.total;
             }
             if level.total == 0 && level.queue.is_empty() {
-                levels.remove(&price);
+                levels.remove(price);
             }
         }
         self.dirty = dirty;
@@ -273,9 +340,18 @@ impl MboBook {
 
     /// The best bid and best ask price with resting size, when both exist and bid >= ask.
     pub fn crossed(&self) -> Option<(i64, i64)> {
-        let bid = self.bids.iter().rev().find(|(_, l)| l.total > 0)?.0;
-        let ask = self.asks.iter().find(|(_, l)| l.total > 0)?.0;
-        (bid >= ask).then_some((*bid, *ask))
+        // the outermost level is almost always the best: a walk only past levels emptied
+        // since the last flush (dropped there)
+        let rests = |side: &BookSide, p: &i64| side.levels.get(p).is_some_and(|l| l.total > 0);
+        let bid = match self.bids.prices.last() {
+            Some(p) if rests(&self.bids, p) => *p,
+            _ => *self.bids.iter().rev().find(|(_, l)| l.total > 0)?.0,
+        };
+        let ask = match self.asks.prices.first() {
+            Some(p) if rests(&self.asks, p) => *p,
+            _ => *self.asks.iter().find(|(_, l)| l.total > 0)?.0,
+        };
+        (bid >= ask).then_some((bid, ask))
     }
 
     /// The resting orders of one side, best price first: `(price, [(order_id, qty)])` in queue

@@ -92,7 +92,7 @@ pub fn import(
     for (file_index, path) in paths.iter().enumerate() {
         let name = path.display().to_string();
         let file = file_index as u32;
-        b.raw.files.push(name.clone());
+        b.files.push(name.clone());
         let (mut dec, bytes_read) = open(path)?;
         let meta = dec.metadata().clone();
         // what the whole records and the header take: the rest is a record cut short
@@ -273,7 +273,7 @@ fn mbo(b: &mut L3Builder, m: &MboMsg, at: At, report: &mut ImportReport) -> Resu
             Ok(())
         }
         other => Err(LobzeroError::invalid(
-            b.raw.location(at.file, at.line),
+            b.location(at.file, at.line),
             format!("unknown MBO action {:?}", other as char),
         )),
     }

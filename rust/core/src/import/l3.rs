@@ -3,16 +3,20 @@
 //! end of each venue event) and whose actions become the market's [`OrderLog`].
 //!
 //! Prices and sizes enter as integers of `10^-price_scale` and `10^-qty_scale` (Databento: 9
-//! and 0); [`L3Builder::finish`] converts the stream through [`RawEvents::finish`] (tick and
-//! lot given, from a definition, or inferred) and then the order log to the same ticks and lots.
+//! and 0) and the L2 rows stay integers in those units; [`L3Builder::finish`] picks the tick
+//! and lot (given, from a definition, or inferred), converts the rows by one integer division
+//! where the tick and lot are whole numbers of source units (through [`Decimal`] otherwise, and
+//! for any row that is off the grid, so the error is the one a text format gives), validates
+//! the stream, and converts the order log to the same ticks and lots.
 
-use super::{ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
+use super::{coarsest_grid, finish_rows, raw_event_to_steps};
+use super::{ImportOptions, ImportReport, Imported, RawEvent};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
-use crate::event::{KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
+use crate::event::{Event, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
 use crate::orders::log::OrderAction;
-use crate::orders::{IdHasher, ACTION_FILL, ACTION_MODIFY, ACTION_NAMES, ACTION_TRADE};
 use crate::orders::{MboBook, OrderLog, OrderRule, ACTION_ADD, ACTION_CANCEL, ACTION_CLEAR};
+use crate::orders::{ACTION_FILL, ACTION_MODIFY, ACTION_NAMES, ACTION_TRADE};
 
 /// What to do with a cancel, modify or fill of an order the import never saw added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,10 +68,26 @@ impl std::str::FromStr for CrossPolicy {
     }
 }
 
+/// A row of the L2 stream in source units (`10^-price_scale`, `10^-qty_scale`), with the place
+/// it was read from: 40 bytes where a [`RawEvent`] of two decimals takes 96.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    ts_ns: i64,
+    recv_ts_ns: i64,
+    price: i64,
+    qty: i64,
+    line: u64,
+    file: u32,
+    kind: u8,
+    side: i8,
+}
+
 /// The book, the L2 rows it emitted and the actions, of one import.
 pub struct L3Builder {
     pub book: MboBook,
-    pub raw: RawEvents,
+    /// The files read, in order (`At::file` indexes them).
+    pub files: Vec<String>,
+    rows: Vec<Row>,
     /// Actions in source units (converted to ticks and lots by `finish`).
     pub log: OrderLog,
     price_scale: u32,
@@ -83,10 +103,9 @@ pub struct L3Builder {
     pub in_snapshot: bool,
     /// The levels of the last flush (kept to reuse its allocation).
     flushed: Vec<(i8, i64, i64)>,
-    price_cache: std::collections::HashMap<i64, Decimal, std::hash::BuildHasherDefault<IdHasher>>,
 }
 
-/// Where a record is: the file (index into `raw.files`) and its line or record number.
+/// Where a record is: the file (index into `files`) and its line or record number.
 #[derive(Debug, Clone, Copy)]
 pub struct At {
     pub file: u32,
@@ -99,7 +118,8 @@ impl L3Builder {
     pub fn new(price_scale: u32, qty_scale: u32, on_unknown: UnknownOrderPolicy) -> Self {
         Self {
             book: MboBook::default(),
-            raw: RawEvents::default(),
+            files: Vec::new(),
+            rows: Vec::new(),
             log: OrderLog::default(),
             price_scale,
             qty_scale,
@@ -111,31 +131,37 @@ impl L3Builder {
             actions: [0; 6],
             in_snapshot: false,
             flushed: Vec::new(),
-            price_cache: Default::default(),
         }
     }
 
-    fn decimal(&self, value: i64, scale: u32, what: &str, at: At) -> Result<Decimal> {
-        if scale == 0 && value >= 0 {
-            return Ok(Decimal {
-                mantissa: i128::from(value),
-                scale: 0,
-            });
-        }
-        Decimal::new(i128::from(value), scale).map_err(|e| {
-            LobzeroError::invalid(self.raw.location(at.file, at.line), format!("{what}: {e}"))
-        })
+    pub fn location(&self, file: u32, line: u64) -> String {
+        super::location(&self.files, file, line)
     }
 
-    /// [`Self::decimal`] of a price, cached: a session revisits a few thousand prices, and
-    /// normalizing a 1e-9 mantissa takes a dozen 128-bit divisions.
-    fn price_decimal(&mut self, value: i64, at: At) -> Result<Decimal> {
-        if let Some(d) = self.price_cache.get(&value) {
-            return Ok(*d);
+    /// Refuses a value that is no decimal (negative, or too many decimal places), at the record
+    /// it comes from: the same check and message as converting it to a [`Decimal`] there.
+    fn check_decimal(&self, value: i64, scale: u32, what: &str, at: At) -> Result<()> {
+        if value >= 0 && scale <= MAX_DIRECT_SCALE {
+            return Ok(());
         }
-        let d = self.decimal(value, self.price_scale, "price", at)?;
-        self.price_cache.insert(value, d);
-        Ok(d)
+        Decimal::new(i128::from(value), scale)
+            .map(|_| ())
+            .map_err(|e| {
+                LobzeroError::invalid(self.location(at.file, at.line), format!("{what}: {e}"))
+            })
+    }
+
+    fn push_row(&mut self, kind: u8, side: i8, price: i64, qty: i64, at: At) {
+        self.rows.push(Row {
+            ts_ns: at.ts_ns,
+            recv_ts_ns: at.recv_ts_ns,
+            price,
+            qty,
+            line: at.line,
+            file: at.file,
+            kind,
+            side,
+        });
     }
 
     fn record(&mut self, action: u8, id: u64, side: i8, price: i64, qty: i64, at: At) {
@@ -183,7 +209,7 @@ impl L3Builder {
                 Ok(())
             }
             Err(rule) => Err(LobzeroError::invalid(
-                self.raw.location(at.file, at.line),
+                self.location(at.file, at.line),
                 format!("{} {rule}", ACTION_NAMES[action as usize]),
             )),
         }
@@ -193,16 +219,7 @@ impl L3Builder {
     pub fn clear(&mut self, side: i8, at: At) {
         self.book.clear(side);
         self.record(ACTION_CLEAR, 0, side, 0, 0, at);
-        self.raw.events.push(RawEvent {
-            ts_ns: at.ts_ns,
-            recv_ts_ns: at.recv_ts_ns,
-            kind: KIND_CLEAR,
-            side,
-            price: Decimal::ZERO,
-            qty: Decimal::ZERO,
-            file: at.file,
-            line: at.line,
-        });
+        self.push_row(KIND_CLEAR, side, 0, 0, at);
     }
 
     /// A trade print (aggressor side, 0 when unknown): an L2 trade row when `to_stream`, and a
@@ -218,18 +235,9 @@ impl L3Builder {
     ) -> Result<()> {
         self.record(ACTION_TRADE, id, side, price, qty, at);
         if to_stream {
-            let price = self.decimal(price, self.price_scale, "trade price", at)?;
-            let qty = self.decimal(qty, self.qty_scale, "trade size", at)?;
-            self.raw.events.push(RawEvent {
-                ts_ns: at.ts_ns,
-                recv_ts_ns: at.recv_ts_ns,
-                kind: KIND_TRADE,
-                side,
-                price,
-                qty,
-                file: at.file,
-                line: at.line,
-            });
+            self.check_decimal(price, self.price_scale, "trade price", at)?;
+            self.check_decimal(qty, self.qty_scale, "trade size", at)?;
+            self.push_row(KIND_TRADE, side, price, qty, at);
         }
         Ok(())
     }
@@ -242,7 +250,7 @@ impl L3Builder {
                 return Err(LobzeroError::CrossedBook {
                     location: format!(
                         "{} (the book of orders; on_cross=\"hold\" holds level updates until it uncrosses)",
-                        self.raw.location(at.file, at.line)
+                        self.location(at.file, at.line)
                     ),
                     best_bid_ticks: bid,
                     best_ask_ticks: ask,
@@ -261,21 +269,12 @@ impl L3Builder {
         self.book
             .flush(|side, price, total| levels.push((side, price, total)));
         for &(side, price, total) in &levels {
-            let price = self.price_decimal(price, at)?;
-            let qty = self.decimal(total, self.qty_scale, "level size", at)?;
-            self.raw.events.push(RawEvent {
-                ts_ns: at.ts_ns,
-                recv_ts_ns: at.recv_ts_ns,
-                kind,
-                side,
-                price,
-                qty,
-                file: at.file,
-                line: at.line,
-            });
+            self.check_decimal(price, self.price_scale, "price", at)?;
+            self.check_decimal(total, self.qty_scale, "level size", at)?;
+            self.push_row(kind, side, price, total, at);
         }
         self.flushed = levels;
-        let row = self.raw.events.len() as u64;
+        let row = self.rows.len() as u64;
         for r in &mut self.log.l2_row[self.pending_from..] {
             *r = row;
         }
@@ -304,25 +303,17 @@ impl L3Builder {
         let changed = after.iter().filter(|l| !before.contains(l)).copied();
         let rows: Vec<(i64, i64)> = gone.chain(changed).collect();
         for (price, qty) in rows {
-            let price = self.decimal(price, self.price_scale, "level price", at)?;
-            let qty = self.decimal(qty, self.qty_scale, "level size", at)?;
-            self.raw.events.push(RawEvent {
-                ts_ns: at.ts_ns,
-                recv_ts_ns: at.recv_ts_ns,
-                kind,
-                side,
-                price,
-                qty,
-                file: at.file,
-                line: at.line,
-            });
+            self.check_decimal(price, self.price_scale, "level price", at)?;
+            self.check_decimal(qty, self.qty_scale, "level size", at)?;
+            self.push_row(kind, side, price, qty, at);
         }
         Ok(())
     }
 
-    /// Converts the stream (see [`RawEvents::finish`]) and the order log to ticks and lots.
+    /// Converts the stream (see [`super::RawEvents::finish`]: the same tick and lot inference,
+    /// conversion errors and validation) and the order log to ticks and lots.
     pub fn finish(
-        mut self,
+        self,
         options: &ImportOptions,
         symbol: &str,
         venue: &str,
@@ -340,17 +331,77 @@ impl L3Builder {
         }
         report.book_partial = report.book_partial || self.unknown_orders > 0;
         report.resting_orders_at_end = self.book.order_count() as u64;
-        let source = self.raw.files.join(", ");
-        let imported = std::mem::take(&mut self.raw).finish(options, symbol, venue, report)?;
+        let source = self.files.join(", ");
+        let (price_scale, qty_scale) = (self.price_scale, self.qty_scale);
+        let rows = &self.rows;
+        // a Decimal of a value `check_decimal` let in: the slow path of a conversion
+        let decimal = |v: i64, scale: u32| {
+            Decimal::new(i128::from(v), scale)
+                .map_err(|e| LobzeroError::invalid(source.clone(), format!("{v}: {e}")))
+        };
+        // the tick and lot in source units, once (they are the same for every row)
+        let mut steps_units: Option<(Option<i64>, Option<i64>)> = None;
+        let to_event = |row: usize, tick: Decimal, lot: Decimal, rounded: &mut u64| {
+            let r = &rows[row];
+            let fast =
+                |v: i64, units: Option<i64>| units.filter(|&u| v >= 0 && v % u == 0).map(|u| v / u);
+            let (tick_units, lot_units) = *steps_units
+                .get_or_insert_with(|| (units(tick, price_scale), units(lot, qty_scale)));
+            if let (Some(price_ticks), Some(qty_lots)) =
+                (fast(r.price, tick_units), fast(r.qty, lot_units))
+            {
+                return Ok(Event {
+                    ts_ns: r.ts_ns,
+                    recv_ts_ns: r.recv_ts_ns,
+                    kind: r.kind,
+                    side: r.side,
+                    price_ticks,
+                    qty_lots,
+                });
+            }
+            let e = RawEvent {
+                ts_ns: r.ts_ns,
+                recv_ts_ns: r.recv_ts_ns,
+                kind: r.kind,
+                side: r.side,
+                price: decimal(r.price, price_scale)?,
+                qty: decimal(r.qty, qty_scale)?,
+                file: r.file,
+                line: r.line,
+            };
+            raw_event_to_steps(&e, tick, lot, options.round_qty, rounded, || {
+                super::location(&self.files, r.file, r.line)
+            })
+        };
+        let infer = |values: &mut dyn Iterator<Item = i64>, scale: u32| -> Decimal {
+            // the grid of all values is the grid of their greatest common divisor
+            let g = values.fold(0u64, |g, v| gcd(g, v.unsigned_abs()));
+            match i64::try_from(g).map(|g| decimal(g, scale)) {
+                Ok(Ok(d)) => coarsest_grid(std::iter::once(d)),
+                _ => Decimal::unit(scale),
+            }
+        };
+        let imported = finish_rows(
+            &self.files,
+            rows.len(),
+            options,
+            (symbol, venue),
+            report,
+            || {
+                infer(
+                    &mut rows
+                        .iter()
+                        .filter(|r| r.kind != KIND_CLEAR)
+                        .map(|r| r.price),
+                    price_scale,
+                )
+            },
+            || infer(&mut rows.iter().map(|r| r.qty), qty_scale),
+            to_event,
+            |row| super::location(&self.files, rows[row].file, rows[row].line),
+        )?;
         let (tick, lot) = imported.instrument.steps()?;
         let mut log = self.log;
-        // integer fast path when the tick and lot are whole numbers of source units
-        let units = |step: Decimal, scale: u32| -> Option<i64> {
-            let pow = 10i128.checked_pow(scale.checked_sub(step.scale)?)?;
-            i64::try_from(step.mantissa.checked_mul(pow)?)
-                .ok()
-                .filter(|&u| u > 0)
-        };
         let (tick_units, lot_units) = (units(tick, self.price_scale), units(lot, self.qty_scale));
         let convert = |v: i64,
                        scale: u32,
@@ -374,4 +425,23 @@ impl L3Builder {
         }
         Ok((imported, log))
     }
+}
+
+/// Scales up to this are converted without a check: every non-negative `i64` is a decimal there.
+const MAX_DIRECT_SCALE: u32 = 18;
+
+/// The step in source units (`10^-scale`) when it is a whole number of them: the integer
+/// fast path of a conversion.
+fn units(step: Decimal, scale: u32) -> Option<i64> {
+    let pow = 10i128.checked_pow(scale.checked_sub(step.scale)?)?;
+    i64::try_from(step.mantissa.checked_mul(pow)?)
+        .ok()
+        .filter(|&u| u > 0)
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }

@@ -273,11 +273,7 @@ impl RawEvents {
     }
 
     pub fn location(&self, file: u32, line: u64) -> String {
-        let name = self
-            .files
-            .get(file as usize)
-            .map_or("<input>", |s| s.as_str());
-        format!("{name}:{line}")
+        location(&self.files, file, line)
     }
 
     /// Converts to integer ticks and lots and validates the stream, naming file and line on error.
@@ -286,87 +282,135 @@ impl RawEvents {
         options: &ImportOptions,
         symbol: &str,
         venue: &str,
-        mut report: ImportReport,
+        report: ImportReport,
     ) -> Result<Imported> {
-        if self.events.is_empty() {
-            // an empty market would replay as nothing, with no symbol and a made-up tick of 1
-            return Err(LobzeroError::Format {
-                location: self.files.join(", "),
-                format: report.format.clone(),
-                detail: "no events: the file is empty or holds only headers or messages that \
-                         are not events"
-                    .into(),
-            });
-        }
-        let (tick, tick_inferred) = match options.tick_size {
-            Some(t) => (t, false),
-            None => (
+        let events = &self.events;
+        finish_rows(
+            &self.files,
+            events.len(),
+            options,
+            (symbol, venue),
+            report,
+            || {
                 coarsest_grid(
-                    self.events
+                    events
                         .iter()
                         .filter(|e| e.kind != crate::event::KIND_CLEAR)
                         .map(|e| e.price),
-                ),
-                true,
-            ),
-        };
-        let (lot, lot_inferred) = match options.lot_size {
-            Some(l) => (l, false),
-            None => (coarsest_grid(self.events.iter().map(|e| e.qty)), true),
-        };
-        let instrument = Instrument::new(
-            options.symbol.as_deref().unwrap_or(symbol),
-            options.venue.as_deref().unwrap_or(venue),
-            tick,
-            lot,
-        )?;
-        let mut stream = EventStream::with_capacity(self.events.len());
-        let lot_f = lot.to_f64();
-        for e in &self.events {
-            let loc = || self.location(e.file, e.line);
-            let price_ticks = e.price.to_steps(tick).map_err(|rule| {
-                LobzeroError::invalid(loc(), format!("price {rule} (tick size)"))
-            })?;
-            let qty_lots = match e.qty.to_steps(lot) {
-                Ok(q) => q,
-                Err(_) if options.round_qty => {
-                    report.qty_rounded += 1;
-                    crate::decimal::f64_to_steps(e.qty.to_f64(), lot_f, true)
-                        .map_err(|r| LobzeroError::invalid(loc(), format!("size {r}")))?
-                        .0
-                }
-                Err(rule) => {
-                    return Err(LobzeroError::invalid(
-                        loc(),
-                        format!("size {rule} (lot size); pass round_qty=True to round to the lot"),
-                    ))
-                }
-            };
-            stream.push(Event {
-                ts_ns: e.ts_ns,
-                recv_ts_ns: e.recv_ts_ns,
-                kind: e.kind,
-                side: e.side,
-                price_ticks,
-                qty_lots,
-            });
-        }
-        let summary = stream.validate_with(|row| {
-            let e = &self.events[row];
-            self.location(e.file, e.line)
-        })?;
-        report.set_summary(&summary);
-        report.files = self.files;
-        report.tick_size = tick.to_string();
-        report.lot_size = lot.to_string();
-        report.tick_size_inferred = tick_inferred;
-        report.lot_size_inferred = lot_inferred;
-        Ok(Imported {
-            instrument,
-            events: stream,
-            report,
-        })
+                )
+            },
+            || coarsest_grid(events.iter().map(|e| e.qty)),
+            |row, tick, lot, rounded| {
+                let e = &events[row];
+                raw_event_to_steps(e, tick, lot, options.round_qty, rounded, || {
+                    self.location(e.file, e.line)
+                })
+            },
+            |row| self.location(events[row].file, events[row].line),
+        )
     }
+}
+
+/// `file:line`, `<input>` for a file index out of range.
+pub(crate) fn location(files: &[String], file: u32, line: u64) -> String {
+    let name = files.get(file as usize).map_or("<input>", |s| s.as_str());
+    format!("{name}:{line}")
+}
+
+/// One raw event in ticks and lots: a price off the tick grid is an error, a size off the lot
+/// grid too unless `round_qty` (then rounded and counted in `rounded`).
+pub(crate) fn raw_event_to_steps(
+    e: &RawEvent,
+    tick: Decimal,
+    lot: Decimal,
+    round_qty: bool,
+    rounded: &mut u64,
+    loc: impl Fn() -> String,
+) -> Result<Event> {
+    let price_ticks = e
+        .price
+        .to_steps(tick)
+        .map_err(|rule| LobzeroError::invalid(loc(), format!("price {rule} (tick size)")))?;
+    let qty_lots = match e.qty.to_steps(lot) {
+        Ok(q) => q,
+        Err(_) if round_qty => {
+            *rounded += 1;
+            crate::decimal::f64_to_steps(e.qty.to_f64(), lot.to_f64(), true)
+                .map_err(|r| LobzeroError::invalid(loc(), format!("size {r}")))?
+                .0
+        }
+        Err(rule) => {
+            return Err(LobzeroError::invalid(
+                loc(),
+                format!("size {rule} (lot size); pass round_qty=True to round to the lot"),
+            ))
+        }
+    };
+    Ok(Event {
+        ts_ns: e.ts_ns,
+        recv_ts_ns: e.recv_ts_ns,
+        kind: e.kind,
+        side: e.side,
+        price_ticks,
+        qty_lots,
+    })
+}
+
+/// The common end of an import of `rows` stream rows: the tick and lot (given, else inferred by
+/// `infer_tick` / `infer_lot`), each row converted by `convert(row, tick, lot, &mut
+/// qty_rounded)`, the validation replay naming `locate(row)` on error, and the report.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish_rows(
+    files: &[String],
+    rows: usize,
+    options: &ImportOptions,
+    (symbol, venue): (&str, &str),
+    mut report: ImportReport,
+    infer_tick: impl FnOnce() -> Decimal,
+    infer_lot: impl FnOnce() -> Decimal,
+    mut convert: impl FnMut(usize, Decimal, Decimal, &mut u64) -> Result<Event>,
+    locate: impl Fn(usize) -> String,
+) -> Result<Imported> {
+    if rows == 0 {
+        // an empty market would replay as nothing, with no symbol and a made-up tick of 1
+        return Err(LobzeroError::Format {
+            location: files.join(", "),
+            format: report.format.clone(),
+            detail: "no events: the file is empty or holds only headers or messages that \
+                     are not events"
+                .into(),
+        });
+    }
+    let (tick, tick_inferred) = match options.tick_size {
+        Some(t) => (t, false),
+        None => (infer_tick(), true),
+    };
+    let (lot, lot_inferred) = match options.lot_size {
+        Some(l) => (l, false),
+        None => (infer_lot(), true),
+    };
+    let instrument = Instrument::new(
+        options.symbol.as_deref().unwrap_or(symbol),
+        options.venue.as_deref().unwrap_or(venue),
+        tick,
+        lot,
+    )?;
+    let mut stream = EventStream::with_capacity(rows);
+    for row in 0..rows {
+        stream.push(convert(row, tick, lot, &mut report.qty_rounded)?);
+    }
+    let summary = stream.validate_with(locate)?;
+    report.set_summary(&summary);
+    report.files = files.to_vec();
+    report.tick_size = tick.to_string();
+    report.lot_size = lot.to_string();
+    report.tick_size_inferred = tick_inferred;
+    report.lot_size_inferred = lot_inferred;
+    Ok(Imported {
+        instrument,
+        events: stream,
+        report,
+    })
 }
 
 #[cfg(test)]

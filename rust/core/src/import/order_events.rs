@@ -216,9 +216,9 @@ pub fn import(
     let qty_scale = rows.iter().map(|r| r.size.scale).max().unwrap_or(0);
     let mut b = L3Builder::new(price_scale, qty_scale, o.on_unknown_order);
     b.on_cross = o.on_cross;
-    b.raw.files = files;
+    b.files = files;
     for r in &rows {
-        let loc = || b.raw.location(r.file, r.line);
+        let loc = || b.location(r.file, r.line);
         let price = scaled(r.price, price_scale, &loc, "price")?;
         let size = scaled(r.size, qty_scale, &loc, "size")?;
         let at = At {

@@ -47,6 +47,7 @@ impl OrderLog {
         self.order_id.is_empty()
     }
 
+    #[inline]
     pub fn push(&mut self, a: OrderAction) {
         self.order_id.push(a.order_id);
         self.recv_ts_ns.push(a.recv_ts_ns);

@@ -52,3 +52,36 @@ fn flush_emits_only_levels_whose_total_changed() {
     assert_eq!(out, vec![(-1, 101, 0)]);
     assert!(b.levels(-1).is_empty());
 }
+
+/// The low 7 bits of the hash (where a small table takes its bucket) of 1,000 consecutive ES
+/// prices in 1e-9 (a 0.25 tick: 250,000,000, seven zero low bits) take every one of their 128
+/// values. Planted defect: the multiplication alone (what `IdHasher` does for order ids, after
+/// a shift too small to reach these bits) leaves them at a handful of values.
+#[test]
+fn price_hash_spreads_prices_with_zero_low_bits() {
+    fn low_bits<H: Hasher + Default>(prices: &[i64]) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        for &p in prices {
+            let mut h = H::default();
+            h.write_i64(p);
+            seen.insert(h.finish() & 0x7f);
+        }
+        seen.len()
+    }
+    #[derive(Default)]
+    struct MultiplyOnly(u64);
+    impl Hasher for MultiplyOnly {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, _: &[u8]) {}
+        fn write_u64(&mut self, n: u64) {
+            self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    let prices: Vec<i64> = (0..1000)
+        .map(|k| 4_700_000_000_000 + k * 250_000_000)
+        .collect();
+    assert_eq!(low_bits::<PriceHasher>(&prices), 128);
+    assert!(low_bits::<MultiplyOnly>(&prices) <= 2);
+}
