@@ -313,16 +313,9 @@ class Market:
     def load(cls, path: str | Path) -> Market:
         """Reads a file written by :meth:`save` (validating it again)."""
         import polars as pl
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
         path = Path(path)
-        try:
-            table = pq.read_table(path)
-        except FileNotFoundError as e:
-            raise DataIOError(f"{path}: no such file") from e
-        except (pa.ArrowInvalid, OSError) as e:
-            raise FormatError(f"{path}: not a valid parquet file ({e})") from e
+        table = read_parquet_table(path)
         raw = (table.schema.metadata or {}).get(_META_KEY)
         if raw is None:
             raise FormatError(
@@ -384,6 +377,20 @@ class Market:
 
 #: the most memory :meth:`Market.sample_book` may allocate, bytes
 MAX_SAMPLE_BYTES = 4 * 2**30
+
+
+def read_parquet_table(path: Path, what: str = "") -> Any:
+    """A Parquet file as a pyarrow table; a missing file is a DataIOError, an unreadable one a
+    FormatError, both naming the path (and ``what`` it is, e.g. "the market's order log")."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError as e:
+        raise DataIOError(f"{path}: no such file{f' ({what})' if what else ''}") from e
+    except (pa.ArrowInvalid, OSError) as e:
+        raise FormatError(f"{path}: not a valid parquet file ({e})") from e
 
 
 def _write_parquet(table: Any, path: Path) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lobzero.exceptions import DataIOError, FormatError, ParseError
+from lobzero.exceptions import ParseError
 
 # The order log: order_id; recv_ts_ns; action (ORDER_ACTIONS); side (+1 bid, -1 ask; a clear's
 # side, 0 both; a trade's aggressor, 0 unknown); price_ticks; qty_lots (add: size, modify: new
@@ -36,17 +36,10 @@ def orders_path(path: Path) -> Path:
 
 def read_orders(path: Path) -> dict[str, np.ndarray]:
     """The order log saved beside a market; a missing file or column is an error naming it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from lobzero.data.market import _to_dtype  # the one cast with its checks
+    from lobzero.data.market import _to_dtype, read_parquet_table  # one cast, one reader
 
-    try:
-        table = pq.read_table(path)
-    except FileNotFoundError as e:
-        raise DataIOError(f"{path}: no such file (the market's order log)") from e
-    except (pa.ArrowInvalid, OSError) as e:
-        raise FormatError(f"{path}: not a valid parquet file ({e})") from e
+    table = read_parquet_table(path, "the market's order log")
     out: dict[str, np.ndarray] = {}
     for name, dtype in ORDER_COLUMNS.items():
         if name not in table.column_names:

@@ -93,17 +93,7 @@ impl Depth<'_> {
             let loc = || format!("{name}:{line}");
             self.report.lines += 1;
             let symbol = field(&record, cols[0]);
-            match &self.symbol {
-                None => self.symbol = Some(symbol.to_string()),
-                Some(s) if s != symbol => {
-                    return Err(LobzeroError::Format {
-                        location: loc(),
-                        format: FORMAT.into(),
-                        detail: format!("symbol {symbol:?} in a file of {s:?}"),
-                    })
-                }
-                Some(_) => {}
-            }
+            super::one_instrument(&mut self.symbol, symbol, "symbol ", FORMAT, loc)?;
             let ts_ns = epoch_to_ns(int(field(&record, cols[1]), "timestamp", &loc)?);
             let first_id = int(field(&record, cols[2]), "first_update_id", &loc)?;
             let last_id = int(field(&record, cols[3]), "last_update_id", &loc)?;

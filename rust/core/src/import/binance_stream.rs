@@ -304,18 +304,8 @@ impl BinanceStreamImporter {
     }
 
     fn check_symbol(&mut self, symbol: &str, file: u32, line: u64) -> Result<()> {
-        match &self.symbol {
-            None => self.symbol = Some(symbol.to_string()),
-            Some(s) if s != symbol => {
-                return Err(LobzeroError::Format {
-                    location: self.location(file, line),
-                    format: FORMAT.into(),
-                    detail: format!("symbol {symbol:?} in a recording of {s:?}"),
-                })
-            }
-            Some(_) => {}
-        }
-        Ok(())
+        let location = self.location(file, line);
+        super::one_instrument(&mut self.symbol, symbol, "symbol ", FORMAT, || location)
     }
 
     #[allow(clippy::too_many_arguments)]

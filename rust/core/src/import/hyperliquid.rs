@@ -81,18 +81,7 @@ struct Importer {
 
 impl Importer {
     fn coin(&mut self, coin: &str, loc: &dyn Fn() -> String) -> Result<()> {
-        match &self.coin {
-            None => self.coin = Some(coin.to_string()),
-            Some(c) if c != coin => {
-                return Err(LobzeroError::Format {
-                    location: loc(),
-                    format: FORMAT.into(),
-                    detail: format!("coin {coin:?} in a recording of {c:?}"),
-                })
-            }
-            Some(_) => {}
-        }
-        Ok(())
+        super::one_instrument(&mut self.coin, coin, "coin ", FORMAT, loc)
     }
 
     fn line(&mut self, file: u32, line: u64, text: &str) -> Result<()> {

@@ -222,6 +222,31 @@ pub fn coarsest_grid(values: impl Iterator<Item = Decimal>) -> Decimal {
     Decimal::new(best, scale).unwrap_or(Decimal::unit(scale))
 }
 
+/// One instrument per import: the first `value` read (a symbol, a coin, an exchange) is kept
+/// in `seen`; a different one later is a `Format` error at `location`, naming both.
+pub fn one_instrument(
+    seen: &mut Option<String>,
+    value: &str,
+    what: &str,
+    format: &str,
+    location: impl FnOnce() -> String,
+) -> Result<()> {
+    match seen {
+        None => *seen = Some(value.to_string()),
+        Some(known) if known != value => {
+            return Err(LobzeroError::Format {
+                location: location(),
+                format: format.into(),
+                detail: format!(
+                    "{what}{value:?} in a recording of {known:?}: one instrument per import"
+                ),
+            })
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}
+
 /// An event with exact decimal price and size and the place it was read from.
 #[derive(Debug, Clone, Copy)]
 pub struct RawEvent {

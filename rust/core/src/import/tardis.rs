@@ -123,19 +123,7 @@ fn read_rows(
             (&mut meta.exchange, get(common[0])),
             (&mut meta.symbol, get(common[1])),
         ] {
-            match slot {
-                None => *slot = Some(value.to_string()),
-                Some(known) if known != value => {
-                    return Err(LobzeroError::Format {
-                        location: loc(),
-                        format: FORMAT.into(),
-                        detail: format!(
-                            "{value:?} in a recording of {known:?}: one instrument per import"
-                        ),
-                    })
-                }
-                Some(_) => {}
-            }
+            super::one_instrument(slot, value, "", FORMAT, loc)?;
         }
         let ts_ns = micros_to_ns(get(common[2]), "timestamp", &loc)?;
         let recv_ts_ns = micros_to_ns(get(common[3]), "local_timestamp", &loc)?;
