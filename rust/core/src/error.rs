@@ -21,13 +21,14 @@ pub enum LobzeroError {
         ts_ns: i64,
     },
     /// After all events of one receive time are applied, best bid must be below best ask.
-    #[error(
-        "{location}: crossed book (best bid {best_bid_ticks} >= best ask {best_ask_ticks} ticks)"
-    )]
+    /// Prices are in `unit`: "ticks" for the L2 stream, the currency for an importer's book
+    /// of orders (its tick is not chosen yet).
+    #[error("{location}: crossed book (best bid {best_bid} >= best ask {best_ask} {unit})")]
     CrossedBook {
         location: String,
-        best_bid_ticks: i64,
-        best_ask_ticks: i64,
+        best_bid: String,
+        best_ask: String,
+        unit: &'static str,
     },
     /// An update does not continue the previous one (exchange sequence numbers).
     #[error("{location}: sequence gap ({rule}); pass on_gap=\"resync\" to clear the book and wait for the next snapshot")]

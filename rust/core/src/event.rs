@@ -443,8 +443,9 @@ impl EventStream {
                     if bid >= ask {
                         return Err(LobzeroError::CrossedBook {
                             location: loc(),
-                            best_bid_ticks: bid,
-                            best_ask_ticks: ask,
+                            best_bid: bid.to_string(),
+                            best_ask: ask.to_string(),
+                            unit: "ticks",
                         });
                     }
                 }

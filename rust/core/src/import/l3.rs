@@ -252,8 +252,9 @@ impl L3Builder {
                         "{} (the book of orders; on_cross=\"hold\" holds level updates until it uncrosses)",
                         self.location(at.file, at.line)
                     ),
-                    best_bid_ticks: bid,
-                    best_ask_ticks: ask,
+                    best_bid: source_price(bid, self.price_scale),
+                    best_ask: source_price(ask, self.price_scale),
+                    unit: "in price",
                 });
             }
             self.crossed_held += 1;
@@ -444,4 +445,10 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
         (a, b) = (b, a % b);
     }
     a
+}
+
+/// A price in source units (`10^-scale`) as a decimal string of the currency.
+fn source_price(units: i64, scale: u32) -> String {
+    crate::decimal::Decimal::new(i128::from(units), scale)
+        .map_or_else(|_| units.to_string(), |d| d.to_string())
 }
