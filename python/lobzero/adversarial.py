@@ -175,7 +175,7 @@ class _Trader:
         vec = VecTradingEnv(self.market, sb3_config.num_envs, self.env_config)
         venv = Sb3VecEnv(self._wrap(vec, adversary))
         if self.model is None:
-            self.model = _build_model(self.algo, venv, sb3_config, self.seed)
+            self.model = _silent(_build_model(self.algo, venv, sb3_config, self.seed))
             self.agent = Sb3Agent(
                 self.model, self.algo, self.env_config, vec.feature_names, sb3_config
             )
@@ -184,6 +184,15 @@ class _Trader:
         self.model.learn(total_timesteps=steps, reset_num_timesteps=False, progress_bar=False)
         self.agent.save(self.out / "agent")
         return self.agent
+
+
+def _silent(model: Any) -> Any:
+    """``model`` with a logger that writes nothing: without one, each SB3 ``learn`` call makes
+    an empty ``SB3-<date>`` folder in the system's temporary directory (one per round)."""
+    from stable_baselines3.common.logger import Logger
+
+    model.set_logger(Logger(None, []))
+    return model
 
 
 def _train_adversary(
@@ -197,7 +206,7 @@ def _train_adversary(
     vec = VecTradingEnv(market, config.adversary.num_envs, env_config.replace(seed=seed + 7919))
     venv = Sb3VecEnv(AdversaryVecEnv(vec, trader, config.budget))
     if model is None:
-        model = _build_model("ppo", venv, config.adversary, seed)
+        model = _silent(_build_model("ppo", venv, config.adversary, seed))
     else:
         model.set_env(venv)
     model.learn(total_timesteps=config.adversary_steps, reset_num_timesteps=False)

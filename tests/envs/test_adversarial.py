@@ -156,9 +156,19 @@ def tiny_adversarial(budget: int):  # type: ignore[no-untyped-def]
     )
 
 
-def test_train_adversarial_alternates_and_saves(tmp_path: Path) -> None:
+def test_train_adversarial_alternates_and_saves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Also: no SB3 log folder is left in the temporary directory (planted: the adversary's PPO
+    without its silent logger leaves two empty ``SB3-<date>`` folders there, one per
+    ``learn``)."""
+    import tempfile
+
     from lobzero.adversarial import train_adversarial
 
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     market = lobzero.synth_market(seconds=120, seed=0, signal_strength=1.0)
     config = tiny_adversarial(budget=4)
     rows = train_adversarial(
@@ -175,6 +185,7 @@ def test_train_adversarial_alternates_and_saves(tmp_path: Path) -> None:
     trader = lobzero.load_agent(tmp_path / "trader")
     assert trader.action_mode == "target" and adversary.action_mode == "adversary"
     assert (tmp_path / "rounds.csv").exists()
+    assert [p.name for p in scratch.iterdir() if p.name.startswith("SB3-")] == []
 
 
 def test_cli_train_adversarial_then_robustness_of_the_trader(
