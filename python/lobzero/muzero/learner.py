@@ -38,8 +38,9 @@ from lobzero.muzero.config import MuZeroConfig
 from lobzero.muzero.replay_buffer import Batch
 
 
-def scale_gradient(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """``x`` in the forward pass; its gradient multiplied by ``scale`` in the backward pass."""
+def scale_gradient(x: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
+    """``x`` in the forward pass; its gradient multiplied by ``scale`` (a number, or a tensor
+    that broadcasts against ``x``: one scale per column) in the backward pass."""
     return x * scale + x.detach() * (1.0 - scale)
 
 
@@ -70,7 +71,12 @@ class LossParts:
 def muzero_loss(
     net: MuZeroNet, batch: Batch, config: MuZeroConfig, device: torch.device | str = "cpu"
 ) -> LossParts:
-    """The loss of a batch (see the module docstring)."""
+    """The loss of a batch (see the module docstring).
+
+    Only the dynamics run step by step: the prediction f of the K + 1 latents, the consistency
+    projections of the K real next observations and every loss term run as one batch each
+    (``[B·(K+1), ·]``), a third fewer torch calls than one per step; the networks hold no
+    batch statistics (layer norms), so the result is the per-step one."""
 
     def t(a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(a, device=device)
@@ -84,23 +90,29 @@ def muzero_loss(
         raise ConfigError(
             "Stochastic MuZero's and the consistency loss need the batch's next observations"
         )
-    latent, value, logits = net.initial_inference(obs)
-    # (gradient scale, value outputs, reward outputs, policy logits, extra per-sample loss)
-    steps: list[tuple[float, torch.Tensor, torch.Tensor | None, torch.Tensor, torch.Tensor]] = [
-        (1.0, value, None, logits, torch.zeros(obs.shape[0], device=device))
-    ]
-    k_total = actions.shape[1]
+    batch_size, k_total = actions.shape
+    latent = net.representation(obs)
+    # the latents f reads (the dynamics' outputs before their gradient is halved)
+    predicted_latents = [latent]
+    # Stochastic MuZero's chance_step runs f itself: its outputs, step by step
+    values: list[torch.Tensor] = []
+    logits_list: list[torch.Tensor] = []
+    rewards: list[torch.Tensor] = []
+    # per unrolled step, [B]: the afterstate and chance terms (Stochastic MuZero)
+    extras: list[torch.Tensor] = []
     prefix_state: tuple[torch.Tensor, torch.Tensor] | None = None
     if config.value_prefix:
         # the reward head predicts the sum of the rewards since the unroll began, known while
         # every reward before it is (column 0 is unused)
         u = torch.cat([torch.zeros_like(u[:, :1]), torch.cumsum(u[:, 1:], dim=1)], dim=1)
         rmask = torch.cat([rmask[:, :1], torch.cumprod(rmask[:, 1:], dim=1)], dim=1)
-    sums = dict.fromkeys(
-        ("value", "reward", "policy", "afterstate_value", "chance", "consistency"), 0.0
-    )
+    sums = dict.fromkeys(("afterstate_value", "chance", "consistency"), 0.0)
+    if stochastic:
+        assert isinstance(net, StochasticMuZeroNet)
+        logits0, value0 = net.prediction(latent)
+        values.append(value0)
+        logits_list.append(logits0)
     for k in range(k_total):
-        extra = torch.zeros(obs.shape[0], device=device)
         if stochastic:
             assert isinstance(net, StochasticMuZeroNet)
             assert batch.next_obs is not None and batch.next_obs_mask is not None
@@ -112,7 +124,7 @@ def muzero_loss(
             # σ learns the encoder's code; the encoder commits to its one-hot code (VQ-VAE)
             sigma_loss = -(code.detach() * functional.log_softmax(chance_logits, -1)).sum(-1)
             commitment = ((code.detach() - probs) ** 2).sum(-1)
-            extra = (
+            extras.append(
                 config.value_loss_weight * q_loss
                 + (sigma_loss + config.commitment_weight * commitment) * known
             )
@@ -122,49 +134,59 @@ def muzero_loss(
             fallback = functional.one_hot(chance_logits.argmax(-1), net.chance_outcomes)
             code = torch.where(known[:, None] > 0, code, fallback.to(code.dtype))
             latent, step_reward, value, logits = net.chance_step(after, code)
+            values.append(value)
+            logits_list.append(logits)
+        elif config.value_prefix:
+            latent, step_reward, prefix_state = net.dynamics_prefix(
+                latent, actions[:, k], prefix_state
+            )
         else:
-            if config.value_prefix:
-                latent, step_reward, prefix_state = net.dynamics_prefix(
-                    latent, actions[:, k], prefix_state
-                )
-                logits, value = net.prediction(latent)
-            else:
-                latent, step_reward, value, logits = net.recurrent_inference(latent, actions[:, k])
-        if config.consistency_weight > 0.0:
-            assert batch.next_obs is not None and batch.next_obs_mask is not None
-            similarity = net.consistency_loss(latent, t(batch.next_obs[:, k]))
-            consistency = similarity * t(batch.next_obs_mask[:, k])
-            extra = extra + config.consistency_weight * consistency
-            sums["consistency"] += float(consistency.detach().mean())
-        steps.append((1.0 / k_total, value, step_reward, logits, extra))
+            latent, step_reward = net.dynamics(latent, actions[:, k])
+        rewards.append(step_reward)
+        predicted_latents.append(latent)
         latent = scale_gradient(latent, 0.5)
-    per_sample = torch.zeros(obs.shape[0], device=device)
-    for k, (grad_scale, value, reward, logits, extra) in enumerate(steps):
-        v_loss = codec.loss(value, z[:, k]) * vmask[:, k]
-        p_loss = -(pi[:, k] * functional.log_softmax(logits, dim=-1)).sum(-1) * pmask[:, k]
-        step_loss = config.value_loss_weight * v_loss + p_loss + extra
-        sums["value"] += float(v_loss.detach().mean())
-        sums["policy"] += float(p_loss.detach().mean())
-        if reward is not None:
-            r_loss = codec.loss(reward, u[:, k]) * rmask[:, k]
-            step_loss = step_loss + r_loss
-            sums["reward"] += float(r_loss.detach().mean())
-        per_sample = per_sample + scale_gradient(step_loss, grad_scale)
+    if stochastic:
+        value_out, logits = torch.stack(values, 1), torch.stack(logits_list, 1)
+    else:
+        flat_logits, flat_value = net.prediction(torch.cat(predicted_latents, 0))
+        # rows are step-major: [(K+1)·B, ·] → [B, K+1, ·]
+        logits = flat_logits.reshape(k_total + 1, batch_size, -1).transpose(0, 1)
+        value_out = flat_value.reshape(k_total + 1, batch_size, -1).transpose(0, 1)
+    v_loss = codec.loss(value_out, z) * vmask
+    p_loss = -(pi * functional.log_softmax(logits, dim=-1)).sum(-1) * pmask
+    step_loss = config.value_loss_weight * v_loss + p_loss  # [B, K+1]
+    unrolled = codec.loss(torch.stack(rewards, 1), u[:, 1:]) * rmask[:, 1:]  # [B, K]
+    reward_sum = float(unrolled.detach().mean(0).sum())
+    if extras:
+        unrolled = unrolled + torch.stack(extras, 1)
+    if config.consistency_weight > 0.0:
+        assert batch.next_obs is not None and batch.next_obs_mask is not None
+        similarity = net.consistency_loss(
+            torch.cat(predicted_latents[1:], 0),
+            t(batch.next_obs).transpose(0, 1).reshape(k_total * batch_size, -1),
+        )
+        consistency = similarity.reshape(k_total, batch_size).T * t(batch.next_obs_mask)
+        unrolled = unrolled + config.consistency_weight * consistency
+        sums["consistency"] = float(consistency.detach().mean(0).sum())
+    step_loss = torch.cat([step_loss[:, :1], step_loss[:, 1:] + unrolled], dim=1)
+    grad_scales = torch.full((k_total + 1,), 1.0 / k_total, device=device, dtype=step_loss.dtype)
+    grad_scales[0] = 1.0
+    per_sample = scale_gradient(step_loss, grad_scales).sum(1)
     total = (per_sample * t(batch.weights)).mean()
     with torch.no_grad():
-        first_value = codec.to_scalar(steps[0][1])
+        first_value = codec.to_scalar(value_out[:, 0])
         if config.priority_scale == "transformed":
             error = torch.abs(codec.encode(first_value) - codec.encode(z[:, 0]))
         else:
             error = torch.abs(first_value - z[:, 0])
-        known = vmask[:, 0] > 0
-        priorities = torch.where(known, error, torch.nan).double().cpu().numpy()
+        known_value = vmask[:, 0] > 0
+        priorities = torch.where(known_value, error, torch.nan).double().cpu().numpy()
         stats = value_target_stats(codec, z[vmask > 0])
     return LossParts(
         total,
-        sums["value"],
-        sums["reward"],
-        sums["policy"],
+        float(v_loss.detach().mean(0).sum()),
+        reward_sum,
+        float(p_loss.detach().mean(0).sum()),
         priorities,
         stats,
         sums["afterstate_value"],
@@ -225,10 +247,13 @@ class Learner:
                 lr=config.learning_rate,
                 momentum=config.momentum,
                 weight_decay=config.weight_decay,
+                foreach=True,
             )
         else:
+            # the fused kernel updates every tensor in one call: 2-3x faster than the default
+            # per-tensor loop on a CPU, where small MuZero nets spend much of an update here
             self.optimizer = torch.optim.AdamW(
-                params, lr=config.learning_rate, weight_decay=config.weight_decay
+                params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
             )
         self.target_net = copy.deepcopy(net).eval()
         self.updates = 0
@@ -242,7 +267,9 @@ class Learner:
         parts = muzero_loss(self.net, batch, self.config, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         parts.total.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.max_grad_norm)
+        grad_norm = torch.nn.utils.clip_grad_norm_(
+            self.net.parameters(), self.config.max_grad_norm, foreach=True
+        )
         self.optimizer.step()
         self.updates += 1
         if self.updates % self.config.target_update_interval == 0:
