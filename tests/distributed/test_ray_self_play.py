@@ -143,7 +143,7 @@ def test_actors_on_cuda_need_a_gpu(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main([*args, "--actor-device", "cuda"]) == 2
     assert "--actor-device is for --backend ray" in capsys.readouterr().err
     # a remote cluster: checked against its resources once connected
-    with pytest.raises(lobzero.ConfigError, match="--actor-device cuda: 3 actors of 0.5 GPU"):
+    with pytest.raises(lobzero.ConfigError, match=r"--actor-device cuda: 3 actors of 0\.5 GPU"):
         check_cluster({"CPU": 8.0, "GPU": 1.0}, RayActors(2, num_gpus=0.5), 3)
     with pytest.raises(lobzero.ConfigError, match="--actors: 3 actors"):
         check_cluster({"CPU": 2.0}, RayActors(3), 3)

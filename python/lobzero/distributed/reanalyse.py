@@ -104,7 +104,8 @@ class RemoteReanalyser:
         ref = None if weights is None else ray.put(weights)
         # every actor gets a call, an empty part too, so none misses a broadcast
         parts = np.array_split(np.asarray(obs, np.float32), len(self.actors))
-        results = ray.get([a.search.remote(p, ref) for a, p in zip(self.actors, parts, strict=True)])
+        calls = [a.search.remote(p, ref) for a, p in zip(self.actors, parts, strict=True)]
+        results = ray.get(calls)
         return (
             np.concatenate([policy for policy, _ in results]),
             np.concatenate([value for _, value in results]),

@@ -16,11 +16,12 @@ What stays the same on Ray: the configuration, the step budget, the learner's sc
 updates owed per env step), the checkpoints and the agent. With one actor and
 ``broadcast_interval = 1`` the actor plays with exactly the network the local loop plays with,
 seeded as it is, so a run is bit-identical to ``local`` for the same seed (with reanalysis too:
-:mod:`lobzero.distributed.reanalyse`). With several actors or a longer interval: actor ``k > 0`` plays environments seeded ``seed + k·1000`` with searches
-seeded apart, each actor's normaliser sees only its own observations between broadcasts, and
-the actors act on weights up to ``broadcast_interval`` updates old; so the run differs from a
-local one (a different ordering of the same kind of experience), while every step is still
-stored once, in lockstep, and the same seed gives the same run.
+:mod:`lobzero.distributed.reanalyse`). With several actors or a longer interval: actor ``k > 0``
+plays environments seeded ``seed + k·1000`` with searches seeded apart, each actor's normaliser
+sees only its own observations between broadcasts, and the actors act on weights up to
+``broadcast_interval`` updates old; so the run differs from a local one (a different ordering of
+the same kind of experience), while every step is still stored once, in lockstep, and the same
+seed gives the same run.
 
 Asynchronous (``asynchronous=True``): each actor steps again as soon as its last step is back,
 with the weights due at that moment, up to ``max_ahead`` steps ahead of the learner's newest
@@ -33,7 +34,6 @@ every step is still stored exactly once, in its actor's lanes, in the order play
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ from lobzero.distributed.reanalyse import (
     RemoteReanalyser,
     cpu_weights,
 )
+from lobzero.distributed.remote_play import AsyncRemoteSelfPlay, RemoteSelfPlay
 
 #: seed offset between the environments (and searches) of consecutive actors
 ACTOR_SEED_STRIDE = 1000
@@ -262,149 +263,3 @@ def check_cluster(resources: dict[str, float], actors: RayActors, count: int) ->
             f"--actors: {count} actors (self-play and reanalyse) of {actors.num_cpus:g} CPU "
             f"need {actors.num_cpus * count:g} CPUs, the Ray cluster has {cpus:g}"
         )
-
-
-class RemoteSelfPlay:
-    """What the training loop steps (the interface of :class:`lobzero.muzero.SelfPlay`): one
-    step of every actor, stored in the learner's buffer in one batch."""
-
-    def __init__(
-        self, actors: list[Any], net: Any, buffer: Any, learner: Any, broadcast_interval: int
-    ) -> None:
-        self.actors, self.net, self.buffer, self.learner = actors, net, buffer, learner
-        self.broadcast_interval = broadcast_interval
-        self.update_normalizer = True
-        # what each actor's weights were built from: the learner's updates, the value scale
-        self._sent = [(learner.updates, float(net.codec.fitted))] * len(actors)
-        self._weights_ref: tuple[tuple[int, float], Any] | None = None
-        self.broadcasts = 0
-
-    def _weights_due(self, k: int) -> Any:
-        """The object ref of the learner's weights when actor ``k``'s are due, else None."""
-        import ray
-
-        now = (self.learner.updates, float(self.net.codec.fitted))
-        sent = self._sent[k]
-        if now[1] == sent[1] and now[0] - sent[0] < self.broadcast_interval:
-            return None
-        self._sent[k] = now
-        if self._weights_ref is None or self._weights_ref[0] != now:
-            self._weights_ref = (now, ray.put(cpu_weights(self.net)))
-            self.broadcasts += 1
-        return self._weights_ref[1]
-
-    def _store(self, steps: list[tuple[Any, ...]], update_normalizer: bool) -> None:
-        """One step of every actor (in actor order) into the buffer, in one insert."""
-        if update_normalizer:
-            # the actors' updates, replayed here in the same order on the same observations
-            for arrays in steps:
-                obs = torch.tensor(arrays[0], device=_device(self.net))  # Ray's arrays: read-only
-                self.net.normalizer.update(obs)
-        joined = [np.concatenate(parts) for parts in zip(*steps, strict=True)]
-        self.buffer.add(*joined)
-
-    def step(self, temperature: float) -> list[tuple[float, int]]:
-        """One step of every environment of every actor; (return, length) of the episodes
-        that ended, actor by actor."""
-        import ray
-
-        refs = [
-            a.step.remote(temperature, self.update_normalizer, self._weights_due(k))
-            for k, a in enumerate(self.actors)
-        ]
-        results = ray.get(refs)
-        self._store([arrays for arrays, _ in results], self.update_normalizer)
-        return [episode for _, finished in results for episode in finished]
-
-    def close(self) -> None:
-        """Ends the actors."""
-        import ray
-
-        for actor in self.actors:
-            ray.kill(actor)
-
-
-class AsyncRemoteSelfPlay(RemoteSelfPlay):
-    """Asynchronous actors (see the module docstring): :meth:`step` stores the next step of
-    every actor, waiting only for the actors that have not returned it yet. The temperature
-    and the normaliser flag of a step are those of the step's place in the run (from
-    ``config``), as the lockstep loop would have passed them."""
-
-    def __init__(
-        self,
-        actors: list[Any],
-        net: Any,
-        buffer: Any,
-        learner: Any,
-        broadcast_interval: int,
-        config: Any,
-        max_ahead: int,
-        total_steps: int | None,
-        env_steps: int,
-    ) -> None:
-        super().__init__(actors, net, buffer, learner, broadcast_interval)
-        self.config, self.max_ahead = config, max_ahead
-        self.total_steps = total_steps
-        self.lanes = len(actors) * config.num_envs
-        self.env_steps_at_start = env_steps
-        self.played = [0] * len(actors)  # steps asked of each actor
-        self.stored = 0  # steps of every actor in the buffer
-        self.queues: list[deque[tuple[Any, ...]]] = [deque() for _ in actors]
-        self.in_flight: dict[Any, int] = {}
-
-    def _env_steps(self, step: int) -> int:
-        """The run's env steps before this run's step ``step`` of every actor."""
-        return self.env_steps_at_start + step * self.lanes
-
-    def _ask(self, k: int) -> None:
-        """Actor ``k``'s next step, if it has one to play and is not too far ahead."""
-        if k in self.in_flight.values():
-            return
-        step = self.played[k]
-        if self.total_steps is not None and step >= self.total_steps:
-            return
-        if step - self.stored >= self.max_ahead:
-            return
-        env_steps = self._env_steps(step)
-        ref = self.actors[k].step.remote(
-            self.config.temperature(env_steps),
-            env_steps < self.config.warmup_steps,
-            self._weights_due(k),
-        )
-        self.in_flight[ref] = k
-        self.played[k] += 1
-
-    def step(self, temperature: float) -> list[tuple[float, int]]:
-        """Stores the next step of every actor (``temperature`` unused: each step's own)."""
-        import ray
-
-        for k in range(len(self.actors)):
-            self._ask(k)
-        while not all(self.queues):
-            if not self.in_flight:
-                from lobzero.exceptions import ConfigError
-
-                raise ConfigError(
-                    "asynchronous self-play: asked for a step past the budget given to start()"
-                )
-            done, _ = ray.wait(list(self.in_flight), num_returns=1)
-            k = self.in_flight.pop(done[0])
-            self.queues[k].append(ray.get(done[0]))
-            self._ask(k)
-        results = [queue.popleft() for queue in self.queues]
-        self._store(
-            [arrays for arrays, _ in results],
-            self._env_steps(self.stored) < self.config.warmup_steps,
-        )
-        self.stored += 1
-        for k in range(len(self.actors)):
-            self._ask(k)
-        return [episode for _, finished in results for episode in finished]
-
-    def pending(self) -> int:
-        """Steps asked of the actors and not stored (0 at the end of a full run)."""
-        return sum(self.played) - self.stored * len(self.actors)
-
-
-def _device(net: Any) -> torch.device:
-    return next(net.parameters()).device
