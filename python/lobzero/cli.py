@@ -333,6 +333,7 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
         raise ConfigError("--ray-address is for --backend ray")
     if args.backend == "ray" and args.algo != "muzero":
         raise ConfigError(f"--backend ray plays MuZero's self-play on Ray; {args.algo} trains here")
+    ray_actors = _ray_actors(args)
     if args.algo == "muzero":
         from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
 
@@ -353,7 +354,7 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             seed=args.seed,
             resume=args.resume,
             device=args.device,
-            self_play=_ray_actors(args),
+            self_play=ray_actors,
         )
         if args.env is not None and config.eval_episodes > 0:
             returns = evaluate_gym(agent, args.env, episodes=config.eval_episodes)
