@@ -4,8 +4,10 @@ costs the README's cost model is built from.
 
 Parts (each timed alone): one self-play step of E environments in this process (search +
 environment step), the same step through Ray actors (the step, the transfer of its
-transitions and their insertion in the learner's buffer), one learner update. End to end:
-``train_muzero`` for the same number of lockstep iterations, local and on Ray.
+transitions and their insertion in the learner's buffer), one learner update, one batch's
+reanalysis searches (a quarter of the batch: its policy and bootstrap positions) here and
+through one reanalyse actor. End to end: ``train_muzero`` for the same number of steps of
+every actor, local and on Ray (1 and 2 actors in lockstep, 2 asynchronous).
 
     python benchmarks/ray_scaling.py --json ray_scaling.json --png ray_scaling.png
 """
@@ -83,6 +85,16 @@ def parts(market: lobzero.Market, num_envs: int, steps: int) -> dict[str, float]
     for _ in range(steps):
         learner.update(buffer.sample(config.batch_size, **kw))
     out["update_s"] = (time.perf_counter() - t0) / steps
+    # a batch's reanalysis: a quarter of its samples, K + 1 policy and bootstrap positions each
+    rows = buffer.obs[:, : buffer.written].reshape(-1, net.obs_dim)
+    positions = rows[: config.batch_size // 4 * 6]
+    reanalyser = Planner(net, config, seed=1)
+    reanalyser.search_fn(positions)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        reanalyser.search_fn(positions)
+        reanalyser.search_fn(positions)
+    out["reanalyse_s"] = (time.perf_counter() - t0) / steps
     for actors in (1, 2):
         lanes = ReplayBuffer(config.replay_capacity * 2, num_envs * actors, net.obs_dim, 5)
         remote = RayActors(num_actors=actors).start(
@@ -94,13 +106,30 @@ def parts(market: lobzero.Market, num_envs: int, steps: int) -> dict[str, float]
             remote.step(1.0)
         out[f"ray{actors}_step_s"] = (time.perf_counter() - t0) / steps
         remote.close()
+    space_bounds = (np.asarray(space.low), np.asarray(space.high))
+    remote_reanalyser = RayActors(reanalyse_actors=1).start_reanalyse(
+        config, net, learner, 1, 1, space_bounds
+    )
+    remote_reanalyser.search_fn(positions)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        remote_reanalyser.search_fn(positions)
+        remote_reanalyser.search_fn(positions)
+    out["ray_reanalyse_s"] = (time.perf_counter() - t0) / steps
+    remote_reanalyser.close()
     return out
 
 
 def end_to_end(market: lobzero.Market, num_envs: int, iterations: int) -> list[dict[str, Any]]:
-    """env steps/s and updates/s of whole runs: local, Ray with 1 and 2 actors."""
+    """env steps/s and updates/s of whole runs: local, Ray with 1 and 2 actors in lockstep, 2
+    asynchronous."""
     rows = []
-    for backend, actors in (("local", 1), ("ray", 1), ("ray", 2)):
+    for backend, actors, asynchronous in (
+        ("local", 1, False),
+        ("ray", 1, False),
+        ("ray", 2, False),
+        ("ray", 2, True),
+    ):
         config = config_for(num_envs, iterations, actors)
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
@@ -111,7 +140,9 @@ def end_to_end(market: lobzero.Market, num_envs: int, iterations: int) -> list[d
                 env_config=ENV,
                 seed=0,
                 progress=False,
-                self_play=None if backend == "local" else RayActors(num_actors=actors),
+                self_play=None
+                if backend == "local"
+                else RayActors(num_actors=actors, asynchronous=asynchronous),
             )
             seconds = time.perf_counter() - t0
             state = torch.load(Path(out) / "checkpoint.pt", weights_only=False)
@@ -119,6 +150,7 @@ def end_to_end(market: lobzero.Market, num_envs: int, iterations: int) -> list[d
             {
                 "backend": backend,
                 "actors": actors,
+                "asynchronous": asynchronous,
                 "env_steps": int(state["env_steps"]),
                 "updates": int(state["learner"]["updates"]),
                 "seconds": seconds,
@@ -142,7 +174,7 @@ def figure(costs: dict[str, float], rows: list[dict[str, Any]], envs: int, path:
     left.plot([1, 2], ray_play, "o-", label="ray actors")
     left.axhline(envs / costs["local_step_s"], ls="--", color="gray", label="local")
     left.set_title("self-play env steps/s (steps alone)")
-    ray_rows = [r for r in rows if r["backend"] == "ray"]
+    ray_rows = [r for r in rows if r["backend"] == "ray" and not r["asynchronous"]]
     local = next(r for r in rows if r["backend"] == "local")
     for key, style in (("env_steps_per_s", "o-"), ("updates_per_s", "s-")):
         right.plot([r["actors"] for r in ray_rows], [r[key] for r in ray_rows], style, label=key)
@@ -159,7 +191,8 @@ def figure(costs: dict[str, float], rows: list[dict[str, Any]], envs: int, path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", type=int, default=16, help="environments per actor (E)")
-    parser.add_argument("--iterations", type=int, default=40, help="lockstep iterations per run")
+    parser.add_argument("--iterations", type=int, default=40, help="steps of every actor a run")
+    parser.add_argument("--part-steps", type=int, default=20, help="repeats of each part timed")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--png", type=Path, default=None)
     args = parser.parse_args()
@@ -167,11 +200,13 @@ def main() -> None:
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     market = lobzero.synth_market(seconds=600, seed=0)
-    costs = parts(market, args.envs, 20)
+    costs = parts(market, args.envs, args.part_steps)
     rows = end_to_end(market, args.envs, args.iterations)
     for r in rows:
+        mode = " async" if r["asynchronous"] else ""
         print(
-            f"{r['backend']:5} actors={r['actors']}: {r['env_steps_per_s']:7.1f} env steps/s, "
+            f"{r['backend']:5} actors={r['actors']}{mode}: "
+            f"{r['env_steps_per_s']:7.1f} env steps/s, "
             f"{r['updates_per_s']:6.1f} updates/s ({r['env_steps']} steps, {r['updates']} "
             f"updates, {r['seconds']:.1f} s)"
         )

@@ -280,6 +280,49 @@ def _refuse_other_algos(args: argparse.Namespace, algo: str) -> None:
                 raise ConfigError(f"{typed} is for --algo {name}, not {algo}")
 
 
+def _ray_actors(args: argparse.Namespace) -> Any:
+    """MuZero's self-play actors of ``--backend ray`` (None for local), the flags checked
+    before any cluster starts."""
+    from lobzero.distributed.self_play import RayActors
+
+    ray_flags = {
+        "--actor-device": args.actor_device != "cpu",
+        "--actor-gpus": args.actor_gpus is not None,
+        "--asynchronous": args.asynchronous,
+    }
+    if args.backend == "local":
+        for flag, given in ray_flags.items():
+            if given:
+                raise ConfigError(f"{flag} is for --backend ray")
+        return None
+    if args.actor_gpus is not None and args.actor_device != "cuda":
+        raise ConfigError("--actor-gpus is for --actor-device cuda")
+    num_gpus = 0.0
+    if args.actor_device == "cuda":
+        num_gpus = 1.0 if args.actor_gpus is None else args.actor_gpus
+        if num_gpus <= 0:
+            raise ConfigError(f"--actor-gpus must be > 0, got {num_gpus:g}")
+        import torch
+
+        # a local cluster has this machine's GPUs; a remote one is checked once connected
+        if args.ray_address is None and not torch.cuda.is_available():
+            raise ConfigError(
+                "--actor-device cuda: no CUDA device on this machine (torch.cuda.is_available() "
+                "is False); use --actor-device cpu, or --ray-address of a cluster with GPUs"
+            )
+    actors = RayActors(
+        args.actors,
+        args.broadcast_interval,
+        args.ray_address,
+        num_gpus=num_gpus,
+        reanalyse_actors=args.reanalyse_actors,
+        asynchronous=args.asynchronous,
+        max_ahead=args.max_ahead,
+    )
+    actors.check()
+    return actors
+
+
 def _cmd_train_agent(args: argparse.Namespace) -> int:
     from lobzero.envs.config import EnvConfig
 
@@ -290,8 +333,8 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
         raise ConfigError("--ray-address is for --backend ray")
     if args.backend == "ray" and args.algo != "muzero":
         raise ConfigError(f"--backend ray plays MuZero's self-play on Ray; {args.algo} trains here")
+    ray_actors = _ray_actors(args)
     if args.algo == "muzero":
-        from lobzero.distributed.self_play import RayActors
         from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
 
         config = _layered(MuZeroConfig(), args.config, args.groups["muzero"], args)
@@ -311,9 +354,7 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             seed=args.seed,
             resume=args.resume,
             device=args.device,
-            self_play=None
-            if args.backend == "local"
-            else RayActors(args.actors, args.broadcast_interval, args.ray_address),
+            self_play=ray_actors,
         )
         if args.env is not None and config.eval_episodes > 0:
             returns = evaluate_gym(agent, args.env, episodes=config.eval_episodes)
@@ -959,6 +1000,38 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         help="learner updates between weight broadcasts to the actors (1: in sync)",
+    )
+    g.add_argument(
+        "--reanalyse-actors",
+        metavar="N",
+        type=int,
+        default=1,
+        help="reanalyse actors (with reanalyse_fraction > 0), each a part of a batch's searches",
+    )
+    g.add_argument(
+        "--asynchronous",
+        action="store_true",
+        help="actors step without waiting for each other or the learner (not reproducible)",
+    )
+    g.add_argument(
+        "--max-ahead",
+        metavar="N",
+        type=int,
+        default=2,
+        help="with --asynchronous: steps an actor may play ahead of the learner's buffer",
+    )
+    g.add_argument(
+        "--actor-device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where the actors' network inference runs (the Rust search stays on the CPU)",
+    )
+    g.add_argument(
+        "--actor-gpus",
+        metavar="F",
+        type=float,
+        default=None,
+        help="GPUs per actor with --actor-device cuda, fractional to share one (default 1)",
     )
     p.set_defaults(func=_cmd_train_agent, groups=groups, extra_names={"total_env_steps": "--steps"})
 

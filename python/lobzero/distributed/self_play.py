@@ -1,6 +1,8 @@
 """MuZero self-play as Ray actors: each actor a batch of environments with its own network
-copy and its own Rust search; the learner keeps the replay buffer and inserts each step of all
-actors in one batch.
+copy and its own Rust search (on the CPU; the network's inference on a GPU share with
+``num_gpus``); the learner keeps the replay buffer and inserts each step of all actors in one
+batch: one :meth:`ReplayBuffer.add` of ``A·E`` transitions per step, not one per actor or per
+environment.
 
 The loop of :func:`lobzero.muzero.train_muzero` is unchanged: it calls ``actors.step`` for
 one step of every environment, then trains. With :class:`RayActors` that step runs in the
@@ -13,13 +15,21 @@ next step.
 What stays the same on Ray: the configuration, the step budget, the learner's schedule (the
 updates owed per env step), the checkpoints and the agent. With one actor and
 ``broadcast_interval = 1`` the actor plays with exactly the network the local loop plays with,
-seeded as it is, so a run is bit-identical to ``local`` for the same seed (reanalyse off: the
-local loop's reanalysis shares its planner's seeds with self-play). With several actors or a
-longer interval: actor ``k > 0`` plays environments seeded ``seed + k·1000`` with searches
-seeded apart, each actor's normaliser sees only its own observations between broadcasts, and
-the actors act on weights up to ``broadcast_interval`` updates old; so the run differs from a
-local one (a different ordering of the same kind of experience), while every step is still
-stored once, in lockstep, and the same seed gives the same run.
+seeded as it is, so a run is bit-identical to ``local`` for the same seed (with reanalysis too:
+:mod:`lobzero.distributed.reanalyse`). With several actors or a longer interval: actor ``k > 0``
+plays environments seeded ``seed + k·1000`` with searches seeded apart, each actor's normaliser
+sees only its own observations between broadcasts, and the actors act on weights up to
+``broadcast_interval`` updates old; so the run differs from a local one (a different ordering of
+the same kind of experience), while every step is still stored once, in lockstep, and the same
+seed gives the same run.
+
+Asynchronous (``asynchronous=True``): each actor steps again as soon as its last step is back,
+with the weights due at that moment, up to ``max_ahead`` steps ahead of the learner's newest
+stored step; the learner stores step ``t`` of every actor once all have returned it (the
+buffer's lanes stay in lockstep) and then trains. The step budget is cut into steps per actor
+beforehand, so no actor plays a step that is not stored. What an actor's step was played with
+(its weights) now depends on timing: the run is no longer reproducible step for step, while
+every step is still stored exactly once, in its actor's lanes, in the order played.
 """
 
 from __future__ import annotations
@@ -31,6 +41,13 @@ import numpy as np
 import torch
 
 from lobzero.distributed.backend import require_ray
+from lobzero.distributed.reanalyse import (
+    REANALYSE_SEED_OFFSET,
+    ReanalyseWorker,
+    RemoteReanalyser,
+    cpu_weights,
+)
+from lobzero.distributed.remote_play import AsyncRemoteSelfPlay, RemoteSelfPlay
 
 #: seed offset between the environments (and searches) of consecutive actors
 ACTOR_SEED_STRIDE = 1000
@@ -114,13 +131,34 @@ class RayActors:
     """Self-play on Ray (:func:`lobzero.muzero.train_muzero`'s ``actors``): ``num_actors``
     actors of ``num_cpus`` CPUs (``num_gpus`` GPUs each, for their network's inference), the
     learner's weights broadcast every ``broadcast_interval`` updates, on the cluster at
-    ``address`` (None: a local one)."""
+    ``address`` (None: a local one). With ``reanalyse_fraction > 0``, ``reanalyse_actors``
+    reanalyse actors of the same resources (:mod:`lobzero.distributed.reanalyse`).
+    ``asynchronous``: actors step without waiting for each other or the learner, up to
+    ``max_ahead`` steps ahead (see the module docstring)."""
 
     num_actors: int = 1
     broadcast_interval: int = 1
     address: str | None = None
     num_cpus: float = 1.0
     num_gpus: float = 0.0
+    reanalyse_actors: int = 1
+    asynchronous: bool = False
+    max_ahead: int = 2
+
+    def check(self) -> None:
+        """The settings on their own (:class:`ConfigError` naming the CLI flag)."""
+        from lobzero.exceptions import ConfigError
+
+        for flag, value in (
+            ("--actors", self.num_actors),
+            ("--broadcast-interval", self.broadcast_interval),
+            ("--reanalyse-actors", self.reanalyse_actors),
+            ("--max-ahead", self.max_ahead),
+        ):
+            if value < 1:
+                raise ConfigError(f"{flag} must be >= 1, got {value}")
+        if self.num_cpus <= 0 or self.num_gpus < 0:
+            raise ConfigError("an actor needs num_cpus > 0 and num_gpus >= 0")
 
     def start(
         self,
@@ -134,19 +172,23 @@ class RayActors:
         buffer: Any,
         learner: Any,
         time_limit_steps: int | None,
+        env_steps: int = 0,
+        total_steps: int | None = None,
     ) -> RemoteSelfPlay:
-        """The actors, built from the learner's current network."""
-        from lobzero.exceptions import ConfigError
-
-        if self.num_actors < 1 or self.broadcast_interval < 1:
-            raise ConfigError("num_actors and broadcast_interval must be >= 1")
+        """The actors, built from the learner's current network, ``env_steps`` into the run;
+        ``total_steps``: the steps each actor has left to play (asynchronous actors play no
+        more)."""
+        self.check()
         ray = require_ray()
         if not ray.is_initialized():
             ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+        reanalysers = self.reanalyse_actors if config.reanalyse_fraction > 0 else 0
+        check_cluster(ray.cluster_resources(), self, self.num_actors + reanalysers)
         remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)(SelfPlayWorker)
-        weights = _cpu_weights(net)
+        weights = cpu_weights(net)
         market_ref = ray.put(market)
-        device = "cuda" if self.num_gpus > 0 else "cpu"
+        weights_ref = ray.put(weights)
+        device = self.device
         actors = [
             remote.remote(  # type: ignore[attr-defined]
                 config,
@@ -155,67 +197,69 @@ class RayActors:
                 env_id,
                 seed + ACTOR_SEED_STRIDE * k,
                 play_seed + ACTOR_SEED_STRIDE * k,
-                weights,
+                weights_ref,
                 time_limit_steps,
                 device,
             )
             for k in range(self.num_actors)
         ]
+        if self.asynchronous:
+            return AsyncRemoteSelfPlay(
+                actors, net, buffer, learner, self.broadcast_interval, config, self.max_ahead,
+                total_steps, env_steps,
+            )  # fmt: skip
         return RemoteSelfPlay(actors, net, buffer, learner, self.broadcast_interval)
 
+    @property
+    def device(self) -> str:
+        """Where the actors' networks run: ``cuda`` with a GPU share, else ``cpu``."""
+        return "cuda" if self.num_gpus > 0 else "cpu"
 
-def _cpu_weights(net: Any) -> dict[str, torch.Tensor]:
-    return {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}
-
-
-class RemoteSelfPlay:
-    """What the training loop steps (the interface of :class:`lobzero.muzero.SelfPlay`): one
-    step of every actor, stored in the learner's buffer in one batch."""
-
-    def __init__(
-        self, actors: list[Any], net: Any, buffer: Any, learner: Any, broadcast_interval: int
-    ) -> None:
-        self.actors, self.net, self.buffer, self.learner = actors, net, buffer, learner
-        self.broadcast_interval = broadcast_interval
-        self.update_normalizer = True
-        # what the actors' weights were built from: the learner's updates, the value scale
-        self._sent = (learner.updates, float(net.codec.fitted))
-        self.broadcasts = 0
-
-    def _weights_due(self) -> dict[str, torch.Tensor] | None:
-        updates, fitted = self.learner.updates, float(self.net.codec.fitted)
-        if fitted == self._sent[1] and updates - self._sent[0] < self.broadcast_interval:
-            return None
-        self._sent = (updates, fitted)
-        self.broadcasts += 1
-        return _cpu_weights(self.net)
-
-    def step(self, temperature: float) -> list[tuple[float, int]]:
-        """One step of every environment of every actor; (return, length) of the episodes
-        that ended, actor by actor."""
+    def start_reanalyse(
+        self,
+        config: Any,
+        net: Any,
+        learner: Any,
+        play_seed: int,
+        frame_stack: int,
+        obs_bounds: tuple[np.ndarray, np.ndarray],
+    ) -> RemoteReanalyser:
+        """The reanalyse actors (``ray`` started by :meth:`start`), built from the learner's
+        current network, their planner seeded as the local loop's reanalysis planner."""
         import ray
 
-        weights = self._weights_due()
-        ref = None if weights is None else ray.put(weights)
-        refs = [a.step.remote(temperature, self.update_normalizer, ref) for a in self.actors]
-        results = ray.get(refs)
-        steps = [arrays for arrays, _ in results]
-        if self.update_normalizer:
-            # the actors' updates, replayed here in the same order on the same observations
-            for arrays in steps:
-                obs = torch.tensor(arrays[0], device=_device(self.net))  # Ray's arrays: read-only
-                self.net.normalizer.update(obs)
-        joined = [np.concatenate(parts) for parts in zip(*steps, strict=True)]
-        self.buffer.add(*joined)
-        return [episode for _, finished in results for episode in finished]
-
-    def close(self) -> None:
-        """Ends the actors."""
-        import ray
-
-        for actor in self.actors:
-            ray.kill(actor)
+        remote = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)(ReanalyseWorker)
+        weights_ref = ray.put(cpu_weights(net))
+        actors = [
+            remote.remote(  # type: ignore[attr-defined]
+                config,
+                net.obs_dim,
+                net.num_actions,
+                frame_stack,
+                obs_bounds,
+                weights_ref,
+                play_seed + REANALYSE_SEED_OFFSET + ACTOR_SEED_STRIDE * k,
+                self.device,
+            )
+            for k in range(self.reanalyse_actors)
+        ]
+        return RemoteReanalyser(actors, net, learner, self.broadcast_interval)
 
 
-def _device(net: Any) -> torch.device:
-    return next(net.parameters()).device
+def check_cluster(resources: dict[str, float], actors: RayActors, count: int) -> None:
+    """A :class:`ConfigError` (naming the flag) when the cluster cannot hold ``count`` actors
+    of ``actors``' resources at once: Ray would wait for them forever."""
+    from lobzero.exceptions import ConfigError
+
+    cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    if actors.num_gpus > 0 and gpus < actors.num_gpus * count:
+        raise ConfigError(
+            f"--actor-device cuda: {count} actors of {actors.num_gpus:g} GPU need "
+            f"{actors.num_gpus * count:g} GPUs, the Ray cluster has {gpus:g} (lower "
+            "--actor-gpus, or use --actor-device cpu)"
+        )
+    if cpus < actors.num_cpus * count:
+        raise ConfigError(
+            f"--actors: {count} actors (self-play and reanalyse) of {actors.num_cpus:g} CPU "
+            f"need {actors.num_cpus * count:g} CPUs, the Ray cluster has {cpus:g}"
+        )

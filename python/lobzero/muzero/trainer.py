@@ -29,6 +29,7 @@ from lobzero.agents import CHECKPOINT_VERSION, check_format_version
 from lobzero.budget import TrainingBudget
 from lobzero.data.market import Market
 from lobzero.devices import resolve_device
+from lobzero.distributed.reanalyse import REANALYSE_SEED_OFFSET, RemoteReanalyser
 from lobzero.distributed.self_play import RayActors, RemoteSelfPlay
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
@@ -245,16 +246,27 @@ def _train(
     # a resumed run draws new seeds for its episodes and searches, derived from where it stands
     play_seed = seed + env_steps
     planner = Planner(net, config, device, seed=play_seed)
+    # reanalysis searches with a planner of its own, so that self-play's trees are seeded the
+    # same whether reanalysis runs here or in Ray actors
+    reanalyser: Planner | RemoteReanalyser | None = None
     actors: SelfPlay | RemoteSelfPlay
     if remote is None:
         actors = SelfPlay(
             envs, planner, buffer, seed=play_seed, time_limit_steps=time_limit_steps(config, envs)
         )
+        if config.reanalyse_fraction > 0:
+            reanalyser = Planner(net, config, device, seed=play_seed + REANALYSE_SEED_OFFSET)
     else:
+        steps_left = -(-max(0, config.total_env_steps - env_steps) // lanes)
         actors = remote.start(
             config, market, env_config, env_id, seed, play_seed, net, buffer, learner,
-            time_limit_steps(config, envs),
+            time_limit_steps(config, envs), env_steps, steps_left,
         )  # fmt: skip
+        if config.reanalyse_fraction > 0:
+            reanalyser = remote.start_reanalyse(
+                config, net, learner, play_seed, env_spec.get("frame_stack", 1),
+                (np.asarray(space.low), np.asarray(space.high)),
+            )  # fmt: skip
     warn = _SupportWarnings()
     action_mode = env_spec.get("env_config", {}).get("action_mode", "gym")
 
@@ -335,7 +347,7 @@ def _train(
                         if config.value_bootstrap == "target"
                         else None,
                         reanalyse_fraction=config.reanalyse_fraction,
-                        search_fn=planner.search_fn if config.reanalyse_fraction > 0 else None,
+                        search_fn=None if reanalyser is None else reanalyser.search_fn,
                         next_obs=config.algorithm == "stochastic"
                         or config.consistency_weight > 0.0,
                         td_age_steps=config.off_policy_tau * config.total_env_steps,
@@ -390,6 +402,8 @@ def _train(
         envs.close()
         if isinstance(actors, RemoteSelfPlay):
             actors.close()
+        if isinstance(reanalyser, RemoteReanalyser):
+            reanalyser.close()
     if progress:
         write_summary(
             summary_line(
