@@ -415,12 +415,22 @@ class PaperLoop:
             for h in self.feed.health_events()
         ]
         rows, self._rows = self._rows + health, []
+        flush_feed = getattr(self.feed, "flush", None)
+        if flush_feed is not None:
+            # a live feed's recording first: the events of every committed decision are on disk
+            flush_feed()
         if rows:
             self.db.write(rows)
         self.committed += self._decisions_buffered
         self._decisions_buffered = 0
 
     # -- the loop ------------------------------------------------------------------------------
+    def _stop_ns(self) -> int | None:
+        """The market time the run stops at (``duration_s`` after its start), or None."""
+        if self.config.duration_s is None:
+            return None
+        return int(self.db.meta()["start_ns"]) + round(self.config.duration_s * 1e9)
+
     def set_agent(self, agent: Agent, version: str) -> None:
         """Swaps the deciding agent (a promotion); decisions from now on carry ``version``."""
         self.agent, self.model_version = agent, version
@@ -442,17 +452,20 @@ class PaperLoop:
 
     async def run(self) -> None:
         """Runs until the feed ends, every symbol is done, or ``duration_s`` of market time."""
-        resume_ns = self.open()
         feed = self.feed
-        if hasattr(feed, "start_ns") and getattr(feed, "start_ns", None) is None:
-            feed.start_ns = resume_ns  # type: ignore[attr-defined]
+        ready = getattr(self.broker, "ready", None)
+        # a live broker's first run opens once every symbol's book has arrived (a resume
+        # opens at once: its market is primed from the feed's recording)
+        deferred = ready is not None and not self.db.meta()
+        stop: int | None = None
+        if not deferred:
+            resume_ns = self.open()
+            if hasattr(feed, "start_ns") and getattr(feed, "start_ns", None) is None:
+                feed.start_ns = resume_ns  # type: ignore[attr-defined]
+            stop = self._stop_ns()
         await feed.connect()
-        start = int(self.db.meta()["start_ns"])
-        stop = (
-            None if self.config.duration_s is None else start + round(self.config.duration_s * 1e9)
-        )
         stall_ns = round(self.config.stall_s * 1e9)
-        last_clock = int(getattr(feed, "clock_ns", resume_ns))
+        last_clock = int(getattr(feed, "clock_ns", 0))
         finished = False
         while not finished:
             try:
@@ -460,6 +473,15 @@ class PaperLoop:
                     if not self.accept(batch):
                         continue
                     clock = int(getattr(feed, "clock_ns", batch.last_ns))
+                    if deferred:
+                        assert ready is not None
+                        if not all(ready(s) for s in feed.symbols):
+                            last_clock = clock
+                            continue
+                        deferred = False
+                        self._start_ns = clock
+                        self.open()
+                        stop = self._stop_ns()
                     if clock - last_clock > stall_ns:
                         # the heartbeat: no batch for stall_s of market time
                         self.counters["stalls"] += 1
