@@ -78,8 +78,11 @@ class LoopbackExchange:
     ``outage_lost`` messages are never sent (the exchange's books still move). ``now_ns``: the
     recorded receive time of the last message sent (the clients' clock in the tests)."""
 
-    def __init__(self, messages, snapshots, outage_after=None, outage_lost=0) -> None:
-        self.messages, self.snapshots = messages, snapshots
+    def __init__(
+        self, messages, snapshots, outage_after=None, outage_lost=0, speed=None
+    ) -> None:
+        self.messages, self.snapshots, self.speed = messages, snapshots, speed
+        self._paced: tuple[float, int] | None = None
         self.outage_after, self.outage_lost = outage_after, outage_lost
         self.books = {s: _SymbolBook(snap) for s, (_, snap) in snapshots.items()}
         for book in self.books.values():
@@ -139,6 +142,13 @@ class LoopbackExchange:
                 if i == after:
                     await self.served[symbol].wait()
             recv, _, text = self.messages[i]
+            if self.speed is not None:
+                # at ``speed`` times the recorded pace (the clients' own clock is real time)
+                loop = asyncio.get_running_loop()
+                if self._paced is None:
+                    self._paced = (loop.time(), recv)
+                due = self._paced[0] + (recv - self._paced[1]) / 1e9 / self.speed
+                await asyncio.sleep(max(0.0, due - loop.time()))
             self.now_ns = max(self.now_ns, recv)
             self._advance_book(i)
             self.cursor += 1
@@ -156,3 +166,37 @@ class LoopbackExchange:
         self.done.set()
         while await socket.recv() is not None:  # stay open until the client closes
             pass
+
+
+class ExchangeThread:
+    """A :class:`LoopbackExchange` served from its own thread and event loop (for a process
+    that runs ``lobzero paper`` in the test's thread); ``port`` once started."""
+
+    def __init__(self, exchange_args: tuple, **kwargs: Any) -> None:
+        import threading
+
+        self.exchange_args, self.kwargs = exchange_args, kwargs
+        self.ready = threading.Event()
+        self.port = 0
+        self.thread = threading.Thread(target=self._main, daemon=True)
+
+    def _main(self) -> None:
+        from lobzero.live.websocket import serve
+
+        async def main() -> None:
+            exchange = LoopbackExchange(*self.exchange_args, **self.kwargs)
+            server = await serve(exchange.stream, exchange.get)
+            self.port = server.sockets[0].getsockname()[1]
+            self.exchange = exchange
+            self.ready.set()
+            await asyncio.Event().wait()  # until the process ends (daemon thread)
+
+        asyncio.run(main())
+
+    def __enter__(self) -> ExchangeThread:
+        self.thread.start()
+        self.ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass

@@ -83,6 +83,31 @@ class LiveMarket:
         return None if chunk is None else Market(chunk)
 
 
+def resume_markets(
+    live: Mapping[str, LiveMarket], recordings: Mapping[str, Path], db: Any = None
+) -> int:
+    """Reads what a feed recorded before a restart back into ``live`` (each symbol's file of
+    ``recordings`` that exists), and sets every market's horizon to the latest moment the
+    stopped run knew its markets complete: the last line of any recording (a line of one
+    symbol is news that nothing came for the others) or the last executed decision's time in
+    ``db`` (a :class:`~lobzero.live.database.ReplayDatabase`; a quiet feed's clock moved on
+    without lines), so the stored decisions replay exactly as they were made. Returns the
+    lines read."""
+    read = 0
+    for symbol, market in live.items():
+        path = recordings.get(symbol)
+        if path is not None and Path(path).exists():
+            read += market.prime(Path(path))
+    horizon = max((m.known_ns for m in live.values()), default=-1)
+    if db is not None:
+        row = db.connection.execute("SELECT MAX(next_ts_ns) FROM decisions").fetchone()
+        if row is not None and row[0] is not None:
+            horizon = max(horizon, int(row[0]))
+    for market in live.values():
+        market.idle(horizon)
+    return read
+
+
 @dataclass
 class LivePaperBroker(PaperBroker):
     """:class:`PaperBroker` on growing markets (see the module docs): ``live`` maps each symbol
