@@ -115,6 +115,13 @@ def build_paper(p: argparse.ArgumentParser) -> None:
         "--shadow", default=None,
         help="a challenger (rule:NAME or agent folder) deciding beside the champion, untraded",
     )  # fmt: skip
+    from lobzero.live.faults import FAULTS_GRAMMAR
+
+    p.add_argument(
+        "--faults", default=None, metavar="SPEC",
+        help=f"inject faults into a replay run (lobzero.live.faults): {FAULTS_GRAMMAR}",
+    )  # fmt: skip
+    p.add_argument("--fault-seed", type=int, default=0, help="seed of the injected faults")
     p.add_argument("--json-log", action="store_true", help="JSON lines on stdout, no live view")
     p.add_argument("--out", type=Path, default=None, help="report: folder for JSON and PNG")
     p.add_argument("--config", metavar="TOML", type=Path, default=None, help="PaperConfig TOML")
@@ -279,6 +286,15 @@ def _run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         scheduler = DailySchedule(args.retrain_at, job)
     view = LiveView(console=Console(stderr=True), json_out=sys.stdout if args.json_log else None)
+    injected = None
+    if args.faults is not None:
+        if not isinstance(feed, ReplayFeed):
+            raise ConfigError("--faults wraps replay feeds (a live feed's faults are real ones)")
+        from lobzero.live.faults import parse_faults, with_faults
+
+        n = len(feed.symbols)
+        faults = parse_faults(args.faults, feed.slice_ns / 1e9 / n, broker.step_ns / 1e9 / n)
+        feed, broker, agent = injected = with_faults(feed, broker, agent, faults, args.fault_seed)
     risk = _risk_filter(args.risk, broker, config.env)
     shadow = None
     if args.shadow is not None:
@@ -307,6 +323,15 @@ def _run(args: argparse.Namespace) -> int:
         f"from {args.db}); database {args.db}"
     )
     print(line, file=sys.stderr)
+    if injected is not None:
+        counts, (_, faulty_broker, faulty_agent) = injected[0].counts, injected
+        print(
+            f"faults injected: {counts.dropped} gaps, {counts.duplicated} duplicates, "
+            f"{counts.reordered} reordered, {counts.stalls} stalls, {counts.disconnects} "
+            f"disconnects, {faulty_broker.crashes} broker crashes, {faulty_agent.crashes} agent "
+            f"crashes; the loop counted {json.dumps(loop.counters)}",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -36,7 +36,7 @@ class LiveMarket:
 
     ``known_ns`` is the receive time up to which the market is complete (the last line fed, or
     a quiet feed's clock); ``snapshots`` counts the depth snapshots seen (a book exists after
-    the first)."""
+    the first), ``lines`` the lines fed, ``events`` the events taken."""
 
     symbol: str
     tick_size: str
@@ -44,6 +44,7 @@ class LiveMarket:
     known_ns: int = field(init=False, default=-1)
     snapshots: int = field(init=False, default=0)
     lines: int = field(init=False, default=0)
+    events: int = field(init=False, default=0)
     _importer: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +81,10 @@ class LiveMarket:
     def take(self) -> Market | None:
         """The events made since the last call (None: none)."""
         chunk = self._importer.drain()
-        return None if chunk is None else Market(chunk)
+        if chunk is None:
+            return None
+        self.events += len(chunk)
+        return Market(chunk)
 
 
 def resume_markets(
