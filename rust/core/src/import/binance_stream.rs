@@ -642,6 +642,50 @@ mod tests {
     );
 
     #[test]
+    fn lines_fed_one_at_a_time_drain_into_the_events_of_the_whole_file() {
+        let options = ImportOptions {
+            tick_size: Some(Decimal::parse("0.1").unwrap()),
+            lot_size: Some(Decimal::parse("0.05").unwrap()),
+            ..Default::default()
+        };
+        let whole = {
+            let mut imp = BinanceStreamImporter::new(options.clone());
+            imp.feed_reader(FUT.as_bytes(), "mem").unwrap();
+            imp.finish().unwrap()
+        };
+        let mut live = BinanceStreamImporter::new(options);
+        let mut parts = EventStream::default();
+        for line in FUT.lines() {
+            live.feed_line(line).unwrap();
+            parts.extend(&live.drain().unwrap());
+        }
+        assert_eq!(parts, whole.events);
+        assert_eq!(live.live_instrument().unwrap(), whole.instrument);
+        // without tick and lot sizes there is nothing to convert with
+        let mut bare = BinanceStreamImporter::new(ImportOptions::default());
+        bare.feed_line(FUT.lines().next().unwrap()).unwrap();
+        assert!(matches!(bare.drain(), Err(LobzeroError::Config(_))));
+    }
+
+    #[test]
+    fn a_book_crossed_by_a_later_part_is_refused_and_named() {
+        let mut live = BinanceStreamImporter::new(ImportOptions {
+            tick_size: Some(Decimal::parse("0.1").unwrap()),
+            lot_size: Some(Decimal::parse("0.05").unwrap()),
+            ..Default::default()
+        });
+        for line in FUT.lines().take(3) {
+            live.feed_line(line).unwrap();
+        }
+        live.drain().unwrap();
+        // a bid above the resting ask of 100.3, in the next part: the carried book sees it
+        live.feed_line("600 {\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":6,\"T\":6,\"s\":\"BTCUSDT\",\"U\":13,\"u\":13,\"pu\":12,\"b\":[[\"100.5\",\"1\"]],\"a\":[]}}").unwrap();
+        let err = live.drain().unwrap_err();
+        assert!(matches!(err, LobzeroError::CrossedBook { .. }), "{err}");
+        assert_eq!(err.location(), Some("<live feed>:4"));
+    }
+
+    #[test]
     fn builds_the_book_by_the_documented_procedure() {
         let out = run(FUT, GapPolicy::Error).unwrap();
         assert_eq!(out.instrument.symbol, "BTCUSDT");
