@@ -33,7 +33,9 @@ def main() -> None:
     parser.add_argument("--step-ms", type=float, default=100.0)
     args = parser.parse_args()
     with gzip.open(args.file, "rt") as f:
-        lines = [line.rstrip("\n").split(" ", 1) for _, line in zip(range(args.lines), f)]
+        lines = [
+            line.rstrip("\n").split(" ", 1) for _, line in zip(range(args.lines), f, strict=False)
+        ]
     live = LiveMarket("BTCUSDT", "0.1", "0.001")
     env = EnvConfig(max_position=0.01, initial_cash=10_000.0, latency_ms=20.0,
                     step_ms=args.step_ms)  # fmt: skip

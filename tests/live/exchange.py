@@ -7,6 +7,7 @@ the way Binance labels it (``lastUpdateId`` inside the next diff). Nothing leave
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 from dataclasses import dataclass, field
@@ -78,9 +79,7 @@ class LoopbackExchange:
     ``outage_lost`` messages are never sent (the exchange's books still move). ``now_ns``: the
     recorded receive time of the last message sent (the clients' clock in the tests)."""
 
-    def __init__(
-        self, messages, snapshots, outage_after=None, outage_lost=0, speed=None
-    ) -> None:
+    def __init__(self, messages, snapshots, outage_after=None, outage_lost=0, speed=None) -> None:
         self.messages, self.snapshots, self.speed = messages, snapshots, speed
         self._paced: tuple[float, int] | None = None
         self.outage_after, self.outage_lost = outage_after, outage_lost
@@ -129,10 +128,9 @@ class LoopbackExchange:
 
     async def stream(self, socket, path: str) -> None:
         self.connections += 1
-        try:
+        # the client going away ends the test's exchange
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await self._send(socket)
-        except (asyncio.CancelledError, ConnectionError):  # the client went away: test over
-            pass
 
     async def _send(self, socket) -> None:
         sent = 0

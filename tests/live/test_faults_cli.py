@@ -57,14 +57,22 @@ def test_paper_with_faults_decides_as_without(
             "--latency-ms", "25"]  # fmt: skip
     assert main([*base, "--db", str(tmp_path / "clean.sqlite")]) == 0
     capsys.readouterr()
-    spec = "stall:20s/3s,gap:0.02,disconnect:5s,duplicate:0.02,reorder:0.02,crash:10s,agent-crash:2s"
+    spec = (
+        "stall:20s/3s,gap:0.02,disconnect:5s,duplicate:0.02,reorder:0.02,crash:10s,agent-crash:2s"
+    )
     assert main([*base, "--db", str(tmp_path / "faulty.sqlite"), "--faults", spec]) == 0
     err = capsys.readouterr().err
-    m = re.search(r"faults injected: (\d+) gaps, (\d+) duplicates, (\d+) reordered, (\d+) "
-                  r"stalls, (\d+) disconnects, (\d+) broker crashes, (\d+) agent crashes", err)  # fmt: skip
+    pattern = (
+        r"faults injected: (\d+) gaps, (\d+) duplicates, (\d+) reordered, (\d+) stalls, "
+        r"(\d+) disconnects, (\d+) broker crashes, (\d+) agent crashes"
+    )
+    m = re.search(pattern, err)
     assert m is not None, err
     assert all(int(n) > 0 for n in m.groups()), m.group(0)
-    clean, faulty = replayed_rows(tmp_path / "clean.sqlite"), replayed_rows(tmp_path / "faulty.sqlite")
+    clean, faulty = (
+        replayed_rows(tmp_path / "clean.sqlite"),
+        replayed_rows(tmp_path / "faulty.sqlite"),
+    )
     assert len(clean) > 300 and faulty == clean
 
 

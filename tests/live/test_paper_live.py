@@ -36,8 +36,9 @@ def _config(seconds: float) -> PaperConfig:
     return PaperConfig(env=env, duration_s=seconds, commit_every=16)
 
 
-async def _live_run(exchange: LoopbackExchange, folder: Path, cfg: PaperConfig,
-                    broker_type: type = LivePaperBroker) -> tuple[PaperLoop, BinanceFeed]:  # fmt: skip
+async def _live_run(
+    exchange: LoopbackExchange, folder: Path, cfg: PaperConfig, broker_type: type = LivePaperBroker
+) -> tuple[PaperLoop, BinanceFeed]:
     server = await serve(exchange.stream, exchange.get)
     port = server.sockets[0].getsockname()[1]
     feed = BinanceFeed(
@@ -129,7 +130,7 @@ def test_an_outage_in_the_middle_resyncs_and_trading_goes_on(recorded, tmp_path:
     outage = next(i for i, m in enumerate(messages) if m[0] > messages[0][0] + 8e9)
     exchange = LoopbackExchange(messages, snapshots, outage_after=outage, outage_lost=200)
     cfg = _config(seconds=15.0)
-    loop, feed = asyncio.run(_live_run(exchange, tmp_path, cfg))
+    loop, _ = asyncio.run(_live_run(exchange, tmp_path, cfg))
     assert exchange.connections == 2 and loop.counters["disconnects"] == 0  # the feed reconnects
     reconnect_ns = messages[outage + 200][0]
     runs = _assert_paper_equals_env(tmp_path, cfg)
@@ -180,9 +181,10 @@ def test_lobzero_paper_on_a_binance_feed_runs_and_resumes(
     messages, snapshots = recorded
     db = tmp_path / "p.sqlite"
     with ExchangeThread((messages, snapshots), speed=4.0) as ex:
+        url = f"127.0.0.1:{ex.port}"
         args = ["paper", "--agent", "rule:imbalance", "--feed", "binance:BTCUSDT,ETHUSDT",
-                "--ws-url", f"ws://127.0.0.1:{ex.port}", "--rest-url",
-                f"http://127.0.0.1:{ex.port}", "--db", str(db), "--json-log", "--step-ms", "100"]  # fmt: skip
+                "--ws-url", f"ws://{url}", "--rest-url", f"http://{url}", "--db", str(db),
+                "--json-log", "--step-ms", "100"]  # fmt: skip
         assert main([*args, "--duration", "1s"]) == 0
         first = ReplayDatabase(db)
         rows = {s: first.decisions(s) for s in SYMBOLS}

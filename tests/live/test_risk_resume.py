@@ -27,7 +27,7 @@ def _halted_from(db: Path) -> int | None:
             "WHERE symbol = 'AAA' ORDER BY step"
         ).fetchall()
     start = None
-    for step, intended, action, position in rows:
+    for step, _, action, position in rows:
         flat = action == 2 and position == 0.0  # target mode: action 2 is flat
         if not flat:
             start = None

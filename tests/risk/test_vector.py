@@ -41,7 +41,7 @@ def _vector_matches_singles(market, vec: RiskVecEnv, steps: int = 80) -> bool:
     ends = 0
     for _ in range(steps):
         actions = rng.integers(0, 5, n)
-        obs, rewards, term, trunc, infos = vec.step(actions)
+        obs, rewards, _, _, infos = vec.step(actions)
         for i, env in enumerate(singles):
             o, r, te, tr, info = env.step(int(actions[i]))
             same &= r == rewards[i] and info["position"] == infos["position"][i]

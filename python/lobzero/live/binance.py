@@ -25,9 +25,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from decimal import Decimal
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 

@@ -320,8 +320,7 @@ def parse_faults(text: str, batch_s: float, decision_s: float) -> FaultConfig:
         kind = kind.strip().lower()
         if not sep or kind not in FAULT_KINDS:
             raise ConfigError(
-                f"--faults part {part!r}: use KIND:RATE with KIND one of "
-                f"{', '.join(FAULT_KINDS)}"
+                f"--faults part {part!r}: use KIND:RATE with KIND one of {', '.join(FAULT_KINDS)}"
             )
         name, per_decision = FAULT_KINDS[kind]
         if name in values:

@@ -55,9 +55,7 @@ class RiskStack:
         the trailing stops' armed levels, the pyramiding steps, the kill switch's window, ...;
         the marks' histories; the portfolio), as bytes for the paper loop's database. The
         configuration is not in it: :meth:`restore` keeps the stack's own."""
-        guards = {
-            g.name: {k: v for k, v in vars(g).items() if k != "config"} for g in self.guards
-        }
+        guards = {g.name: {k: v for k, v in vars(g).items() if k != "config"} for g in self.guards}
         return pickle.dumps(
             {"guards": guards, "histories": self.histories, "portfolio": self.portfolio},
             protocol=pickle.HIGHEST_PROTOCOL,
@@ -67,7 +65,7 @@ class RiskStack:
         """Takes back a :meth:`state` (a resumed paper run: a halted breaker stays halted).
         A state of other guards than this stack's is a :class:`ConfigError`."""
         # the bytes come from the loop's own database, written by state()
-        data = pickle.loads(state)  # noqa: S301
+        data = pickle.loads(state)
         names = [g.name for g in self.guards]
         if sorted(data["guards"]) != sorted(names):
             raise ConfigError(
