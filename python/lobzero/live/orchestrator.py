@@ -429,7 +429,7 @@ class PaperLoop:
 
     def flush(self) -> None:
         """Commits the buffered rows (and the feed's health events) in one transaction."""
-        health = [
+        health: list[tuple[str, tuple[str, ...], tuple[Any, ...]]] = [
             (
                 "feed_health",
                 ("symbol", "ts_ns", "kind", "detail"),

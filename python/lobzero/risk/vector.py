@@ -46,22 +46,23 @@ class RiskVecEnv(gym.vector.VectorWrapper):
         self.symbols = [str(m.instrument.symbol) for m in markets]
         self.interventions = np.zeros(n, np.int64)
         self._infos: dict[str, Any] | None = None
+        self._batch: Any = env  # the VecTradingEnv API beyond gymnasium's
 
     # the VecTradingEnv API the trainers read (a vector wrapper does not forward it)
     @property
     def config(self) -> Any:
         """The wrapped batch's environment configuration."""
-        return self.env.config
+        return self._batch.config
 
     @property
     def markets(self) -> list[Any]:
         """The market of each environment."""
-        return self.env.markets  # type: ignore[no-any-return]
+        return list(self._batch.markets)
 
     @property
     def feature_names(self) -> list[str]:
         """The frame layout of the observations."""
-        return self.env.feature_names  # type: ignore[no-any-return]
+        return list(self._batch.feature_names)
 
     def reset(
         self, *, seed: Any = None, options: dict[str, Any] | None = None
@@ -98,9 +99,9 @@ class RiskVecEnv(gym.vector.VectorWrapper):
             sent[i] = np.asarray(action).reshape(sent[i].shape)
             changed[i] = bool(decision.events)
         obs, rewards, terminated, truncated, infos = self.env.step(sent)
-        for i in np.flatnonzero(terminated | truncated):
+        for ended in np.flatnonzero(terminated | truncated).tolist():
             # same-step autoreset: this environment is a new account from here
-            self.stacks[i].reset()
+            self.stacks[ended].reset()
         self.interventions += changed
         self._infos = infos
         infos = {**infos, "risk_target": allowed, "intended_target": intended,
