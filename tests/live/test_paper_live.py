@@ -37,7 +37,11 @@ def _config(seconds: float) -> PaperConfig:
 
 
 async def _live_run(
-    exchange: LoopbackExchange, folder: Path, cfg: PaperConfig, broker_type: type = LivePaperBroker
+    exchange: LoopbackExchange,
+    folder: Path,
+    cfg: PaperConfig,
+    broker_type: type = LivePaperBroker,
+    db_type: type = ReplayDatabase,
 ) -> tuple[PaperLoop, BinanceFeed]:
     server = await serve(exchange.stream, exchange.get)
     port = server.sockets[0].getsockname()[1]
@@ -51,7 +55,7 @@ async def _live_run(
     feed.live = live
     broker = broker_type(env_config=cfg.env, live=live)
     agent = make_rule_agent("imbalance", broker.feature_names(), threshold=0.1)
-    db = ReplayDatabase(folder / "paper.sqlite")
+    db = db_type(folder / "paper.sqlite")
     loop = PaperLoop(feed, broker, agent, db, cfg)
     try:
         await loop.run()
@@ -62,10 +66,10 @@ async def _live_run(
     return loop, feed
 
 
-def _last_line_ns(folder: Path) -> int:
+def _last_line_ns(folder: Path, recording: str = "recording") -> int:
     """The receive time of the last line the feed recorded (of any symbol)."""
     last = 0
-    for path in (folder / "recording").glob("*.txt"):
+    for path in (folder / recording).glob("*.txt"):
         lines = path.read_text().splitlines()
         last = max(last, int(lines[-1].split(" ", 1)[0]))
     return last
@@ -146,6 +150,37 @@ def test_an_outage_in_the_middle_resyncs_and_trading_goes_on(recorded, tmp_path:
         )
 
 
+def test_every_commit_finds_the_recording_on_disk(recorded, tmp_path: Path) -> None:
+    """The recording is flushed before each database commit: at every commit the files on
+    disk hold every line the feed received (a committed decision's events survive a kill -9;
+    a loop that commits without flushing the feed, planted by hand, fails this)."""
+    seen: list[tuple[int, int]] = []
+    live_lines: dict[str, Any] = {}
+
+    class Checking(ReplayDatabase):
+        def write(self, rows):  # type: ignore[no-untyped-def]
+            rows = list(rows)
+            if not any(table == "decisions" for table, _, _ in rows):
+                return super().write(rows)  # the run's settings, before any decision
+            for symbol in SYMBOLS:
+                path = tmp_path / "recording" / f"{symbol}.txt"
+                on_disk = len(path.read_bytes().splitlines()) if path.exists() else 0
+                seen.append((on_disk, live_lines["markets"][symbol].lines))
+            return super().write(rows)
+
+    class Recording(LivePaperBroker):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            live_lines["markets"] = self.live
+
+    messages, snapshots = recorded
+    cfg = _config(seconds=6.0).replace(commit_every=4)
+    asyncio.run(_live_run(LoopbackExchange(messages, snapshots), tmp_path, cfg, Recording,
+                          Checking))  # fmt: skip
+    assert len(seen) > 20
+    assert all(on_disk == fed for on_disk, fed in seen), seen
+
+
 def test_the_comparison_catches_a_broker_that_does_not_extend_its_market(
     recorded, tmp_path: Path
 ) -> None:
@@ -203,3 +238,58 @@ def test_lobzero_paper_on_a_binance_feed_runs_and_resumes(
         db_after.close()
     recording = tmp_path / "p_recording"
     assert sorted(p.name for p in recording.iterdir()) == ["BTCUSDT.txt", "ETHUSDT.txt"]
+
+
+def test_kill_9_of_a_live_run_then_restart_still_equals_the_environment(
+    recorded, tmp_path: Path
+) -> None:
+    """``kill -9`` of a real ``lobzero paper --feed binance:...`` process mid-run, then the
+    same command: it resumes from the database and the recording (flushed before each commit,
+    so every committed decision's events are on disk), and the whole run, before and after the
+    kill, equals a ``TradingEnv`` on the recording."""
+    import signal
+    import sqlite3
+
+    from ..lobzero_process import LobzeroProcess
+    from .exchange import ExchangeThread
+    from .test_kill_restart import _decisions, _run_to_end
+
+    messages, snapshots = recorded
+    db = tmp_path / "p.sqlite"
+    with ExchangeThread((messages, snapshots), speed=2.0) as ex:
+        url = f"127.0.0.1:{ex.port}"
+        args = ["paper", "--agent", "rule:imbalance", "--feed", "binance:BTCUSDT,ETHUSDT",
+                "--ws-url", f"ws://{url}", "--rest-url", f"http://{url}", "--db", str(db),
+                "--json-log", "--step-ms", "200", "--latency-ms", "20", "--max-position",
+                "0.01", "--initial-cash", "10000", "--commit-every", "4"]  # fmt: skip
+        proc = LobzeroProcess([*args, "--duration", "8s"], tmp_path)
+        proc.wait_until(lambda: _decisions(db) >= 16, "16 committed decisions")
+        proc.proc.send_signal(signal.SIGKILL)
+        assert proc.proc.wait(timeout=60) == -signal.SIGKILL
+        committed = _decisions(db)
+        done = _run_to_end([*args[1:], "--duration", "8s"], tmp_path)
+    assert f"{committed:,} resumed" in done.stderr
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT COUNT(*) FROM decisions").fetchone()[0] > committed
+    cfg = _config(seconds=8.0)
+    cfg = cfg.replace(env=cfg.env.replace(latency_ms=20.0, step_ms=200.0))
+    for symbol in SYMBOLS:
+        tick, lot = STEPS[symbol]
+        market = import_market(
+            tmp_path / "p_recording" / f"{symbol}.txt", format="binance-stream",
+            on_gap="resync", tick_size=tick.rstrip("0"), lot_size=lot,
+        )  # fmt: skip
+        d = ReplayDatabase(db)
+        start, rows, fills = int(d.meta()["start_ns"]), d.decisions(symbol), d.fills(symbol)
+        d.close()
+        env = TradingEnv(market, cfg.env.replace(episode_steps=1_000_000_000))
+        env.extend_market(None, _last_line_ns(tmp_path, "p_recording"))
+        env.reset(seed=cfg.env.seed, options={"start_ns": start})
+        env_fills = []
+        for row in rows:
+            _, _, _, _, info = env.step(int(row["action"]))
+            assert info["equity"] == row["equity"], (symbol, row["step"])
+            env_fills += [tuple(f) for f in info["fills"]]
+        assert [tuple(f[3:]) for f in fills] == [
+            (int(a), int(b), float(p), float(q), float(fee)) for a, b, p, q, fee in env_fills
+        ]
