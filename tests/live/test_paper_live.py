@@ -293,3 +293,67 @@ def test_kill_9_of_a_live_run_then_restart_still_equals_the_environment(
         assert [tuple(f[3:]) for f in fills] == [
             (int(a), int(b), float(p), float(q), float(fee)) for a, b, p, q, fee in env_fills
         ]
+
+
+def test_a_quiet_feed_still_decides_on_its_clock(recorded, tmp_path: Path) -> None:
+    """After the exchange's last message the feed's idle ticks move the decision clock on
+    (real time): the run reaches its duration, decides on the unchanged book, and still
+    equals the environment on the recording with the run's horizon (the last decision's
+    time: no message came until then). Without idle ticks (idle_s=None) the same run would
+    wait for a message forever."""
+    import time
+
+    messages, snapshots = recorded
+    short = [m for m in messages if m[0] < messages[0][0] + 4e9]
+    after = {s: (min(i, len(short) - 1), snap) for s, (i, snap) in snapshots.items()}
+    exchange = LoopbackExchange(short, after)
+
+    async def run() -> PaperLoop:
+        server = await serve(exchange.stream, exchange.get)
+        port = server.sockets[0].getsockname()[1]
+        feed = BinanceFeed(
+            SYMBOLS, tmp_path / "recording", ws_url=f"ws://127.0.0.1:{port}",
+            rest_url=f"http://127.0.0.1:{port}", idle_s=0.05, clock=time.time_ns,
+        )  # fmt: skip
+        steps = await feed.exchange_steps()
+        live = {s: LiveMarket(s, *steps[s]) for s in SYMBOLS}
+        feed.live = live
+        broker = LivePaperBroker(env_config=cfg.env, live=live)
+        agent = make_rule_agent("imbalance", broker.feature_names(), threshold=0.1)
+        db = ReplayDatabase(tmp_path / "paper.sqlite")
+        loop = PaperLoop(feed, broker, agent, db, cfg)
+        try:
+            await asyncio.wait_for(loop.run(), timeout=60)
+        finally:
+            db.close()
+            await feed.close()
+            server.close()
+        return loop
+
+    cfg = _config(seconds=2.0)
+    loop = asyncio.run(run())
+    assert exchange.done.is_set()  # every message was sent, then the feed went quiet
+    db = ReplayDatabase(tmp_path / "paper.sqlite")
+    try:
+        horizon = max(int(r["next_ts_ns"]) for r in db.decisions())
+        start = int(db.meta()["start_ns"])
+    finally:
+        db.close()
+    assert horizon - start >= 2e9 - 2e8  # decided to the end of the duration
+    assert horizon > _last_line_ns(tmp_path) + 2e8  # well past the last message
+    for symbol in SYMBOLS:
+        assert loop.states[symbol].step >= 8, symbol
+        tick, lot = STEPS[symbol]
+        market = import_market(
+            tmp_path / "recording" / f"{symbol}.txt", format="binance-stream",
+            on_gap="resync", tick_size=tick.rstrip("0"), lot_size=lot,
+        )  # fmt: skip
+        d = ReplayDatabase(tmp_path / "paper.sqlite")
+        rows = d.decisions(symbol)
+        d.close()
+        env = TradingEnv(market, cfg.env.replace(episode_steps=1_000_000_000))
+        env.extend_market(None, horizon)
+        env.reset(seed=cfg.env.seed, options={"start_ns": start})
+        for row in rows:
+            _, _, _, _, info = env.step(int(row["action"]))
+            assert (info["equity"], info["ts_ns"]) == (row["equity"], row["next_ts_ns"])

@@ -283,9 +283,10 @@ class BinanceFeed:
                 if not done:
                     now = self._now()
                     self._last_message_ns = now
+                    # every market first: the loop may execute any symbol at the first batch
+                    for market in self.live.values():
+                        market.idle(now)
                     for s in self.symbols:
-                        if s in self.live:
-                            self.live[s].idle(now)
                         yield MarketEvents(s, now, now, 0)
                     continue
                 receiving, self._receiving = self._receiving, None
