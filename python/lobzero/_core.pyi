@@ -104,6 +104,27 @@ def synth_market(config: dict[str, Any]) -> tuple[Stream, str]:
     """
 
 @final
+class BinanceLiveImporter:
+    """The Binance stream importer fed one line at a time (a live feed)."""
+
+    def __new__(
+        cls,
+        tick_size: str,
+        lot_size: str,
+        *,
+        symbol: str | None = None,
+        venue: str | None = None,
+        on_gap: str = "resync",
+        round_qty: bool = False,
+    ) -> BinanceLiveImporter: ...
+    def feed_line(self, line: str) -> None:
+        """Reads one line (``<receive time ns> <JSON>``, no newline)."""
+    def drain(self) -> Stream | None:
+        """The events since the last drain as a validated Stream (None: no new event)."""
+    def report(self) -> str:
+        """The import report so far, as JSON."""
+
+@final
 class EnvCore:
     """One trading environment over a `Stream`, built from the dict `EnvConfig.to_core()` writes
     (sizes in lots, times in ns); `lobzero.envs.TradingEnv` is its gymnasium face. Observations
@@ -131,6 +152,8 @@ class EnvCore:
         self, action: Any
     ) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]:
         """One decision: (obs, reward, terminated, truncated, info)."""
+    def extend_market(self, chunk: Stream | None, known_through_ns: int) -> None:
+        """Appends a live market's new events; the market is complete up to known_through_ns."""
     def info(self) -> dict[str, Any]:
         """The current state as a step's `info` (with the last step's fills)."""
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:

@@ -334,6 +334,13 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
     if args.backend == "ray" and args.algo != "muzero":
         raise ConfigError(f"--backend ray plays MuZero's self-play on Ray; {args.algo} trains here")
     ray_actors = _ray_actors(args)
+    env_wrapper = None
+    if args.risk is not None:
+        from lobzero.risk.vector import risk_env_wrapper
+
+        if args.env is not None:
+            raise ConfigError("--risk guards a trading market; --env is another gymnasium env")
+        env_wrapper = risk_env_wrapper(args.risk)
     if args.algo == "muzero":
         from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
 
@@ -355,6 +362,7 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             resume=args.resume,
             device=args.device,
             self_play=ray_actors,
+            env_wrapper=env_wrapper,
         )
         if args.env is not None and config.eval_episodes > 0:
             returns = evaluate_gym(agent, args.env, episodes=config.eval_episodes)
@@ -379,6 +387,7 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             config=sb3_config,
             device=args.device,
             resume=args.resume,
+            env_wrapper=env_wrapper,
         )
     console.print(f"agent: {out} (lobzero.load_agent({str(out)!r}))")
     return 0
@@ -988,6 +997,11 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="continue the run in --out from its checkpoint"
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument(
+        "--risk", metavar="TOML", type=Path, default=None,
+        help="train with the guards of a risk TOML (lobzero.risk) between the policy and "
+        "the market",
+    )  # fmt: skip
     _add_configs(p, "the algorithm's (MuZeroConfig, PpoConfig or SacConfig)")
     _add_market(p, 3600.0, 0)
     groups = {"env": _env_group(p), **_algo_groups(p, "MuZero (MuZeroConfig, over --config)")}

@@ -55,7 +55,7 @@ def test_paper_on_two_real_binance_recordings(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--feed", "ws:binance"], "only replay"),
+        (["--feed", "ws:binance"], "binance:SYMBOL"),
         (["--symbols", "ZZZ"], "ZZZ not in the feed"),
         (["--speed", "fast"], "--speed"),
         (["--retrain-at", "02:00"], "--registry"),

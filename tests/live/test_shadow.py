@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from lobzero.baselines.rules import make_rule_agent
-from lobzero.live import PaperBroker, ReplayDatabase
+from lobzero.live import SCHEMA_VERSION, PaperBroker, ReplayDatabase
 from lobzero.live.ab import compare
 from lobzero.live.database import MIGRATIONS
 
@@ -92,14 +92,14 @@ def test_a_crashing_shadow_never_touches_the_champion(tmp_path: Path) -> None:
     db.close()
 
 
-def test_a_version_1_database_migrates_to_2_keeping_its_rows(tmp_path: Path) -> None:
+def test_a_version_1_database_migrates_to_the_latest_keeping_its_rows(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite"
     with sqlite3.connect(path) as c:
         c.executescript(MIGRATIONS[0] + "PRAGMA user_version=1;")
         c.execute("INSERT INTO meta VALUES ('start_ns', '5')")
     db = ReplayDatabase(path)
-    assert db.schema_version == 2 and db.meta() == {"start_ns": 5}
-    assert db.count("shadow_decisions") == 0
+    assert db.schema_version == SCHEMA_VERSION == 3 and db.meta() == {"start_ns": 5}
+    assert db.count("shadow_decisions") == 0 and db.risk_state() is None
     db.close()
 
 

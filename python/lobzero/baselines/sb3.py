@@ -386,6 +386,7 @@ def train_sb3(
     progress: bool = True,
     on_progress: Callable[[int], None] | None = None,
     max_seconds: float | None = None,
+    env_wrapper: Callable[[Any], Any] | None = None,
 ) -> Sb3Agent:
     """Trains PPO or SAC for ``total_steps`` environment steps (summed over the vector), or
     until ``max_seconds`` of wall time have passed when that comes first, on
@@ -401,7 +402,9 @@ def train_sb3(
     :func:`lobzero.devices.resolve_device`. ``resume`` continues the run in ``out`` (its
     checkpoint's hyperparameters; :class:`ConfigError` without a checkpoint).
     ``progress``: a bar (or plain lines) on stderr and a summary line on stdout;
-    ``on_progress(env_steps)`` is called after every vector step.
+    ``on_progress(env_steps)`` is called after every vector step. ``env_wrapper(vec)``
+    wraps the batch the model plays (e.g. :func:`lobzero.risk.vector.risk_env_wrapper`: the
+    guards between the policy and the market).
     """
     from lobzero.devices import resolve_device
 
@@ -419,7 +422,7 @@ def train_sb3(
     try:
         return _train_sb3(
             cls, algo, market, env_config, run, seed, total_steps, config, on_checkpoint,
-            device, resume, progress, on_progress, max_seconds,
+            device, resume, progress, on_progress, max_seconds, env_wrapper,
         )  # fmt: skip
     finally:
         run.close()
@@ -440,6 +443,7 @@ def _train_sb3(
     progress: bool,
     on_progress: Callable[[int], None] | None,
     max_seconds: float | None,
+    env_wrapper: Callable[[Any], Any] | None = None,
 ) -> Sb3Agent:
     """The run of :func:`train_sb3`, writing into ``run.local``."""
     from stable_baselines3.common.callbacks import BaseCallback
@@ -466,7 +470,7 @@ def _train_sb3(
     env_config = env_config.replace(action_mode=ACTION_MODES[algo], seed=seed)
     done_steps = int(state.get("env_steps", 0))
     vec = VecTradingEnv(market, config.num_envs, env_config)
-    venv = Sb3VecEnv(vec)
+    venv = Sb3VecEnv(vec if env_wrapper is None else env_wrapper(vec))
     # a resumed run draws new episodes, derived from where it stands
     venv.seed(seed + done_steps)
     if resume:

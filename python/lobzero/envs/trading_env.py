@@ -158,6 +158,15 @@ class TradingEnv(gym.Env[np.ndarray, Any]):
         # the Rust step returns gymnasium's 5-tuple as it is: nothing to add on the hot path
         return self._core.step(action)
 
+    def extend_market(self, chunk: Market | None, known_through_ns: int) -> None:
+        """Appends a live market's events received since the last call (``chunk``, continuing
+        this environment's stream, same instrument; None: no new event) and declares the market
+        complete up to ``known_through_ns`` (receive time, ns: the feed's clock). The
+        environment then steps exactly as on a recording of the same events; amortized
+        O(new events) (the first call copies the stream once). :attr:`market` stays the part
+        the environment was made with."""
+        self._core.extend_market(None if chunk is None else chunk.stream, int(known_through_ns))
+
     def force_perturbations(self, kinds: Iterable[str] = (), gap_sign: int = 0) -> None:
         """Makes the next step apply exactly these perturbations (names of
         :data:`~lobzero.envs.config.PERTURBATIONS`) instead of the adversary's random draw: the

@@ -1,13 +1,12 @@
 """The live (paper-trading) loop: feeds (:class:`ReplayFeed`; the Binance websocket feed in
-:mod:`lobzero.live.binance`), the paper broker, the replay database, the orchestrator
+:mod:`lobzero.live.binance`), the paper broker (on recorded markets, or on markets that grow as
+the feed delivers: :mod:`lobzero.live.live_market`), the replay database, the orchestrator
 (:class:`PaperLoop`), the scheduler, the model registry and the champion/challenger gate;
 fault injection (:mod:`lobzero.live.faults`) and the soak (:mod:`lobzero.live.soak`); shadow
 mode's comparison (:mod:`lobzero.live.ab`).
 
-Not there yet: trading on the Binance feed (it records what it receives, in the format the
-importer reads, but the paper broker executes on a recorded market, not on events as they
-arrive), and a real-exchange broker (the :class:`~lobzero.live.broker.Broker` protocol is its
-seam).
+Not there yet: a real-exchange broker (the :class:`~lobzero.live.broker.Broker` protocol is its
+seam), and the daily retrain on a live feed (it runs on replay feeds).
 """
 
 from lobzero.live.broker import Broker, Execution, PaperBroker

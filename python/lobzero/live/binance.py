@@ -11,6 +11,13 @@ only the update ids, to see a gap as it happens (futures: ``pu`` = previous ``u`
 = previous ``u`` + 1): it reports a ``gap`` health event and fetches a new snapshot (resync).
 A lost connection is reopened (``reconnect``), after ``reconnect_delay_s``, and every symbol
 resynced; after ``max_reconnects`` failures in a row the feed gives up (:class:`FeedError`).
+
+Trading on the feed: each recorded line also goes to the symbol's
+:class:`~lobzero.live.live_market.LiveMarket` (``live``), in the order it is recorded, so the
+market the paper broker trades is the recording's, message for message. Receive times are
+strictly increasing (a clock that repeats or steps back is moved on by 1 ns), and a feed quiet
+for ``idle_s`` seconds yields an empty batch per symbol at the current time (the decision clock
+goes on without messages; the markets are complete up to it).
 """
 
 from __future__ import annotations
@@ -18,13 +25,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from lobzero.exceptions import ConfigError
 from lobzero.live.feeds import HealthEvent, MarketEvents
+from lobzero.live.live_market import LiveMarket
 from lobzero.live.websocket import FeedError, WebSocket, connect, http_get_json
 
 ENDPOINTS = {
@@ -60,7 +69,11 @@ class BinanceFeed:
     reconnect_delay_s: float = 0.5
     max_reconnects: int = 5
     clock: Callable[[], int] = time.time_ns
+    live: Mapping[str, LiveMarket] = field(default_factory=dict)
+    idle_s: float | None = 1.0
     _books: dict[str, _Book] = field(init=False, default_factory=dict)
+    _stamp_ns: int = field(init=False, default=0)
+    _receiving: asyncio.Task[str | None] | None = field(init=False, default=None)
     _socket: WebSocket | None = field(init=False, default=None)
     _pending: list[HealthEvent] = field(init=False, default_factory=list)
     _tasks: set[asyncio.Task[None]] = field(init=False, default_factory=set)
@@ -75,6 +88,13 @@ class BinanceFeed:
         self.ws_url = (self.ws_url or ws).rstrip("/")
         self.rest_url = (self.rest_url or rest).rstrip("/")
         self.symbols = [s.upper() for s in self.symbols]
+        unknown = set(self.live) - set(self.symbols)
+        if unknown:
+            raise ConfigError(f"live markets of symbols the feed does not read: {sorted(unknown)}")
+        if self.idle_s is not None and not self.idle_s > 0:
+            raise ConfigError(f"idle_s must be > 0 (or None), got {self.idle_s}")
+        # a restart goes on after what the markets already hold
+        self._stamp_ns = max((m.known_ns for m in self.live.values()), default=0)
 
     @property
     def stream_url(self) -> str:
@@ -92,6 +112,29 @@ class BinanceFeed:
     @property
     def clock_ns(self) -> int:
         return self._last_message_ns
+
+    def _now(self) -> int:
+        """The clock, strictly increasing (ns)."""
+        self._stamp_ns = max(self.clock(), self._stamp_ns + 1)
+        return self._stamp_ns
+
+    def _record(self, book: _Book, symbol: str, recv_ns: int, text: str) -> None:
+        """Writes one received line to the recording and hands it to the symbol's market."""
+        book.record.write(f"{recv_ns} {text}\n")
+        self._last_message_ns = max(self._last_message_ns, recv_ns)
+        for name, market in self.live.items():
+            if name == symbol:
+                market.feed(recv_ns, text)
+            else:
+                # nothing arrived for the others: their markets are complete up to now too
+                market.idle(recv_ns)
+
+    def flush(self) -> None:
+        """Pushes the recordings to the operating system (the loop calls it before each
+        database commit, so a committed decision's events are on disk after a kill -9)."""
+        for book in self._books.values():
+            if not book.record.closed:
+                book.record.flush()
 
     def _health(self, symbol: str, kind: str, detail: str = "") -> None:
         self._pending.append(HealthEvent(symbol, self.clock(), kind, detail))
@@ -112,6 +155,26 @@ class BinanceFeed:
         b = self._books[symbol]
         return {"messages": b.messages, "snapshots": b.snapshots, "gaps": b.gaps}
 
+    async def exchange_steps(self) -> dict[str, tuple[str, str]]:
+        """Each symbol's (tick size, lot size) as decimal strings, from Binance's exchangeInfo
+        (filters PRICE_FILTER.tickSize and LOT_SIZE.stepSize): what a :class:`LiveMarket`
+        needs. A symbol missing from the answer is a :class:`FeedError`."""
+        path = self._depth_path.replace("depth", "exchangeInfo")
+        info = await http_get_json(f"{self.rest_url}{path}")
+        steps: dict[str, tuple[str, str]] = {}
+        for entry in info.get("symbols", []) if isinstance(info, dict) else []:
+            filters = {f.get("filterType"): f for f in entry.get("filters", [])}
+            try:
+                tick = filters["PRICE_FILTER"]["tickSize"]
+                lot = filters["LOT_SIZE"]["stepSize"]
+            except KeyError:
+                continue
+            steps[str(entry.get("symbol", "")).upper()] = (_plain(tick), _plain(lot))
+        missing = [s for s in self.symbols if s not in steps]
+        if missing:
+            raise FeedError(f"{self.rest_url}{path}: no tick and lot sizes of {', '.join(missing)}")
+        return {s: steps[s] for s in self.symbols}
+
     # -- connection ----------------------------------------------------------------------------
     async def connect(self) -> None:
         Path(self.record_dir).mkdir(parents=True, exist_ok=True)
@@ -130,7 +193,13 @@ class BinanceFeed:
             self._health(s, "connect", self.stream_url)
             self._resync(s)
 
+    def _cancel_receive(self) -> None:
+        if self._receiving is not None:
+            self._receiving.cancel()
+            self._receiving = None
+
     async def reconnect(self, reason: str) -> None:
+        self._cancel_receive()
         if self._socket is not None:
             await self._socket.close()
         for s in self.symbols:
@@ -164,7 +233,7 @@ class BinanceFeed:
             self._health(symbol, "snapshot_failed", "no lastUpdateId in the answer")
             return
         book = self._books[symbol]
-        book.record.write(f"{self.clock()} {json.dumps(snapshot, separators=(',', ':'))}\n")
+        self._record(book, symbol, self._now(), json.dumps(snapshot, separators=(",", ":")))
         book.record.flush()
         book.snapshots += 1
         self._health(symbol, "snapshot", str(snapshot["lastUpdateId"]))
@@ -182,7 +251,7 @@ class BinanceFeed:
         if book is None:
             self._health("*", "bad_message", f"unsubscribed stream {stream}")
             return None
-        book.record.write(f"{recv_ns} {text}\n")
+        self._record(book, symbol, recv_ns, text)
         book.messages += 1
         if data.get("e") == "depthUpdate":
             first, last = int(data["U"]), int(data["u"])
@@ -206,11 +275,26 @@ class BinanceFeed:
         try:
             while True:
                 assert self._socket is not None
-                text = await self._socket.recv()
+                if self._receiving is None:
+                    # one receive at a time, never cancelled by the idle wait (a frame read
+                    # halfway would break the stream)
+                    self._receiving = asyncio.get_running_loop().create_task(self._socket.recv())
+                done, _ = await asyncio.wait({self._receiving}, timeout=self.idle_s)
+                if not done:
+                    now = self._now()
+                    self._last_message_ns = now
+                    # every market first: the loop may execute any symbol at the first batch
+                    for market in self.live.values():
+                        market.idle(now)
+                    for s in self.symbols:
+                        yield MarketEvents(s, now, now, 0)
+                    continue
+                receiving, self._receiving = self._receiving, None
+                text = receiving.result()
                 if text is None:
                     await self.reconnect("connection closed by the server")
                     continue
-                recv_ns = self.clock()
+                recv_ns = self._now()
                 self._last_message_ns = recv_ns
                 event = self._on_message(text, recv_ns)
                 if event is not None:
@@ -227,10 +311,16 @@ class BinanceFeed:
         """Closes the socket and the recordings (pending snapshot fetches are cancelled)."""
         for task in list(self._tasks):
             task.cancel()
+        self._cancel_receive()
         if self._socket is not None:
             await self._socket.close()
         for book in self._books.values():
             book.record.close()
+
+
+def _plain(text: str) -> str:
+    """A decimal string without trailing zeros ("0.10" -> "0.1", "1.00" -> "1")."""
+    return format(Decimal(text).normalize(), "f")
 
 
 def recorded_market(feed: BinanceFeed, symbol: str) -> Any:

@@ -4,6 +4,8 @@
     lobzero paper --agent DIR|rule:NAME --symbols BTCUSDT,ETHUSDT --feed replay:PATH[,PATH]
                   [--speed 1|10|max] --db paper.sqlite [--risk risk.toml] [--duration 24h]
                   [--retrain-at 02:00 --registry DIR] [--shadow DIR|rule:NAME] [--json-log]
+    lobzero paper --agent ... --feed binance:BTCUSDT,ETHUSDT [--binance-market usdm|spot]
+                  [--ws-url ws://...] [--rest-url http://...] [--record-dir DIR] --db ...
     lobzero paper report --db paper.sqlite [--out DIR]
     lobzero paper ab --db paper.sqlite [--feed replay:PATH[,PATH]] [--out DIR]
     lobzero paper rollback --registry DIR [--db paper.sqlite]
@@ -55,10 +57,7 @@ def load_feed_markets(feed: str, symbols: list[str] | None) -> dict[str, Any]:
     from lobzero.data.universe import Universe
 
     if not feed.startswith("replay:"):
-        raise ConfigError(
-            f"--feed {feed!r}: only replay:PATH[,PATH] feeds exist so far (the Binance "
-            "websocket feed is not written yet)"
-        )
+        raise ConfigError(f"--feed {feed!r}: use replay:PATH[,PATH] or binance:SYMBOL[,SYMBOL]")
     paths = [p for p in feed.removeprefix("replay:").split(",") if p]
     if not paths:
         raise ConfigError("--feed replay: needs at least one path")
@@ -90,7 +89,22 @@ def build_paper(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--agent", help="rule:NAME or an agent folder (the champion of --registry wins)")
     p.add_argument("--symbols", help="comma-separated symbols of the feed to trade (default: all)")
-    p.add_argument("--feed", help="replay:PATH[,PATH] (market files or a universe folder)")
+    p.add_argument(
+        "--feed",
+        help="replay:PATH[,PATH] (market files or a universe folder), or binance:SYM[,SYM] "
+        "(Binance's websocket streams, traded live on paper)",
+    )
+    p.add_argument(
+        "--binance-market", default="usdm", choices=("usdm", "spot"),
+        help="binance feed: USD-M futures or spot",
+    )  # fmt: skip
+    p.add_argument("--ws-url", default=None, help="binance feed: websocket base (ws://, wss://)")
+    p.add_argument("--rest-url", default=None, help="binance feed: REST base (snapshots, steps)")
+    p.add_argument(
+        "--record-dir", type=Path, default=None,
+        help="binance feed: where the received messages are recorded, one file a symbol "
+        "(default: <db>_recording beside --db; a restart reads it back)",
+    )  # fmt: skip
     p.add_argument("--speed", default="max", help="1 (real time), 10, any factor, or max")
     p.add_argument("--db", type=Path, default=Path("paper.sqlite"), help="replay database (SQLite)")
     p.add_argument("--risk", type=Path, default=None, help="risk TOML of lobzero.risk")
@@ -101,6 +115,13 @@ def build_paper(p: argparse.ArgumentParser) -> None:
         "--shadow", default=None,
         help="a challenger (rule:NAME or agent folder) deciding beside the champion, untraded",
     )  # fmt: skip
+    from lobzero.live.faults import FAULTS_GRAMMAR
+
+    p.add_argument(
+        "--faults", default=None, metavar="SPEC",
+        help=f"inject faults into a replay run (lobzero.live.faults): {FAULTS_GRAMMAR}",
+    )  # fmt: skip
+    p.add_argument("--fault-seed", type=int, default=0, help="seed of the injected faults")
     p.add_argument("--json-log", action="store_true", help="JSON lines on stdout, no live view")
     p.add_argument("--out", type=Path, default=None, help="report: folder for JSON and PNG")
     p.add_argument("--config", metavar="TOML", type=Path, default=None, help="PaperConfig TOML")
@@ -145,8 +166,46 @@ def _risk_filter(path: Path | None, broker: Any, env_config: Any) -> Any:
         return None
     from lobzero.live.risk_seam import risk_filter_from_toml
 
-    lots = {symbol: env.market.instrument.lot for symbol, env in broker.envs.items()}
+    lots = getattr(broker, "lots", None) or {
+        symbol: env.market.instrument.lot for symbol, env in broker.envs.items()
+    }
     return risk_filter_from_toml(path, env_config, lots)
+
+
+def binance_feed_and_broker(args: argparse.Namespace, env_config: Any) -> tuple[Any, Any]:
+    """The Binance feed of ``--feed binance:SYM[,SYM]`` and the live broker over its markets.
+    The tick and lot sizes come from the exchange's exchangeInfo; a restart (the database
+    holds a run) reads the recording back into the markets first, so the stored decisions
+    replay on the events they were made on."""
+    from lobzero.live.binance import BinanceFeed
+    from lobzero.live.live_market import LiveMarket, LivePaperBroker
+
+    symbols = [s.upper() for s in args.feed.removeprefix("binance:").split(",") if s]
+    if not symbols:
+        raise ConfigError("--feed binance: needs at least one symbol (binance:BTCUSDT,ETHUSDT)")
+    if args.symbols and [s.upper() for s in args.symbols.split(",") if s] != symbols:
+        raise ConfigError("--symbols: a binance feed trades the symbols of --feed binance:...")
+    record_dir = args.record_dir or args.db.with_name(f"{args.db.stem}_recording")
+    probe = BinanceFeed(
+        symbols, record_dir, market=args.binance_market, ws_url=args.ws_url,
+        rest_url=args.rest_url,
+    )  # fmt: skip
+    steps = asyncio.run(probe.exchange_steps())
+    live = {s: LiveMarket(s, *steps[s]) for s in symbols}
+    if args.db.exists():
+        from lobzero.live.database import ReplayDatabase
+        from lobzero.live.live_market import resume_markets
+
+        db = ReplayDatabase(args.db)
+        try:
+            resume_markets(live, {s: probe.record_path(s) for s in symbols}, db)
+        finally:
+            db.close()
+    feed = BinanceFeed(
+        symbols, record_dir, market=args.binance_market, ws_url=args.ws_url,
+        rest_url=args.rest_url, live=live,
+    )  # fmt: skip
+    return feed, LivePaperBroker(env_config=env_config, live=live)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -160,7 +219,7 @@ def _run(args: argparse.Namespace) -> int:
     from lobzero.live.view import LiveView
 
     if not args.feed:
-        raise ConfigError("paper needs --feed replay:PATH[,PATH]")
+        raise ConfigError("paper needs --feed replay:PATH[,PATH] or binance:SYMBOL[,SYMBOL]")
     registry = None
     version = "v0"
     if args.registry is not None:
@@ -192,9 +251,17 @@ def _run(args: argparse.Namespace) -> int:
     config = args.groups["paper"].apply(paper_config_for(agent, config), args)
     if args.duration is not None:
         config = config.replace(duration_s=parse_duration(args.duration))
-    symbols = [s for s in (args.symbols or "").split(",") if s] or None
-    markets = load_feed_markets(args.feed, symbols)
-    broker = PaperBroker(markets, config.env)
+    feed: Any
+    if args.feed.startswith("binance:"):
+        if args.retrain_at is not None:
+            raise ConfigError("--retrain-at runs on replay feeds only (not on a binance feed yet)")
+        feed, broker = binance_feed_and_broker(args, config.env)
+        markets: dict[str, Any] = {}
+    else:
+        symbols = [s for s in (args.symbols or "").split(",") if s] or None
+        markets = load_feed_markets(args.feed, symbols)
+        broker = PaperBroker(markets, config.env)
+        feed = ReplayFeed(markets, speed=parse_speed(args.speed))
     if agent is None:
         agent = load_agent_spec(args.agent, broker.feature_names())
         if registry is not None:
@@ -218,8 +285,16 @@ def _run(args: argparse.Namespace) -> int:
             config.retrain_train_s, config.retrain_validation_s, config.gate,
         )  # fmt: skip
         scheduler = DailySchedule(args.retrain_at, job)
-    feed = ReplayFeed(markets, speed=parse_speed(args.speed))
     view = LiveView(console=Console(stderr=True), json_out=sys.stdout if args.json_log else None)
+    injected = None
+    if args.faults is not None:
+        if not isinstance(feed, ReplayFeed):
+            raise ConfigError("--faults wraps replay feeds (a live feed's faults are real ones)")
+        from lobzero.live.faults import parse_faults, with_faults
+
+        n = len(feed.symbols)
+        faults = parse_faults(args.faults, feed.slice_ns / 1e9 / n, broker.step_ns / 1e9 / n)
+        feed, broker, agent = injected = with_faults(feed, broker, agent, faults, args.fault_seed)
     risk = _risk_filter(args.risk, broker, config.env)
     shadow = None
     if args.shadow is not None:
@@ -248,6 +323,15 @@ def _run(args: argparse.Namespace) -> int:
         f"from {args.db}); database {args.db}"
     )
     print(line, file=sys.stderr)
+    if injected is not None:
+        counts, (_, faulty_broker, faulty_agent) = injected[0].counts, injected
+        print(
+            f"faults injected: {counts.dropped} gaps, {counts.duplicated} duplicates, "
+            f"{counts.reordered} reordered, {counts.stalls} stalls, {counts.disconnects} "
+            f"disconnects, {faulty_broker.crashes} broker crashes, {faulty_agent.crashes} agent "
+            f"crashes; the loop counted {json.dumps(loop.counters)}",
+            file=sys.stderr,
+        )
     return 0
 
 

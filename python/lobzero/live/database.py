@@ -7,7 +7,8 @@ action, search policy and value where the agent has them, decision latency, mode
 account after the step), ``fills``, ``transitions`` (s, a, r, s' as float32 blobs, ready for
 training), ``models`` and ``promotions``; from version 2 ``shadow_decisions`` (shadow mode:
 a challenger's action on the same observation as the champion's decision of that symbol and
-step, with its policy, value, latency and version; never executed).
+step, with its policy, value, latency and version; never executed); from version 3
+``risk_state`` (one row: the risk layer's state as of the last commit, replaced by each).
 
 Every row has a natural key (symbol and step for a decision, plus the fill's index for a
 fill, ...) and is written with ``INSERT OR IGNORE``, in transactions of many rows
@@ -29,7 +30,7 @@ import numpy as np
 from lobzero.exceptions import ConfigError
 
 #: schema version this lobzero writes (``PRAGMA user_version``)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: migration k takes a database of version k to version k + 1
 MIGRATIONS: tuple[str, ...] = (
@@ -70,7 +71,14 @@ MIGRATIONS: tuple[str, ...] = (
         model_version TEXT NOT NULL,
         PRIMARY KEY (symbol, step));
     """,
+    # 3: the risk layer's state as of the last commit (one row, replaced by each commit)
+    """
+    CREATE TABLE risk_state (id INTEGER PRIMARY KEY CHECK (id = 0), state BLOB NOT NULL);
+    """,
 )
+
+#: tables of one row that each write replaces (a snapshot, not a log)
+REPLACED_TABLES = frozenset({"risk_state"})
 
 SHADOW_COLUMNS = (
     "symbol", "step", "ts_ns", "action", "policy", "value", "latency_ms", "model_version",
@@ -85,7 +93,8 @@ DECISION_COLUMNS = (
 
 def _insert(table: str, columns: Sequence[str]) -> str:
     marks = ", ".join("?" * len(columns))
-    return f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    verb = "REPLACE" if table in REPLACED_TABLES else "IGNORE"
+    return f"INSERT OR {verb} INTO {table} ({', '.join(columns)}) VALUES ({marks})"
 
 
 class ReplayDatabase:
@@ -157,6 +166,11 @@ class ReplayDatabase:
         return {k: json.loads(v) for k, v in rows}
 
     # -- reading -------------------------------------------------------------------------------
+    def risk_state(self) -> bytes | None:
+        """The risk layer's state stored with the last commit (None: none stored)."""
+        row = self.connection.execute("SELECT state FROM risk_state WHERE id = 0").fetchone()
+        return None if row is None else bytes(row[0])
+
     def decisions(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Decisions in (symbol, step) order, as dicts of :data:`DECISION_COLUMNS`."""
         query = f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions"

@@ -15,12 +15,16 @@ loop's own counters are checked against).
   them: a crash fires once).
 
 How :class:`~lobzero.live.orchestrator.PaperLoop` handles each is in its module docs.
+:func:`parse_faults` reads the command line's ``--faults`` (:data:`FAULTS_GRAMMAR`) and
+:func:`with_faults` wraps a run's feed, broker and agent (the soak and ``lobzero paper`` both).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -275,3 +279,91 @@ class FaultyBroker:
     def hold_action(self, symbol: str) -> Any:
         """The wrapped broker's hold action."""
         return self.broker.hold_action(symbol)
+
+
+#: ``--faults`` of ``lobzero paper`` (also its --help)
+FAULTS_GRAMMAR = """comma-separated KIND:RATE. KIND: gap (a batch of events lost), duplicate,
+reorder (a batch after the next one), stall, disconnect, crash (a broker step of a symbol
+fails: the symbol restarts from the database), agent-crash (the agent's act fails). RATE: a
+probability per event batch (feed kinds) or per decision (crash kinds), e.g. 0.001; or a mean
+interval of market time over the whole run, NUMBER with s, m, h or d, e.g. 1h (about once an
+hour). stall also takes its length: stall:RATE/LENGTH (default 30s). Example:
+stall:1h/30s,gap:0.01,disconnect:1h,duplicate:0.001,reorder:0.001,crash:6h"""
+
+#: --faults kinds: the FaultConfig field each sets, and whether it is drawn per decision
+FAULT_KINDS = {
+    "gap": ("drop", False), "duplicate": ("duplicate", False), "reorder": ("reorder", False),
+    "stall": ("stall", False), "disconnect": ("disconnect", False),
+    "crash": ("broker_crash", True), "agent-crash": ("agent_crash", True),
+}  # fmt: skip
+
+_UNITS_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _interval_s(text: str) -> float | None:
+    """Seconds of ``NUMBER[smhd]`` with a unit, None for a plain number."""
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)([smhd])", text.strip())
+    return None if m is None else float(m.group(1)) * _UNITS_S[m.group(2)]
+
+
+def parse_faults(text: str, batch_s: float, decision_s: float) -> FaultConfig:
+    """The :class:`FaultConfig` of ``--faults`` (grammar: :data:`FAULTS_GRAMMAR`). A mean
+    interval becomes a probability per unit: ``batch_s`` market seconds between two event
+    batches of the whole feed (a replay feed: its slice over the symbols), ``decision_s``
+    between two decisions of the whole run (the decision interval over the symbols), as
+    ``1 - exp(-unit / interval)``. A bad part is a :class:`ConfigError` that names it."""
+    values: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        kind, sep, rate = part.partition(":")
+        kind = kind.strip().lower()
+        if not sep or kind not in FAULT_KINDS:
+            raise ConfigError(
+                f"--faults part {part!r}: use KIND:RATE with KIND one of {', '.join(FAULT_KINDS)}"
+            )
+        name, per_decision = FAULT_KINDS[kind]
+        if name in values:
+            raise ConfigError(f"--faults part {part!r}: {kind} given twice")
+        if kind == "stall" and "/" in rate:
+            rate, length = rate.split("/", 1)
+            length_s = _interval_s(length)
+            if length_s is None or not length_s > 0:
+                raise ConfigError(
+                    f"--faults part {part!r}: the stall length {length!r} must be a duration "
+                    "like 30s"
+                )
+            values["stall_s"] = length_s
+        unit = decision_s if per_decision else batch_s
+        interval = _interval_s(rate)
+        if interval is not None:
+            if not interval > unit:
+                raise ConfigError(
+                    f"--faults part {part!r}: every {rate} is as often as every "
+                    f"{'decision' if per_decision else 'event batch'} ({unit:g} s) or more"
+                )
+            probability = 1.0 - math.exp(-unit / interval)
+        else:
+            try:
+                probability = float(rate)
+            except ValueError:
+                probability = -1.0
+            if not 0.0 <= probability < 1.0:
+                raise ConfigError(
+                    f"--faults part {part!r}: {rate!r} is neither a probability in [0, 1) "
+                    "nor an interval like 6h"
+                )
+        values[name] = probability
+    return replace(FaultConfig(), **values)
+
+
+def with_faults(
+    feed: Feed, broker: Any, agent: Any, faults: FaultConfig, seed: int = 0
+) -> tuple[FaultyFeed, FaultyBroker, FaultyAgent]:
+    """The run's feed, broker and agent wrapped with the faults of ``faults``, each drawn
+    from its own seed (``seed`` + 103, + 101, + 102)."""
+    return (
+        FaultyFeed(feed, faults, seed=seed + 103),
+        FaultyBroker(broker, faults.broker_crash, seed=seed + 101),
+        FaultyAgent(agent, faults.agent_crash, seed=seed + 102),
+    )

@@ -5,7 +5,7 @@
 :class:`ReplayFeed` replays recorded markets (a :class:`~lobzero.data.universe.Universe` or
 one market per symbol) on a simulated clock: ``speed=1`` in real time, ``10`` ten times faster,
 ``None`` ("max") as fast as the consumer takes them. A live exchange adapter implements the
-same protocol (the Binance websocket adapter is not written yet: see the package docs).
+same protocol (:class:`~lobzero.live.binance.BinanceFeed`).
 """
 
 from __future__ import annotations

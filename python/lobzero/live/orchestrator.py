@@ -14,11 +14,22 @@ and stored. A decision slower than ``decision_budget_ms`` is not executed as dec
 executed action; hold on the first decision), and the row records ``over_budget = 1`` next to
 the intended action. (A late action would reach a book that has moved on.)
 
+Risk: the risk filter sees each decision's action (after the over-budget policy) when it is
+executed, with the state it was decided in. A filter with ``state()`` / ``restore()`` (the risk
+stack: breaker state, trailing stops, pyramiding steps, kill-switch window) has its state taken
+after each decision row and stored with the commit (table ``risk_state``); a resume restores
+it, so a halted breaker stays halted after a ``kill -9``.
+
 Resume: rows are written in transactions of ``commit_every`` decisions with their fills and
 transitions. On start, the loop replays the database's decisions through the broker (the
 environment is deterministic, so positions, cash and the last event time come back exactly; an
 equity that differs is a :class:`ConfigError`: another market or configuration) and the feed
 resumes after the last executed decision.
+
+Live feeds: with a broker that has ``ready(symbol)`` (the
+:class:`~lobzero.live.live_market.LivePaperBroker` of a Binance feed), a first run opens every
+symbol once each one's book has arrived, at the feed's clock then; its markets grow as the feed
+delivers (see :mod:`lobzero.live.live_market`).
 
 Faults (:mod:`lobzero.live.faults` injects each): a batch of events at or before the symbol's
 last accepted one (by receive time, and by row id where the feed numbers its events) is
@@ -205,6 +216,9 @@ class PaperLoop:
         self._last_batch: dict[str, tuple[int, int]] = {}
         #: per symbol, the first row accepted (replay feeds number their rows)
         self.first_row: dict[str, int] = {}
+        #: the risk filter's state, taken after each decision row (stored with the commit)
+        self._risk_state: Callable[[], bytes] | None = getattr(risk, "state", None)
+        self._risk_snapshot: bytes | None = None
 
     # -- start and resume ----------------------------------------------------------------------
     def open(self) -> int:
@@ -226,6 +240,9 @@ class PaperLoop:
         for symbol in self.feed.symbols:
             self.states[symbol] = self._open_symbol(symbol, start)
             self.resumed_steps += self.states[symbol].step
+        stored = self.db.risk_state() if meta else None
+        if stored is not None and self.risk is not None and hasattr(self.risk, "restore"):
+            self.risk.restore(stored)
         self.committed = self.resumed_steps
         return min(s.ts_ns for s in self.states.values())
 
@@ -279,8 +296,6 @@ class PaperLoop:
                 action = state.last_action
             else:
                 action = self.broker.hold_action(symbol)
-        if self.risk is not None:
-            action = self.risk(IntendedAction(symbol, state.ts_ns, action, state.info))
         state.latencies_ms.append(latency_ms)
         state.pending = {
             "intended": intended,
@@ -316,6 +331,12 @@ class PaperLoop:
 
     def _execute(self, symbol: str, state: SymbolState) -> None:
         assert state.pending is not None
+        if self.risk is not None and not state.pending.get("risk_applied"):
+            # at the order, not at the decision: every risk call then belongs to a decision
+            # row, so the state stored with a commit is that of the committed decisions
+            intent = IntendedAction(symbol, state.ts_ns, state.pending["action"], state.info)
+            state.pending["action"] = self.risk(intent)
+            state.pending["risk_applied"] = True
         for attempt in range(self.config.worker_retries + 1):
             try:
                 ex: Execution = self.broker.execute(symbol, state.pending["action"])
@@ -348,6 +369,8 @@ class PaperLoop:
             int(i["ts_ns"]), int(ex.done),
         )  # fmt: skip
         self._rows.append(("decisions", DECISION_COLUMNS, decision))
+        if self._risk_state is not None:
+            self._risk_snapshot = self._risk_state()
         if p["shadow"] is not None:
             self._rows.append(("shadow_decisions", SHADOW_COLUMNS, p["shadow"]))
         for k, (fts, side, price, size, fee) in enumerate(ex.fills):
@@ -406,7 +429,7 @@ class PaperLoop:
 
     def flush(self) -> None:
         """Commits the buffered rows (and the feed's health events) in one transaction."""
-        health = [
+        health: list[tuple[str, tuple[str, ...], tuple[Any, ...]]] = [
             (
                 "feed_health",
                 ("symbol", "ts_ns", "kind", "detail"),
@@ -414,13 +437,26 @@ class PaperLoop:
             )
             for h in self.feed.health_events()
         ]
+        if self._risk_snapshot is not None:
+            health.append(("risk_state", ("id", "state"), (0, self._risk_snapshot)))
+            self._risk_snapshot = None
         rows, self._rows = self._rows + health, []
+        flush_feed = getattr(self.feed, "flush", None)
+        if flush_feed is not None:
+            # a live feed's recording first: the events of every committed decision are on disk
+            flush_feed()
         if rows:
             self.db.write(rows)
         self.committed += self._decisions_buffered
         self._decisions_buffered = 0
 
     # -- the loop ------------------------------------------------------------------------------
+    def _stop_ns(self) -> int | None:
+        """The market time the run stops at (``duration_s`` after its start), or None."""
+        if self.config.duration_s is None:
+            return None
+        return int(self.db.meta()["start_ns"]) + round(self.config.duration_s * 1e9)
+
     def set_agent(self, agent: Agent, version: str) -> None:
         """Swaps the deciding agent (a promotion); decisions from now on carry ``version``."""
         self.agent, self.model_version = agent, version
@@ -442,17 +478,20 @@ class PaperLoop:
 
     async def run(self) -> None:
         """Runs until the feed ends, every symbol is done, or ``duration_s`` of market time."""
-        resume_ns = self.open()
         feed = self.feed
-        if hasattr(feed, "start_ns") and getattr(feed, "start_ns", None) is None:
-            feed.start_ns = resume_ns  # type: ignore[attr-defined]
+        ready = getattr(self.broker, "ready", None)
+        # a live broker's first run opens once every symbol's book has arrived (a resume
+        # opens at once: its market is primed from the feed's recording)
+        deferred = ready is not None and not self.db.meta()
+        stop: int | None = None
+        if not deferred:
+            resume_ns = self.open()
+            if hasattr(feed, "start_ns") and getattr(feed, "start_ns", None) is None:
+                feed.start_ns = resume_ns  # type: ignore[attr-defined]
+            stop = self._stop_ns()
         await feed.connect()
-        start = int(self.db.meta()["start_ns"])
-        stop = (
-            None if self.config.duration_s is None else start + round(self.config.duration_s * 1e9)
-        )
         stall_ns = round(self.config.stall_s * 1e9)
-        last_clock = int(getattr(feed, "clock_ns", resume_ns))
+        last_clock = int(getattr(feed, "clock_ns", 0))
         finished = False
         while not finished:
             try:
@@ -460,6 +499,15 @@ class PaperLoop:
                     if not self.accept(batch):
                         continue
                     clock = int(getattr(feed, "clock_ns", batch.last_ns))
+                    if deferred:
+                        assert ready is not None
+                        if not all(ready(s) for s in feed.symbols):
+                            last_clock = clock
+                            continue
+                        deferred = False
+                        self._start_ns = clock
+                        self.open()
+                        stop = self._stop_ns()
                     if clock - last_clock > stall_ns:
                         # the heartbeat: no batch for stall_s of market time
                         self.counters["stalls"] += 1

@@ -33,6 +33,14 @@ class StackRiskFilter:
         self.events.extend(decision.events)
         return codec.action_for(decision.target, state.position, intent.action)
 
+    def state(self) -> bytes:
+        """The stack's state (the loop stores it with each commit)."""
+        return self.stack.state()
+
+    def restore(self, state: bytes) -> None:
+        """Takes back a stored state (a resumed run)."""
+        self.stack.restore(state)
+
 
 def risk_filter_from_toml(
     path: str | Path, env_config: EnvConfig, lots: Mapping[str, float]

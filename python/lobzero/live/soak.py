@@ -27,7 +27,7 @@ from lobzero.data.synth import synth_market
 from lobzero.envs import EnvConfig
 from lobzero.live.broker import PaperBroker
 from lobzero.live.database import ReplayDatabase
-from lobzero.live.faults import FaultConfig, FaultyAgent, FaultyBroker, FaultyFeed
+from lobzero.live.faults import FaultConfig, FaultyAgent, FaultyBroker, FaultyFeed, with_faults
 from lobzero.live.feeds import ReplayFeed
 from lobzero.live.orchestrator import PaperConfig, PaperLoop
 from lobzero.live.registry import ModelRegistry
@@ -68,17 +68,17 @@ def run_soak(
     env = EnvConfig(max_position=0.01, initial_cash=10_000.0, step_ms=step_ms, latency_ms=25.0)
     config = PaperConfig(env=env, commit_every=256)
     inner = PaperBroker(markets, env)
-    broker = FaultyBroker(inner, faults.broker_crash, seed=seed + 101)
     registry = ModelRegistry(work_dir / "registry")
     champion = registry.register(make_rule_agent("imbalance", inner.feature_names(), threshold=0.3))
     registry.promote(champion)
-    agent = FaultyAgent(registry.load(champion), faults.agent_crash, seed=seed + 102)
+    slice_ns = round(step_ms * 1e6)
+    feed, broker, agent = with_faults(
+        ReplayFeed(markets, slice_ns=slice_ns), inner, registry.load(champion), faults, seed
+    )
     db = ReplayDatabase(work_dir / "soak.sqlite")
     build = retrain_builder(env, config.retrain_steps, work_dir / "work")
     job = RetrainJob(registry, markets, env, build, db, train_s, validation_s, config.gate)
     schedule = DailySchedule(retrain_at, job)
-    slice_ns = round(step_ms * 1e6)
-    feed = FaultyFeed(ReplayFeed(markets, slice_ns=slice_ns), faults, seed=seed + 103)
     loop = PaperLoop(feed, broker, agent, db, config, model_version=champion, scheduler=schedule)
     crash = None
     began = time.perf_counter()

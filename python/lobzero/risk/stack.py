@@ -9,6 +9,7 @@ ever increases a target anyway).
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 from lobzero.exceptions import ConfigError
@@ -48,6 +49,33 @@ class RiskStack:
         self.histories: dict[str, MarkHistory] = {}
         for guard in self.guards:
             guard.reset()
+
+    def state(self) -> bytes:
+        """Everything the stack remembers (each guard's state: the breaker's state and peak,
+        the trailing stops' armed levels, the pyramiding steps, the kill switch's window, ...;
+        the marks' histories; the portfolio), as bytes for the paper loop's database. The
+        configuration is not in it: :meth:`restore` keeps the stack's own."""
+        guards = {g.name: {k: v for k, v in vars(g).items() if k != "config"} for g in self.guards}
+        return pickle.dumps(
+            {"guards": guards, "histories": self.histories, "portfolio": self.portfolio},
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+
+    def restore(self, state: bytes) -> None:
+        """Takes back a :meth:`state` (a resumed paper run: a halted breaker stays halted).
+        A state of other guards than this stack's is a :class:`ConfigError`."""
+        # the bytes come from the loop's own database, written by state()
+        data = pickle.loads(state)
+        names = [g.name for g in self.guards]
+        if sorted(data["guards"]) != sorted(names):
+            raise ConfigError(
+                f"the stored risk state is of the guards {sorted(data['guards'])}, the risk "
+                f"configuration runs {sorted(names)}"
+            )
+        for guard in self.guards:
+            vars(guard).update(data["guards"][guard.name])
+        self.histories = data["histories"]
+        self.portfolio = data["portfolio"]
 
     def guard(self, name: str) -> RiskGuard | None:
         """The running guard called ``name`` (None when it is not configured)."""

@@ -447,6 +447,41 @@ impl EnvCore {
         ))
     }
 
+    /// Appends a live market's new events (`chunk`, a `Stream` continuing this environment's,
+    /// same instrument; None: no new event) and declares the market complete up to
+    /// `known_through_ns` (the feed's clock). Amortized O(new events) (see the core's
+    /// `extend_stream`).
+    #[pyo3(signature = (chunk, known_through_ns))]
+    fn extend_market(
+        &mut self,
+        py: Python<'_>,
+        chunk: Option<&Bound<'_, Stream>>,
+        known_through_ns: i64,
+    ) -> PyResult<()> {
+        let empty = lobzero_core::EventStream::default();
+        let events = match chunk {
+            Some(chunk) => {
+                let chunk = chunk.get();
+                if chunk.instrument != self.env.market().instrument {
+                    return Err(crate::errors::to_py(lobzero_core::LobzeroError::config(
+                        format!(
+                            "the appended events are of {} ({}), the environment trades {} ({})",
+                            chunk.instrument.symbol,
+                            chunk.instrument.venue,
+                            self.env.market().instrument.symbol,
+                            self.env.market().instrument.venue
+                        ),
+                    )));
+                }
+                &chunk.events
+            }
+            None => &empty,
+        };
+        let env = &mut self.env;
+        py.detach(|| env.extend_stream(events, known_through_ns))
+            .py()
+    }
+
     /// The current state as a step's `info` (with the last step's fills).
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         info_dict(py, &self.env, &self.env.info(), true)

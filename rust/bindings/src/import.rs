@@ -256,3 +256,60 @@ pub fn order_queues_at(
     };
     py.detach(|| log.queues_at(row, source)).py()
 }
+
+/// The Binance stream importer fed one line at a time (a live feed): each line as the
+/// recording holds it (`<receive time ns> <JSON>`), then `drain()` for the events made since
+/// the last drain, as a `Stream` in ticks and lots of the given tick and lot sizes (decimal
+/// strings; a live import cannot infer them from data not received yet). Gaps resync by
+/// default (`on_gap="resync"`: the book cleared until the next snapshot), as a live feed must.
+#[pyclass(module = "lobzero._core")]
+pub struct BinanceLiveImporter {
+    importer: binance_stream::BinanceStreamImporter,
+}
+
+#[pymethods]
+impl BinanceLiveImporter {
+    #[new]
+    #[pyo3(signature = (tick_size, lot_size, *, symbol=None, venue=None, on_gap="resync", round_qty=false))]
+    fn new(
+        tick_size: &str,
+        lot_size: &str,
+        symbol: Option<String>,
+        venue: Option<String>,
+        on_gap: &str,
+        round_qty: bool,
+    ) -> PyResult<Self> {
+        let opts = options(
+            symbol,
+            venue,
+            Some(tick_size),
+            Some(lot_size),
+            on_gap,
+            round_qty,
+        )?;
+        Ok(Self {
+            importer: binance_stream::BinanceStreamImporter::new(opts),
+        })
+    }
+
+    /// Reads one line (`<receive time ns> <JSON>`, no newline).
+    fn feed_line(&mut self, line: &str) -> PyResult<()> {
+        self.importer.feed_line(line).py()
+    }
+
+    /// The events since the last drain as a validated `Stream` (None: no new event).
+    fn drain(&mut self) -> PyResult<Option<Stream>> {
+        let events = self.importer.drain().py()?;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let instrument = self.importer.live_instrument().py()?;
+        Ok(Some(Stream::new(events, instrument)))
+    }
+
+    /// The import report so far, as JSON.
+    fn report(&self) -> PyResult<String> {
+        serde_json::to_string(self.importer.report())
+            .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))
+    }
+}

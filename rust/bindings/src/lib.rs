@@ -14,6 +14,7 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     m.add_class::<stream::Stream>()?;
+    m.add_class::<import::BinanceLiveImporter>()?;
     env::register(m)?;
     m.add_class::<mcts::MctsBatch>()?;
     m.add_class::<mcts::StochasticMctsBatch>()?;

@@ -253,6 +253,9 @@ pub struct TradingEnv {
     unfilled_lots: i64,
     fills_start: usize,
     needs_reset: bool,
+    /// A live market's horizon: the stream is complete up to this receive time, ns, though
+    /// its last event may be older (None: a recorded market, complete to its last event).
+    known_through_ns: Option<i64>,
     scratch_obs: Vec<f32>,
     adversary: Option<Adversary>,
     /// Observation bounds, kept for clipping adversarial noise.
@@ -291,6 +294,7 @@ impl TradingEnv {
             unfilled_lots: 0,
             fills_start: 0,
             needs_reset: true,
+            known_through_ns: None,
             scratch_obs: vec![0.0; dim],
             adversary,
             bounds,
@@ -336,6 +340,41 @@ impl TradingEnv {
         self.needs_reset
     }
 
+    /// Appends the events of a live market that arrived since the last call, and declares the
+    /// stream complete up to `known_through_ns` (the feed's clock: messages that made no event
+    /// still move it). The environment then steps on the longer stream exactly as on a
+    /// recording of the same events. The first call copies the shared stream once (the
+    /// environment owns its stream from then on); later calls append in amortized O(new
+    /// events). The replay index stays that of the first part (it only speeds up resets).
+    pub fn extend_stream(&mut self, events: &EventStream, known_through_ns: i64) -> Result<()> {
+        let last = self.stream().end_ns();
+        if let (Some(last), Some(&first)) = (last, events.recv_ts_ns.first()) {
+            if first < last {
+                return Err(LobzeroError::TimestampOrder {
+                    location: "the appended events, row 0".into(),
+                    previous_ts_ns: last,
+                    ts_ns: first,
+                });
+            }
+        }
+        let end = events.end_ns().or(last).unwrap_or(known_through_ns);
+        if known_through_ns < end || self.known_through_ns.is_some_and(|k| known_through_ns < k) {
+            return Err(LobzeroError::config(format!(
+                "known_through_ns {known_through_ns} is before the stream's last event ({end}) or an earlier horizon"
+            )));
+        }
+        if !events.is_empty() {
+            // the cursor's handle is the only one once the market's is let go, so the append
+            // does not copy (except the first time, while the Python market shares it)
+            self.market.stream = Arc::new(EventStream::default());
+            let stream = self.replay.stream_handle_mut();
+            Arc::make_mut(stream).extend(events);
+            self.market.stream = Arc::clone(stream);
+        }
+        self.known_through_ns = Some(known_through_ns);
+        Ok(())
+    }
+
     fn stream(&self) -> &EventStream {
         &self.market.stream
     }
@@ -368,6 +407,7 @@ impl TradingEnv {
     /// than the last event.
     fn stop_ns(&self) -> i64 {
         let last = self.stream().end_ns().unwrap_or(0);
+        let last = self.known_through_ns.map_or(last, |known| known.max(last));
         self.config
             .end_ns
             .map_or(last, |end| last.min(end.saturating_sub(1)))

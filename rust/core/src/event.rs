@@ -363,23 +363,46 @@ impl EventStream {
     /// [`EventStream::validate`] with errors located by `locate(row)` (an importer maps rows
     /// back to the file and line they came from).
     pub fn validate_with(&self, locate: impl Fn(usize) -> String) -> Result<StreamSummary> {
-        let mut summary = StreamSummary::default();
-        let mut book = Book::default();
-        let n = self.len();
+        let mut validator = StreamValidator::default();
+        validator.check(self, locate)?;
+        Ok(validator.summary)
+    }
+}
+
+/// [`EventStream::validate`] of a stream that arrives in parts (a live feed): the book and the
+/// last receive time carry over from one part to the next. A part must end where a receive
+/// time ends (its last group is checked for crossing at its end).
+#[derive(Debug, Clone, Default)]
+pub struct StreamValidator {
+    book: Book,
+    last_recv_ts_ns: Option<i64>,
+    pub summary: StreamSummary,
+}
+
+impl StreamValidator {
+    /// Checks `part`, the events after those checked so far; errors locate `locate(row of part)`.
+    pub fn check(&mut self, part: &EventStream, locate: impl Fn(usize) -> String) -> Result<()> {
+        let (summary, book) = (&mut self.summary, &mut self.book);
+        let n = part.len();
         for i in 0..n {
             let loc = || locate(i);
-            let kind = self.kind[i];
-            let side = self.side[i];
-            let price = self.price_ticks[i];
-            let qty = self.qty_lots[i];
-            if i > 0 && self.recv_ts_ns[i] < self.recv_ts_ns[i - 1] {
+            let kind = part.kind[i];
+            let side = part.side[i];
+            let price = part.price_ticks[i];
+            let qty = part.qty_lots[i];
+            let previous = if i > 0 {
+                Some(part.recv_ts_ns[i - 1])
+            } else {
+                self.last_recv_ts_ns
+            };
+            if let Some(previous) = previous.filter(|&p| part.recv_ts_ns[i] < p) {
                 return Err(LobzeroError::TimestampOrder {
                     location: loc(),
-                    previous_ts_ns: self.recv_ts_ns[i - 1],
-                    ts_ns: self.recv_ts_ns[i],
+                    previous_ts_ns: previous,
+                    ts_ns: part.recv_ts_ns[i],
                 });
             }
-            if self.ts_ns[i] < 0 || self.recv_ts_ns[i] < 0 {
+            if part.ts_ns[i] < 0 || part.recv_ts_ns[i] < 0 {
                 return Err(LobzeroError::invalid(loc(), "timestamps must be >= 0 ns"));
             }
             match kind {
@@ -437,7 +460,7 @@ impl EventStream {
                 }
             }
             summary.events_by_kind[kind as usize] += 1;
-            let group_ends = i + 1 == n || self.recv_ts_ns[i + 1] != self.recv_ts_ns[i];
+            let group_ends = i + 1 == n || part.recv_ts_ns[i + 1] != part.recv_ts_ns[i];
             if group_ends {
                 if let (Some((bid, _)), Some((ask, _))) = (book.best_bid(), book.best_ask()) {
                     if bid >= ask {
@@ -453,7 +476,10 @@ impl EventStream {
                 summary.max_ask_levels = summary.max_ask_levels.max(book.depth_levels(SIDE_ASK));
             }
         }
-        Ok(summary)
+        if n > 0 {
+            self.last_recv_ts_ns = Some(part.recv_ts_ns[n - 1]);
+        }
+        Ok(())
     }
 }
 

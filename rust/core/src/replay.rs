@@ -5,6 +5,7 @@
 use crate::book::{Book, LevelSlot, OrderBook};
 use crate::event::{EventStream, KIND_CLEAR, KIND_SNAPSHOT, KIND_UPDATE};
 use crate::prefetch::prefetch_slice;
+use std::sync::Arc;
 
 /// The events `range` of a stream as `(kind, side, price_ticks, qty_lots)`.
 #[inline]
@@ -196,6 +197,14 @@ impl<S: AsRef<EventStream>> Replay<S> {
             self.book.clone_from(book);
         }
         self.apply_until_indexed(target, index, |_, _, _, _| {});
+    }
+}
+
+impl Replay<Arc<EventStream>> {
+    /// The stream's shared handle, for a live market that grows (the cursor's position and
+    /// book stay valid: events are only appended).
+    pub fn stream_handle_mut(&mut self) -> &mut Arc<EventStream> {
+        &mut self.stream
     }
 }
 

@@ -606,3 +606,69 @@ fn inverse_env_counts_in_coin() {
     assert!((info.equity - (1.0 - fill.fee + want)).abs() < 1e-15);
     assert!((rewards - (info.equity - 1.0)).abs() < 1e-15);
 }
+
+/// A live market: an environment made from the first part of a stream and extended part by
+/// part (each part declared complete up to the next decision's needs) steps exactly as one
+/// made from the whole stream; appending before the last event, or a horizon that goes back,
+/// is refused.
+#[test]
+fn an_environment_extended_part_by_part_equals_one_on_the_whole_stream() {
+    let (instrument, stream, _) = synth_market(&SynthConfig {
+        seconds: 120.0,
+        seed: 5,
+        ..SynthConfig::default()
+    })
+    .expect("synth");
+    let cfg = EnvConfig {
+        episode_steps: 1_000_000,
+        ..config()
+    };
+    let whole = SharedMarket::new(Arc::new(stream.clone()), instrument.clone()).expect("whole");
+    let start = stream.recv_ts_ns[0] + 2_000 * MS;
+    let first_end = stream
+        .recv_ts_ns
+        .partition_point(|&t| t <= start + 500 * MS);
+    let first = SharedMarket::new(Arc::new(stream.slice(0, first_end)), instrument).expect("part");
+    let (mut a, mut b) = (
+        TradingEnv::new(whole, cfg.clone()).expect("env"),
+        TradingEnv::new(first, cfg).expect("env"),
+    );
+    let (mut obs_a, mut obs_b) = (vec![0.0; a.obs_dim()], vec![0.0; b.obs_dim()]);
+    a.reset(Some(1), Some(start), &mut obs_a).expect("reset");
+    b.extend_stream(&EventStream::default(), start + 500 * MS)
+        .expect("horizon");
+    b.reset(Some(1), Some(start), &mut obs_b).expect("reset");
+    assert_eq!(obs_a, obs_b);
+    let mut rng = Rng::new(3);
+    let mut cursor = first_end;
+    let mut horizon = start + 500 * MS;
+    for _ in 0..600 {
+        // what a live feed has delivered by the time this decision executes
+        let known = (b.now_ns() + 100 * MS + 1).max(horizon);
+        horizon = known;
+        let end = stream.recv_ts_ns.partition_point(|&t| t <= known);
+        b.extend_stream(&stream.slice(cursor, end.max(cursor)), known)
+            .expect("extend");
+        cursor = end.max(cursor);
+        let action = Action::Discrete(rng.below(5) as i64);
+        let out_a = a.step(action, &mut obs_a).expect("step");
+        let out_b = b.step(action, &mut obs_b).expect("step");
+        assert_eq!(
+            (out_a.reward, out_a.truncated),
+            (out_b.reward, out_b.truncated)
+        );
+        assert_eq!(obs_a, obs_b);
+        assert_eq!(a.info().equity, b.info().equity);
+        assert_eq!(a.account().fills, b.account().fills);
+    }
+    assert!(a.account().fills.len() > 50);
+    let old = stream.slice(0, 1);
+    assert!(
+        b.extend_stream(&old, i64::MAX).is_err(),
+        "events before the stream's end"
+    );
+    assert!(
+        b.extend_stream(&EventStream::default(), 0).is_err(),
+        "a horizon going back"
+    );
+}

@@ -22,11 +22,15 @@
 use super::binance_compat::python_literal_to_json;
 use super::recv_clock::RecvClock;
 use super::text::{decimal, each_line, open};
-use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
+use super::{
+    location, raw_event_to_steps, GapPolicy, ImportOptions, ImportReport, Imported, RawEvent,
+    RawEvents,
+};
 use crate::decimal::Decimal;
 use crate::error::{LobzeroError, Result};
 use crate::event::{
-    KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE, SIDE_ASK, SIDE_BID, SIDE_NONE,
+    EventStream, Instrument, StreamValidator, KIND_CLEAR, KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE,
+    SIDE_ASK, SIDE_BID, SIDE_NONE,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -124,6 +128,11 @@ pub struct BinanceStreamImporter {
     depth_diffs: u64,
     clock: RecvClock,
     python_snapshots: u64,
+    /// Live use ([`feed_line`](Self::feed_line)): the file index of the live lines, their
+    /// count, and the validation of the parts drained so far.
+    live_file: Option<u32>,
+    live_lines: u64,
+    validator: StreamValidator,
 }
 
 impl BinanceStreamImporter {
@@ -142,7 +151,100 @@ impl BinanceStreamImporter {
             depth_diffs: 0,
             clock: RecvClock::default(),
             python_snapshots: 0,
+            live_file: None,
+            live_lines: 0,
+            validator: StreamValidator::default(),
         }
+    }
+
+    /// Reads one line of a live feed (`<receive time ns> <JSON>`, the same rules as a file's
+    /// line); the events it makes wait for [`drain`](Self::drain). Errors name the line as
+    /// `<live SYMBOL>:N`.
+    pub fn feed_line(&mut self, text: &str) -> Result<()> {
+        let file = match self.live_file {
+            Some(file) => file,
+            None => {
+                let name = self.options.symbol.as_deref().unwrap_or("feed");
+                self.raw.files.push(format!("<live {name}>"));
+                let file = self.raw.files.len() as u32 - 1;
+                self.live_file = Some(file);
+                file
+            }
+        };
+        self.live_lines += 1;
+        self.report.lines += 1;
+        self.line(file, self.live_lines, text)
+    }
+
+    /// The events made since the last drain (by any feed), in ticks and lots of the options'
+    /// tick and lot sizes (a live import cannot infer them from data not received yet),
+    /// validated as the continuation of the events drained before (crossed books are checked
+    /// at the end of each receive time, so a part ends at a line's end). Empty when the lines
+    /// made no event (a diff buffered before the snapshot, say).
+    pub fn drain(&mut self) -> Result<EventStream> {
+        let (tick, lot) = self.live_steps()?;
+        let raw = std::mem::take(&mut self.raw.events);
+        let mut stream = EventStream::with_capacity(raw.len());
+        let files = &self.raw.files;
+        for e in &raw {
+            let loc = || location(files, e.file, e.line);
+            let event = raw_event_to_steps(
+                e,
+                tick,
+                lot,
+                self.options.round_qty,
+                &mut self.report.qty_rounded,
+                loc,
+            )?;
+            stream.push(event);
+        }
+        self.validator
+            .check(&stream, |i| location(files, raw[i].file, raw[i].line))?;
+        Ok(stream)
+    }
+
+    /// The import report so far (lines, messages, snapshots, gaps, ...).
+    pub fn report(&self) -> &ImportReport {
+        &self.report
+    }
+
+    fn live_steps(&self) -> Result<(Decimal, Decimal)> {
+        match (self.options.tick_size, self.options.lot_size) {
+            (Some(tick), Some(lot)) => Ok((tick, lot)),
+            _ => Err(LobzeroError::config(
+                "a live Binance import needs tick_size and lot_size (Binance's exchangeInfo \
+                 filters PRICE_FILTER.tickSize and LOT_SIZE.stepSize)",
+            )),
+        }
+    }
+
+    /// The instrument of a live import: the symbol seen (or the options'), the venue, the
+    /// options' tick and lot, and COIN-M contract terms by the symbol's name.
+    pub fn live_instrument(&self) -> Result<Instrument> {
+        let (tick, lot) = self.live_steps()?;
+        let seen = self.symbol.clone().unwrap_or_default();
+        let (venue, coin_margined) = self.venue(&seen);
+        let instrument = Instrument::new(
+            self.options.symbol.as_deref().unwrap_or(&seen),
+            self.options.venue.as_deref().unwrap_or(venue),
+            tick,
+            lot,
+        )?;
+        match coin_margined {
+            Some(size) => instrument.with_contract(size, true, Decimal::unit(0)),
+            None => Ok(instrument),
+        }
+    }
+
+    /// The venue of `symbol` in this recording, and its COIN-M contract size if it is one.
+    fn venue(&self, symbol: &str) -> (&'static str, Option<Decimal>) {
+        let coin_margined = coin_margined_contract_size(symbol);
+        let venue = match (coin_margined, self.futures) {
+            (Some(_), _) => "binance-coinm",
+            (None, Some(true)) => "binance-futures",
+            _ => "binance",
+        };
+        (venue, coin_margined)
     }
 
     pub fn feed_file(&mut self, path: &Path) -> Result<()> {
@@ -478,12 +580,7 @@ impl BinanceStreamImporter {
         self.report.recv_time_unit = self.clock.unit();
         self.report.notes.extend(self.clock.note());
         let symbol = self.symbol.clone().unwrap_or_default();
-        let coin_margined = coin_margined_contract_size(&symbol);
-        let venue = match (coin_margined, self.futures) {
-            (Some(_), _) => "binance-coinm",
-            (None, Some(true)) => "binance-futures",
-            _ => "binance",
-        };
+        let (venue, coin_margined) = self.venue(&symbol);
         if let Some(size) = coin_margined {
             self.report.notes.push(format!(
                 "{symbol} is a COIN-M contract (symbol <BASE>USD_PERP or <BASE>USD_<YYMMDD>): \
@@ -543,6 +640,50 @@ mod tests {
         "450 {\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":12,\"s\":\"BTCUSDT\",\"b\":\"100.1\",\"B\":\"0.5\",\"a\":\"100.3\",\"A\":\"1\"}}\n",
         "500 {\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":5,\"T\":5,\"s\":\"BTCUSDT\",\"U\":13,\"u\":14,\"pu\":12,\"b\":[],\"a\":[[\"100.4\",\"2\"]]}}\n",
     );
+
+    #[test]
+    fn lines_fed_one_at_a_time_drain_into_the_events_of_the_whole_file() {
+        let options = ImportOptions {
+            tick_size: Some(Decimal::parse("0.1").unwrap()),
+            lot_size: Some(Decimal::parse("0.05").unwrap()),
+            ..Default::default()
+        };
+        let whole = {
+            let mut imp = BinanceStreamImporter::new(options.clone());
+            imp.feed_reader(FUT.as_bytes(), "mem").unwrap();
+            imp.finish().unwrap()
+        };
+        let mut live = BinanceStreamImporter::new(options);
+        let mut parts = EventStream::default();
+        for line in FUT.lines() {
+            live.feed_line(line).unwrap();
+            parts.extend(&live.drain().unwrap());
+        }
+        assert_eq!(parts, whole.events);
+        assert_eq!(live.live_instrument().unwrap(), whole.instrument);
+        // without tick and lot sizes there is nothing to convert with
+        let mut bare = BinanceStreamImporter::new(ImportOptions::default());
+        bare.feed_line(FUT.lines().next().unwrap()).unwrap();
+        assert!(matches!(bare.drain(), Err(LobzeroError::Config(_))));
+    }
+
+    #[test]
+    fn a_book_crossed_by_a_later_part_is_refused_and_named() {
+        let mut live = BinanceStreamImporter::new(ImportOptions {
+            tick_size: Some(Decimal::parse("0.1").unwrap()),
+            lot_size: Some(Decimal::parse("0.05").unwrap()),
+            ..Default::default()
+        });
+        for line in FUT.lines().take(3) {
+            live.feed_line(line).unwrap();
+        }
+        live.drain().unwrap();
+        // a bid above the resting ask of 100.3, in the next part: the carried book sees it
+        live.feed_line("600 {\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":6,\"T\":6,\"s\":\"BTCUSDT\",\"U\":13,\"u\":13,\"pu\":12,\"b\":[[\"100.5\",\"1\"]],\"a\":[]}}").unwrap();
+        let err = live.drain().unwrap_err();
+        assert!(matches!(err, LobzeroError::CrossedBook { .. }), "{err}");
+        assert_eq!(err.location(), Some("<live feed>:4"));
+    }
 
     #[test]
     fn builds_the_book_by_the_documented_procedure() {
