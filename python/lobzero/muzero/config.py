@@ -83,6 +83,7 @@ class MuZeroConfig(TomlConfig):
     #: "frozen" (the encoder's weights stay as trained) or "fine-tune" (they train with the
     #: network at ``encoder_lr_scale`` × the learning rate, a parameter group of their own)
     encoder_mode: Literal["frozen", "fine-tune"] = "frozen"
+    #: fine-tune: the encoder's learning rate is the network's times this
     encoder_lr_scale: float = 0.1
     prediction: Literal["mlp", "alphazero"] = "mlp"
     # search
