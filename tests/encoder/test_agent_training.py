@@ -279,32 +279,35 @@ def test_finished_episodes_last_observations_carry_the_window(encoder_path) -> N
         np.testing.assert_array_equal(final[venv.obs_dim :], expect)
 
 
-def test_compare_with_the_encoder_reports_both_rows(encoder_path, tmp_path, capsys) -> None:
+def test_compare_with_the_encoder_reports_both_rows(encoder_path, tmp_path) -> None:
     """`compare --encoder`: each learned agent trained with and without the encoder, on the
-    same fold and seed and budget, both in the table, metrics.csv and metrics.json; a rule
-    agent has no twin."""
-    import csv
+    same fold, seed and budget, both in the printed table and in the report's rows
+    (metrics.csv / metrics.json); a rule agent has no twin. (The report's figures, two thirds
+    of the time here and tested in tests/evaluation, are not drawn: ``report=False``.)"""
+    from lobzero.baselines.sb3 import PpoConfig
+    from lobzero.cli import build_parser, compare_config
+    from lobzero.evaluation.compare import CompareConfig, compare
+    from lobzero.evaluation.compare_report import _rows
 
-    from lobzero.cli import main
-
-    out = tmp_path / "cmp"
-    code = main(
-        [
-            "compare", "--agents", "ppo,flat", "--seeds", "1", "--steps", "128",
-            "--synth-seconds", str(SECONDS), "--synth-seed", str(SEED), "--episode-steps", "50",
-            "--validation-episodes", "1", "--test-episodes", "2", "--bootstrap-resamples", "50",
-            "--ppo-num-envs", "2", "--ppo-n-steps", "32", "--ppo-batch-size", "32",
-            "--ppo-checkpoints", "1", "--encoder", str(encoder_path), "--out", str(out),
-        ]
-    )  # fmt: skip
-    text = capsys.readouterr().out
-    assert code == 0, text
-    rows = list(csv.DictReader((out / "metrics.csv").open()))
-    assert [r["agent"] for r in rows] == ["ppo", "ppo+encoder", "flat"]
-    doc = json.loads((out / "metrics.json").read_text())
-    runs = {name: doc["agents"][name]["runs"] for name in ("ppo", "ppo+encoder")}
-    assert [r["seed"] for r in runs["ppo"]] == [r["seed"] for r in runs["ppo+encoder"]]
-    assert runs["ppo"][0]["train_env_steps"] == runs["ppo+encoder"][0]["train_env_steps"]
-    assert "ppo+encoder" in text
-    saved = json.loads((out / "agents" / "ppo+encoder" / "fold0_seed0" / "best" / "agent.json").read_text())
-    assert saved["encoder"]["mode"] == "frozen"
+    args = build_parser().parse_args(["compare", "--encoder", str(encoder_path)])
+    assert compare_config(args).encoder == str(encoder_path)
+    config = CompareConfig(
+        env=EnvConfig(episode_steps=50),
+        validation_episodes=1,
+        test_episodes=2,
+        bootstrap_resamples=50,
+        ppo=PpoConfig(num_envs=2, n_steps=32, batch_size=32, checkpoints=1),
+        encoder=str(encoder_path),
+    )
+    market = synth_market(seconds=SECONDS, seed=SEED)
+    result = compare(market, "ppo,flat", 1, 128, tmp_path, config=config, report=False)
+    assert result.agents == ["ppo", "ppo+encoder", "flat"]
+    assert [row["agent"] for row in _rows(result)] == ["ppo", "ppo+encoder", "flat"]
+    plain, encoded = result.runs["ppo"][0], result.runs["ppo+encoder"][0]
+    assert (plain.fold, plain.seed) == (encoded.fold, encoded.seed)
+    assert plain.train_env_steps == encoded.train_env_steps == 128
+    assert [e.start_ns for e in plain.episodes] == [e.start_ns for e in encoded.episodes]
+    saved = json.loads((tmp_path / "agents" / "ppo+encoder" / "fold0_seed0" / "best" / "agent.json").read_text())
+    assert saved["encoder"]["mode"] == "frozen" and "encoder" not in json.loads(
+        (tmp_path / "agents" / "ppo" / "fold0_seed0" / "best" / "agent.json").read_text()
+    )
