@@ -945,7 +945,8 @@ def _add_encoder_flags(p: argparse.ArgumentParser) -> None:
     from lobzero.encoder.agents import ENCODER_MODES
 
     g = p.add_argument_group(
-        "pretrained encoder", "the order-book encoder of `lobzero train-encoder` in front of the agent"
+        "pretrained encoder",
+        "the order-book encoder of `lobzero train-encoder` in front of the agent",
     )
     g.add_argument(
         "--encoder",

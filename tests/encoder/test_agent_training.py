@@ -17,7 +17,7 @@ from lobzero.encoder.train import build_model, save_checkpoint
 
 pytest.importorskip("stable_baselines3")
 
-from tests.lobzero_process import REPO  # noqa: E402
+from tests.lobzero_process import REPO
 
 CONFIG = EncoderConfig(
     step_ms=200, window=5, horizons=(3, 6), levels=3, width=4, hidden=8, torch_threads=1
@@ -253,8 +253,7 @@ def test_the_agents_window_ends_at_its_decision_time(encoder_path) -> None:
         np.testing.assert_array_equal(a, b)
     ahead_full, ahead_short = seen(market, Ahead), seen(short, Ahead)
     assert any(
-        not np.array_equal(a, b)
-        for (_, a), (_, b) in zip(ahead_full, ahead_short, strict=False)
+        not np.array_equal(a, b) for (_, a), (_, b) in zip(ahead_full, ahead_short, strict=False)
     )
 
 
@@ -307,7 +306,9 @@ def test_compare_with_the_encoder_reports_both_rows(encoder_path, tmp_path) -> N
     assert (plain.fold, plain.seed) == (encoded.fold, encoded.seed)
     assert plain.train_env_steps == encoded.train_env_steps == 128
     assert [e.start_ns for e in plain.episodes] == [e.start_ns for e in encoded.episodes]
-    saved = json.loads((tmp_path / "agents" / "ppo+encoder" / "fold0_seed0" / "best" / "agent.json").read_text())
+    saved = json.loads(
+        (tmp_path / "agents" / "ppo+encoder" / "fold0_seed0" / "best" / "agent.json").read_text()
+    )
     assert saved["encoder"]["mode"] == "frozen" and "encoder" not in json.loads(
         (tmp_path / "agents" / "ppo" / "fold0_seed0" / "best" / "agent.json").read_text()
     )

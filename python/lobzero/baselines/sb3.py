@@ -530,7 +530,8 @@ def _train_sb3(
     env_config = env_config.replace(action_mode=ACTION_MODES[algo], seed=seed)
     done_steps = int(state.get("env_steps", 0))
     vec = VecTradingEnv(market, config.num_envs, env_config)
-    venv = Sb3VecEnv(vec if encoder is None else encoder.wrap_vec(vec, market))
+    played: Any = vec if encoder is None else encoder.wrap_vec(vec, market)
+    venv = Sb3VecEnv(played)
     # a resumed run draws new episodes, derived from where it stands
     venv.seed(seed + done_steps)
     if resume:
@@ -544,9 +545,9 @@ def _train_sb3(
         if algo == "sac" and (out / REPLAY_FILE).is_file():
             model.load_replay_buffer(out / REPLAY_FILE)
     else:
-        model = _build_model(
-            algo, venv, config, seed, device, encoder, int(vec.single_observation_space.shape[0])
-        )
+        shape = vec.single_observation_space.shape
+        assert shape is not None
+        model = _build_model(algo, venv, config, seed, device, encoder, int(shape[0]))
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.toml")
     agent = Sb3Agent(model, algo, env_config, vec.feature_names, config, encoder)

@@ -32,6 +32,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from lobzero.data.market import Market
@@ -63,7 +64,7 @@ class BookWindows:
         self.x = np.concatenate([pad, x])  # row i + window - 1 is sample i
         self.width = c.window * x.shape[1] * x.shape[2]
 
-    def at(self, ts_ns: np.ndarray) -> np.ndarray:
+    def at(self, ts_ns: npt.ArrayLike) -> np.ndarray:
         last = np.searchsorted(self.ts_ns, np.asarray(ts_ns), side="right") - 1
         out = np.zeros((len(last), self.width), dtype=np.float32)
         for i, k in enumerate(last):

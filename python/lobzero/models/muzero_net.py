@@ -32,6 +32,7 @@ from torch.nn import functional
 
 from lobzero.exceptions import ConfigError
 from lobzero.models.alphazero import AlphaZeroNet, ResidualBlock
+from lobzero.models.encoder import MultiTaskEncoder
 from lobzero.models.support import (
     inverse_scale_transform,
     scalar_to_support,
@@ -307,7 +308,7 @@ class MuZeroNet(nn.Module):
         obs_high: npt.ArrayLike | None = None,
         consistency: bool = False,
         value_prefix: bool = False,
-        encoder: nn.Module | None = None,
+        encoder: MultiTaskEncoder | None = None,
         freeze_encoder: bool = True,
     ) -> None:
         super().__init__()
@@ -318,7 +319,7 @@ class MuZeroNet(nn.Module):
             )
         self.obs_dim, self.num_actions, self.latent_dim = obs_dim, num_actions, latent_dim
         self.codec = ValueCodec(support_size, value_eps, value_transform, value_scale)
-        self.encoder: nn.Module | None = None
+        self.encoder: MultiTaskEncoder | None = None
         self.window_shape: tuple[int, int, int] = (0, 0, 0)
         window_width = 0
         if encoder is not None:
@@ -342,8 +343,7 @@ class MuZeroNet(nn.Module):
         if temporal_encoder != "none" and frame_stack > 1:
             if self.env_dim % frame_stack:
                 raise ConfigError(
-                    f"obs_dim {self.env_dim} is not a whole number of {frame_stack} stacked "
-                    "frames"
+                    f"obs_dim {self.env_dim} is not a whole number of {frame_stack} stacked frames"
                 )
             self.temporal: TemporalEncoder | None = TemporalEncoder(
                 temporal_encoder, frame_stack, self.env_dim // frame_stack, hidden

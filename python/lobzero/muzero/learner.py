@@ -214,9 +214,7 @@ def parameter_groups(net: MuZeroNet, config: MuZeroConfig) -> list[dict[str, Any
     if encoder is None:
         return [{"params": list(net.parameters())}]
     own = {id(p) for p in encoder.parameters()}
-    groups: list[dict[str, Any]] = [
-        {"params": [p for p in net.parameters() if id(p) not in own]}
-    ]
+    groups: list[dict[str, Any]] = [{"params": [p for p in net.parameters() if id(p) not in own]}]
     if config.encoder_mode == "fine-tune":
         groups.append({"params": list(encoder.parameters()), "lr_scale": config.encoder_lr_scale})
     return groups

@@ -234,6 +234,7 @@ def _train(
         outer = env_wrapper
 
         def env_wrapper(envs: Any) -> Any:
+            assert attached is not None and market is not None  # checked by _attach_encoder
             return attached.wrap_vec(envs if outer is None else outer(envs), market)
 
     envs, env_spec = make_envs(config, seed, market, env_config, env_id, env_wrapper)
