@@ -312,3 +312,21 @@ def test_compare_with_the_encoder_reports_both_rows(encoder_path, tmp_path) -> N
     assert saved["encoder"]["mode"] == "frozen" and "encoder" not in json.loads(
         (tmp_path / "agents" / "ppo" / "fold0_seed0" / "best" / "agent.json").read_text()
     )
+
+
+def test_bad_encoder_settings_are_config_errors(encoder_path, tmp_path) -> None:
+    """An unknown mode, a scale out of (0, 1], an encoder without a market to read (a gymnasium
+    environment) and a missing checkpoint are refused before anything trains."""
+    from lobzero import ConfigError, DataIOError
+    from lobzero.encoder.agents import AgentEncoder
+    from lobzero.muzero import MuZeroConfig, train_muzero
+
+    with pytest.raises(ConfigError, match="encoder mode"):
+        AgentEncoder.load(encoder_path, "thawed")
+    with pytest.raises(ConfigError, match="encoder_lr_scale"):
+        AgentEncoder.load(encoder_path, "fine-tune", 0.0)
+    config = MuZeroConfig(total_env_steps=200, warmup_steps=50, encoder=str(encoder_path))
+    with pytest.raises(ConfigError, match="market"):
+        train_muzero(config, tmp_path / "gym", env_id="CartPole-v1", progress=False)
+    with pytest.raises(DataIOError, match="no such encoder"):
+        AgentEncoder.load(tmp_path / "missing.pt")
