@@ -171,7 +171,7 @@ class Sb3Agent:
     @property
     def name(self) -> str:
         """The algorithm: "ppo" or "sac" (with "+encoder" when it was trained with one)."""
-        from lobzero.encoder.agents import ENCODER_SUFFIX
+        from lobzero.agents import ENCODER_SUFFIX
 
         return self.algo + (ENCODER_SUFFIX if self.encoder is not None else "")
 

@@ -45,8 +45,6 @@ from lobzero.models.encoder import MultiTaskEncoder
 ENCODER_FILE = "encoder.pt"
 #: how an agent trains the encoder's trunk
 ENCODER_MODES = ("frozen", "fine-tune")
-#: the suffix of an agent trained with the encoder in compare's table
-ENCODER_SUFFIX = "+encoder"
 
 
 class BookWindows:

@@ -49,7 +49,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from lobzero.agents import load_agent
+from lobzero.agents import ENCODER_SUFFIX, load_agent
 from lobzero.baselines.rules import RULES, make_rule_agent
 from lobzero.baselines.sb3 import PpoConfig, SacConfig
 from lobzero.config import TomlConfig
@@ -76,8 +76,6 @@ from lobzero.storage import RunFolder
 
 #: the suffix of an agent tested through the risk guards
 RISK_SUFFIX = "+risk"
-#: the suffix of a learned agent trained with the pretrained encoder
-ENCODER_SUFFIX = "+encoder"
 
 #: MuZero agents: the ``[muzero]`` settings with these changed (the default MuZero is Gumbel
 #: MuZero; "muzero_puct" is the pseudocode's PUCT search with its 50 simulations;

@@ -64,7 +64,7 @@ class MuZeroAgent:
     def name(self) -> str:
         """The compare name of the agent's search: "muzero" (Gumbel), "muzero_puct" or
         "stochastic_muzero" (with "+encoder" when it has one)."""
-        from lobzero.encoder.agents import ENCODER_SUFFIX
+        from lobzero.agents import ENCODER_SUFFIX
 
         return _NAMES[self.config.algorithm] + (ENCODER_SUFFIX if self.encoder is not None else "")
 
