@@ -27,6 +27,9 @@ from lobzero.storage import fetch, is_url
 CHECKPOINT_VERSION = 1
 #: format version of ``agent.json`` (files without one were written before versions: 1)
 AGENT_FORMAT_VERSION = 1
+#: the suffix of the name of an agent trained with a pretrained order-book encoder
+#: ("ppo+encoder": :mod:`lobzero.encoder.agents`, compare's rows)
+ENCODER_SUFFIX = "+encoder"
 
 
 def check_format_version(found: object, path: str | Path, expected: int) -> None:

@@ -347,6 +347,13 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
         config = _layered(MuZeroConfig(), args.config, args.groups["muzero"], args)
         if args.steps is not None:
             config = config.replace(total_env_steps=args.steps)
+        if args.encoder is not None:
+            config = config.replace(
+                encoder=str(args.encoder),
+                encoder_mode=args.encoder_mode,
+                encoder_lr_scale=args.encoder_lr_scale,
+            )
+            config.validate()
         market = None
         if args.env is None:
             market = _load_market(args)
@@ -377,6 +384,11 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             raise ConfigError(f"--env is for MuZero; {args.algo} trains on a market (--data)")
         sb3_config = _layered(CONFIGS[args.algo](), args.config, args.groups[args.algo], args)
         market = _load_market(args)
+        encoder = None
+        if args.encoder is not None:
+            from lobzero.encoder.agents import AgentEncoder
+
+            encoder = AgentEncoder.load(args.encoder, args.encoder_mode, args.encoder_lr_scale)
         train_sb3(
             args.algo,
             market,
@@ -388,6 +400,7 @@ def _cmd_train_agent(args: argparse.Namespace) -> int:
             device=args.device,
             resume=args.resume,
             env_wrapper=env_wrapper,
+            encoder=encoder,
         )
     console.print(f"agent: {out} (lobzero.load_agent({str(out)!r}))")
     return 0
@@ -782,7 +795,12 @@ def _add_configs(parser: argparse.ArgumentParser, what: str) -> None:
 
 #: EnvConfig fields without a flag: the seed is the run's (--seed, or each of --seeds)
 ENV_SKIP = {"seed": "the run's --seed (or each of --seeds) seeds the environment"}
-MUZERO_SKIP = {"total_env_steps": "--steps"}
+MUZERO_SKIP = {
+    "total_env_steps": "--steps",
+    "encoder": "--encoder",
+    "encoder_mode": "--encoder-mode",
+    "encoder_lr_scale": "--encoder-lr-scale",
+}
 
 
 def _env_group(parser: argparse.ArgumentParser, base: Any | None = None) -> FlagGroup:
@@ -973,6 +991,35 @@ def _build_data(data: argparse.ArgumentParser) -> None:
     synth.set_defaults(func=_cmd_synth, groups=groups)
 
 
+def _add_encoder_flags(p: argparse.ArgumentParser) -> None:
+    from lobzero.encoder.agents import ENCODER_MODES
+
+    g = p.add_argument_group(
+        "pretrained encoder",
+        "the order-book encoder of `lobzero train-encoder` in front of the agent",
+    )
+    g.add_argument(
+        "--encoder",
+        metavar="PATH",
+        default=None,
+        help="encoder checkpoint: observations carry its book window, the policy (PPO, SAC) or "
+        "MuZero's representation encodes it; the agent embeds it",
+    )
+    g.add_argument(
+        "--encoder-mode",
+        choices=ENCODER_MODES,
+        default="frozen",
+        help="frozen: the encoder's weights stay as trained; fine-tune: they train with the agent",
+    )
+    g.add_argument(
+        "--encoder-lr-scale",
+        metavar="X",
+        type=float,
+        default=0.1,
+        help="fine-tune: the encoder's learning rate is the agent's times this",
+    )
+
+
 def _build_train_agent(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algo", choices=("muzero", "ppo", "sac"), default="muzero", help="what to train"
@@ -1006,6 +1053,7 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
     _add_market(p, 3600.0, 0)
     groups = {"env": _env_group(p), **_algo_groups(p, "MuZero (MuZeroConfig, over --config)")}
     _add_backend(p, "MuZero's self-play actors")
+    _add_encoder_flags(p)
     g = p.add_argument_group("ray self-play", "MuZero on --backend ray")
     g.add_argument("--actors", metavar="N", type=int, default=1, help="self-play actors")
     g.add_argument(
@@ -1151,7 +1199,7 @@ def _build_compare(p: argparse.ArgumentParser) -> None:
             MuZeroConfig(),
             "MuZero agents (the changes of CompareConfig.muzero)",
             prefix="muzero-",
-            skip={"total_env_steps": "--steps"},
+            skip=MUZERO_SKIP,
         ),
     }
     _add_backend(p, "the (agent, fold, seed) jobs")

@@ -79,5 +79,8 @@ def test_ppo_trains_through_the_features_extractor(setup, freeze) -> None:
         },
     )
     model.learn(32)
-    changed = any(not torch.equal(v, before[k]) for k, v in encoder.model.state_dict().items())
+    trunk = model.policy.features_extractor.trunk
+    changed = any(not torch.equal(v, before[k]) for k, v in trunk.state_dict().items())
     assert changed is (not freeze)
+    # the policy trains its own copy: the loaded encoder is left as it was
+    assert all(torch.equal(v, before[k]) for k, v in encoder.model.state_dict().items())

@@ -111,8 +111,9 @@ def test_inputs_do_not_look_ahead() -> None:
 
 
 def test_train_encoder_command_runs_end_to_end(tmp_path, capsys) -> None:
-    """`lobzero train-encoder` on the synthetic market: the checkpoint, the metrics JSON with
-    encoder and baselines on validation, test and new data, the figures; load_encoder reads it."""
+    """`lobzero train-encoder` on the synthetic market: a progress bar per epoch, the
+    checkpoint, the metrics JSON with encoder and baselines on validation, test and new data,
+    the figures; load_encoder reads it."""
     from lobzero.cli import main
 
     new = synth_market(seconds=100, seed=9)
@@ -145,9 +146,15 @@ def test_train_encoder_command_runs_end_to_end(tmp_path, capsys) -> None:
             str(new_path),
         ]
     )
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert code == 0, out
     assert "does NOT beat" in out or "beats" in out
+    # a progress bar per epoch (off a terminal: its line at the epoch's end, with the
+    # validation loss), on stderr
+    for epoch in (1, 2):
+        assert f"epoch {epoch}/2: " in captured.err and f"epoch {epoch} loss " in captured.err
+    assert " val " in captured.err
     metrics = json.loads((save.parent / "metrics.json").read_text())
     assert set(metrics["scores"]) == {"validation", "test", "new:later"}
     assert set(metrics["scores"]["test"]) == {"encoder", "logistic", "majority", "chance"}

@@ -17,6 +17,13 @@ after the current update and raise :class:`lobzero.interrupt.Interrupted`.
 The trained policy is an :class:`Sb3Agent` behind the interface every lobzero agent shares:
 ``act(obs_batch [N, obs_dim] float32) -> actions [N]`` (deterministic), ``save(dir)``,
 :func:`load_sb3_agent` (``dir``), and ``action_mode``, the mode its actions mean.
+
+With an encoder (``train_sb3(..., encoder=AgentEncoder)``, ``train-agent --encoder PATH``), the
+environments carry the encoder's book window after each observation
+(:class:`lobzero.encoder.agents.BookWindowVecEnv`) and the policy encodes it
+(:class:`lobzero.encoder.agents.EncoderFeaturesExtractor`, frozen or fine-tuned); the agent
+embeds the encoder (``encoder.pt``) and its ``encoder`` rebuilds the same windows for any
+environment it is evaluated in (:func:`lobzero.encoder.agents.observation_env`).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -38,6 +45,9 @@ from lobzero.data.market import Market
 from lobzero.envs.config import EnvConfig
 from lobzero.exceptions import ConfigError
 from lobzero.storage import RunFolder, write_text
+
+if TYPE_CHECKING:
+    from lobzero.encoder.agents import AgentEncoder
 
 Algo = Literal["ppo", "sac"]
 #: the action mode each algorithm trains and acts in
@@ -134,7 +144,9 @@ class Sb3Agent:
 
     ``model`` is the SB3 model; ``algo`` "ppo" or "sac"; ``env_config`` the environment it was
     trained in (its ``action_mode`` is the agent's); ``feature_names`` the observation's frame
-    layout, checked when the agent is loaded for another environment.
+    layout, checked when the agent is loaded for another environment; ``encoder`` the
+    :class:`~lobzero.encoder.agents.AgentEncoder` it was trained with (None: none), whose
+    window follows the environment's features in each observation.
     """
 
     kind = "sb3"
@@ -146,8 +158,10 @@ class Sb3Agent:
         env_config: EnvConfig,
         feature_names: list[str],
         config: PpoConfig | SacConfig | None = None,
+        encoder: AgentEncoder | None = None,
     ) -> None:
         self.model = model
+        self.encoder = encoder
         self.algo = algo
         self.env_config = env_config
         self.action_mode = env_config.action_mode
@@ -156,8 +170,10 @@ class Sb3Agent:
 
     @property
     def name(self) -> str:
-        """The algorithm: "ppo" or "sac"."""
-        return self.algo
+        """The algorithm: "ppo" or "sac" (with "+encoder" when it was trained with one)."""
+        from lobzero.agents import ENCODER_SUFFIX
+
+        return self.algo + (ENCODER_SUFFIX if self.encoder is not None else "")
 
     @property
     def obs_dim(self) -> int:
@@ -194,6 +210,11 @@ class Sb3Agent:
             "env_config": self.env_config.to_dict(),
             "config": self.config.to_dict(),
         }
+        if self.encoder is not None:
+            spec["encoder"] = {
+                **self.encoder.save(path),
+                "obs_dim": self.obs_dim - self.encoder.width,
+            }
         (path / "agent.json").write_text(json.dumps(spec, indent=1))
         return path
 
@@ -222,20 +243,57 @@ def load_sb3_agent(directory: str | Path) -> Sb3Agent:
     if spec.get("kind") != Sb3Agent.kind:
         raise ConfigError(f"{path}: not a stable-baselines3 agent (kind {spec.get('kind')!r})")
     algo = spec["algo"]
-    model = _sb3_class(algo).load(path / MODEL_FILE, device="cpu")
+    config = CONFIGS[algo].from_dict(spec["config"])
+    encoder = _embedded_encoder(path, spec)
+    model = _sb3_class(algo).load(
+        path / MODEL_FILE, device="cpu", custom_objects=_custom_objects(encoder, spec, config)
+    )
     return Sb3Agent(
         model,
         algo,
         EnvConfig.from_dict(spec["env_config"]),
         spec["feature_names"],
-        CONFIGS[algo].from_dict(spec["config"]),
+        config,
+        encoder,
     )
 
 
+def _embedded_encoder(path: Path, spec: dict[str, Any]) -> AgentEncoder | None:
+    """The encoder a saved agent embeds (None: trained without one)."""
+    if not spec.get("encoder"):
+        return None
+    from lobzero.encoder.agents import AgentEncoder
+
+    return AgentEncoder.from_spec(path, spec["encoder"])
+
+
+def _custom_objects(
+    encoder: AgentEncoder | None, spec: dict[str, Any], config: PpoConfig | SacConfig
+) -> dict[str, Any] | None:
+    """What SB3's ``load`` rebuilds the policy with: the embedded encoder in front of it (the
+    one pickled into ``model.zip`` is not trusted to unpickle in another process)."""
+    if encoder is None:
+        return None
+    from lobzero.encoder.agents import sb3_policy_kwargs
+
+    kwargs = sb3_policy_kwargs(encoder, int(spec["encoder"]["obs_dim"]), spec["algo"])
+    return {"policy_kwargs": {"net_arch": list(config.net_arch), **kwargs}}
+
+
 def _build_model(
-    algo: str, env: Any, config: PpoConfig | SacConfig, seed: int, device: str = "cpu"
+    algo: str,
+    env: Any,
+    config: PpoConfig | SacConfig,
+    seed: int,
+    device: str = "cpu",
+    encoder: AgentEncoder | None = None,
+    obs_dim: int = 0,
 ) -> Any:
-    policy_kwargs = {"net_arch": list(config.net_arch)}
+    policy_kwargs: dict[str, Any] = {"net_arch": list(config.net_arch)}
+    if encoder is not None:
+        from lobzero.encoder.agents import sb3_policy_kwargs
+
+        policy_kwargs.update(sb3_policy_kwargs(encoder, obs_dim, algo))
     common: dict[str, Any] = {
         "seed": seed,
         "device": device,
@@ -387,6 +445,7 @@ def train_sb3(
     on_progress: Callable[[int], None] | None = None,
     max_seconds: float | None = None,
     env_wrapper: Callable[[Any], Any] | None = None,
+    encoder: AgentEncoder | None = None,
 ) -> Sb3Agent:
     """Trains PPO or SAC for ``total_steps`` environment steps (summed over the vector), or
     until ``max_seconds`` of wall time have passed when that comes first, on
@@ -404,7 +463,9 @@ def train_sb3(
     ``progress``: a bar (or plain lines) on stderr and a summary line on stdout;
     ``on_progress(env_steps)`` is called after every vector step. ``env_wrapper(vec)``
     wraps the batch the model plays (e.g. :func:`lobzero.risk.vector.risk_env_wrapper`: the
-    guards between the policy and the market).
+    guards between the policy and the market). ``encoder``: the pretrained encoder in front of
+    the policy (see the module docstring; a resumed run uses the one its agent embeds); its
+    window is appended to what the wrapped batch returns.
     """
     from lobzero.devices import resolve_device
 
@@ -422,7 +483,7 @@ def train_sb3(
     try:
         return _train_sb3(
             cls, algo, market, env_config, run, seed, total_steps, config, on_checkpoint,
-            device, resume, progress, on_progress, max_seconds, env_wrapper,
+            device, resume, progress, on_progress, max_seconds, env_wrapper, encoder,
         )  # fmt: skip
     finally:
         run.close()
@@ -443,7 +504,8 @@ def _train_sb3(
     progress: bool,
     on_progress: Callable[[int], None] | None,
     max_seconds: float | None,
-    env_wrapper: Callable[[Any], Any] | None = None,
+    env_wrapper: Callable[[Any], Any] | None,
+    encoder: AgentEncoder | None,
 ) -> Sb3Agent:
     """The run of :func:`train_sb3`, writing into ``run.local``."""
     from stable_baselines3.common.callbacks import BaseCallback
@@ -457,7 +519,9 @@ def _train_sb3(
     state: dict[str, Any] = {}
     if resume:
         state = _read_checkpoint(out, algo)
-        config = CONFIGS[algo].from_dict(json.loads((out / "agent.json").read_text())["config"])
+        spec = json.loads((out / "agent.json").read_text())
+        config = CONFIGS[algo].from_dict(spec["config"])
+        encoder = _embedded_encoder(out, spec)
     if config.checkpoints < 1 or config.num_envs < 1:
         raise ConfigError("checkpoints and num_envs must be >= 1")
     if isinstance(config, PpoConfig) and config.n_steps * config.num_envs > total_steps:
@@ -470,19 +534,29 @@ def _train_sb3(
     env_config = env_config.replace(action_mode=ACTION_MODES[algo], seed=seed)
     done_steps = int(state.get("env_steps", 0))
     vec = VecTradingEnv(market, config.num_envs, env_config)
-    venv = Sb3VecEnv(vec if env_wrapper is None else env_wrapper(vec))
+    played: Any = vec if env_wrapper is None else env_wrapper(vec)
+    if encoder is not None:
+        played = encoder.wrap_vec(played, market)
+    venv = Sb3VecEnv(played)
     # a resumed run draws new episodes, derived from where it stands
     venv.seed(seed + done_steps)
     if resume:
-        model = cls.load(out / MODEL_FILE, env=venv, device=device)
+        model = cls.load(
+            out / MODEL_FILE,
+            env=venv,
+            device=device,
+            custom_objects=_custom_objects(encoder, spec, config),
+        )
         model.set_random_seed(seed + done_steps)
         if algo == "sac" and (out / REPLAY_FILE).is_file():
             model.load_replay_buffer(out / REPLAY_FILE)
     else:
-        model = _build_model(algo, venv, config, seed, device)
+        shape = vec.single_observation_space.shape
+        assert shape is not None
+        model = _build_model(algo, venv, config, seed, device, encoder, int(shape[0]))
     out.mkdir(parents=True, exist_ok=True)
     config.save(out / "config.toml")
-    agent = Sb3Agent(model, algo, env_config, vec.feature_names, config)
+    agent = Sb3Agent(model, algo, env_config, vec.feature_names, config, encoder)
     budget = TrainingBudget(total_steps, max_seconds, config.checkpoints, start_steps=done_steps)
     started = time.perf_counter()
     log = TrainLog(out, LOG_FIELDS, append=resume)

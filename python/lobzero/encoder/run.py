@@ -49,6 +49,38 @@ def _scores(
     }
 
 
+class EpochBars:
+    """One progress bar per epoch (``epoch k/N``, its batches, the running loss, then the
+    validation loss), each left on the terminal when its epoch ends; off a terminal, plain
+    lines (:class:`lobzero.progress.TrainProgress`) and one line at the end of each epoch."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+        self.epoch = 0
+        self.bar: TrainProgress | None = None
+
+    def step(self, done: int, total: int, info: str) -> None:
+        """``fit``'s ``on_step``: ``done`` of ``total`` batches over all epochs."""
+        per_epoch = max(1, total // self.epochs)
+        epoch = (done - 1) // per_epoch + 1
+        if epoch != self.epoch or self.bar is None:
+            self.stop()
+            self.epoch = epoch
+            self.bar = TrainProgress(f"epoch {epoch}/{self.epochs}", per_epoch, unit="batches")
+        self.bar.update(done - (epoch - 1) * per_epoch, info)
+
+    def end_epoch(self, epoch: int, _model: Any) -> None:
+        """``fit``'s ``on_epoch_end``: the epoch's bar stays as it ended."""
+        if self.bar is not None and self.bar.bar is None:
+            self.bar.say()
+        self.stop()
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
 def train_encoder(
     market: Market,
     config: EncoderConfig,
@@ -77,20 +109,20 @@ def train_encoder(
     def save(m: MultiTaskEncoder, epoch: int, val_loss: float) -> None:
         save_checkpoint(save_path, m, config, data.normaliser, data.regime_rule, epoch, val_loss)
 
-    bar = TrainProgress("train-encoder", total=1, unit="batches") if progress else None
-
-    def on_step(done: int, total: int, info: str) -> None:
-        if bar is not None:
-            bar.total = total
-            if bar.bar is not None:
-                bar.bar.update(bar.task, total=total)
-            bar.update(done, info)
-
+    bars = EpochBars(config.epochs) if progress else None
     try:
-        result = fit(model, data, config, device=device, save=save, on_step=on_step)
+        result = fit(
+            model,
+            data,
+            config,
+            device=device,
+            save=save,
+            on_step=None if bars is None else bars.step,
+            on_epoch_end=None if bars is None else bars.end_epoch,
+        )
     finally:
-        if bar is not None:
-            bar.stop()
+        if bars is not None:
+            bars.stop()
     tr = data.split.train
     lab = data.labels
     baselines = (

@@ -207,6 +207,12 @@ def fit(
         row = {"epoch": float(epoch), "train_loss": running / per_epoch, "val_loss": val["loss"]}
         row.update({f"val_{k}_loss": v for k, v in val.items() if k != "loss"})
         result.history.append(row)
+        if on_step is not None:  # the epoch's line ends with its validation loss
+            on_step(
+                done,
+                per_epoch * config.epochs,
+                f"epoch {epoch} loss {row['train_loss']:.4f} val {val['loss']:.4f}",
+            )
         watched = val[config.monitor]
         if watched < result.best_val_loss:
             result.best_val_loss, result.best_epoch = watched, epoch

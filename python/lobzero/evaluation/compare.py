@@ -28,6 +28,11 @@ risk.toml``), every agent is also tested through the guards (:class:`~lobzero.ri
 the same trained agent, checkpoint and test episodes, reported as the agent ``"<name>+risk"``
 right after it.
 
+With a pretrained order-book encoder (``CompareConfig.encoder``, ``compare --encoder PATH``),
+every learned agent is also trained with it (``encoder_mode``: frozen or fine-tuned), on the
+same folds, seeds and budget, and reported as ``"<name>+encoder"`` right after the agent
+without it: the table answers whether the pretraining helps.
+
 Every section of the configuration (``[muzero]`` included) is parsed and validated before any
 agent trains: a typo in one agent's table does not cost the others' training.
 """
@@ -40,11 +45,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from lobzero.agents import load_agent
+from lobzero.agents import ENCODER_SUFFIX, load_agent
 from lobzero.baselines.rules import RULES, make_rule_agent
 from lobzero.baselines.sb3 import PpoConfig, SacConfig
 from lobzero.config import TomlConfig
@@ -115,7 +120,8 @@ class CompareConfig(TomlConfig):
     ``budget_seconds``: wall-clock seconds of training per learned agent, seed and fold (0: no
     limit), ended at whichever of it and the step budget comes first, with the checkpoints at
     the same fractions of it (:class:`lobzero.budget.TrainingBudget`): an equal wall-time
-    comparison gives a step budget no agent reaches and this.
+    comparison gives a step budget no agent reaches and this. ``encoder``, ``encoder_mode``,
+    ``encoder_lr_scale``: see the module docstring.
     """
 
     env: EnvConfig = field(default_factory=_default_env)
@@ -129,6 +135,14 @@ class CompareConfig(TomlConfig):
     #: wall-clock seconds of training per learned agent, seed and fold (0: no limit); a run
     #: ends at whichever of this and the step budget comes first
     budget_seconds: float = 0.0
+    #: a pretrained order-book encoder (``lobzero train-encoder``'s checkpoint): every learned
+    #: agent is also trained with it, as "<agent>+encoder" ("" = none)
+    encoder: str = ""
+    #: "frozen" (the encoder's weights stay as trained) or "fine-tune" (they train with the
+    #: agent at ``encoder_lr_scale`` × its learning rate)
+    encoder_mode: Literal["frozen", "fine-tune"] = "frozen"
+    #: fine-tune: the encoder's learning rate is the agent's times this
+    encoder_lr_scale: float = 0.1
     ppo: PpoConfig = field(default_factory=PpoConfig)
     sac: SacConfig = field(default_factory=SacConfig)
     muzero: dict[str, Any] = field(default_factory=dict)
@@ -279,12 +293,21 @@ def _train(
     on_progress: Callable[[int], None] | None = None,
 ) -> Any:
     """Trains a learned agent on the train range, calling ``selector`` at its checkpoints and
-    ``on_progress(env_steps)`` as it plays."""
+    ``on_progress(env_steps)`` as it plays; ``"<agent>+encoder"`` with the configuration's
+    encoder."""
+    name, with_encoder = _base_name(name)
     if name in MUZERO_VARIANTS:
         from lobzero.muzero import train_muzero
 
+        mz = muzero_config(config, budget_steps, name)
+        if with_encoder:
+            mz = mz.replace(
+                encoder=config.encoder,
+                encoder_mode=config.encoder_mode,
+                encoder_lr_scale=config.encoder_lr_scale,
+            )
         return train_muzero(
-            muzero_config(config, budget_steps, name),
+            mz,
             run_dir / "final",
             market=market,
             env_config=train_env,
@@ -297,6 +320,11 @@ def _train(
         )
     from lobzero.baselines.sb3 import train_sb3
 
+    encoder = None
+    if with_encoder:
+        from lobzero.encoder.agents import AgentEncoder
+
+        encoder = AgentEncoder.load(config.encoder, config.encoder_mode, config.encoder_lr_scale)
     return train_sb3(
         name,
         market,
@@ -309,7 +337,22 @@ def _train(
         progress=False,
         on_progress=on_progress,
         max_seconds=config.budget_seconds or None,
+        encoder=encoder,
     )
+
+
+def _base_name(name: str) -> tuple[str, bool]:
+    """(the agent, trained with the encoder): "ppo+encoder" → ("ppo", True)."""
+    if name.endswith(ENCODER_SUFFIX):
+        return name.removesuffix(ENCODER_SUFFIX), True
+    return name, False
+
+
+def with_encoder_agents(names: list[str]) -> list[str]:
+    """``names`` with each learned agent followed by its "+encoder" twin."""
+    return [
+        n for name in names for n in ((name, name + ENCODER_SUFFIX) if name in LEARNED else (name,))
+    ]
 
 
 def _run_one(
@@ -352,7 +395,8 @@ def _run_one(
     def on_step(phase: str) -> Callable[[int], None] | None:
         return None if tracker is None else (lambda n: tracker.evaluated(n, phase))
 
-    if name in LEARNED:
+    base_name = _base_name(name)[0]
+    if base_name in LEARNED:
         selector = _Selector(
             envs_in(split.validation),
             val_starts,
@@ -386,7 +430,7 @@ def _run_one(
     run.train_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     envs = envs_in(split.test)(agent.action_mode, len(test_starts))
-    is_muzero = name in MUZERO_VARIANTS
+    is_muzero = base_name in MUZERO_VARIANTS
     run.episodes = run_episodes(
         agent, envs, [seed] * len(envs), test_starts, record=is_muzero, on_step=on_step("test")
     )
@@ -557,6 +601,12 @@ def compare(
     for name in names:
         if name in MUZERO_VARIANTS:
             muzero_config(config, budget_steps, name)
+    if config.encoder:
+        from lobzero.encoder.agents import AgentEncoder
+
+        # the checkpoint and its settings, checked before any agent trains
+        AgentEncoder.load(config.encoder, config.encoder_mode, config.encoder_lr_scale)
+        names = with_encoder_agents(names)
     is_universe = isinstance(market, Universe)
     markets: dict[str | None, Market] = (
         dict(market.items()) if isinstance(market, Universe) else {None: market}
@@ -607,9 +657,11 @@ def _compare(
                     n,
                     s.fold,
                     k,
-                    learned=n in LEARNED,
+                    learned=_base_name(n)[0] in LEARNED,
                     budget_steps=budget_steps,
-                    checkpoints=4 if n in MUZERO_VARIANTS else _sb3_checkpoints(config, n),
+                    checkpoints=4
+                    if _base_name(n)[0] in MUZERO_VARIANTS
+                    else _sb3_checkpoints(config, _base_name(n)[0]),
                     validation_episodes=config.validation_episodes,
                     # with risk guards, each test episode is played twice
                     test_episodes=(1 + (risk is not None))

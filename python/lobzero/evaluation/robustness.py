@@ -109,7 +109,15 @@ def run_episodes(
     searches N roots at once), and measures each. ``seeds[i]`` and ``starts_ns[i]`` as in
     :func:`run_episode`; an episode that ends early stops there while the others go on.
     ``record`` keeps each episode's :attr:`EpisodeResult.trace`; ``on_step(n)`` is called after
-    each lockstep decision with the number of episodes that made it (progress)."""
+    each lockstep decision with the number of episodes that made it (progress).
+
+    An agent trained with an encoder sees each environment as it trained: its observations
+    followed by the encoder's window at the decision time
+    (:func:`lobzero.encoder.agents.observation_env`; the window ends at or before it)."""
+    if getattr(agent, "encoder", None) is not None:
+        from lobzero.encoder.agents import observation_env
+
+        envs = [observation_env(agent, env) for env in envs]
     n = len(envs)
     starts = list(starts_ns) if starts_ns is not None else [None] * n
     if len(seeds) != n or len(starts) != n:

@@ -11,10 +11,17 @@ of the one-hot action. Value and reward heads are categorical over ``2·support_
 the data (:class:`ValueCodec`). Observations are scaled by their known bounds, or by a running
 mean / std from self-play observations only (:class:`ObsNormalizer`); both are saved with the
 network.
+
+With a pretrained order-book encoder (:class:`lobzero.models.encoder.MultiTaskEncoder`), the
+observation ends with its book window (``window × levels × channels`` floats, already
+normalised by the encoder's own statistics: the normaliser passes them through unchanged) and h
+reads the encoder's features beside the (normalised) environment features: ``[B, env_dim +
+window·levels·channels]`` → ``[B, env_dim]`` ‖ ``encode(window) [B, hidden]`` → latent.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -25,6 +32,7 @@ from torch.nn import functional
 
 from lobzero.exceptions import ConfigError
 from lobzero.models.alphazero import AlphaZeroNet, ResidualBlock
+from lobzero.models.encoder import MultiTaskEncoder
 from lobzero.models.support import (
     inverse_scale_transform,
     scalar_to_support,
@@ -150,6 +158,10 @@ class ObsNormalizer(nn.Module):
     start together), so statistics of a bounded feature such as ``time_fraction`` gathered there
     are far from its real range (mean 0.10, sd 0.06 over a 300-step episode's first 63 steps),
     and a frozen normaliser would clip it at ``±clip`` for the last 30 % of every episode.
+
+    ``passthrough``: the last that many features are returned as they are (the encoder's book
+    window, normalised by the encoder's training statistics; scaling it again by self-play's
+    statistics would feed the encoder inputs it was not trained on).
     """
 
     count: torch.Tensor
@@ -165,9 +177,13 @@ class ObsNormalizer(nn.Module):
         clip: float = 10.0,
         low: npt.ArrayLike | None = None,
         high: npt.ArrayLike | None = None,
+        passthrough: int = 0,
     ) -> None:
         super().__init__()
+        if not (0 <= passthrough <= obs_dim):
+            raise ConfigError(f"passthrough must be in [0, {obs_dim}], got {passthrough}")
         self.clip = clip
+        self.passthrough = passthrough
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("mean", torch.zeros(obs_dim, dtype=torch.float64))
         self.register_buffer("var", torch.ones(obs_dim, dtype=torch.float64))
@@ -209,7 +225,11 @@ class ObsNormalizer(nn.Module):
         z = (obs - self.mean.to(obs.dtype)) / std
         by_bounds = (obs - self.bound_mid.to(obs.dtype)) / self.bound_half.to(obs.dtype)
         z = torch.where(self.bounded, by_bounds, z)
-        return torch.nan_to_num(z, nan=0.0).clamp(-self.clip, self.clip)
+        z = torch.nan_to_num(z, nan=0.0).clamp(-self.clip, self.clip)
+        if self.passthrough == 0:
+            return z
+        keep = obs.shape[1] - self.passthrough
+        return torch.cat([z[:, :keep], obs[:, keep:]], dim=1)
 
 
 def scale_latent(latent: torch.Tensor) -> torch.Tensor:
@@ -265,6 +285,8 @@ class MuZeroNet(nn.Module):
     or "alphazero" (:class:`AlphaZeroNet` as f: tanh value, needs scalar heads and values in
     [-1, 1]). ``value_transform`` and ``value_scale``: see :class:`ValueCodec`; ``obs_low`` /
     ``obs_high`` ``[obs_dim]``: the observation space's bounds (see :class:`ObsNormalizer`).
+    ``encoder``: a pretrained order-book encoder in front of h (see the module docstring; the
+    network keeps its own copy), ``freeze_encoder`` keeps its weights out of training.
     """
 
     def __init__(
@@ -286,6 +308,8 @@ class MuZeroNet(nn.Module):
         obs_high: npt.ArrayLike | None = None,
         consistency: bool = False,
         value_prefix: bool = False,
+        encoder: MultiTaskEncoder | None = None,
+        freeze_encoder: bool = True,
     ) -> None:
         super().__init__()
         if obs_dim <= 0 or num_actions <= 1 or latent_dim <= 1:
@@ -295,19 +319,41 @@ class MuZeroNet(nn.Module):
             )
         self.obs_dim, self.num_actions, self.latent_dim = obs_dim, num_actions, latent_dim
         self.codec = ValueCodec(support_size, value_eps, value_transform, value_scale)
-        self.normalizer = ObsNormalizer(obs_dim, low=obs_low, high=obs_high)
-        if temporal_encoder != "none" and frame_stack > 1:
-            if obs_dim % frame_stack:
+        self.encoder: MultiTaskEncoder | None = None
+        self.window_shape: tuple[int, int, int] = (0, 0, 0)
+        window_width = 0
+        if encoder is not None:
+            kw = encoder.kwargs
+            self.window_shape = (int(kw["window"]), int(kw["levels"]), int(kw["channels"]))
+            window_width = math.prod(self.window_shape)
+            if obs_dim <= window_width:
                 raise ConfigError(
-                    f"obs_dim {obs_dim} is not a whole number of {frame_stack} stacked frames"
+                    f"observations of {obs_dim} features cannot carry the encoder's window of "
+                    f"{window_width} after the environment's: wrap the environments in "
+                    "lobzero.encoder.agents.BookWindowVecEnv"
+                )
+            self.encoder = copy.deepcopy(encoder)
+            self.freeze_encoder = freeze_encoder
+            for p in self.encoder.parameters():
+                p.requires_grad_(not freeze_encoder)
+        self.env_dim = obs_dim - window_width
+        self.normalizer = ObsNormalizer(
+            obs_dim, low=obs_low, high=obs_high, passthrough=window_width
+        )
+        if temporal_encoder != "none" and frame_stack > 1:
+            if self.env_dim % frame_stack:
+                raise ConfigError(
+                    f"obs_dim {self.env_dim} is not a whole number of {frame_stack} stacked frames"
                 )
             self.temporal: TemporalEncoder | None = TemporalEncoder(
-                temporal_encoder, frame_stack, obs_dim // frame_stack, hidden
+                temporal_encoder, frame_stack, self.env_dim // frame_stack, hidden
             )
             rep_in = hidden
         else:
             self.temporal = None
-            rep_in = obs_dim
+            rep_in = self.env_dim
+        if self.encoder is not None:
+            rep_in += int(self.encoder.hidden)
         self.representation_net = residual_mlp(rep_in, hidden, latent_dim, blocks)
         self.dynamics_net = residual_mlp(latent_dim + num_actions, hidden, hidden, blocks)
         self.next_latent_head = nn.Linear(hidden, latent_dim)
@@ -355,8 +401,18 @@ class MuZeroNet(nn.Module):
     def representation(self, obs: torch.Tensor) -> torch.Tensor:
         """h: observations ``[B, obs_dim]`` → latents ``[B, latent_dim]`` in [0, 1]."""
         x = self.normalizer(obs)
+        window = x[:, self.env_dim :]
+        x = x[:, : self.env_dim]
         if self.temporal is not None:
             x = self.temporal(x)
+        if self.encoder is not None:
+            window = window.reshape(-1, *self.window_shape)
+            if self.freeze_encoder:
+                with torch.no_grad():
+                    features = self.encoder.encode(window)
+            else:
+                features = self.encoder.encode(window)
+            x = torch.cat([x, features], dim=1)
         return scale_latent(self.representation_net(x))
 
     def dynamics(

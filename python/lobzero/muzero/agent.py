@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +17,9 @@ from lobzero.models.stochastic_net import StochasticMuZeroNet
 from lobzero.muzero.config import MuZeroConfig
 from lobzero.muzero.planner import Planner
 from lobzero.storage import atomic_writer, write_text
+
+if TYPE_CHECKING:
+    from lobzero.encoder.agents import AgentEncoder
 
 AGENT_FILE = "agent.json"
 MODEL_FILE = "model.pt"
@@ -30,7 +33,9 @@ class MuZeroAgent:
     noise, taking the most visited action (``search=False``: the policy head's argmax).
 
     ``action_mode`` is the trading environment's action mode the agent was trained in
-    (``"target"`` or ``"side"``; ``"gym"`` for a gymnasium environment).
+    (``"target"`` or ``"side"``; ``"gym"`` for a gymnasium environment). ``encoder``: the
+    pretrained encoder in front of h (``config.encoder``), embedded in the saved agent
+    (``encoder.pt``); its windows follow the environment's features in each observation.
     """
 
     kind = "muzero"
@@ -45,8 +50,10 @@ class MuZeroAgent:
         device: str | torch.device = "cpu",
         search: bool = True,
         seed: int = 0,
+        encoder: AgentEncoder | None = None,
     ) -> None:
         self.net = net.to(device).eval()
+        self.encoder = encoder
         self.config = config
         self.action_mode = action_mode
         self.env = env or {}
@@ -56,8 +63,10 @@ class MuZeroAgent:
     @property
     def name(self) -> str:
         """The compare name of the agent's search: "muzero" (Gumbel), "muzero_puct" or
-        "stochastic_muzero"."""
-        return _NAMES[self.config.algorithm]
+        "stochastic_muzero" (with "+encoder" when it has one)."""
+        from lobzero.agents import ENCODER_SUFFIX
+
+        return _NAMES[self.config.algorithm] + (ENCODER_SUFFIX if self.encoder is not None else "")
 
     def act(self, obs_batch: np.ndarray) -> npt.NDArray[np.int64]:
         """Actions ``[N]`` (int64) for observations ``[N, obs_dim]`` (float32)."""
@@ -86,6 +95,8 @@ class MuZeroAgent:
             "frame_stack": self.env.get("frame_stack", 1),
             "env": self.env,
         }
+        if self.encoder is not None:
+            spec["encoder"] = self.encoder.save(path)
         # each file whole or not at all, agent.json (what load_agent reads first) last
         with atomic_writer(path / MODEL_FILE) as fh:
             torch.save(self.net.state_dict(), fh)
@@ -106,8 +117,17 @@ class MuZeroAgent:
         if spec.get("kind") != cls.kind:
             raise ConfigError(f"{path}: a {spec.get('kind')!r} agent, not a MuZero agent")
         config = MuZeroConfig.load(path / CONFIG_FILE)
+        encoder = None
+        if spec.get("encoder"):
+            from lobzero.encoder.agents import AgentEncoder
+
+            encoder = AgentEncoder.from_spec(path, spec["encoder"])
         net = build_network(
-            config, spec["obs_dim"], spec["num_actions"], spec.get("frame_stack", 1)
+            config,
+            spec["obs_dim"],
+            spec["num_actions"],
+            spec.get("frame_stack", 1),
+            encoder=encoder,
         )
         state = torch.load(path / MODEL_FILE, map_location=device, weights_only=True)
         try:
@@ -124,6 +144,7 @@ class MuZeroAgent:
             env=spec.get("env"),
             device=device,
             search=search,
+            encoder=encoder,
         )
 
 
@@ -133,10 +154,15 @@ def build_network(
     num_actions: int,
     frame_stack: int = 1,
     obs_bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    encoder: AgentEncoder | None = None,
 ) -> MuZeroNet:
     """The network a configuration describes, for an environment's observation and actions;
     ``obs_bounds`` (low, high) ``[obs_dim]`` are the observation space's bounds (used with
-    ``obs_scaling = "bounds"``; a loaded network gets them from its saved state)."""
+    ``obs_scaling = "bounds"``; a loaded network gets them from its saved state); ``encoder``
+    the pretrained encoder in front of h (``obs_dim`` then counts its window)."""
+    extra: dict[str, Any] = {}
+    if encoder is not None:
+        extra = {"encoder": encoder.encoder.model, "freeze_encoder": encoder.freeze}
     low, high = (
         obs_bounds
         if obs_bounds is not None and config.obs_scaling == "bounds"
@@ -154,6 +180,7 @@ def build_network(
             obs_low=low,
             obs_high=high,
             **config.network_kwargs(),  # type: ignore[arg-type]
+            **extra,
         )
     return MuZeroNet(
         obs_dim,
@@ -162,4 +189,5 @@ def build_network(
         obs_low=low,
         obs_high=high,
         **config.network_kwargs(),  # type: ignore[arg-type]
+        **extra,
     )

@@ -76,6 +76,15 @@ class MuZeroConfig(TomlConfig):
     #: "bounds" (known bounds, else warm-up statistics) or "running" (warm-up statistics only)
     obs_scaling: Literal["bounds", "running"] = "bounds"
     temporal_encoder: Literal["none", "conv", "gru"] = "none"
+    #: a pretrained order-book encoder (``lobzero train-encoder``'s checkpoint) in front of the
+    #: representation h: the observations carry its book window and h reads its features
+    #: beside the environment's; "" = none
+    encoder: str = ""
+    #: "frozen" (the encoder's weights stay as trained) or "fine-tune" (they train with the
+    #: network at ``encoder_lr_scale`` × the learning rate, a parameter group of their own)
+    encoder_mode: Literal["frozen", "fine-tune"] = "frozen"
+    #: fine-tune: the encoder's learning rate is the network's times this
+    encoder_lr_scale: float = 0.1
     prediction: Literal["mlp", "alphazero"] = "mlp"
     # search
     #: "muzero" (PUCT), "gumbel" (Gumbel MuZero) or "stochastic" (Stochastic MuZero: chance
@@ -184,6 +193,7 @@ class MuZeroConfig(TomlConfig):
             ("consistency_weight", self.consistency_weight >= 0.0, ">= 0"),
             ("off_policy_tau", self.off_policy_tau >= 0.0, ">= 0 (0: off)"),
             ("value_scale", self.value_scale >= 0.0, ">= 0 (0: fitted to the warm-up data)"),
+            ("encoder_lr_scale", 0.0 < self.encoder_lr_scale <= 1.0, "in (0, 1]"),
             (
                 "warmup_steps",
                 0 <= self.warmup_steps < self.total_env_steps,

@@ -228,6 +228,20 @@ def lr_factor(config: MuZeroConfig, update: int, total_updates: int) -> float:
     return 1.0
 
 
+def parameter_groups(net: MuZeroNet, config: MuZeroConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: the network's, then (fine-tuned) the pretrained
+    encoder's with ``lr_scale = config.encoder_lr_scale`` (its rate is the schedule's times
+    it); a frozen encoder's weights are in no group."""
+    encoder = getattr(net, "encoder", None)
+    if encoder is None:
+        return [{"params": list(net.parameters())}]
+    own = {id(p) for p in encoder.parameters()}
+    groups: list[dict[str, Any]] = [{"params": [p for p in net.parameters() if id(p) not in own]}]
+    if config.encoder_mode == "fine-tune":
+        groups.append({"params": list(encoder.parameters()), "lr_scale": config.encoder_lr_scale})
+    return groups
+
+
 class Learner:
     """Optimiser, learning-rate schedule, gradient clipping and the target network."""
 
@@ -240,7 +254,7 @@ class Learner:
     ) -> None:
         self.net, self.config, self.device = net, config, torch.device(device)
         self.total_updates = max(1, total_updates)
-        params = net.parameters()
+        params = parameter_groups(net, config)
         if config.optimizer == "sgd":
             self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
                 params,
@@ -263,7 +277,7 @@ class Learner:
         self.net.train()
         factor = lr_factor(self.config, self.updates, self.total_updates)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.config.learning_rate * factor
+            group["lr"] = self.config.learning_rate * factor * group.get("lr_scale", 1.0)
         parts = muzero_loss(self.net, batch, self.config, self.device)
         self.optimizer.zero_grad(set_to_none=True)
         parts.total.backward()

@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +41,9 @@ from lobzero.muzero.replay_buffer import ReplayBuffer
 from lobzero.muzero.self_play import SelfPlay, check_discrete, make_gym_vec_env
 from lobzero.progress import TrainLog, TrainProgress, summary_line, write_summary
 from lobzero.storage import RunFolder, atomic_writer, join
+
+if TYPE_CHECKING:
+    from lobzero.encoder.agents import AgentEncoder
 
 CHECKPOINT_FILE = "checkpoint.pt"
 LOG_FIELDS = (
@@ -109,6 +112,31 @@ def make_envs(
         "frame_stack": env_config.frame_stack,
     }
     return envs, spec
+
+
+def _attach_encoder(
+    config: MuZeroConfig,
+    out: Path,
+    resume: bool,
+    market: Market | None,
+    env_id: str | None,
+    remote: RayActors | None,
+) -> AgentEncoder | None:
+    """The pretrained encoder of ``config.encoder`` (None without one), copied into the run's
+    folder (``encoder.pt``): a resumed run reads its copy, so moving the file breaks nothing."""
+    if not config.encoder:
+        return None
+    if env_id is not None or market is None:
+        raise ConfigError("the encoder reads a market's book: give a market (--data), not --env")
+    if remote is not None:
+        raise ConfigError("the encoder's windows are built here: train it with --backend local")
+    from lobzero.encoder.agents import ENCODER_FILE, AgentEncoder
+
+    copy = out / ENCODER_FILE
+    source = copy if resume and copy.is_file() else Path(config.encoder)
+    attached = AgentEncoder.load(source, config.encoder_mode, config.encoder_lr_scale)
+    attached.save(out)
+    return attached
 
 
 def train_muzero(
@@ -202,6 +230,14 @@ def _train(
         torch.set_num_threads(config.torch_threads)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    attached = _attach_encoder(config, out, resume, market, env_id, remote)
+    if attached is not None:
+        outer = env_wrapper
+
+        def env_wrapper(envs: Any) -> Any:
+            assert attached is not None and market is not None  # checked by _attach_encoder
+            return attached.wrap_vec(envs if outer is None else outer(envs), market)
+
     envs, env_spec = make_envs(config, seed, market, env_config, env_id, env_wrapper)
     obs_dim, num_actions = check_discrete(envs)
     space = envs.single_observation_space
@@ -212,6 +248,7 @@ def _train(
         num_actions,
         env_spec.get("frame_stack", 1),
         obs_bounds=(np.asarray(space.low), np.asarray(space.high)),
+        encoder=attached,
     ).to(device)
     total_updates = int(max(0, config.total_env_steps - config.warmup_steps) * config.replay_ratio)
     learner = Learner(net, config, total_updates, device)
@@ -271,9 +308,13 @@ def _train(
     action_mode = env_spec.get("env_config", {}).get("action_mode", "gym")
 
     def snapshot() -> MuZeroAgent:
-        copy = build_network(config, obs_dim, num_actions, env_spec.get("frame_stack", 1))
+        copy = build_network(
+            config, obs_dim, num_actions, env_spec.get("frame_stack", 1), encoder=attached
+        )
         copy.load_state_dict(net.state_dict())
-        return MuZeroAgent(copy, config, action_mode=action_mode, env=env_spec, device=device)
+        return MuZeroAgent(
+            copy, config, action_mode=action_mode, env=env_spec, device=device, encoder=attached
+        )
 
     checkpointed_at = -1  # a resumed run rewrites its checkpoint from the restored state
 
