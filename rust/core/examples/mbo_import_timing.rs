@@ -12,7 +12,7 @@
 
 use dbn::decode::{DecodeRecordRef, DynDecoder};
 use dbn::{MboMsg, VersionUpgradePolicy};
-use lobzero_core::import::databento::{import, DbnOptions};
+use lobzero_core::import::databento::{import, open_dbn, DbnOptions};
 use lobzero_core::import::l3::{At, CrossPolicy, L3Builder, UnknownOrderPolicy};
 use lobzero_core::import::ImportOptions;
 use lobzero_core::import::ImportReport;
@@ -64,6 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = records.len() as f64;
     let (mut whole, mut decode, mut book) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut dyn_decode, mut decode_book) = (Vec::new(), Vec::new());
     let (mut builder, mut finish) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();
@@ -80,26 +81,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 count += 1;
             }
         }
+        dyn_decode.push(count as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        let mut count = 0usize;
+        for f in &files {
+            let mut d = open_dbn(f, VersionUpgradePolicy::AsIs)?;
+            while let Some(r) = d.decode_record_ref()? {
+                count += usize::from(r.get::<MboMsg>().is_some());
+            }
+        }
         decode.push(count as f64 / t.elapsed().as_secs_f64());
         let t = Instant::now();
         let mut b = MboBook::default();
         let mut rows = 0usize;
-        for m in &records {
-            if m.flags.is_snapshot() && m.action as u8 == b'A' && b.order(m.order_id).is_some() {
-                b.clear(0); // the second file's snapshot replaces the book
-            }
-            let side = if m.side as u8 == b'B' { 1 } else { -1 };
-            let q = i64::from(m.size);
-            let _ = match m.action as u8 {
-                b'A' => b.add(m.order_id, side, m.price, q).map(|_| ()),
-                b'C' => b.reduce(m.order_id, q).map(|_| ()),
-                b'M' => b.modify(m.order_id, side, m.price, q).map(|_| ()),
-                _ => Ok(()),
-            };
-            if m.flags.is_last() {
-                b.flush(|_, _, _| rows += 1);
+        let mut count = 0usize;
+        for f in &files {
+            let mut d = open_dbn(f, VersionUpgradePolicy::AsIs)?;
+            while let Some(r) = d.decode_record_ref()? {
+                if let Some(m) = r.get::<MboMsg>() {
+                    count += 1;
+                    apply(&mut b, m, &mut rows);
+                }
             }
         }
+        decode_book.push(count as f64 / t.elapsed().as_secs_f64());
+        std::hint::black_box(rows);
+        let t = Instant::now();
+        let mut b = MboBook::default();
+        let mut rows = 0usize;
+        for m in &records {
+            apply(&mut b, m, &mut rows);
+        }
+        std::hint::black_box(rows);
         book.push(n / t.elapsed().as_secs_f64());
         let t = Instant::now();
         let b = build(&records)?;
@@ -120,8 +133,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         spread(whole)
     );
     println!(
-        "decode alone (dbn, zstd):                                     {}",
+        "decode alone (dbn's DynDecoder, upgrading, zstd):             {}",
+        spread(dyn_decode)
+    );
+    println!(
+        "decode alone (the importer's reader, zstd):                   {}",
         spread(decode)
+    );
+    println!(
+        "decode + book of orders, one pass (the goal's figure):        {}",
+        spread(decode_book)
     );
     println!(
         "book of orders alone (records in memory):                     {}",
@@ -136,6 +157,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         spread(finish)
     );
     Ok(())
+}
+
+/// One record on the book of orders (a snapshot's first add of a resting id replaces the
+/// book), its L2 changes flushed at the end of each venue event and counted in `rows`.
+#[inline]
+fn apply(b: &mut MboBook, m: &MboMsg, rows: &mut usize) {
+    if m.flags.is_snapshot() && m.action as u8 == b'A' && b.order(m.order_id).is_some() {
+        b.clear(0); // the second file's snapshot replaces the book
+    }
+    let side = if m.side as u8 == b'B' { 1 } else { -1 };
+    let q = i64::from(m.size);
+    let _ = match m.action as u8 {
+        b'A' => b.add(m.order_id, side, m.price, q).map(|_| ()),
+        b'C' => b.reduce(m.order_id, q).map(|_| ()),
+        b'M' => b.modify(m.order_id, side, m.price, q).map(|_| ()),
+        _ => Ok(()),
+    };
+    if m.flags.is_last() {
+        b.flush(|_, _, _| *rows += 1);
+    }
 }
 
 /// The databento importer's loop over records already decoded: snapshot runs rebuild the book,

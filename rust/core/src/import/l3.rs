@@ -134,6 +134,14 @@ impl L3Builder {
         }
     }
 
+    /// Makes room for `actions` more order actions and about as many L2 rows (an estimate
+    /// from the file size: each push then fills memory reserved once, instead of copying the
+    /// columns at every doubling).
+    pub fn reserve(&mut self, actions: usize) {
+        self.log.reserve(actions);
+        self.rows.reserve(actions);
+    }
+
     pub fn location(&self, file: u32, line: u64) -> String {
         super::location(&self.files, file, line)
     }
