@@ -22,16 +22,55 @@ use lobzero_core::Decimal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn spread(mut v: Vec<f64>) -> String {
+/// Wall time and the time this thread ran on a CPU (Linux `schedstat`, ns): on a machine
+/// shared with other work the wall time counts the waits for a core, the CPU time does not.
+struct Clock {
+    wall: Instant,
+    cpu_ns: Option<u64>,
+}
+
+fn cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+impl Clock {
+    fn now() -> Self {
+        Self {
+            wall: Instant::now(),
+            cpu_ns: cpu_ns(),
+        }
+    }
+
+    /// `n` per second of wall time and per second on the CPU.
+    fn rate(&self, n: f64) -> (f64, f64) {
+        let wall = n / self.wall.elapsed().as_secs_f64();
+        let cpu = match (self.cpu_ns, cpu_ns()) {
+            (Some(a), Some(b)) if b > a => n / ((b - a) as f64 * 1e-9),
+            _ => f64::NAN,
+        };
+        (wall, cpu)
+    }
+}
+
+/// Median and range of the rates, wall time then CPU time, in M records/s.
+fn spread(v: Vec<(f64, f64)>) -> String {
     if v.is_empty() {
         return "not timed (ONLY_IMPORT)".into();
     }
-    v.sort_by(f64::total_cmp);
+    let one = |mut x: Vec<f64>| {
+        x.sort_by(f64::total_cmp);
+        format!(
+            "{:5.2} ({:.2} .. {:.2})",
+            x[x.len() / 2] / 1e6,
+            x[0] / 1e6,
+            x[x.len() - 1] / 1e6
+        )
+    };
     format!(
-        "{:.2} M rec/s ({:.2} .. {:.2})",
-        v[v.len() / 2] / 1e6,
-        v[0] / 1e6,
-        v[v.len() - 1] / 1e6
+        "wall {}  cpu {} M rec/s",
+        one(v.iter().map(|r| r.0).collect()),
+        one(v.iter().map(|r| r.1).collect())
     )
 }
 
@@ -64,16 +103,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = records.len() as f64;
     let (mut whole, mut decode, mut book) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut dyn_decode, mut decode_book) = (Vec::new(), Vec::new());
+    let (mut dyn_decode, mut decode_book, mut zstd_alone) = (Vec::new(), Vec::new(), Vec::new());
     let (mut builder, mut finish) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let t = Instant::now();
+        let t = Clock::now();
         let (imported, _log) = import(&paths, &options, &dbn_options)?;
-        whole.push(imported.report.lines as f64 / t.elapsed().as_secs_f64());
+        whole.push(t.rate(imported.report.lines as f64));
         if std::env::var_os("ONLY_IMPORT").is_some() {
             continue;
         }
-        let t = Instant::now();
+        let t = Clock::now();
         let mut count = 0usize;
         for f in &files {
             let mut d = DynDecoder::from_file(f, VersionUpgradePolicy::default())?;
@@ -81,8 +120,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 count += 1;
             }
         }
-        dyn_decode.push(count as f64 / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        dyn_decode.push(t.rate(count as f64));
+        let t = Clock::now();
+        let mut bytes = 0usize;
+        for f in &files {
+            bytes += zstd::stream::decode_all(std::fs::File::open(f)?)?.len();
+        }
+        std::hint::black_box(bytes);
+        zstd_alone.push(t.rate(n));
+        let t = Clock::now();
         let mut count = 0usize;
         for f in &files {
             let mut d = open_dbn(f, VersionUpgradePolicy::AsIs)?;
@@ -90,8 +136,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 count += usize::from(r.get::<MboMsg>().is_some());
             }
         }
-        decode.push(count as f64 / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        decode.push(t.rate(count as f64));
+        let t = Clock::now();
         let mut b = MboBook::default();
         let mut rows = 0usize;
         let mut count = 0usize;
@@ -104,20 +150,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         }
-        decode_book.push(count as f64 / t.elapsed().as_secs_f64());
+        decode_book.push(t.rate(count as f64));
         std::hint::black_box(rows);
-        let t = Instant::now();
+        let t = Clock::now();
         let mut b = MboBook::default();
         let mut rows = 0usize;
         for m in &records {
             apply(&mut b, m, &mut rows);
         }
         std::hint::black_box(rows);
-        book.push(n / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        book.push(t.rate(n));
+        let t = Clock::now();
         let b = build(&records)?;
-        builder.push(n / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        builder.push(t.rate(n));
+        let t = Clock::now();
         let report = ImportReport {
             format: "databento".into(),
             ..Default::default()
@@ -125,7 +171,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut finish_options = options.clone();
         finish_options.lot_size = Some(Decimal::unit(0));
         let (imported, _log) = b.finish(&finish_options, "ESH4", "databento", report)?;
-        finish.push(n / t.elapsed().as_secs_f64());
+        finish.push(t.rate(n));
         std::hint::black_box(imported);
     }
     println!(
@@ -135,6 +181,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "decode alone (dbn's DynDecoder, upgrading, zstd):             {}",
         spread(dyn_decode)
+    );
+    println!(
+        "zstd alone (decompressing the files into memory):             {}",
+        spread(zstd_alone)
     );
     println!(
         "decode alone (the importer's reader, zstd):                   {}",
