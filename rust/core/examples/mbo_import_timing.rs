@@ -1,10 +1,13 @@
 //! Times the `databento` MBO import in Rust alone (no Python): decode + book of orders + L2
 //! stream + order log, on the CME ES snapshot and session files in ../shared/data, `ROUNDS`
-//! imports (median, min, max in records/s), then by phase: the decode alone, the book alone
-//! (records decoded once into memory), the builder (book + L2 rows + order log, in source
-//! integers, records in memory) and its `finish` (conversion to ticks and lots, validation
-//! replay of the L2 stream, the order log's conversion). `benchmarks/import_speed.py` times the
-//! whole call from Python.
+//! imports (median, min, max in records/s), then by phase: zstd alone, the decode alone (dbn's
+//! `DynDecoder` as the importer used it before, and the importer's reader), decode and book of
+//! orders in one pass (the "decoding and book building" figure; also through the old
+//! reader), the book alone (records decoded once into memory), the builder (book + L2 rows +
+//! order log, in source integers, records in memory) and its `finish` (conversion to ticks and
+//! lots, validation replay of the L2 stream, the order log's conversion). Each rate is given per
+//! second of wall time and per second this thread ran on a CPU (on a shared machine the first
+//! counts the waits for a core). `benchmarks/import_speed.py` times the whole call from Python.
 //!
 //!     cargo run --release -p lobzero-core --example mbo_import_timing [ROUNDS] [DATA_DIR]
 //!
@@ -104,6 +107,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = records.len() as f64;
     let (mut whole, mut decode, mut book) = (Vec::new(), Vec::new(), Vec::new());
     let (mut dyn_decode, mut decode_book, mut zstd_alone) = (Vec::new(), Vec::new(), Vec::new());
+    let mut dyn_decode_book = Vec::new();
     let (mut builder, mut finish) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Clock::now();
@@ -152,6 +156,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         decode_book.push(t.rate(count as f64));
         std::hint::black_box(rows);
+        // the same through the decoder the importer used before (dbn's DynDecoder, upgrading
+        // each record to DBN 3, behind a BufReader)
+        let t = Clock::now();
+        let mut b = MboBook::default();
+        let (mut rows, mut count) = (0usize, 0usize);
+        for f in &files {
+            let mut d = DynDecoder::from_file(f, VersionUpgradePolicy::default())?;
+            while let Some(r) = d.decode_record_ref()? {
+                if let Some(m) = r.get::<MboMsg>() {
+                    count += 1;
+                    apply(&mut b, m, &mut rows);
+                }
+            }
+        }
+        dyn_decode_book.push(t.rate(count as f64));
+        std::hint::black_box(rows);
         let t = Clock::now();
         let mut b = MboBook::default();
         let mut rows = 0usize;
@@ -193,6 +213,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "decode + book of orders, one pass (the goal's figure):        {}",
         spread(decode_book)
+    );
+    println!(
+        "decode + book, through dbn's DynDecoder (the old reader):     {}",
+        spread(dyn_decode_book)
     );
     println!(
         "book of orders alone (records in memory):                     {}",
