@@ -27,6 +27,8 @@ use std::time::Instant;
 
 /// Wall time and the time this thread ran on a CPU (Linux `schedstat`, ns): on a machine
 /// shared with other work the wall time counts the waits for a core, the CPU time does not.
+/// The kernel may account CPU time in scheduler ticks (4 ms here), so it is summed over all
+/// rounds of a phase, never read per round.
 struct Clock {
     wall: Instant,
     cpu_ns: Option<u64>,
@@ -45,35 +47,32 @@ impl Clock {
         }
     }
 
-    /// `n` per second of wall time and per second on the CPU.
-    fn rate(&self, n: f64) -> (f64, f64) {
-        let wall = n / self.wall.elapsed().as_secs_f64();
+    /// `(n, wall seconds, CPU seconds)` since `now`.
+    fn rate(&self, n: f64) -> (f64, f64, f64) {
+        let wall = self.wall.elapsed().as_secs_f64();
         let cpu = match (self.cpu_ns, cpu_ns()) {
-            (Some(a), Some(b)) if b > a => n / ((b - a) as f64 * 1e-9),
+            (Some(a), Some(b)) if b >= a => (b - a) as f64 * 1e-9,
             _ => f64::NAN,
         };
-        (wall, cpu)
+        (n, wall, cpu)
     }
 }
 
-/// Median and range of the rates, wall time then CPU time, in M records/s.
-fn spread(v: Vec<(f64, f64)>) -> String {
+/// The median and range of the rounds' rates per wall second, and the rate per CPU second
+/// over all rounds, in M records/s.
+fn spread(v: Vec<(f64, f64, f64)>) -> String {
     if v.is_empty() {
         return "not timed (ONLY_IMPORT)".into();
     }
-    let one = |mut x: Vec<f64>| {
-        x.sort_by(f64::total_cmp);
-        format!(
-            "{:5.2} ({:.2} .. {:.2})",
-            x[x.len() / 2] / 1e6,
-            x[0] / 1e6,
-            x[x.len() - 1] / 1e6
-        )
-    };
+    let mut x: Vec<f64> = v.iter().map(|r| r.0 / r.1).collect();
+    x.sort_by(f64::total_cmp);
+    let (n, cpu) = v.iter().fold((0.0, 0.0), |(n, c), r| (n + r.0, c + r.2));
     format!(
-        "wall {}  cpu {} M rec/s",
-        one(v.iter().map(|r| r.0).collect()),
-        one(v.iter().map(|r| r.1).collect())
+        "wall {:5.2} ({:.2} .. {:.2}), cpu {:5.2} M rec/s",
+        x[x.len() / 2] / 1e6,
+        x[0] / 1e6,
+        x[x.len() - 1] / 1e6,
+        n / cpu / 1e6
     )
 }
 
