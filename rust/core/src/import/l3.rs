@@ -493,7 +493,7 @@ impl ExactDivisor {
         }
         let q = (v >> self.shift).wrapping_mul(self.inverse);
         // q <= v <= i64::MAX when it is the quotient
-        (q <= self.limit).then(|| q as i64)
+        (q <= self.limit).then_some(q as i64)
     }
 }
 
