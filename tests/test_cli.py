@@ -541,6 +541,40 @@ def test_data_import_order_events_with_named_flags(tmp_path: Path) -> None:
     assert market.instrument.lot_size == "0.5"
 
 
+def test_on_gap_resync_is_refused_where_the_format_has_no_sequence_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Old code: order-events, hftbacktest and databento took --on-gap resync and ignored it
+    (exit 0, a market as if the flag were absent). Now a ConfigError names the flag typed and
+    the format; --on-gap error (the default, which holds trivially) still imports."""
+    from lobzero.data.export import to_hftbacktest_npz
+
+    from tests.conftest import SHARED_DATA
+
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "id,timestamp,price,volume,action,direction\n"
+        "1,1,100.5,300000000,created,bid\n"
+        "2,2,101.0,200000000,created,ask\n"
+    )
+    npz = to_hftbacktest_npz(lobzero.synth_market(seconds=5, seed=1), tmp_path / "s.npz")
+    inputs = [("order-events", log), ("hftbacktest", npz)]
+    day = SHARED_DATA / "databento-cme-es" / "esh4-glbx-mdp3-20231225.mbo.dbn.zst"
+    if day.is_file():
+        inputs.append(("databento", day))
+    for fmt, path in inputs:
+        out = tmp_path / f"{fmt}.parquet"
+        argv = ["data", "import", str(path), "-f", fmt, "-o", str(out)]
+        line = _error([*argv, "--on-gap", "resync"], capsys)
+        assert line.startswith(f"ConfigError: format {fmt!r} has no sequence numbers"), line
+        assert "--on-gap resync would do nothing" in line, line
+        assert not out.exists()
+    out = tmp_path / "ok.parquet"
+    argv = ["data", "import", str(log), "-f", "order-events", "--on-gap", "error", "-o", str(out)]
+    assert main(argv) == 0
+    assert lobzero.Market.load(out).import_report["format"] == "order-events"
+
+
 def test_data_import_refuses_a_flag_the_format_does_not_take(
     shared_data: Path, tmp_path: Path
 ) -> None:

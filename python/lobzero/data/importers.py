@@ -92,8 +92,9 @@ TEXT_OPTIONS = {
     "hyperliquid": _COMMON_OPTIONS,
 }
 
-#: the options of the order-level formats (``on_gap`` is taken and ignored: neither carries
-#: sequence numbers to resynchronise on)
+#: the options of the order-level formats (``on_gap``: only its default, ``"error"``, which
+#: holds trivially; neither carries sequence numbers to resynchronise on, see
+#: :func:`_no_sequence_gaps`)
 _ORDER_LEVEL_COMMON = (*_COMMON_OPTIONS, "on_gap", "on_unknown_order", "on_cross")
 #: the column names of ``order-events`` (defaults: obAnalytics' Bitstamp logs)
 ORDER_EVENTS_COLUMNS = (
@@ -145,6 +146,23 @@ def _refuse_unknown(fmt: str, options: dict[str, Any], allowed: Sequence[str]) -
         given = ", ".join(f"{k}={shown(options[k])}" for k in unknown)
         raise ConfigError(
             f"format {fmt!r} has no option {given}; its options are {', '.join(allowed)}"
+        )
+
+
+#: the formats whose sequence numbers show gaps that ``on_gap="resync"`` resynchronises
+GAP_FORMATS = tuple(f for f, opts in TEXT_OPTIONS.items() if "on_gap" in opts)
+
+
+def _no_sequence_gaps(fmt: str, options: dict[str, Any]) -> None:
+    """Takes ``on_gap`` out of the options of a format without sequence numbers: its default,
+    ``"error"``, holds (there is no gap to stop at); any other value would be ignored, so it is
+    a ``ConfigError`` naming the option and the format (the CLI writes it as the flag)."""
+    on_gap = options.pop("on_gap", None)
+    if on_gap is not None and on_gap != "error":
+        raise ConfigError(
+            f"format {fmt!r} has no sequence numbers, so no gaps to resynchronise: "
+            f"on_gap={str(on_gap)!r} would do nothing (formats with gaps: "
+            f"{', '.join(GAP_FORMATS)})"
         )
 
 
@@ -264,7 +282,7 @@ def _hftbacktest(paths: list[Path], **options: Any) -> Market:
             f"format 'hftbacktest' has no option {', '.join(unknown)}; "
             f"its options are {', '.join(HBT_OPTIONS)}"
         )
-    options.pop("on_gap", None)  # no sequence numbers in this format: nothing to resynchronise
+    _no_sequence_gaps("hftbacktest", options)
     arrays = [_read_hftbacktest_npz(p) for p in paths]
     data = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
     cols: dict[str, Any] = {
@@ -285,7 +303,7 @@ def _order_level(fmt: str) -> Callable[..., Market]:
 
     def importer(paths: list[Path], **options: Any) -> Market:
         _refuse_unknown(fmt, options, allowed)
-        options.pop("on_gap", None)  # neither format carries sequence gaps lobzero resyncs
+        _no_sequence_gaps(fmt, options)
         for key in ("definition", "size_scale"):
             if options.get(key) is not None:
                 options[key] = str(options[key])

@@ -1,10 +1,13 @@
 //! Times the `databento` MBO import in Rust alone (no Python): decode + book of orders + L2
 //! stream + order log, on the CME ES snapshot and session files in ../shared/data, `ROUNDS`
-//! imports (median, min, max in records/s), then by phase: the decode alone, the book alone
-//! (records decoded once into memory), the builder (book + L2 rows + order log, in source
-//! integers, records in memory) and its `finish` (conversion to ticks and lots, validation
-//! replay of the L2 stream, the order log's conversion). `benchmarks/import_speed.py` times the
-//! whole call from Python.
+//! imports (median, min, max in records/s), then by phase: zstd alone, the decode alone (dbn's
+//! `DynDecoder` as the importer used it before, and the importer's reader), decode and book of
+//! orders in one pass (the "decoding and book building" figure; also through the old
+//! reader), the book alone (records decoded once into memory), the builder (book + L2 rows +
+//! order log, in source integers, records in memory) and its `finish` (conversion to ticks and
+//! lots, validation replay of the L2 stream, the order log's conversion). Each rate is given per
+//! second of wall time and per second this thread ran on a CPU (on a shared machine the first
+//! counts the waits for a core). `benchmarks/import_speed.py` times the whole call from Python.
 //!
 //!     cargo run --release -p lobzero-core --example mbo_import_timing [ROUNDS] [DATA_DIR]
 //!
@@ -12,7 +15,7 @@
 
 use dbn::decode::{DecodeRecordRef, DynDecoder};
 use dbn::{MboMsg, VersionUpgradePolicy};
-use lobzero_core::import::databento::{import, DbnOptions};
+use lobzero_core::import::databento::{import, open_dbn, DbnOptions};
 use lobzero_core::import::l3::{At, CrossPolicy, L3Builder, UnknownOrderPolicy};
 use lobzero_core::import::ImportOptions;
 use lobzero_core::import::ImportReport;
@@ -22,16 +25,54 @@ use lobzero_core::Decimal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-fn spread(mut v: Vec<f64>) -> String {
+/// Wall time and the time this thread ran on a CPU (Linux `schedstat`, ns): on a machine
+/// shared with other work the wall time counts the waits for a core, the CPU time does not.
+/// The kernel may account CPU time in scheduler ticks (4 ms here), so it is summed over all
+/// rounds of a phase, never read per round.
+struct Clock {
+    wall: Instant,
+    cpu_ns: Option<u64>,
+}
+
+fn cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+impl Clock {
+    fn now() -> Self {
+        Self {
+            wall: Instant::now(),
+            cpu_ns: cpu_ns(),
+        }
+    }
+
+    /// `(n, wall seconds, CPU seconds)` since `now`.
+    fn rate(&self, n: f64) -> (f64, f64, f64) {
+        let wall = self.wall.elapsed().as_secs_f64();
+        let cpu = match (self.cpu_ns, cpu_ns()) {
+            (Some(a), Some(b)) if b >= a => (b - a) as f64 * 1e-9,
+            _ => f64::NAN,
+        };
+        (n, wall, cpu)
+    }
+}
+
+/// The median and range of the rounds' rates per wall second, and the rate per CPU second
+/// over all rounds, in M records/s.
+fn spread(v: Vec<(f64, f64, f64)>) -> String {
     if v.is_empty() {
         return "not timed (ONLY_IMPORT)".into();
     }
-    v.sort_by(f64::total_cmp);
+    let mut x: Vec<f64> = v.iter().map(|r| r.0 / r.1).collect();
+    x.sort_by(f64::total_cmp);
+    let (n, cpu) = v.iter().fold((0.0, 0.0), |(n, c), r| (n + r.0, c + r.2));
     format!(
-        "{:.2} M rec/s ({:.2} .. {:.2})",
-        v[v.len() / 2] / 1e6,
-        v[0] / 1e6,
-        v[v.len() - 1] / 1e6
+        "wall {:5.2} ({:.2} .. {:.2}), cpu {:5.2} M rec/s",
+        x[x.len() / 2] / 1e6,
+        x[0] / 1e6,
+        x[x.len() - 1] / 1e6,
+        n / cpu / 1e6
     )
 }
 
@@ -64,15 +105,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let n = records.len() as f64;
     let (mut whole, mut decode, mut book) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut dyn_decode, mut decode_book, mut zstd_alone) = (Vec::new(), Vec::new(), Vec::new());
+    let mut dyn_decode_book = Vec::new();
     let (mut builder, mut finish) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let t = Instant::now();
+        let t = Clock::now();
         let (imported, _log) = import(&paths, &options, &dbn_options)?;
-        whole.push(imported.report.lines as f64 / t.elapsed().as_secs_f64());
+        whole.push(t.rate(imported.report.lines as f64));
         if std::env::var_os("ONLY_IMPORT").is_some() {
             continue;
         }
-        let t = Instant::now();
+        let t = Clock::now();
         let mut count = 0usize;
         for f in &files {
             let mut d = DynDecoder::from_file(f, VersionUpgradePolicy::default())?;
@@ -80,31 +123,66 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 count += 1;
             }
         }
-        decode.push(count as f64 / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        dyn_decode.push(t.rate(count as f64));
+        let t = Clock::now();
+        let mut bytes = 0usize;
+        for f in &files {
+            bytes += zstd::stream::decode_all(std::fs::File::open(f)?)?.len();
+        }
+        std::hint::black_box(bytes);
+        zstd_alone.push(t.rate(n));
+        let t = Clock::now();
+        let mut count = 0usize;
+        for f in &files {
+            let mut d = open_dbn(f, VersionUpgradePolicy::AsIs)?;
+            while let Some(r) = d.decode_record_ref()? {
+                count += usize::from(r.get::<MboMsg>().is_some());
+            }
+        }
+        decode.push(t.rate(count as f64));
+        let t = Clock::now();
+        let mut b = MboBook::default();
+        let mut rows = 0usize;
+        let mut count = 0usize;
+        for f in &files {
+            let mut d = open_dbn(f, VersionUpgradePolicy::AsIs)?;
+            while let Some(r) = d.decode_record_ref()? {
+                if let Some(m) = r.get::<MboMsg>() {
+                    count += 1;
+                    apply(&mut b, m, &mut rows);
+                }
+            }
+        }
+        decode_book.push(t.rate(count as f64));
+        std::hint::black_box(rows);
+        // the same through the decoder the importer used before (dbn's DynDecoder, upgrading
+        // each record to DBN 3, behind a BufReader)
+        let t = Clock::now();
+        let mut b = MboBook::default();
+        let (mut rows, mut count) = (0usize, 0usize);
+        for f in &files {
+            let mut d = DynDecoder::from_file(f, VersionUpgradePolicy::default())?;
+            while let Some(r) = d.decode_record_ref()? {
+                if let Some(m) = r.get::<MboMsg>() {
+                    count += 1;
+                    apply(&mut b, m, &mut rows);
+                }
+            }
+        }
+        dyn_decode_book.push(t.rate(count as f64));
+        std::hint::black_box(rows);
+        let t = Clock::now();
         let mut b = MboBook::default();
         let mut rows = 0usize;
         for m in &records {
-            if m.flags.is_snapshot() && m.action as u8 == b'A' && b.order(m.order_id).is_some() {
-                b.clear(0); // the second file's snapshot replaces the book
-            }
-            let side = if m.side as u8 == b'B' { 1 } else { -1 };
-            let q = i64::from(m.size);
-            let _ = match m.action as u8 {
-                b'A' => b.add(m.order_id, side, m.price, q).map(|_| ()),
-                b'C' => b.reduce(m.order_id, q).map(|_| ()),
-                b'M' => b.modify(m.order_id, side, m.price, q).map(|_| ()),
-                _ => Ok(()),
-            };
-            if m.flags.is_last() {
-                b.flush(|_, _, _| rows += 1);
-            }
+            apply(&mut b, m, &mut rows);
         }
-        book.push(n / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        std::hint::black_box(rows);
+        book.push(t.rate(n));
+        let t = Clock::now();
         let b = build(&records)?;
-        builder.push(n / t.elapsed().as_secs_f64());
-        let t = Instant::now();
+        builder.push(t.rate(n));
+        let t = Clock::now();
         let report = ImportReport {
             format: "databento".into(),
             ..Default::default()
@@ -112,7 +190,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut finish_options = options.clone();
         finish_options.lot_size = Some(Decimal::unit(0));
         let (imported, _log) = b.finish(&finish_options, "ESH4", "databento", report)?;
-        finish.push(n / t.elapsed().as_secs_f64());
+        finish.push(t.rate(n));
         std::hint::black_box(imported);
     }
     println!(
@@ -120,8 +198,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         spread(whole)
     );
     println!(
-        "decode alone (dbn, zstd):                                     {}",
+        "decode alone (dbn's DynDecoder, upgrading, zstd):             {}",
+        spread(dyn_decode)
+    );
+    println!(
+        "zstd alone (decompressing the files into memory):             {}",
+        spread(zstd_alone)
+    );
+    println!(
+        "decode alone (the importer's reader, zstd):                   {}",
         spread(decode)
+    );
+    println!(
+        "decode + book of orders, one pass (the goal's figure):        {}",
+        spread(decode_book)
+    );
+    println!(
+        "decode + book, through dbn's DynDecoder (the old reader):     {}",
+        spread(dyn_decode_book)
     );
     println!(
         "book of orders alone (records in memory):                     {}",
@@ -136,6 +230,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         spread(finish)
     );
     Ok(())
+}
+
+/// One record on the book of orders (a snapshot's first add of a resting id replaces the
+/// book), its L2 changes flushed at the end of each venue event and counted in `rows`.
+#[inline]
+fn apply(b: &mut MboBook, m: &MboMsg, rows: &mut usize) {
+    if m.flags.is_snapshot() && m.action as u8 == b'A' && b.order(m.order_id).is_some() {
+        b.clear(0); // the second file's snapshot replaces the book
+    }
+    let side = if m.side as u8 == b'B' { 1 } else { -1 };
+    let q = i64::from(m.size);
+    let _ = match m.action as u8 {
+        b'A' => b.add(m.order_id, side, m.price, q).map(|_| ()),
+        b'C' => b.reduce(m.order_id, q).map(|_| ()),
+        b'M' => b.modify(m.order_id, side, m.price, q).map(|_| ()),
+        _ => Ok(()),
+    };
+    if m.flags.is_last() {
+        b.flush(|_, _, _| *rows += 1);
+    }
 }
 
 /// The databento importer's loop over records already decoded: snapshot runs rebuild the book,

@@ -24,8 +24,8 @@
 //! CME futures where the former is unset), else `tick_size` or inferred. Sizes are contracts:
 //! the lot is 1. A file with several instrument ids needs `instrument_id`.
 
-use super::dbn_files::{dbn_error, header_length, open};
-pub use super::dbn_files::{read_definitions, Definition};
+use super::dbn_files::{dbn_error, open};
+pub use super::dbn_files::{open as open_dbn, read_definitions, Decoder, Definition};
 use super::l3::{At, CrossPolicy, L3Builder, UnknownOrderPolicy};
 use super::{ImportOptions, ImportReport, Imported};
 use crate::decimal::Decimal;
@@ -93,10 +93,10 @@ pub fn import(
         let name = path.display().to_string();
         let file = file_index as u32;
         b.files.push(name.clone());
-        let (mut dec, bytes_read) = open(path)?;
+        let mut dec = open(path, dbn::VersionUpgradePolicy::AsIs)?;
         let meta = dec.metadata().clone();
         // what the whole records and the header take: the rest is a record cut short
-        let mut whole_bytes = 8 + header_length(path)?;
+        let mut whole_bytes = 8 + dec.get_ref().header_length().unwrap_or(0);
         let schema = meta.schema;
         if !matches!(schema, Some(Schema::Mbo | Schema::Mbp1 | Schema::Mbp10)) {
             return Err(LobzeroError::Format {
@@ -104,6 +104,12 @@ pub fn import(
                 format: "databento".into(),
                 detail: format!("schema {schema:?}: lobzero reads mbo, mbp-1 and mbp-10 (a definition file goes in definition=)"),
             });
+        }
+        if schema == Some(Schema::Mbo) {
+            b.reserve(
+                dec.get_ref()
+                    .records_estimate(std::mem::size_of::<MboMsg>() as u64),
+            );
         }
         if symbol.is_empty() {
             symbol = meta.symbols.first().cloned().unwrap_or_default();
@@ -196,12 +202,13 @@ pub fn import(
                 open_event = Some(at);
             }
         }
-        if bytes_read.get() != whole_bytes {
+        let bytes_read = dec.get_ref().bytes_read();
+        if bytes_read != whole_bytes {
             return Err(LobzeroError::Truncated {
                 location: format!("{name} record {}", k + 1),
                 detail: format!(
                     "the file ends inside a record ({} bytes after the last whole one)",
-                    bytes_read.get().saturating_sub(whole_bytes)
+                    bytes_read.saturating_sub(whole_bytes)
                 ),
             });
         }

@@ -47,6 +47,17 @@ impl OrderLog {
         self.order_id.is_empty()
     }
 
+    /// Makes room for `additional` more actions in every column.
+    pub fn reserve(&mut self, additional: usize) {
+        self.order_id.reserve(additional);
+        self.recv_ts_ns.reserve(additional);
+        self.action.reserve(additional);
+        self.side.reserve(additional);
+        self.price_ticks.reserve(additional);
+        self.qty_lots.reserve(additional);
+        self.l2_row.reserve(additional);
+    }
+
     #[inline]
     pub fn push(&mut self, a: OrderAction) {
         self.order_id.push(a.order_id);
