@@ -105,3 +105,33 @@ def test_the_loss_needs_next_observations() -> None:
     batch.next_obs = None
     with pytest.raises(ConfigError, match="next observations"):
         muzero_loss(net, batch, config)
+
+
+def test_the_roots_afterstate_q_has_the_roots_gradient_scale() -> None:
+    """Q(s_0, a_0) shares V(s_0)'s target and is what the search reads at every root child, so
+    its loss gets the root's gradient, not an unrolled step's 1/K. Only step 0's value target
+    is known here and no next observation is: the gradient on ψ (which only Q reaches) must be
+    ``value_loss_weight`` times that of CE(Q_0, z_0) alone. Planted: the afterstate terms on
+    step k + 1's column (the code before this test) give 1/K of it (here 1/4)."""
+    torch.manual_seed(0)
+    config = MuZeroConfig(algorithm="stochastic", latent_dim=8, hidden=16, blocks=1)
+    net = build_network(config, 3, 2)
+    assert isinstance(net, StochasticMuZeroNet)
+    for p in net.afterstate_prediction_net.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    batch = coin_batch(np.random.default_rng(0), k=4)
+    batch.value_target = np.random.default_rng(1).normal(size=(64, 5)).astype(np.float32) * 5
+    batch.value_mask[:, 1:] = 0.0
+    batch.next_obs_mask[:] = 0.0
+    last = net.afterstate_prediction_net[-1]
+    assert isinstance(last, torch.nn.Linear)
+
+    muzero_loss(net, batch, config).total.backward()
+    assert last.weight.grad is not None
+    got = last.weight.grad.clone()
+    net.zero_grad()
+    latent = net.representation(torch.as_tensor(batch.obs))
+    _, q, _ = net.afterstate(latent, torch.as_tensor(batch.actions[:, 0]))
+    alone = net.codec.loss(q, torch.as_tensor(batch.value_target[:, 0])).mean()
+    (config.value_loss_weight * alone).backward()
+    torch.testing.assert_close(got, last.weight.grad, rtol=1e-4, atol=1e-6)

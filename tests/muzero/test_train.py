@@ -132,6 +132,11 @@ def test_trains_on_the_trading_environment_and_loads_back(
     np.testing.assert_array_equal(actions, agent.act(batch))
     assert ((actions >= 0) & (actions < 5)).all()
     assert (tmp_path / "config.toml").exists() and (tmp_path / "env.json").exists()
+    # the extra loss terms are logged (they were only in TensorBoard: a collapsed afterstate
+    # head was invisible in train_log.csv)
+    header = (tmp_path / "train_log.csv").read_text().splitlines()[0].split(",")
+    assert ("chance_loss" in header) == (overrides["algorithm"] == "stochastic")
+    assert ("consistency_loss" in header) == ("consistency_weight" in overrides)
 
 
 def test_refuses_what_it_cannot_play(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ samples weighted by the prioritized-replay importance weights.
 Stochastic MuZero (:class:`~lobzero.models.stochastic_net.StochasticMuZeroNet`) unrolls each
 step through its afterstate: ``as_k = φ(s_k, a_k)``, ``(σ_k, Q_k) = ψ(as_k)``, the code
 ``c_k = e(o_{t+k+1})`` of the observed next observation, ``s_{k+1} = g(as_k, c_k)``; it adds
-per step ``value_loss_weight·CE(Q_k, z_k) + CE(σ_k, c_k) + commitment_weight·‖c_k − e(·)‖²``
-(the chance terms masked where the next observation is unknown).
+to step k's loss (k < K) ``value_loss_weight·CE(Q_k, z_k) + CE(σ_k, c_k) +
+commitment_weight·‖c_k − e(·)‖²`` (the chance terms masked where the next observation is
+unknown), so the root's afterstate terms have the root's gradient scale 1, the others 1/K.
 
 With ``consistency_weight`` > 0 each unrolled step adds EfficientZero's temporal consistency
 term (:meth:`~lobzero.models.muzero_net.MuZeroNet.consistency_loss`) against the real next
@@ -98,7 +99,7 @@ def muzero_loss(
     values: list[torch.Tensor] = []
     logits_list: list[torch.Tensor] = []
     rewards: list[torch.Tensor] = []
-    # per unrolled step, [B]: the afterstate and chance terms (Stochastic MuZero)
+    # per step k < K, [B]: the afterstate and chance terms of (s_k, a_k) (Stochastic MuZero)
     extras: list[torch.Tensor] = []
     prefix_state: tuple[torch.Tensor, torch.Tensor] | None = None
     if config.value_prefix:
@@ -157,8 +158,6 @@ def muzero_loss(
     step_loss = config.value_loss_weight * v_loss + p_loss  # [B, K+1]
     unrolled = codec.loss(torch.stack(rewards, 1), u[:, 1:]) * rmask[:, 1:]  # [B, K]
     reward_sum = float(unrolled.detach().mean(0).sum())
-    if extras:
-        unrolled = unrolled + torch.stack(extras, 1)
     if config.consistency_weight > 0.0:
         assert batch.next_obs is not None and batch.next_obs_mask is not None
         similarity = net.consistency_loss(
@@ -169,6 +168,12 @@ def muzero_loss(
         unrolled = unrolled + config.consistency_weight * consistency
         sums["consistency"] = float(consistency.detach().mean(0).sum())
     step_loss = torch.cat([step_loss[:, :1], step_loss[:, 1:] + unrolled], dim=1)
+    if extras:
+        # the afterstate of (s_k, a_k) belongs to step k, whose value target its Q shares: at
+        # the root its terms get the root's full gradient, not an unrolled step's 1/K (which
+        # left Q, the value the search reads at every root child, learning K times slower
+        # than V: on CartPole it stayed one constant for both actions)
+        step_loss = step_loss + functional.pad(torch.stack(extras, 1), (0, 1))
     grad_scales = torch.full((k_total + 1,), 1.0 / k_total, device=device, dtype=step_loss.dtype)
     grad_scales[0] = 1.0
     per_sample = scale_gradient(step_loss, grad_scales).sum(1)

@@ -68,6 +68,19 @@ LOG_FIELDS = (
     "value_scale",
 )
 
+
+def log_fields(config: MuZeroConfig) -> tuple[str, ...]:
+    """The columns of ``train_log.csv``: :data:`LOG_FIELDS`, then the losses only some
+    configurations have (Stochastic MuZero's afterstate Q and chance prior, EfficientZero's
+    consistency), so that a run whose extra terms misbehave shows it in its log."""
+    extra: tuple[str, ...] = ()
+    if config.algorithm == "stochastic":
+        extra += ("afterstate_value_loss", "chance_loss")
+    if config.consistency_weight > 0.0:
+        extra += ("consistency_loss",)
+    return LOG_FIELDS + extra
+
+
 CheckpointCallback = Callable[[int, MuZeroAgent], float | None]
 """Called after each checkpoint of a trained network; may return its validation score."""
 EnvWrapper = Callable[[Any], gym.vector.VectorEnv]
@@ -345,7 +358,7 @@ def _train(
             score = on_checkpoint(env_steps, agent)
             last_score = last_score if score is None else float(score)
 
-    log = TrainLog(out, LOG_FIELDS, append=resume)
+    log = TrainLog(out, log_fields(config), append=resume)
     recent: list[tuple[float, int]] = []
     last_stats: dict[str, float] = {}
     started, steps_at_start = time.perf_counter(), env_steps
