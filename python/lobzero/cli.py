@@ -285,7 +285,12 @@ def _ray_actors(args: argparse.Namespace) -> Any:
     before any cluster starts."""
     from lobzero.distributed.self_play import RayActors
 
+    # (a value other than the default: the local loop has one actor, in sync, no reanalysers)
     ray_flags = {
+        "--actors": args.actors != 1,
+        "--broadcast-interval": args.broadcast_interval != 1,
+        "--reanalyse-actors": args.reanalyse_actors != 1,
+        "--max-ahead": args.max_ahead != 2,
         "--actor-device": args.actor_device != "cpu",
         "--actor-gpus": args.actor_gpus is not None,
         "--asynchronous": args.asynchronous,

@@ -142,6 +142,10 @@ def test_actors_on_cuda_need_a_gpu(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--actor-gpus is for --actor-device cuda" in capsys.readouterr().err
     assert main([*args, "--actor-device", "cuda"]) == 2
     assert "--actor-device is for --backend ray" in capsys.readouterr().err
+    # the other Ray flags are refused locally too (they were silently ignored)
+    for flag, value in [("--actors", "2"), ("--broadcast-interval", "4"), ("--max-ahead", "3")]:
+        assert main([*args, flag, value]) == 2
+        assert f"{flag} is for --backend ray" in capsys.readouterr().err
     # a remote cluster: checked against its resources once connected
     with pytest.raises(lobzero.ConfigError, match=r"--actor-device cuda: 3 actors of 0\.5 GPU"):
         check_cluster({"CPU": 8.0, "GPU": 1.0}, RayActors(2, num_gpus=0.5), 3)
