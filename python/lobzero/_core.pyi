@@ -105,7 +105,11 @@ def synth_market(config: dict[str, Any]) -> tuple[Stream, str]:
 
 @final
 class BinanceLiveImporter:
-    """The Binance stream importer fed one line at a time (a live feed)."""
+    """The Binance stream importer fed one line at a time (a live feed): each line as the
+    recording holds it (`<receive time ns> <JSON>`), then `drain()` for the events made since
+    the last drain, as a `Stream` in ticks and lots of the given tick and lot sizes (decimal
+    strings; a live import cannot infer them from data not received yet). Gaps resync by
+    default (`on_gap="resync"`: the book cleared until the next snapshot), as a live feed must."""
 
     def __new__(
         cls,
@@ -118,9 +122,9 @@ class BinanceLiveImporter:
         round_qty: bool = False,
     ) -> BinanceLiveImporter: ...
     def feed_line(self, line: str) -> None:
-        """Reads one line (``<receive time ns> <JSON>``, no newline)."""
+        """Reads one line (`<receive time ns> <JSON>`, no newline)."""
     def drain(self) -> Stream | None:
-        """The events since the last drain as a validated Stream (None: no new event)."""
+        """The events since the last drain as a validated `Stream` (None: no new event)."""
     def report(self) -> str:
         """The import report so far, as JSON."""
 
@@ -153,7 +157,10 @@ class EnvCore:
     ) -> tuple[npt.NDArray[np.float32], float, bool, bool, dict[str, Any]]:
         """One decision: (obs, reward, terminated, truncated, info)."""
     def extend_market(self, chunk: Stream | None, known_through_ns: int) -> None:
-        """Appends a live market's new events; the market is complete up to known_through_ns."""
+        """Appends a live market's new events (`chunk`, a `Stream` continuing this environment's,
+        same instrument; None: no new event) and declares the market complete up to
+        `known_through_ns` (the feed's clock). Amortized O(new events) (see the core's
+        `extend_stream`)."""
     def info(self) -> dict[str, Any]:
         """The current state as a step's `info` (with the last step's fills)."""
     def round_trips(self) -> list[tuple[int, int, int, int, float, float]]:
