@@ -1,4 +1,4 @@
-"""Agents trained with the encoder: `train-agent --encoder` (PPO, MuZero), the saved agent in
+"""Agents trained with the encoder: `train-agent --encoder` (PPO, SAC, MuZero), the saved agent in
 a fresh process, frozen and fine-tuned weights, MuZero's normaliser and the window's time."""
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ MUZERO_FLAGS = [
     "--muzero-torch-threads", "1",
 ]  # fmt: skip
 PPO_FLAGS = ["--ppo-num-envs", "2", "--ppo-n-steps", "32", "--ppo-batch-size", "32"]
+SAC_FLAGS = [
+    "--sac-num-envs", "2", "--sac-learning-starts", "50", "--sac-batch-size", "16",
+    "--sac-buffer-size", "1000", "--sac-net-arch", "16,16",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +56,7 @@ def encoder_path(tmp_path_factory):
 def _train_agent(algo: str, encoder, out, mode: str = "frozen") -> None:
     from lobzero.cli import main
 
-    flags = MUZERO_FLAGS if algo == "muzero" else PPO_FLAGS
+    flags = {"muzero": MUZERO_FLAGS, "ppo": PPO_FLAGS, "sac": SAC_FLAGS}[algo]
     code = main(
         [
             "train-agent", "--algo", algo, "--synth-seconds", str(SECONDS), "--synth-seed",
@@ -128,6 +132,8 @@ def _trunk_state(algo: str, agent_dir) -> dict[str, torch.Tensor]:
     agent = load_agent(agent_dir)
     if algo == "muzero":
         return agent.net.encoder.state_dict()
+    if algo == "sac":  # the actor's copy (the critics hold their own)
+        return agent.model.policy.actor.features_extractor.trunk.state_dict()
     return agent.model.policy.features_extractor.trunk.state_dict()
 
 
@@ -135,11 +141,11 @@ def _moved(algo: str, encoder_path, out, mode: str) -> bool:
     """Whether training in ``mode`` moved the encoder's weights away from the checkpoint's."""
     _train_agent(algo, encoder_path, out, mode)
     trained = load_encoder(encoder_path).model.state_dict()
-    state = _trunk_state(algo, out if algo == "ppo" else out / "agent")
+    state = _trunk_state(algo, out / "agent" if algo == "muzero" else out)
     return any(not torch.equal(v, trained[k]) for k, v in state.items())
 
 
-@pytest.mark.parametrize("algo", ["ppo", "muzero"])
+@pytest.mark.parametrize("algo", ["ppo", "sac", "muzero"])
 def test_frozen_keeps_the_encoder_and_fine_tune_moves_it(algo, encoder_path, tmp_path) -> None:
     """Frozen, the saved agent's encoder weights equal the checkpoint's; fine-tuned, they
     moved (the check sees a change when there is one)."""
