@@ -252,11 +252,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.duration is not None:
         config = config.replace(duration_s=parse_duration(args.duration))
     feed: Any
+    if args.faults is not None:
+        from lobzero.live.faults import parse_faults
+
+        if args.feed.startswith("binance:"):
+            raise ConfigError("--faults wraps replay feeds (a live feed's faults are real ones)")
+        # the grammar before any file is read (the units of the rates need the feed: below)
+        parse_faults(args.faults, 1e-9, 1e-9)
+    markets: Any
     if args.feed.startswith("binance:"):
-        if args.retrain_at is not None:
-            raise ConfigError("--retrain-at runs on replay feeds only (not on a binance feed yet)")
+        from lobzero.live.binance import recording_source
+
         feed, broker = binance_feed_and_broker(args, config.env)
-        markets: dict[str, Any] = {}
+        # the retrain job's markets: what the feed recorded, up to the retrain's clock
+        markets = recording_source(feed)
     else:
         symbols = [s for s in (args.symbols or "").split(",") if s] or None
         markets = load_feed_markets(args.feed, symbols)
@@ -288,8 +297,6 @@ def _run(args: argparse.Namespace) -> int:
     view = LiveView(console=Console(stderr=True), json_out=sys.stdout if args.json_log else None)
     injected = None
     if args.faults is not None:
-        if not isinstance(feed, ReplayFeed):
-            raise ConfigError("--faults wraps replay feeds (a live feed's faults are real ones)")
         from lobzero.live.faults import parse_faults, with_faults
 
         n = len(feed.symbols)
