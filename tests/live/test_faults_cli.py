@@ -92,6 +92,22 @@ def test_a_bad_faults_spec_is_reported_before_the_feed_is_read(
             capsys.readouterr().err
         )
     # a binance feed refuses --faults before it connects (nothing listens at port 9)
-    assert main(["paper", "--agent", "rule:flat", "--feed", "binance:BTCUSDT", "--rest-url",
-                 "http://127.0.0.1:9", "--db", str(tmp_path / "b"), "--faults", "gap:0.1"]) == 2
+    assert (
+        main(
+            [
+                "paper",
+                "--agent",
+                "rule:flat",
+                "--feed",
+                "binance:BTCUSDT",
+                "--rest-url",
+                "http://127.0.0.1:9",
+                "--db",
+                str(tmp_path / "b"),
+                "--faults",
+                "gap:0.1",
+            ]
+        )
+        == 2
+    )
     assert "--faults wraps replay feeds" in capsys.readouterr().err
