@@ -157,10 +157,12 @@ def test_a_retrain_that_validates_on_its_training_range_fails_the_check(
         _assert_validated_on_what_it_saw(job, schedule.runs[0], models, tmp_path)
 
 
-def test_a_retrain_that_never_sees_the_live_data_fails_the_check(recorded, tmp_path: Path) -> None:
+def test_a_retrain_that_never_sees_the_live_data_fails_the_check(
+    recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Planted defect: the job's markets are what the run had before it traded (nothing: the
     markets of a run that was refused ``--retrain-at`` on a live feed). The job refuses with
-    its reason in the database, and the check fails."""
+    its reason in the database (and ``paper report``), and the check fails."""
     messages, snapshots = recorded
     _, job, schedule, registry, promotions, models, _ = _retrain_run(
         messages, snapshots, tmp_path, source=lambda feed: {}
@@ -170,6 +172,12 @@ def test_a_retrain_that_never_sees_the_live_data_fails_the_check(recorded, tmp_p
     assert "not enough market seen" in reason and registry.champion == "v1"
     with pytest.raises(AssertionError):
         _assert_validated_on_what_it_saw(job, schedule.runs[0], models, tmp_path)
+    from lobzero.cli import main
+
+    assert main(["paper", "report", "--db", str(tmp_path / "paper.sqlite")]) == 0
+    assert "no challenger of v1: kept champion (not enough market seen" in " ".join(
+        capsys.readouterr().out.split()
+    )
 
 
 def test_lobzero_paper_retrains_on_a_binance_feed(

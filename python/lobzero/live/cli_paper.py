@@ -6,6 +6,7 @@
                   [--retrain-at 02:00 --registry DIR] [--shadow DIR|rule:NAME] [--json-log]
     lobzero paper --agent ... --feed binance:BTCUSDT,ETHUSDT [--binance-market usdm|spot]
                   [--ws-url ws://...] [--rest-url http://...] [--record-dir DIR] --db ...
+                  [--retrain-at 02:00 --registry DIR] (retrains on the feed's recording)
     lobzero paper report --db paper.sqlite [--out DIR]
     lobzero paper ab --db paper.sqlite [--feed replay:PATH[,PATH]] [--out DIR]
     lobzero paper rollback --registry DIR [--db paper.sqlite]
@@ -394,7 +395,8 @@ def _report(args: argparse.Namespace) -> int:
     console.print(f"feed health: {summary['health']}", markup=False)
     for ts, kind, champ, chall, promoted, reason in summary["promotions"]:
         verdict = "promoted" if promoted else "kept champion"
-        console.print(f"{kind} at {ts}: {chall} vs {champ}: {verdict} ({reason})", markup=False)
+        versus = f"{chall} vs {champ}" if chall is not None else f"no challenger of {champ}"
+        console.print(f"{kind} at {ts}: {versus}: {verdict} ({reason})", markup=False)
     console.print(f"written: {out / f'{stem}_report.json'}, {png}", markup=False)
     return 0
 

@@ -196,10 +196,11 @@ class RetrainJob:
     from earlier data, so with ``validation_s <= 1 day`` neither saw the validation range).
 
     ``markets``: the complete markets of a replay run, or a :data:`MarketSource` called at
-    each run (a live feed's recording up to ``t``: :func:`lobzero.live.binance.
-    recording_source`), so the validation range is the last part of what the loop saw. Markets
-    that begin after the training range's start are too short: the job registers nothing
-    and logs the refusal and its reason in the database. ``runs``: the ranges of each run."""
+    each run (a live feed's recording up to ``t``:
+    :func:`lobzero.live.binance.recording_source`), so the validation range is the last part
+    of what the loop saw. Markets that begin after the training range's start are too short:
+    the job registers nothing and logs the refusal and its reason in the database. ``runs``:
+    the ranges of each run."""
 
     registry: ModelRegistry
     markets: Mapping[str, Market] | MarketSource
@@ -233,10 +234,10 @@ class RetrainJob:
         if short or not markets:
             if loop is not None:
                 loop.flush()
+            late = f"{', '.join(short)} begin after" if short else "no market before"
             reason = (
-                f"not enough market seen: {', '.join(short) or 'no symbol'} begins after the "
-                f"training range's start {train_first} ({self.train_s:g} s + "
-                f"{self.validation_s:g} s before {clock_ns})"
+                f"not enough market seen: {late} the training range's start {train_first} "
+                f"({self.train_s:g} s + {self.validation_s:g} s before {clock_ns})"
             )
             self.db.write([("promotions", _PROMOTION,
                             (clock_ns, "retrain", champion_version, None, 0, reason))])  # fmt: skip
