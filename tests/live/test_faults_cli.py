@@ -76,6 +76,38 @@ def test_paper_with_faults_decides_as_without(
     assert len(clean) > 300 and faulty == clean
 
 
-def test_paper_refuses_faults_on_a_live_feed(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["paper", "--agent", "rule:flat", "--feed", "replay:", "--faults", "gap:x"]) == 2
-    assert "replay: needs" in capsys.readouterr().err
+def test_a_bad_faults_spec_is_reported_before_the_feed_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad ``--faults`` is the first error, before the feed's files are loaded (a missing
+    file, an empty feed) or a live feed connects; a good one still meets the missing file."""
+    missing = tmp_path / "missing.parquet"
+    for feed in (f"replay:{missing}", "replay:"):
+        args = ["paper", "--agent", "rule:flat", "--feed", feed, "--db", str(tmp_path / "p")]
+        assert main([*args, "--faults", "gap:x"]) == 2
+        err = capsys.readouterr().err
+        assert "--faults part 'gap:x'" in err and "missing.parquet" not in err
+        assert main([*args, "--faults", "gap:0.1"]) == 2
+        assert ("missing.parquet" if "missing" in feed else "replay: needs") in (
+            capsys.readouterr().err
+        )
+    # a binance feed refuses --faults before it connects (nothing listens at port 9)
+    assert (
+        main(
+            [
+                "paper",
+                "--agent",
+                "rule:flat",
+                "--feed",
+                "binance:BTCUSDT",
+                "--rest-url",
+                "http://127.0.0.1:9",
+                "--db",
+                str(tmp_path / "b"),
+                "--faults",
+                "gap:0.1",
+            ]
+        )
+        == 2
+    )
+    assert "--faults wraps replay feeds" in capsys.readouterr().err

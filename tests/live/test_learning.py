@@ -221,3 +221,27 @@ def test_a_crash_between_the_database_and_the_registry_is_finished_on_restart(
                (1, "rollback", "v2", "v1", 1, "test"))])  # fmt: skip
     assert reconcile(registry, db) == "v1" and registry.champions() == ["v1"]
     db.close()
+
+
+def test_a_retrain_on_too_short_a_market_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """Markets that begin after the training range's start (a run younger than train +
+    validation) give no challenger: the builder is not called, nothing is registered, and the
+    refusal and its reason are in the database. Before, the challenger trained on the part of
+    the range there was, silently."""
+    market = signal_market(seconds=60, seed=0)
+    registry = ModelRegistry(tmp_path / "reg")
+    names = ["imbalance_1", "trade_flow"]
+    registry.promote(registry.register(make_rule_agent("imbalance", names, threshold=0.3)))
+    db = ReplayDatabase(tmp_path / "p.sqlite")
+
+    def build(*_: object) -> None:
+        raise AssertionError("no challenger is built on too short a market")
+
+    job = RetrainJob(registry, {"SIG": market}, EnvConfig(), build, db, train_s=90.0,
+                     validation_s=30.0)  # fmt: skip
+    assert job(int(market.start_ns) + 50 * 10**9) is False
+    ((_, kind, champion, challenger, promoted, reason),) = db.promotions()
+    db.close()
+    assert (kind, champion, challenger, promoted) == ("retrain", "v1", None, 0)
+    assert reason.startswith("not enough market seen: SIG begin after the training range")
+    assert [v.version for v in registry.versions()] == ["v1"]

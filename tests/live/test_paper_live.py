@@ -42,7 +42,12 @@ async def _live_run(
     cfg: PaperConfig,
     broker_type: type = LivePaperBroker,
     db_type: type = ReplayDatabase,
+    agent: Any = None,
+    scheduler_for: Any = None,
+    model_version: str = "v0",
 ) -> tuple[PaperLoop, BinanceFeed]:
+    """A paper run on the loopback ``exchange``; ``scheduler_for(feed, db)``: the run's
+    scheduler (None: none); ``agent``: the imbalance rule (threshold 0.1) when None."""
     server = await serve(exchange.stream, exchange.get)
     port = server.sockets[0].getsockname()[1]
     feed = BinanceFeed(
@@ -54,9 +59,12 @@ async def _live_run(
     live = {s: LiveMarket(s, *steps[s]) for s in SYMBOLS}
     feed.live = live
     broker = broker_type(env_config=cfg.env, live=live)
-    agent = make_rule_agent("imbalance", broker.feature_names(), threshold=0.1)
+    if agent is None:
+        agent = make_rule_agent("imbalance", broker.feature_names(), threshold=0.1)
     db = db_type(folder / "paper.sqlite")
-    loop = PaperLoop(feed, broker, agent, db, cfg)
+    scheduler = None if scheduler_for is None else scheduler_for(feed, db)
+    loop = PaperLoop(feed, broker, agent, db, cfg, model_version=model_version,
+                     scheduler=scheduler)  # fmt: skip
     try:
         await loop.run()
     finally:

@@ -324,7 +324,27 @@ def _plain(text: str) -> str:
 
 
 def recorded_market(feed: BinanceFeed, symbol: str) -> Any:
-    """The market of what ``feed`` recorded for ``symbol`` (the importer builds the book)."""
+    """The market of what ``feed`` recorded for ``symbol`` (the importer builds the book), on
+    the tick and lot sizes of the symbol's live market when the feed has one (the exchange's:
+    what the live run traded on), else inferred from the recording."""
     from lobzero.data.importers import import_market
 
-    return import_market(feed.record_path(symbol), format="binance-stream", on_gap="resync")
+    live = feed.live.get(symbol)
+    steps = {} if live is None else {"tick_size": live.tick_size, "lot_size": live.lot_size}
+    return import_market(
+        feed.record_path(symbol), format="binance-stream", on_gap="resync", **steps
+    )
+
+
+def recording_source(feed: BinanceFeed) -> Callable[[int], dict[str, Any]]:
+    """The retrain job's markets on a live feed (a
+    :data:`~lobzero.live.scheduler.MarketSource`): at each call, every symbol's recording so
+    far, flushed to disk first and imported as a complete market (:func:`recorded_market`:
+    what the run saw, message for message, restarts included). A symbol not recorded yet is
+    absent."""
+
+    def seen(clock_ns: int) -> dict[str, Any]:
+        feed.flush()
+        return {s: recorded_market(feed, s) for s in feed.symbols if feed.record_path(s).exists()}
+
+    return seen

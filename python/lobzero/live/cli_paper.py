@@ -6,6 +6,7 @@
                   [--retrain-at 02:00 --registry DIR] [--shadow DIR|rule:NAME] [--json-log]
     lobzero paper --agent ... --feed binance:BTCUSDT,ETHUSDT [--binance-market usdm|spot]
                   [--ws-url ws://...] [--rest-url http://...] [--record-dir DIR] --db ...
+                  [--retrain-at 02:00 --registry DIR] (retrains on the feed's recording)
     lobzero paper report --db paper.sqlite [--out DIR]
     lobzero paper ab --db paper.sqlite [--feed replay:PATH[,PATH]] [--out DIR]
     lobzero paper rollback --registry DIR [--db paper.sqlite]
@@ -252,11 +253,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.duration is not None:
         config = config.replace(duration_s=parse_duration(args.duration))
     feed: Any
+    if args.faults is not None:
+        from lobzero.live.faults import parse_faults
+
+        if args.feed.startswith("binance:"):
+            raise ConfigError("--faults wraps replay feeds (a live feed's faults are real ones)")
+        # the grammar before any file is read (the units of the rates need the feed: below)
+        parse_faults(args.faults, 1e-9, 1e-9)
+    markets: Any
     if args.feed.startswith("binance:"):
-        if args.retrain_at is not None:
-            raise ConfigError("--retrain-at runs on replay feeds only (not on a binance feed yet)")
+        from lobzero.live.binance import recording_source
+
         feed, broker = binance_feed_and_broker(args, config.env)
-        markets: dict[str, Any] = {}
+        # the retrain job's markets: what the feed recorded, up to the retrain's clock
+        markets = recording_source(feed)
     else:
         symbols = [s for s in (args.symbols or "").split(",") if s] or None
         markets = load_feed_markets(args.feed, symbols)
@@ -288,8 +298,6 @@ def _run(args: argparse.Namespace) -> int:
     view = LiveView(console=Console(stderr=True), json_out=sys.stdout if args.json_log else None)
     injected = None
     if args.faults is not None:
-        if not isinstance(feed, ReplayFeed):
-            raise ConfigError("--faults wraps replay feeds (a live feed's faults are real ones)")
         from lobzero.live.faults import parse_faults, with_faults
 
         n = len(feed.symbols)
@@ -387,7 +395,8 @@ def _report(args: argparse.Namespace) -> int:
     console.print(f"feed health: {summary['health']}", markup=False)
     for ts, kind, champ, chall, promoted, reason in summary["promotions"]:
         verdict = "promoted" if promoted else "kept champion"
-        console.print(f"{kind} at {ts}: {chall} vs {champ}: {verdict} ({reason})", markup=False)
+        versus = f"{chall} vs {champ}" if chall is not None else f"no challenger of {champ}"
+        console.print(f"{kind} at {ts}: {versus}: {verdict} ({reason})", markup=False)
     console.print(f"written: {out / f'{stem}_report.json'}, {png}", markup=False)
     return 0
 

@@ -172,34 +172,82 @@ def retrain_builder(env_config: EnvConfig, steps: int, work_dir: Path) -> Challe
     return build
 
 
+#: the markets a retrain job sees at a clock (ns): a live feed's recording, imported then
+MarketSource = Callable[[int], Mapping[str, Market]]
+
+_PROMOTION = ("ts_ns", "kind", "champion", "challenger", "promoted", "reason")
+
+
+@dataclass(frozen=True)
+class RetrainRanges:
+    """The receive-time ranges (ns, ``[first, end)``) of one retrain: the challenger trains on
+    ``train``, both models are scored on ``validation``; ``seen``: the first and last event
+    of the markets the job had (the earliest first, the latest last, over the symbols)."""
+
+    train: tuple[int, int]
+    validation: tuple[int, int]
+    seen: tuple[int, int]
+
+
 @dataclass
 class RetrainJob:
     """The daily retrain: at clock ``t``, train on ``[t - validation - train, t - validation)``
     and validate both on ``[t - validation, t)`` (the champion was built before ``t - 1 day``
-    from earlier data, so with ``validation_s <= 1 day`` neither saw the validation range)."""
+    from earlier data, so with ``validation_s <= 1 day`` neither saw the validation range).
+
+    ``markets``: the complete markets of a replay run, or a :data:`MarketSource` called at
+    each run (a live feed's recording up to ``t``:
+    :func:`lobzero.live.binance.recording_source`), so the validation range is the last part
+    of what the loop saw. Markets that begin after the training range's start are too short:
+    the job registers nothing and logs the refusal and its reason in the database. ``runs``:
+    the ranges of each run."""
 
     registry: ModelRegistry
-    markets: Mapping[str, Market]
+    markets: Mapping[str, Market] | MarketSource
     env_config: EnvConfig
     build: ChallengerBuilder
     db: ReplayDatabase
     train_s: float = 3600.0
     validation_s: float = 600.0
     gate_config: GateConfig = field(default_factory=GateConfig)
+    runs: list[RetrainRanges] = field(default_factory=list)
+
+    def ranges(self, clock_ns: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The training and validation ranges of a retrain at ``clock_ns``."""
+        val_first = clock_ns - round(self.validation_s * 1e9)
+        return (val_first - round(self.train_s * 1e9), val_first), (val_first, clock_ns)
 
     def __call__(self, clock_ns: int, loop: Any = None) -> bool:
         """Runs once; returns whether the challenger was promoted."""
         champion_version = self.registry.champion
         if champion_version is None:
             raise ConfigError(f"{self.registry.file}: no champion to retrain")
+        markets = self.markets(clock_ns) if callable(self.markets) else self.markets
+        (train_first, train_end), (val_first, val_end) = self.ranges(clock_ns)
+        starts = [int(m.start_ns) for m in markets.values() if m.start_ns is not None]
+        ends = [int(m.end_ns) for m in markets.values() if m.end_ns is not None]
+        short = [s for s, m in markets.items() if m.start_ns is None or m.start_ns > train_first]
+        self.runs.append(RetrainRanges(
+            (train_first, train_end), (val_first, val_end),
+            (min(starts, default=-1), max(ends, default=-1)),
+        ))  # fmt: skip
+        if short or not markets:
+            if loop is not None:
+                loop.flush()
+            late = f"{', '.join(short)} begin after" if short else "no market before"
+            reason = (
+                f"not enough market seen: {late} the training range's start {train_first} "
+                f"({self.train_s:g} s + {self.validation_s:g} s before {clock_ns})"
+            )
+            self.db.write([("promotions", _PROMOTION,
+                            (clock_ns, "retrain", champion_version, None, 0, reason))])  # fmt: skip
+            return False
         champion = self.registry.load(champion_version)
-        val_first = clock_ns - round(self.validation_s * 1e9)
-        train_first = val_first - round(self.train_s * 1e9)
-        challenger = self.build(champion, self.markets, train_first, val_first)
-        score = lambda agent, a, b: validation_sharpe(agent, self.markets, self.env_config, a, b)  # noqa: E731
-        champ_val = score(champion, val_first, clock_ns)
-        chall_val = score(challenger, val_first, clock_ns)
-        chall_train = score(challenger, train_first, val_first)
+        challenger = self.build(champion, markets, train_first, train_end)
+        score = lambda agent, a, b: validation_sharpe(agent, markets, self.env_config, a, b)  # noqa: E731
+        champ_val = score(champion, val_first, val_end)
+        chall_val = score(challenger, val_first, val_end)
+        chall_train = score(challenger, train_first, train_end)
         decision = gate(champ_val, chall_val, chall_train, self.gate_config)
         version = self.registry.register(
             challenger,
@@ -213,10 +261,12 @@ class RetrainJob:
             loop.flush()
         promotion = (clock_ns, "retrain", champion_version, version, int(decision.promoted))
         model = (version, str(self.registry.get(version).path), clock_ns)
-        scores = json.dumps({"train_sharpe": chall_train, "validation_sharpe": chall_val})
+        scores = json.dumps({
+            "train_sharpe": chall_train, "validation_sharpe": chall_val,
+            "train_ns": [train_first, train_end], "validation_ns": [val_first, val_end],
+        })  # fmt: skip
         self.db.write([
-            ("promotions", ("ts_ns", "kind", "champion", "challenger", "promoted", "reason"),
-             (*promotion, decision.reason)),
+            ("promotions", _PROMOTION, (*promotion, decision.reason)),
             ("models", ("version", "path", "created_ns", "scores"), (*model, scores)),
         ])  # fmt: skip
         if decision.promoted:
