@@ -55,6 +55,8 @@ class Args:
     warmup_steps: int = 1_000
     # EfficientZero's temporal consistency loss (0: off)
     consistency_weight: float = 0.0
+    # EfficientZero's value prefix (an LSTM over the unrolled rewards)
+    value_prefix: bool = False
     torch_threads: int = 1
 
 
@@ -65,9 +67,11 @@ class _SolvedError(Exception):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for f in dataclasses.fields(Args):
-        parser.add_argument(
-            f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default
-        )
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default)
     args = Args(**vars(parser.parse_args()))
     config = MuZeroConfig(
         total_env_steps=args.total_env_steps,
@@ -88,6 +92,7 @@ def main() -> None:
         temperature_steps=tuple(float(x) for x in args.temperature_steps.split(",") if x),
         temperatures=tuple(float(x) for x in args.temperatures.split(",")),
         consistency_weight=args.consistency_weight,
+        value_prefix=args.value_prefix,
         warmup_steps=args.warmup_steps,
         replay_capacity=50_000,
         checkpoint_interval=args.checkpoint_interval,
