@@ -280,6 +280,15 @@ def _refuse_other_algos(args: argparse.Namespace, algo: str) -> None:
                 raise ConfigError(f"{typed} is for --algo {name}, not {algo}")
 
 
+#: the defaults of train-agent's Ray self-play flags, which the local loop refuses to differ from
+RAY_SELF_PLAY_DEFAULTS = {
+    "actors": 1,
+    "broadcast_interval": 1,
+    "reanalyse_actors": 1,
+    "max_ahead": 2,
+}
+
+
 def _ray_actors(args: argparse.Namespace) -> Any:
     """MuZero's self-play actors of ``--backend ray`` (None for local), the flags checked
     before any cluster starts."""
@@ -287,10 +296,9 @@ def _ray_actors(args: argparse.Namespace) -> Any:
 
     # (a value other than the default: the local loop has one actor, in sync, no reanalysers)
     ray_flags = {
-        "--actors": args.actors != 1,
-        "--broadcast-interval": args.broadcast_interval != 1,
-        "--reanalyse-actors": args.reanalyse_actors != 1,
-        "--max-ahead": args.max_ahead != 2,
+        f"--{dest.replace('_', '-')}": getattr(args, dest) != default
+        for dest, default in RAY_SELF_PLAY_DEFAULTS.items()
+    } | {
         "--actor-device": args.actor_device != "cpu",
         "--actor-gpus": args.actor_gpus is not None,
         "--asynchronous": args.asynchronous,
@@ -1060,19 +1068,22 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
     _add_backend(p, "MuZero's self-play actors")
     _add_encoder_flags(p)
     g = p.add_argument_group("ray self-play", "MuZero on --backend ray")
-    g.add_argument("--actors", metavar="N", type=int, default=1, help="self-play actors")
+    defaults = RAY_SELF_PLAY_DEFAULTS
+    g.add_argument(
+        "--actors", metavar="N", type=int, default=defaults["actors"], help="self-play actors"
+    )
     g.add_argument(
         "--broadcast-interval",
         metavar="N",
         type=int,
-        default=1,
+        default=defaults["broadcast_interval"],
         help="learner updates between weight broadcasts to the actors (1: in sync)",
     )
     g.add_argument(
         "--reanalyse-actors",
         metavar="N",
         type=int,
-        default=1,
+        default=defaults["reanalyse_actors"],
         help="reanalyse actors (with reanalyse_fraction > 0), each a part of a batch's searches",
     )
     g.add_argument(
@@ -1084,7 +1095,7 @@ def _build_train_agent(p: argparse.ArgumentParser) -> None:
         "--max-ahead",
         metavar="N",
         type=int,
-        default=2,
+        default=defaults["max_ahead"],
         help="with --asynchronous: steps an actor may play ahead of the learner's buffer",
     )
     g.add_argument(
