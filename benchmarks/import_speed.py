@@ -41,6 +41,17 @@ def cases(data: Path) -> list[tuple[str, list[Path], dict[str, Any]]]:
         ("tardis", sorted((data / "format-fixtures" / "tardis").glob("*incremental*"))[:1], {}),
         ("databento", es_files, {"tick_size": "0.25", "on_cross": "hold"}),
         (
+            "lobster",
+            [data / "lobster-goog-l1" / "GOOG_2012-06-21_34200000_57600000_message_1.csv"],
+            {},
+        ),
+        ("hyperliquid", [data / "format-fixtures" / "hyperliquid" / "btcusd_20250126.gz"], {}),
+        (
+            "binance-stream (COIN-M, inverse)",
+            [data / "binance-coinm-perp" / "btcusd_perp_20240808.gz"],
+            {"format": "binance-stream"},
+        ),
+        (
             "order-events",
             [data / "bitstamp-btcusd-l3" / "orders.csv.xz"],
             {"size_scale": "0.00000001", "on_unknown_order": "skip", "on_cross": "hold"},
@@ -55,23 +66,25 @@ def main() -> None:
     args = parser.parse_args()
     for fmt, paths, options in cases(args.data.resolve()):
         if not paths or not all(p.is_file() for p in paths):
-            print(f"{fmt:15s} skipped: no file in {args.data}")
+            print(f"{fmt:32s} skipped: no file in {args.data}")
             continue
-        rates = []
+        rates, seconds_per_run = [], []
         for _ in range(args.runs):
             t0 = time.perf_counter()
             try:
-                market = import_market(paths, format=fmt, **dict(options))
+                market = import_market(paths, **{"format": fmt, **options})
             except Exception as e:  # a fixture this format refuses: say so, time the others
-                print(f"{fmt:15s} failed: {type(e).__name__}: {e}")
+                print(f"{fmt:32s} failed: {type(e).__name__}: {e}")
                 break
             seconds = time.perf_counter() - t0
             rates.append(market.import_report["lines"] / seconds)
+            seconds_per_run.append(seconds)
         if rates:
             print(
-                f"{fmt:15s} {statistics.median(rates) / 1e6:6.2f} M msg/s "
+                f"{fmt:32s} {statistics.median(rates) / 1e6:6.2f} M msg/s "
                 f"({min(rates) / 1e6:.2f} .. {max(rates) / 1e6:.2f}; "
-                f"{market.import_report['lines']:,} messages, {len(market):,} events)"
+                f"{market.import_report['lines']:,} messages, {len(market):,} events; "
+                f"{statistics.median(seconds_per_run):.3f} s a run)"
             )
 
 

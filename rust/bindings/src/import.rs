@@ -172,6 +172,7 @@ pub fn import_databento(
         instrument_id,
         on_unknown_order: on_unknown_order.parse().py()?,
         on_cross: on_cross.parse().py()?,
+        decompression: databento::Decompression::Auto,
     };
     let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
     let (imported, log) = py

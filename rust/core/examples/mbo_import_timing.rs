@@ -15,7 +15,7 @@
 
 use dbn::decode::{DecodeRecordRef, DynDecoder};
 use dbn::{MboMsg, VersionUpgradePolicy};
-use lobzero_core::import::databento::{import, open_dbn, DbnOptions};
+use lobzero_core::import::databento::{import, open_dbn, open_dbn_with, DbnOptions, Decompression};
 use lobzero_core::import::l3::{At, CrossPolicy, L3Builder, UnknownOrderPolicy};
 use lobzero_core::import::ImportOptions;
 use lobzero_core::import::ImportReport;
@@ -106,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = records.len() as f64;
     let (mut whole, mut decode, mut book) = (Vec::new(), Vec::new(), Vec::new());
     let (mut dyn_decode, mut decode_book, mut zstd_alone) = (Vec::new(), Vec::new(), Vec::new());
-    let mut dyn_decode_book = Vec::new();
+    let (mut dyn_decode_book, mut one_thread_decode_book) = (Vec::new(), Vec::new());
     let (mut builder, mut finish) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Clock::now();
@@ -154,6 +154,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         decode_book.push(t.rate(count as f64));
+        std::hint::black_box(rows);
+        // the same with zstd on this thread (what the importer does on a one-core machine)
+        let t = Clock::now();
+        let mut b = MboBook::default();
+        let (mut rows, mut count) = (0usize, 0usize);
+        for f in &files {
+            let mut d = open_dbn_with(f, VersionUpgradePolicy::AsIs, Decompression::SameThread)?;
+            while let Some(r) = d.decode_record_ref()? {
+                if let Some(m) = r.get::<MboMsg>() {
+                    count += 1;
+                    apply(&mut b, m, &mut rows);
+                }
+            }
+        }
+        one_thread_decode_book.push(t.rate(count as f64));
         std::hint::black_box(rows);
         // the same through the decoder the importer used before (dbn's DynDecoder, upgrading
         // each record to DBN 3, behind a BufReader)
@@ -206,12 +221,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         spread(zstd_alone)
     );
     println!(
-        "decode alone (the importer's reader, zstd):                   {}",
+        "decode alone (the importer's reader, zstd on a 2nd thread):   {}",
         spread(decode)
     );
     println!(
-        "decode + book of orders, one pass (the goal's figure):        {}",
+        "decode + book, zstd on a 2nd thread (the goal's figure):      {}",
         spread(decode_book)
+    );
+    println!(
+        "decode + book, zstd on the same thread:                       {}",
+        spread(one_thread_decode_book)
     );
     println!(
         "decode + book, through dbn's DynDecoder (the old reader):     {}",

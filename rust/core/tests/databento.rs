@@ -8,7 +8,7 @@ use dbn::{
     RecordHeader, SType, Schema,
 };
 use lobzero_core::event::{KIND_SNAPSHOT, KIND_TRADE, KIND_UPDATE};
-use lobzero_core::import::databento::{import, DbnOptions};
+use lobzero_core::import::databento::{import, DbnOptions, Decompression};
 use lobzero_core::import::{ImportOptions, Imported};
 use lobzero_core::{Decimal, LobzeroError};
 use std::path::{Path, PathBuf};
@@ -318,4 +318,93 @@ fn a_plain_file_cut_inside_a_record_is_truncated() {
     let err = import(&[&p], &quarter(), &DbnOptions::default()).expect_err("the import must fail");
     assert!(matches!(err, LobzeroError::Truncated { .. }), "{err}");
     assert!(err.to_string().contains("record 2"), "{err}");
+}
+
+/// The MBO records of a zstd file of `n` events (adds, then cancels of half of them), large
+/// enough to span several of the decompressing thread's chunks.
+fn zstd_mbo_file(path: &Path, n: u64) {
+    let mut records = Vec::new();
+    for k in 0..n {
+        let price = (100 + (k % 40) as i64) * PX;
+        let side = if k % 40 < 20 { b'B' } else { b'A' };
+        let price = if side == b'B' { price } else { price + 50 * PX };
+        records.push(mbo(
+            k + 1,
+            7,
+            b'A',
+            side,
+            k + 1,
+            price,
+            1 + (k % 5) as u32,
+            LAST,
+        ));
+        if k % 2 == 1 {
+            let o = k; // the previous order
+            records.push(mbo(k + 1, 7, b'C', side, o, 0, 0, LAST));
+        }
+    }
+    // a cancel names its order's price and size: fill them in from the adds
+    let adds: std::collections::HashMap<u64, (i64, u32, std::ffi::c_char)> = records
+        .iter()
+        .filter(|r| r.action as u8 == b'A')
+        .map(|r| (r.order_id, (r.price, r.size, r.side)))
+        .collect();
+    for r in records.iter_mut().filter(|r| r.action as u8 == b'C') {
+        let (price, size, side) = adds[&r.order_id];
+        (r.price, r.size, r.side) = (price, size, side);
+    }
+    let plain = path.with_extension("plain");
+    write(&plain, Schema::Mbo, &records);
+    let bytes = std::fs::read(&plain).expect("test setup");
+    std::fs::write(path, zstd::bulk::compress(&bytes, 3).expect("test setup")).expect("test setup");
+}
+
+fn with(decompression: Decompression) -> DbnOptions {
+    DbnOptions {
+        decompression,
+        ..Default::default()
+    }
+}
+
+/// zstd on a second thread hands the records over in chunks: the import must be the one of
+/// the same thread, record for record. Planted: a reader that drops the last, partial chunk
+/// (`filled < CHUNK` not sent) loses the file's end (fewer rows, and a truncated record).
+#[test]
+fn zstd_on_a_second_thread_imports_the_same_records() {
+    let d = dir("threads");
+    let p = d.join("es.mbo.dbn.zst");
+    zstd_mbo_file(&p, 20_000); // ~1.7 MB decoded: 7 chunks of 256 KiB, the last one partial
+    let (one, log_one) =
+        import(&[&p], &quarter(), &with(Decompression::SameThread)).expect("the file imports");
+    let (two, log_two) =
+        import(&[&p], &quarter(), &with(Decompression::SecondThread)).expect("the file imports");
+    assert_eq!(one.report.lines, 30_000);
+    assert_eq!(rows(&one), rows(&two));
+    assert_eq!(one.report.lines, two.report.lines);
+    assert_eq!(log_one.len(), log_two.len());
+}
+
+/// A zstd file cut short is `Truncated` whichever thread decompresses it (on the second
+/// thread the error arrives through the queue, after the chunks decoded before it), and says
+/// it is the compressed stream that ends early. Planted: a second thread whose error ends the
+/// data instead (only the importer's check of a record cut short would then notice, and not
+/// at all where the decoded part ends on a record boundary).
+#[test]
+fn a_zstd_file_cut_short_is_truncated_on_either_thread() {
+    let d = dir("zcut");
+    let p = d.join("es.mbo.dbn.zst");
+    zstd_mbo_file(&p, 20_000);
+    let bytes = std::fs::read(&p).expect("test setup");
+    std::fs::write(&p, &bytes[..bytes.len() * 2 / 3]).expect("test setup");
+    for mode in [Decompression::SameThread, Decompression::SecondThread] {
+        let err = import(&[&p], &quarter(), &with(mode)).expect_err("the import must fail");
+        assert!(
+            matches!(err, LobzeroError::Truncated { .. }),
+            "{mode:?}: {err}"
+        );
+        assert!(
+            err.to_string().contains("compressed stream ends early"),
+            "{mode:?}: {err}"
+        );
+    }
 }

@@ -24,8 +24,11 @@
 //! CME futures where the former is unset), else `tick_size` or inferred. Sizes are contracts:
 //! the lot is 1. A file with several instrument ids needs `instrument_id`.
 
-use super::dbn_files::{dbn_error, open};
-pub use super::dbn_files::{open as open_dbn, read_definitions, Decoder, Definition};
+use super::dbn_files::{dbn_error, open_with};
+pub use super::dbn_files::{
+    open as open_dbn, open_with as open_dbn_with, read_definitions, Decoder, Decompression,
+    Definition,
+};
 use super::l3::{At, CrossPolicy, L3Builder, UnknownOrderPolicy};
 use super::{ImportOptions, ImportReport, Imported};
 use crate::decimal::Decimal;
@@ -42,6 +45,9 @@ pub struct DbnOptions {
     pub instrument_id: Option<u32>,
     pub on_unknown_order: UnknownOrderPolicy,
     pub on_cross: CrossPolicy,
+    /// Which thread decompresses a zstd file (by default a second one where there are two
+    /// cores); the records and the book are the same either way.
+    pub decompression: Decompression,
 }
 
 fn side_of(c: std::ffi::c_char) -> i8 {
@@ -93,7 +99,11 @@ pub fn import(
         let name = path.display().to_string();
         let file = file_index as u32;
         b.files.push(name.clone());
-        let mut dec = open(path, dbn::VersionUpgradePolicy::AsIs)?;
+        let mut dec = open_with(
+            path,
+            dbn::VersionUpgradePolicy::AsIs,
+            dbn_options.decompression,
+        )?;
         let meta = dec.metadata().clone();
         // what the whole records and the header take: the rest is a record cut short
         let mut whole_bytes = 8 + dec.get_ref().header_length().unwrap_or(0);
