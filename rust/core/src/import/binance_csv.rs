@@ -15,6 +15,7 @@
 //! all is refused. Depth and trade files are merged by time, depth first on ties. A last line
 //! without a line break that does not read is a cut file (`Truncated`).
 
+use super::binance_sequence::{after_snapshot, continues, Sequence};
 use super::text::{column_index, csv_reader, decimal, field, next_record};
 use super::{GapPolicy, ImportOptions, ImportReport, Imported, RawEvent, RawEvents};
 use crate::decimal::Decimal;
@@ -167,11 +168,9 @@ impl Depth<'_> {
         Ok(())
     }
 
-    /// Decides whether an update `(first_id, last_id, pu)` continues the book. Right after a
-    /// snapshot with id `S`, an update ending before `S` is stale (dropped, counted) and one that
-    /// covers `S` (or, futures, names it as `pu`) applies. After that,
-    /// futures updates must have `pu` = the previous `last_update_id`, spot updates (no `pu`, -1)
-    /// `first_id` = the previous `last_update_id + 1`. Anything else is a gap (`on_gap`).
+    /// Decides whether an update `(first_id, last_id, pu)` continues the book, by Binance's rule
+    /// ([`super::binance_sequence`]; spot updates have `pu` = -1). Anything else is a gap
+    /// (`on_gap`); a negative update id is an error.
     fn check_continuity(
         &mut self,
         (first_id, last_id, pu): (i64, i64, i64),
@@ -194,27 +193,27 @@ impl Depth<'_> {
                 }),
             };
         };
+        let id = |v: i64, what: &str| {
+            u64::try_from(v)
+                .map_err(|_| LobzeroError::invalid(loc(), format!("{what} {v} is negative")))
+        };
+        let (first, last, previous) = (
+            id(first_id, "first_update_id")?,
+            id(last_id, "last_update_id")?,
+            id(prev, "last_update_id")?,
+        );
+        let pu_id = u64::try_from(pu).ok(); // -1: spot
         let continues = if self.fresh_snapshot {
-            // Binance's rules for the first update after a snapshot `S`: futures drop `u < S`
-            // and start at `U <= S <= u` (or `pu == S`); spot drop `u <= S`, start at `U <= S+1`
-            let stale = if futures {
-                last_id < prev
-            } else {
-                last_id <= prev
-            };
-            if stale {
-                self.report.stale_diffs_dropped += 1;
-                return Ok(Verdict::Drop);
+            match after_snapshot(previous, first, last, pu_id) {
+                Sequence::Stale => {
+                    self.report.stale_diffs_dropped += 1;
+                    return Ok(Verdict::Drop);
+                }
+                Sequence::Applies => true,
+                Sequence::Gap => false,
             }
-            if futures {
-                pu == prev || first_id <= prev
-            } else {
-                first_id <= prev.saturating_add(1)
-            }
-        } else if futures {
-            pu == prev
         } else {
-            first_id == prev.saturating_add(1)
+            continues(previous, first, pu_id)
         };
         if continues {
             self.fresh_snapshot = false;

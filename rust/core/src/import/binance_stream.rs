@@ -5,8 +5,9 @@
 //! The book is built by Binance's documented procedure: diffs received before the snapshot are
 //! buffered; at the snapshot, diffs older than it are dropped (futures: `u < lastUpdateId`,
 //! spot: `u <= lastUpdateId`) and the rest applied in order; the first applied diff must straddle
-//! the snapshot id, and every later one continue the previous (futures `pu == previous u`, spot
-//! `U == previous u + 1`). A break is a gap: an error by default, or with `on_gap = resync` a
+//! the snapshot id (futures: or continue it, `pu == lastUpdateId`), and every later one continue
+//! the previous (futures `pu == previous u`, spot `U == previous u + 1`), the rule of
+//! [`super::binance_sequence`], which the CSV importer shares. A break is a gap: an error by default, or with `on_gap = resync` a
 //! `clear` of the book and a wait for the next snapshot. Buffered diffs are applied at the
 //! snapshot's receive time, since that is when the local machine could first know the book.
 //! `bookTicker` quotes repeat the top of the same book on another stream with other timing, so
@@ -20,6 +21,7 @@
 //! The venue of a COIN-M recording is `binance-coinm`, and the import report notes the rule.
 
 use super::binance_compat::python_literal_to_json;
+use super::binance_sequence::{after_snapshot, continues, Sequence};
 use super::recv_clock::RecvClock;
 use super::text::{decimal, each_line, open};
 use super::{
@@ -464,36 +466,39 @@ impl BinanceStreamImporter {
                 Ok(())
             }
             Sync::AfterSnapshot { last_update_id } => {
-                let stale = if futures {
-                    diff.last_id < last_update_id
-                } else {
-                    diff.last_id <= last_update_id
-                };
-                if stale {
-                    self.report.stale_diffs_dropped += 1;
-                    return Ok(());
+                match after_snapshot(
+                    last_update_id,
+                    diff.first_id,
+                    diff.last_id,
+                    diff.prev_last_id,
+                ) {
+                    Sequence::Stale => {
+                        self.report.stale_diffs_dropped += 1;
+                        Ok(())
+                    }
+                    Sequence::Applies => {
+                        self.emit(&diff, recv_ts_ns);
+                        Ok(())
+                    }
+                    Sequence::Gap => {
+                        let rule = if futures {
+                            format!(
+                                "first diff after snapshot {last_update_id} starts at U={} (must be <= {last_update_id}, or pu = {last_update_id})",
+                                diff.first_id
+                            )
+                        } else {
+                            format!(
+                                "first diff after snapshot {last_update_id} starts at U={} (must be <= {})",
+                                diff.first_id,
+                                last_update_id + 1
+                            )
+                        };
+                        self.gap(diff, recv_ts_ns, rule)
+                    }
                 }
-                let first_allowed = if futures {
-                    last_update_id
-                } else {
-                    last_update_id + 1
-                };
-                if diff.first_id > first_allowed {
-                    let rule = format!(
-                        "first diff after snapshot {last_update_id} starts at U={} (must be <= {first_allowed})",
-                        diff.first_id
-                    );
-                    return self.gap(diff, recv_ts_ns, rule);
-                }
-                self.emit(&diff, recv_ts_ns);
-                Ok(())
             }
             Sync::Synced { last_id } => {
-                let continues = match diff.prev_last_id {
-                    Some(pu) => pu == last_id,
-                    None => diff.first_id == last_id + 1,
-                };
-                if !continues {
+                if !continues(last_id, diff.first_id, diff.prev_last_id) {
                     let rule = match diff.prev_last_id {
                         Some(pu) => format!("pu={pu} but the previous diff ended at u={last_id}"),
                         None => format!(
@@ -745,6 +750,21 @@ mod tests {
         let linear = run(FUT, GapPolicy::Error).unwrap().instrument;
         assert!(!linear.inverse);
         assert_eq!(linear.contract_size, "1");
+    }
+
+    /// The first futures diff after a snapshot may continue it exactly (`pu == lastUpdateId`,
+    /// `U > lastUpdateId`) when the diff that straddles it was not recorded; the CSV importer
+    /// always accepted it, this importer used to call it a gap.
+    #[test]
+    fn a_futures_diff_that_continues_the_snapshot_applies() {
+        let text = FUT.replace("\"U\":9,\"u\":12,\"pu\":8", "\"U\":10,\"u\":12,\"pu\":9");
+        assert!(text.contains("\"pu\":9"));
+        let out = run(&text, GapPolicy::Error).unwrap();
+        assert_eq!(out.report.gaps, 0);
+        // pu 8 (the diff before the snapshot's last one) is still a gap
+        let broken = FUT.replace("\"U\":9,\"u\":12,\"pu\":8", "\"U\":10,\"u\":12,\"pu\":8");
+        let err = run(&broken, GapPolicy::Error).unwrap_err();
+        assert!(matches!(err, LobzeroError::SequenceGap { .. }), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod binance_compat;
 pub mod binance_csv;
+pub mod binance_sequence;
 pub mod binance_stream;
 pub mod databento;
 mod dbn_files;
