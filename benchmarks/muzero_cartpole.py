@@ -39,6 +39,8 @@ class Args:
     replay_ratio: float = 0.5
     td_steps: int = 5
     learning_rate: float = 3e-3
+    #: "constant", "cosine" or "step" (MuZeroConfig.lr_schedule)
+    lr_schedule: str = "constant"
     support_size: int = 300
     # the settings of the run that solved CartPole (MuZeroConfig's defaults are the trading
     # environment's: a shorter discount, a fitted linear support, bounded-feature scaling)
@@ -82,6 +84,7 @@ def main() -> None:
         replay_ratio=args.replay_ratio,
         td_steps=args.td_steps,
         learning_rate=args.learning_rate,
+        lr_schedule=args.lr_schedule,  # type: ignore[arg-type]
         support_size=args.support_size,
         discount=args.discount,
         value_transform=args.value_transform,  # type: ignore[arg-type]
