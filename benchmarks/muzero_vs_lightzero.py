@@ -52,25 +52,31 @@ from _lightzero_runner import evaluate, trading_setup
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: lobzero's MuZeroConfig fields per environment: CartPole's are benchmarks/muzero_cartpole.py's
-#: (the run that solves it), the trading env's are benchmarks/muzero_ablation.py's BASE
-#: (MuZeroConfig's defaults: discount 0.97, fitted linear support, bounded-feature scaling)
+#: lobzero's MuZeroConfig fields per environment: CartPole's are the best measured with
+#: benchmarks/muzero_cartpole.py (PUCT, a fixed temperature 0.25 and a 200-step warm-up, as
+#: LightZero explores; the consistency loss; support 25: 474.5 at 17,504 steps in the README;
+#: before 2026-12-02 this was Gumbel, a 1,000-step warm-up and support 300), the trading env's
+#: are benchmarks/muzero_ablation.py's BASE (MuZeroConfig's defaults: discount 0.97, fitted
+#: linear support, bounded-feature scaling)
 LOBZERO: dict[str, dict[str, Any]] = {
     "CartPole-v1": {
         "num_envs": 16,
-        "algorithm": "gumbel",
+        "algorithm": "muzero",
+        "temperature_steps": (),
+        "temperatures": (0.25,),
+        "consistency_weight": 2.0,
         "batch_size": 128,
         "replay_ratio": 0.5,
         "td_steps": 5,
         "learning_rate": 3e-3,
-        "support_size": 300,
+        "support_size": 25,
         "discount": 0.997,
         "value_transform": "sqrt",
         "value_scale": 1.0,
         "obs_scaling": "running",
         "priority_scale": "value",
         "gumbel_value_bounds": "node",
-        "warmup_steps": 1_000,
+        "warmup_steps": 200,
         "replay_capacity": 50_000,
         "target_update_interval": 100,
         "torch_threads": 1,
@@ -94,22 +100,26 @@ DIFFERENCES = [
     "collection: LightZero collects whole episodes, 8 at a time (--lightzero-collectors), so it "
     "can pass the env-step budget by up to one collect and evaluates at the first collect past "
     "each mark (its env steps are reported as they are); lobzero steps 16 lanes together",
-    "network: lobzero's MLP (latent 64, hidden 128, 2 blocks; ~406k parameters on CartPole) vs "
-    "LightZero's MuZeroModelMLP (latent 128, BatchNorm, [32] heads; ~171k parameters); both "
-    "have 601-atom heads on CartPole",
-    "search: lobzero's Gumbel MuZero (Gumbel top-k, sequential halving); LightZero's 'muzero' "
-    "policy: PUCT, Dirichlet noise 0.3 / 0.25 (--lightzero-policy gumbel_muzero: its Gumbel one)",
+    "network: lobzero's MLP (latent 64, hidden 128, 2 blocks) vs LightZero's MuZeroModelMLP "
+    "(latent 128, BatchNorm, [32] heads; ~171k parameters); on CartPole lobzero's heads have 51 "
+    "atoms on the sqrt scale (support 25), LightZero's 601",
+    "search: on CartPole PUCT on both sides, Dirichlet noise 0.3 / 0.25 on both; on the "
+    "trading env lobzero's Gumbel MuZero (Gumbel top-k, "
+    "sequential halving) against LightZero's PUCT (--lightzero-policy gumbel_muzero: its Gumbel "
+    "one)",
     "replay: lobzero prioritized (alpha 0.6, beta 0.4 -> 1); LightZero uniform (its default)",
-    "exploration: lobzero a 1,000-step warm-up under an untrained net, then visit-count "
-    "temperatures 1 -> 0.5 -> 0.25; LightZero no warm-up and a fixed temperature 0.25",
+    "exploration: on CartPole both a fixed visit-count temperature 0.25, lobzero after a "
+    "200-step warm-up under an untrained net, LightZero with none; on the trading env lobzero "
+    "warms up 1,000 steps and follows MuZeroConfig's temperature schedule",
+    "consistency loss: on CartPole lobzero's is on (weight 2, as muzero_cartpole.py's best "
+    "run), LightZero's off unless --lightzero-ssl; off on both sides on the trading env",
     "observations: lobzero scales them (running mean/sd on CartPole, the features' bounds on the "
     "trading env); LightZero feeds them raw",
     "values: on the trading env lobzero's linear support of 101 atoms fitted to the warm-up's "
     "returns; LightZero's sqrt transform with 601 atoms (support scale 300) everywhere",
     "episode ends: a CartPole time limit is bootstrapped by lobzero, terminal for LightZero "
     "(its 'done'); both treat the trading env's time limit as terminal",
-    "consistency loss: off on both sides by default; LightZero's zoo CartPole recipe turns its "
-    "SimSiam loss on (--lightzero-ssl, ~3.5M parameters)",
+    "LightZero's zoo CartPole recipe turns its SimSiam loss on (--lightzero-ssl, ~3.5M parameters)",
     "optimiser: lobzero AdamW, LightZero Adam, both lr 3e-3, weight decay 1e-4, grad clip 10; "
     "target network refreshed every 100 updates (lobzero's trading default: 200)",
     "wall time: lobzero's includes writing a checkpoint (network, optimiser, replay buffer) at "
