@@ -141,33 +141,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         decode.push(t.rate(count as f64));
         let t = Clock::now();
-        let mut b = MboBook::default();
-        let mut rows = 0usize;
-        let mut count = 0usize;
-        for f in &files {
-            let mut d = open_dbn(f, VersionUpgradePolicy::AsIs)?;
-            while let Some(r) = d.decode_record_ref()? {
-                if let Some(m) = r.get::<MboMsg>() {
-                    count += 1;
-                    apply(&mut b, m, &mut rows);
-                }
-            }
-        }
+        let (count, rows) = decode_and_book(&files, Decompression::Auto)?;
         decode_book.push(t.rate(count as f64));
         std::hint::black_box(rows);
         // the same with zstd on this thread (what the importer does on a one-core machine)
         let t = Clock::now();
-        let mut b = MboBook::default();
-        let (mut rows, mut count) = (0usize, 0usize);
-        for f in &files {
-            let mut d = open_dbn_with(f, VersionUpgradePolicy::AsIs, Decompression::SameThread)?;
-            while let Some(r) = d.decode_record_ref()? {
-                if let Some(m) = r.get::<MboMsg>() {
-                    count += 1;
-                    apply(&mut b, m, &mut rows);
-                }
-            }
-        }
+        let (count, rows) = decode_and_book(&files, Decompression::SameThread)?;
         one_thread_decode_book.push(t.rate(count as f64));
         std::hint::black_box(rows);
         // the same through the decoder the importer used before (dbn's DynDecoder, upgrading
@@ -249,6 +228,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         spread(finish)
     );
     Ok(())
+}
+
+/// Decodes the files through the importer's reader and applies every MBO record to a book of
+/// orders: `(records, L2 rows flushed)`.
+fn decode_and_book(
+    files: &[PathBuf],
+    decompression: Decompression,
+) -> Result<(usize, usize), Box<dyn std::error::Error>> {
+    let mut b = MboBook::default();
+    let (mut rows, mut count) = (0usize, 0usize);
+    for f in files {
+        let mut d = open_dbn_with(f, VersionUpgradePolicy::AsIs, decompression)?;
+        while let Some(r) = d.decode_record_ref()? {
+            if let Some(m) = r.get::<MboMsg>() {
+                count += 1;
+                apply(&mut b, m, &mut rows);
+            }
+        }
+    }
+    Ok((count, rows))
 }
 
 /// One record on the book of orders (a snapshot's first add of a resting id replaces the
