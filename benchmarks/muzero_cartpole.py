@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lobzero.exceptions import ConfigError
 from lobzero.muzero import MuZeroAgent, MuZeroConfig, evaluate_gym, train_muzero
 
 
@@ -151,4 +152,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except ConfigError as e:  # a bad flag value: one line, as argparse reports its own
+        raise SystemExit(f"muzero_cartpole.py: error: {e}") from None

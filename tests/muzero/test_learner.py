@@ -279,7 +279,7 @@ def test_the_value_prefix_reads_the_next_latent() -> None:
         latent_dim=8, hidden=32, blocks=1, support_size=0, value_scale=1.0, value_prefix=True
     )
     net = build_network(config, 6, 4)
-    # a trained reward head (a new network's output layer is zero, which stops every gradient)
+    # a nonzero reward head (a new network's output layer is zero, which stops every gradient)
     torch.nn.init.normal_(net.reward_head[-1].weight)
     latent = net.representation(torch.randn(16, 6))
     _, out, _ = net.dynamics_prefix(latent, torch.randint(0, 4, (16,)), None)

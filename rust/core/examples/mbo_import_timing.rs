@@ -2,12 +2,14 @@
 //! stream + order log, on the CME ES snapshot and session files in ../shared/data, `ROUNDS`
 //! imports (median, min, max in records/s), then by phase: zstd alone, the decode alone (dbn's
 //! `DynDecoder` as the importer used it before, and the importer's reader), decode and book of
-//! orders in one pass (the "decoding and book building" figure; also through the old
+//! orders in one pass (the "decoding and book building" figure, zstd on a second thread
+//! as the importer does by default; also with zstd on the same thread and through the old
 //! reader), the book alone (records decoded once into memory), the builder (book + L2 rows +
 //! order log, in source integers, records in memory) and its `finish` (conversion to ticks and
 //! lots, validation replay of the L2 stream, the order log's conversion). Each rate is given per
 //! second of wall time and per second this thread ran on a CPU (on a shared machine the first
-//! counts the waits for a core). `benchmarks/import_speed.py` times the whole call from Python.
+//! counts the waits for a core; with zstd on a second thread the CPU figure leaves that
+//! thread's time out, so only the wall time compares the two). `benchmarks/import_speed.py` times the whole call from Python.
 //!
 //!     cargo run --release -p lobzero-core --example mbo_import_timing [ROUNDS] [DATA_DIR]
 //!

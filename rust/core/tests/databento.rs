@@ -367,8 +367,8 @@ fn with(decompression: Decompression) -> DbnOptions {
 }
 
 /// zstd on a second thread hands the records over in chunks: the import must be the one of
-/// the same thread, record for record. Planted: a reader that drops the last, partial chunk
-/// (`filled < CHUNK` not sent) loses the file's end (fewer rows, and a truncated record).
+/// the same thread, record for record. Planted: a thread that drops the last, partial chunk
+/// (only full chunks sent) loses the file's end (fewer rows, and a truncated record).
 #[test]
 fn zstd_on_a_second_thread_imports_the_same_records() {
     let d = dir("threads");

@@ -7,8 +7,8 @@
 //! spot: `u <= lastUpdateId`) and the rest applied in order; the first applied diff must straddle
 //! the snapshot id (futures: or continue it, `pu == lastUpdateId`), and every later one continue
 //! the previous (futures `pu == previous u`, spot `U == previous u + 1`), the rule of
-//! [`super::binance_sequence`], which the CSV importer shares. A break is a gap: an error by default, or with `on_gap = resync` a
-//! `clear` of the book and a wait for the next snapshot. Buffered diffs are applied at the
+//! [`super::binance_sequence`], which the CSV importer shares. A break is a gap: an error by
+//! default, or with `on_gap = resync` a `clear` of the book and a wait for the next snapshot. Buffered diffs are applied at the
 //! snapshot's receive time, since that is when the local machine could first know the book.
 //! `bookTicker` quotes repeat the top of the same book on another stream with other timing, so
 //! they are counted and not turned into events.

@@ -71,8 +71,7 @@ pub enum Decompression {
     Auto,
     /// On the thread that decodes the records.
     SameThread,
-    /// On a thread of its own, in chunks of [`CHUNK`] bytes handed over through a bounded
-    /// queue: zstd takes about half of an MBO import's decode-and-book time (0.10 µs of
+    /// On a thread of its own, in chunks of 256 KiB handed over through a bounded queue: zstd takes about half of an MBO import's decode-and-book time (0.10 µs of
     /// ~0.20 µs a record on this project's 2-core machine), so with a free core the two halves
     /// overlap. On a machine whose cores are all busy it costs a little instead (the hand-overs
     /// wait for a core).
@@ -83,7 +82,7 @@ pub enum Decompression {
 /// nothing next to the ~2 ms zstd takes to fill it.
 const CHUNK: usize = 1 << 18;
 
-/// Chunks in flight between the threads (one being filled, one being read, one queued).
+/// Chunks queued between the threads (besides the one being filled and the one being read).
 const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The reading end of a decompressing thread: chunks in order, an error as the last item,
@@ -105,33 +104,22 @@ impl ChunkReceiver {
             .name("lobzero-zstd".into())
             .spawn(move || loop {
                 let mut chunk = recycled.try_recv().unwrap_or_default();
-                chunk.resize(CHUNK, 0);
-                let mut filled = 0;
-                let result = loop {
-                    match z.read(&mut chunk[filled..]) {
-                        Ok(0) => break Ok(()),
-                        Ok(n) => {
-                            filled += n;
-                            if filled == CHUNK {
-                                break Ok(());
-                            }
-                        }
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
-                chunk.truncate(filled);
-                let end = filled < CHUNK || result.is_err();
+                chunk.clear();
+                chunk.reserve(CHUNK);
+                // up to CHUNK bytes; what was read before an error stays in the chunk
+                let result = (&mut *z).take(CHUNK as u64).read_to_end(&mut chunk);
+                let last = chunk.len() < CHUNK;
                 // a closed queue: the reader stopped (an error, or it has what it wanted)
-                if filled > 0 && send.send(Ok(chunk)).is_err() {
+                if !chunk.is_empty() && send.send(Ok(chunk)).is_err() {
                     return;
                 }
-                if let Err(e) = result {
-                    let _ = send.send(Err(e));
-                    return;
-                }
-                if end {
-                    return;
+                match result {
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        return;
+                    }
+                    Ok(_) if last => return,
+                    Ok(_) => {}
                 }
             })?;
         Ok(Self {
