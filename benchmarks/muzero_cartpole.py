@@ -58,6 +58,8 @@ class Args:
     warmup_steps: int = 1_000
     # EfficientZero's temporal consistency loss (0: off)
     consistency_weight: float = 0.0
+    # PUCT's value of an unvisited child (MuZeroConfig.unvisited_value): "zero" or "parent"
+    unvisited_value: str = "zero"
     # EfficientZero's value prefix (an LSTM over the unrolled rewards)
     value_prefix: bool = False
     torch_threads: int = 1
@@ -96,6 +98,7 @@ def main() -> None:
         temperature_steps=tuple(float(x) for x in args.temperature_steps.split(",") if x),
         temperatures=tuple(float(x) for x in args.temperatures.split(",")),
         consistency_weight=args.consistency_weight,
+        unvisited_value=args.unvisited_value,  # type: ignore[arg-type]
         value_prefix=args.value_prefix,
         warmup_steps=args.warmup_steps,
         replay_capacity=50_000,

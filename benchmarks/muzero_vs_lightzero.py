@@ -103,7 +103,9 @@ DIFFERENCES = [
     "network: lobzero's MLP (latent 64, hidden 128, 2 blocks) vs LightZero's MuZeroModelMLP "
     "(latent 128, BatchNorm, [32] heads; ~171k parameters); on CartPole lobzero's heads have 51 "
     "atoms on the sqrt scale (support 25), LightZero's 601",
-    "search: on CartPole PUCT on both sides, Dirichlet noise 0.3 / 0.25 on both; on the "
+    "search: on CartPole PUCT on both sides, Dirichlet noise 0.3 / 0.25 on both, an unvisited "
+    "child valued at the bottom of the tree's Q range by lobzero (the pseudocode's rule, "
+    "MuZeroConfig.unvisited_value 'zero') and at its siblings' mean Q by LightZero; on the "
     "trading env lobzero's Gumbel MuZero (Gumbel top-k, "
     "sequential halving) against LightZero's PUCT (--lightzero-policy gumbel_muzero: its Gumbel "
     "one)",

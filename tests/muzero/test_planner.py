@@ -72,3 +72,46 @@ def test_self_play_noise_follows_the_temperature() -> None:
     fixed = Planner(planner.net, config.replace(gumbel_noise="fixed"))
     fixed.run(obs, noise=True, temperature=0.25)
     assert [key[2] for key in fixed._batches] == [1.0]
+
+
+def test_the_unvisited_rule_reaches_the_search() -> None:
+    """``MuZeroConfig.unvisited_value`` is the PUCT tree's: the planner's visit counts are
+    those of a search with that rule, and the two rules differ on some of 64 random roots (so
+    a planner that dropped the option, always "zero", fails here). Why it matters: under
+    "zero" a CartPole agent's greedy search never tried the action its prior ruled out and
+    pushed one way until the pole fell (benchmarks/muzero_cartpole.py, the README)."""
+    torch.manual_seed(0)
+    config = MuZeroConfig(latent_dim=8, hidden=16, blocks=1, num_simulations=16, algorithm="muzero")
+    net = build_network(config, 3, 2)
+    with torch.no_grad():  # random heads: a fresh network's are zero, every root the same
+        for parameter in net.parameters():
+            parameter.normal_(0.0, 0.5)
+    obs = np.random.default_rng(0).normal(size=(64, 3)).astype(np.float32)
+    visits = {}
+    for rule in ("zero", "parent"):
+        plan = Planner(net, config.replace(unvisited_value=rule)).run(obs, noise=False)
+        expected = search(
+            lambda x: planner_root(net, x),
+            lambda latent, action: planner_step(net, latent, action),
+            obs,
+            num_simulations=16,
+            noise=False,
+            algorithm="muzero",
+            discount=config.discount,
+            unvisited_value=rule,
+        )
+        np.testing.assert_allclose(plan.policy, expected.policy_target, atol=1e-6)
+        visits[rule] = expected.root_visit_counts
+    assert (visits["zero"] != visits["parent"]).any(axis=1).sum() >= 1
+
+
+def planner_root(net: torch.nn.Module, obs: np.ndarray):
+    with torch.inference_mode():
+        latent, value, logits = net.initial_inference(torch.as_tensor(obs))
+        return latent, net.codec.to_scalar(value), logits
+
+
+def planner_step(net: torch.nn.Module, latent: torch.Tensor, action: torch.Tensor):
+    with torch.inference_mode():
+        nxt, reward, value, logits = net.recurrent_inference(latent, action)
+        return nxt, net.codec.to_scalar(reward), net.codec.to_scalar(value), logits
