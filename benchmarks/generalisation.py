@@ -51,7 +51,14 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON line per agent and seed")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    paths = [int(p) for p in args.paths.split(",") if p]
+    try:
+        paths = [int(p) for p in args.paths.split(",") if p]
+    except ValueError:
+        parser.error(f"--paths takes market seeds like 1,2,3, got {args.paths!r}")
+    if not paths:
+        parser.error("--paths needs at least one market seed, e.g. 1,2,3")
+    if not (args.run / "metrics.json").is_file():
+        parser.error(f"{args.run}: no metrics.json (not a `lobzero compare` output folder)")
     doc = json.loads((args.run / "metrics.json").read_text())
     tests = test_returns(doc)
     env_config = CompareConfig.from_dict(doc["config"]).env
@@ -61,17 +68,22 @@ def main() -> None:
         if (folder := args.run / "agents" / name / f"fold0_seed{seed}" / "best").is_dir()
     ]
     specs.append(("imbalance", 0, "rule:imbalance"))
-    markets = {k: load_market(None, SYNTH_SECONDS, seed=k) for k in paths}
+    markets = [load_market(None, SYNTH_SECONDS, seed=k) for k in paths]
+    # every path of the synthetic market has the same features: one environment tells them
+    config = env_config.replace(episode_steps=EPISODE_STEPS)
+    names = tuple(TradingEnv(markets[0], config).feature_names)
     rows: list[dict[str, Any]] = []
     for name, seed, spec in specs:
+        # a trained agent plays in the environment it learned, as `lobzero robustness` has it
+        trained = agent_env_config(load_agent_spec(spec, list(names)))
+        played = (
+            config
+            if trained is None
+            else trained.replace(episode_steps=EPISODE_STEPS, start_ns=None, end_ns=None)
+        )
         per_path = []
-        for market in markets.values():
-            config = env_config.replace(episode_steps=EPISODE_STEPS)
-            names = tuple(TradingEnv(market, config).feature_names)
-            trained = agent_env_config(load_agent_spec(spec, list(names)))
-            if trained is not None:
-                config = trained.replace(episode_steps=EPISODE_STEPS, start_ns=None, end_ns=None)
-            (row,) = robustness(AgentSpec(spec, names), market, config, [0.0], range(args.episodes))
+        for market in markets:
+            (row,) = robustness(AgentSpec(spec, names), market, played, [0.0], range(args.episodes))
             per_path.append(row["total_return"])
         test = tests.get((name, seed), float("nan"))
         mean = float(np.mean(per_path))
