@@ -2,11 +2,16 @@
 prioritized replay, n-step targets, K-step unroll) learns before it is trusted on markets.
 
     python benchmarks/muzero_cartpole.py [--total-env-steps 200000] [--seed 0] [--out DIR]
+        [--save-checkpoints]
+    python benchmarks/muzero_cartpole.py --evaluate DIR/checkpoints/steps_10000
+        [--unvisited-value parent] [--eval-episodes 20]
 
 Trains with the settings below (every field of `Args` is a flag), evaluates 20 greedy episodes
 (search without noise) at each checkpoint, and stops early once the mean return reaches the
 target (475, the CartPole-v1 threshold). Prints the environment steps and time it took and
-writes `result.json` in the output folder.
+writes `result.json` in the output folder; `--save-checkpoints` also saves the agent of every
+evaluation in `checkpoints/steps_N`. `--evaluate` trains nothing: it plays the saved agent with
+the search settings of its `muzero.toml`, except PUCT's unvisited rule, which is the flag's.
 """
 
 from __future__ import annotations
@@ -63,10 +68,33 @@ class Args:
     # EfficientZero's value prefix (an LSTM over the unrolled rewards)
     value_prefix: bool = False
     torch_threads: int = 1
+    # save the agent of every evaluation in OUT/checkpoints/steps_N
+    save_checkpoints: bool = False
+    # a saved agent to evaluate instead of training (its unvisited rule: --unvisited-value)
+    evaluate: str = ""
 
 
 class _SolvedError(Exception):
     pass
+
+
+def evaluate_saved(args: Args) -> None:
+    """Prints one JSON line: the mean and min greedy return of the agent saved in
+    ``args.evaluate`` over ``args.eval_episodes`` episodes, its search under
+    ``args.unvisited_value``."""
+    torch.set_num_threads(args.torch_threads)
+    saved = MuZeroAgent.load(args.evaluate)
+    config = dataclasses.replace(saved.config, unvisited_value=args.unvisited_value)  # type: ignore[arg-type]
+    config.validate()
+    agent = MuZeroAgent(saved.net, config, action_mode=saved.action_mode, env=saved.env)
+    returns = evaluate_gym(agent, args.env_id, episodes=args.eval_episodes, seed=10_000)
+    row = {
+        "agent": args.evaluate,
+        "unvisited_value": args.unvisited_value,
+        "mean_return": float(np.mean(returns)),
+        "min_return": float(np.min(returns)),
+    }
+    print(json.dumps(row), flush=True)
 
 
 def main() -> None:
@@ -78,6 +106,9 @@ def main() -> None:
         else:
             parser.add_argument(flag, type=type(f.default), default=f.default)
     args = Args(**vars(parser.parse_args()))
+    if args.evaluate:
+        evaluate_saved(args)
+        return
     config = MuZeroConfig(
         total_env_steps=args.total_env_steps,
         num_envs=args.num_envs,
@@ -121,6 +152,8 @@ def main() -> None:
         }
         history.append(row)
         print(json.dumps(row), flush=True)
+        if args.save_checkpoints:
+            agent.save(Path(args.out) / "checkpoints" / f"steps_{env_steps}")
         if row["mean_return"] >= args.target:
             raise _SolvedError
 

@@ -369,15 +369,18 @@ class MuZeroNet(nn.Module):
         else:
             raise ConfigError(f"prediction must be 'mlp' or 'alphazero', got {prediction!r}")
         self.prediction_kind = prediction
-        # EfficientZero's value prefix: an LSTM over the unrolled next latents predicts the sum
-        # of the rewards so far, read by the reward head instead of the one step's state. It
-        # reads the next latent, as EfficientZero does, not the dynamics' hidden layer: fed the
-        # hidden layer, the prefix loss never shaped the latents f reads, and on CartPole the
-        # dynamics learned almost nothing of what an action does (Q(right) − Q(left) sd 0.86
-        # against 12 with the latent; greedy return 24 against 137 after 6,000 steps)
+        # EfficientZero's value prefix: an LSTM over the unrolled steps predicts the sum of the
+        # rewards so far, read by the reward head instead of the one step's state. It reads the
+        # next latent, as EfficientZero does: fed only the dynamics' hidden layer, the prefix
+        # loss never shaped the latents f reads, and on CartPole the dynamics learned almost
+        # nothing of what an action does (Q(right) − Q(left) sd 0.86 against 12 with the
+        # latent; greedy return 24 against 137 after 6,000 steps). It reads the hidden layer
+        # too: the hidden layer saw the state and the action, where the next latent need not
+        # hold what the step's reward needs: a trade's fee is paid on the change of position,
+        # and the next latent holds the new position, not the old one
         self.prefix_lstm: nn.LSTMCell | None = None
         if value_prefix:
-            self.prefix_lstm = nn.LSTMCell(latent_dim, hidden)
+            self.prefix_lstm = nn.LSTMCell(latent_dim + hidden, hidden)
         # EfficientZero's temporal consistency (SimSiam): a projection of latents and a
         # predictor on top of it, only for the loss
         self.projection: nn.Module | None = None
@@ -467,13 +470,14 @@ class MuZeroNet(nn.Module):
         """g with the value-prefix LSTM: latents ``[B, D]``, actions ``[B]`` and the LSTM state
         ``(h, c)`` ``[B, hidden]`` each (None: a fresh unroll) → next latents, the value prefix
         outputs ``[B, W]`` (the sum of the rewards since the unroll began) and the new state.
-        The LSTM reads the next latent (EfficientZero's design)."""
+        The LSTM reads the next latent (EfficientZero's design) beside the dynamics' hidden
+        layer ``[B, hidden]``, which knows the action taken."""
         if self.prefix_lstm is None:
             raise ConfigError("this network was built without a value prefix (value_prefix off)")
         one_hot = functional.one_hot(action.long(), self.num_actions).to(latent.dtype)
         h = self.dynamics_net(torch.cat([latent, one_hot], dim=1))
         nxt = scale_latent(self.next_latent_head(h))
-        new_state = self.prefix_lstm(nxt, state)
+        new_state = self.prefix_lstm(torch.cat([nxt, h], dim=1), state)
         return nxt, self.reward_head(new_state[0]), new_state
 
     def recurrent_inference(
