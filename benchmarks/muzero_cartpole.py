@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +85,7 @@ def evaluate_saved(args: Args) -> None:
     ``args.unvisited_value``."""
     torch.set_num_threads(args.torch_threads)
     saved = MuZeroAgent.load(args.evaluate)
-    config = dataclasses.replace(saved.config, unvisited_value=args.unvisited_value)  # type: ignore[arg-type]
-    config.validate()
+    config = saved.config.replace(unvisited_value=args.unvisited_value)
     agent = MuZeroAgent(saved.net, config, action_mode=saved.action_mode, env=saved.env)
     returns = evaluate_gym(agent, args.env_id, episodes=args.eval_episodes, seed=10_000)
     row = {
@@ -192,3 +192,6 @@ if __name__ == "__main__":
         main()
     except ConfigError as e:  # a bad flag value: one line, as argparse reports its own
         raise SystemExit(f"muzero_cartpole.py: error: {e}") from None
+    except KeyboardInterrupt:  # Ctrl-C: the checkpoints saved so far stay whole
+        print("muzero_cartpole.py: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
