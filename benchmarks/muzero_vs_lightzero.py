@@ -49,37 +49,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _lightzero_runner import evaluate, trading_setup
+from muzero_cartpole import Args as CartPoleArgs
+from muzero_cartpole import config_fields
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: lobzero's MuZeroConfig fields per environment: CartPole's are the best measured with
-#: benchmarks/muzero_cartpole.py (PUCT, a fixed temperature 0.25 and a 200-step warm-up, as
-#: LightZero explores; the consistency loss; support 25: 474.5 at 17,504 steps in the README;
-#: before 2026-12-02 this was Gumbel, a 1,000-step warm-up and support 300), the trading env's
-#: are benchmarks/muzero_ablation.py's BASE (MuZeroConfig's defaults: discount 0.97, fitted
-#: linear support, bounded-feature scaling)
+#: lobzero's MuZeroConfig fields per environment: CartPole's are benchmarks/muzero_cartpole.py's
+#: defaults (the best measured there: PUCT, a fixed temperature 0.25 after a 200-step warm-up,
+#: the consistency loss, support 25, 10-step targets, the parent rule for unvisited children, a
+#: cosine learning rate over the budget, x and θ scaled by the observation space's bounds;
+#: before 2026-12-03 the warm-up statistics, which clipped x past 0.55), the trading env's are
+#: benchmarks/muzero_ablation.py's BASE (MuZeroConfig's defaults: discount 0.97, fitted linear
+#: support, bounded-feature scaling)
 LOBZERO: dict[str, dict[str, Any]] = {
     "CartPole-v1": {
-        "num_envs": 16,
-        "algorithm": "muzero",
-        "temperature_steps": (),
-        "temperatures": (0.25,),
-        "consistency_weight": 2.0,
-        "batch_size": 128,
-        "replay_ratio": 0.5,
-        "td_steps": 5,
-        "learning_rate": 3e-3,
-        "support_size": 25,
-        "discount": 0.997,
-        "value_transform": "sqrt",
-        "value_scale": 1.0,
-        "obs_scaling": "running",
-        "priority_scale": "value",
-        "gumbel_value_bounds": "node",
-        "warmup_steps": 200,
-        "replay_capacity": 50_000,
-        "target_update_interval": 100,
-        "torch_threads": 1,
+        k: v
+        for k, v in config_fields(CartPoleArgs()).items()
+        if k not in ("total_env_steps", "checkpoint_interval", "log_interval")
     },
     "lobzero": {
         "algorithm": "gumbel",
@@ -104,8 +90,8 @@ DIFFERENCES = [
     "(latent 128, BatchNorm, [32] heads; ~171k parameters); on CartPole lobzero's heads have 51 "
     "atoms on the sqrt scale (support 25), LightZero's 601",
     "search: on CartPole PUCT on both sides, Dirichlet noise 0.3 / 0.25 on both, an unvisited "
-    "child valued at the bottom of the tree's Q range by lobzero (the pseudocode's rule, "
-    "MuZeroConfig.unvisited_value 'zero') and at its siblings' mean Q by LightZero; on the "
+    "child valued at its parent's mean value by lobzero (MuZeroConfig.unvisited_value "
+    "'parent') and at its siblings' mean Q by LightZero; on the "
     "trading env lobzero's Gumbel MuZero (Gumbel top-k, "
     "sequential halving) against LightZero's PUCT (--lightzero-policy gumbel_muzero: its Gumbel "
     "one)",
@@ -115,14 +101,17 @@ DIFFERENCES = [
     "warms up 1,000 steps and follows MuZeroConfig's temperature schedule",
     "consistency loss: on CartPole lobzero's is on (weight 2, as muzero_cartpole.py's best "
     "run), LightZero's off unless --lightzero-ssl; off on both sides on the trading env",
-    "observations: lobzero scales them (running mean/sd on CartPole, the features' bounds on the "
-    "trading env); LightZero feeds them raw",
+    "observations: lobzero scales them (the features' bounds where the space declares them, "
+    "CartPole's x and θ and the trading env's bounded features; warm-up mean/sd otherwise); "
+    "LightZero feeds them raw",
     "values: on the trading env lobzero's linear support of 101 atoms fitted to the warm-up's "
     "returns; LightZero's sqrt transform with 601 atoms (support scale 300) everywhere",
     "episode ends: a CartPole time limit is bootstrapped by lobzero, terminal for LightZero "
     "(its 'done'); both treat the trading env's time limit as terminal",
     "LightZero's zoo CartPole recipe turns its SimSiam loss on (--lightzero-ssl, ~3.5M parameters)",
     "optimiser: lobzero AdamW, LightZero Adam, both lr 3e-3, weight decay 1e-4, grad clip 10; "
+    "on CartPole lobzero's learning rate follows a cosine over the budget, LightZero's is "
+    "constant; "
     "target network refreshed every 100 updates (lobzero's trading default: 200)",
     "wall time: lobzero's includes writing a checkpoint (network, optimiser, replay buffer) at "
     "every evaluation mark; LightZero's starts after its imports and writes none",

@@ -9,7 +9,7 @@ import torch
 from lobzero.exceptions import ConfigError
 from lobzero.models import ValueCodec
 from lobzero.muzero.learner import value_target_stats
-from lobzero.muzero.trainer import _SupportWarnings
+from lobzero.muzero.trainer import _ScaleWarnings
 
 
 def reported_mean(codec: ValueCodec, targets: torch.Tensor) -> float:
@@ -75,7 +75,7 @@ def test_the_trainer_warns_when_the_support_does_not_fit() -> None:
     assert wide["value_target_clipped"] == 0.0 and wide["support_used"] < 0.05
     narrow = value_target_stats(ValueCodec(5, transform="linear"), returns)
     assert narrow["value_target_clipped"] > 0.5
-    warn = _SupportWarnings()
+    warn = _ScaleWarnings()
     with pytest.warns(UserWarning, match="use .* of the support"):
         warn.check(wide)
     with pytest.warns(UserWarning, match="beyond the support"):

@@ -311,3 +311,43 @@ def test_the_value_prefix_reads_the_next_latent() -> None:
     head = [p.grad for p in net.next_latent_head.parameters()]
     assert all(g is not None for g in head)
     assert sum(float(g.abs().sum()) for g in head if g is not None) > 0.0
+
+
+def test_the_learner_reports_features_the_frozen_normaliser_clips() -> None:
+    """The defect (CartPole, 2026-12-03): the normaliser's statistics froze after a 200-step
+    random warm-up, where the cart position had sd 0.055, so every |x| > 0.55 of the ±2.4 track
+    reached the ±10 clip and looked the same to the network; seeds 1 and 2 then plateaued at
+    ~140-270 steps, the cart drifting off the track, and nothing said why. Planted here: that
+    warm-up and a batch of a policy that roams the track. The learner logs the share of
+    clipped rows and the feature, the trainer warns once; with the observation space's bounds
+    (CartPole declares ±4.8 for x) nothing is clipped."""
+    from lobzero.muzero.trainer import _ScaleWarnings
+
+    rng = np.random.default_rng(0)
+    warm_up = np.zeros((208, 4), np.float32)
+    warm_up[:, 0] = rng.normal(0.0, 0.055, 208)
+    warm_up[:, 1:] = rng.normal(0.0, 0.5, (208, 3))
+    batch = random_batch(rng, obs_dim=4, a=2)
+    batch.obs[:, 0] = rng.uniform(-2.4, 2.4, len(batch.obs))
+    batch.obs[:, 1:] = rng.normal(0.0, 0.5, (len(batch.obs), 3))
+    low = np.array([-4.8, -np.inf, -0.418, -np.inf], np.float32)
+    stats = {}
+    for scaling in ("running", "bounds"):
+        config = MuZeroConfig(
+            obs_scaling=scaling, support_size=20, latent_dim=8, hidden=16, blocks=1
+        )
+        net = build_network(config, 4, 2, obs_bounds=(low, -low))
+        net.normalizer.update(torch.as_tensor(warm_up))
+        stats[scaling], _ = Learner(net, config, 10).update(batch)
+    assert stats["running"]["obs_clipped"] > 0.6
+    assert stats["running"]["obs_clipped_feature"] == 0
+    assert stats["bounds"]["obs_clipped"] == 0.0
+    warn = _ScaleWarnings()
+    with pytest.warns(UserWarning, match="feature 0 beyond the observation normaliser"):
+        warn.check(stats["running"])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn.check(stats["bounds"])
+        warn.check(stats["running"])  # once only

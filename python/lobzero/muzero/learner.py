@@ -277,6 +277,9 @@ class Learner:
             )
         self.target_net = copy.deepcopy(net).eval()
         self.updates = 0
+        self.obs_clipped: torch.Tensor | None = None
+        """``[obs_dim]``: the share of sampled observations whose feature the observation
+        normaliser clips, a moving average over the recent updates."""
 
     def update(self, batch: Batch) -> tuple[dict[str, float], np.ndarray]:
         """One gradient step on ``batch``; returns the logged losses and the new priorities."""
@@ -292,6 +295,16 @@ class Learner:
         )
         self.optimizer.step()
         self.updates += 1
+        clipped_now = self.net.normalizer.clipped_fraction(
+            torch.as_tensor(batch.obs, dtype=torch.float32, device=self.device)
+        )
+        # averaged over ~100 updates: one batch of a fat-tailed feature clips a row or two
+        self.obs_clipped = (
+            clipped_now
+            if self.obs_clipped is None
+            else 0.99 * self.obs_clipped + 0.01 * clipped_now
+        )
+        obs_clipped = self.obs_clipped
         if self.updates % self.config.target_update_interval == 0:
             self.refresh_target()
         stats = {
@@ -311,6 +324,9 @@ class Learner:
             ),
             "grad_norm": float(grad_norm),
             "lr": self.config.learning_rate * factor,
+            # the feature the observation normaliser clips most often, and how often
+            "obs_clipped": float(obs_clipped.max()),
+            "obs_clipped_feature": float(obs_clipped.argmax()),
             **parts.target_stats,
         }
         return stats, parts.priorities

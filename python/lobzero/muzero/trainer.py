@@ -66,6 +66,8 @@ LOG_FIELDS = (
     "value_target_p99",
     "support_used",
     "value_scale",
+    "obs_clipped",
+    "obs_clipped_feature",
 )
 
 
@@ -317,7 +319,7 @@ def _train(
                 config, net, learner, play_seed, env_spec.get("frame_stack", 1),
                 (np.asarray(space.low), np.asarray(space.high)),
             )  # fmt: skip
-    warn = _SupportWarnings()
+    warn = _ScaleWarnings()
     action_mode = env_spec.get("env_config", {}).get("action_mode", "gym")
 
     def snapshot() -> MuZeroAgent:
@@ -497,12 +499,16 @@ def fit_value_scale(net: Any, buffer: ReplayBuffer, config: MuZeroConfig) -> flo
     return net.codec.fit_scale(returns)
 
 
-class _SupportWarnings:
+class _ScaleWarnings:
     """Warns (once each) when the value targets clip at the support's ends or use little of
-    it: the support and the value scale do not fit the data."""
+    it (the support and the value scale do not fit the data), and when the observation
+    normaliser clips a feature of the sampled observations (its warm-up statistics do not
+    cover what the agent now sees)."""
 
     CLIPPED = 0.01
     UNUSED = 0.05
+    # the market's fat-tailed features clip ~0.5 % of rows; CartPole's frozen x clipped > 60 %
+    OBS_CLIPPED = 0.05
 
     def __init__(self) -> None:
         self.said: set[str] = set()
@@ -518,6 +524,18 @@ class _SupportWarnings:
                 f"{stats.get('value_target_p99', float('nan')):.4g}, scale "
                 f"{stats.get('value_scale', float('nan')):.4g}): raise support_size or "
                 "value_scale (0 fits it to the warm-up data)",
+                UserWarning,
+                stacklevel=2,
+            )
+        obs_clipped = stats.get("obs_clipped", 0.0)
+        if obs_clipped > self.OBS_CLIPPED and "obs" not in self.said:
+            self.said.add("obs")
+            warnings.warn(
+                f"{obs_clipped:.1%} of the sampled observations have feature "
+                f"{int(stats.get('obs_clipped_feature', 0))} beyond the observation "
+                "normaliser's ±10 sd of its warm-up statistics, where the network sees them all "
+                "as one value: use obs_scaling 'bounds' (the feature's bounds, where the "
+                "environment declares them) or a longer warm-up (warmup_steps)",
                 UserWarning,
                 stacklevel=2,
             )
