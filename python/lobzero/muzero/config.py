@@ -40,7 +40,13 @@ class MuZeroConfig(TomlConfig):
       dollars, where they track PnL noise (5th-99th percentile 0.05-374) and a batch of 128
       is worth ~26 samples at β = 1.
     - ``obs_scaling`` "bounds": features with known bounds are scaled by them, the others by
-      warm-up statistics (see :class:`lobzero.models.muzero_net.ObsNormalizer`).
+      warm-up statistics (see :class:`lobzero.models.muzero_net.ObsNormalizer`). Statistics
+      frozen after a warm-up that saw only the start of episodes clip what comes later at
+      ±10 sd: CartPole's cart position (sd 0.055 over a 200-step random warm-up) past 0.55
+      of its 2.4 track, so the network could not see the cart leave it: benchmarks/
+      muzero_cartpole.py reached 475 on 2 seeds of 3 within 30,000 steps (at 17,504 and
+      25,008), on all 3 with the space's bounds (at 2,512, 12,512 and 25,008). The learner
+      logs the clipped share (``obs_clipped``) and the trainer warns past 5 %.
     - ``time_limit`` "auto": when the observation carries the time left (``time_fraction``),
       the end of an episode by its length is the end of the MDP, so it is not bootstrapped
       (the value of a state with no time left is 0, and the value head never sees

@@ -93,12 +93,14 @@ def plan_targets(
     k1 = unroll_steps + 1
 
     def at(array: np.ndarray, pos: np.ndarray) -> np.ndarray:
-        return array[lanes, np.minimum(pos, last) % ring]
+        rows = lanes if pos.ndim == 1 else lanes[:, None]
+        return array[rows, np.minimum(pos, last) % ring]
 
     # state of each sample as the unroll walks forward: still in the episode, absorbed
     # (a terminal step came before), or unknown (a truncation came before, or no data)
     inside = np.ones(batch, bool)
     absorbed = np.zeros(batch, bool)
+    inside_at = np.zeros((batch, k1), bool)
     reward_sum = np.zeros((batch, k1))
     boot_pos = np.full((batch, k1), NO_BOOTSTRAP, np.int64)
     boot_final = np.zeros((batch, k1), bool)
@@ -125,45 +127,51 @@ def plan_targets(
             unroll_actions[:, k] = np.where(inside, at(actions, u), unroll_actions[:, k])
         policy_pos[:, k] = np.where(inside, u, NO_BOOTSTRAP)
         value_mask[:, k] = absorbed.astype(np.float32)  # absorbing: target 0, known
-        # n-step sums for the samples still inside the episode
-        walking = inside.copy()
-        disc = np.ones(batch)
-        total = np.zeros(batch)
-        for i in range(max_td + 1):
-            p = u + i
-            has_data = p <= last
-            # the horizon closes here: n steps summed, or the data ends (bootstrap from p,
-            # which exists as long as i > 0 or the state itself is stored)
-            close = walking & ((i == horizon) | ~has_data)
-            if close.any():
-                q = np.where(has_data, p, p - 1)
-                known = close & (has_data | (i > 1))
-                boot_pos[known, k] = q[known]
-                if i > 0:
-                    # no data at p: the last reward counted led to p, which is not stored;
-                    # take one reward back and bootstrap from p - 1
-                    back = close & ~has_data
-                    total[back] -= disc[back] / discount * at(rewards, p - 1)[back]
-                    disc[back] /= discount
-                boot_discount[known, k] = disc[known]
-                reward_sum[known, k] = total[known]
-                value_mask[known, k] = 1.0
-                walking &= ~close
-            if i == max_td or not walking.any():
-                break
-            r = at(rewards, p)
-            total = np.where(walking, total + disc * r, total)
-            disc = np.where(walking, disc * discount, disc)
-            term = walking & at(terminated, p)
-            trunc = walking & at(truncated, p)
-            reward_sum[term, k] = total[term]
-            value_mask[term, k] = 1.0
-            boot_pos[trunc, k] = p[trunc]
-            boot_final[trunc, k] = True
-            boot_discount[trunc, k] = disc[trunc]
-            reward_sum[trunc, k] = total[trunc]
-            value_mask[trunc, k] = 1.0
-            walking &= ~(term | trunc)
+        inside_at[:, k] = inside
+
+    # n-step sums of the unroll steps still inside the episode, every step [B, K+1] at once
+    # (each column's walk is independent of the others': one numpy call per TD step, not
+    # per TD step and unroll step)
+    start = positions[:, None] + np.arange(k1)
+    horizon_at = horizon[:, None]
+    walking = inside_at.copy()
+    disc = np.ones((batch, k1))
+    total = np.zeros((batch, k1))
+    for i in range(max_td + 1):
+        p = start + i
+        has_data = p <= last
+        # the horizon closes here: n steps summed, or the data ends (bootstrap from p, which
+        # exists as long as i > 0 or the state itself is stored)
+        close = walking & ((i == horizon_at) | ~has_data)
+        if close.any():
+            q = np.where(has_data, p, p - 1)
+            known = close & (has_data | (i > 1))
+            boot_pos[known] = q[known]
+            if i > 0:
+                # no data at p: the last reward counted led to p, which is not stored; take
+                # one reward back and bootstrap from p - 1
+                back = close & ~has_data
+                total[back] -= disc[back] / discount * at(rewards, p - 1)[back]
+                disc[back] /= discount
+            boot_discount[known] = disc[known]
+            reward_sum[known] = total[known]
+            value_mask[known] = 1.0
+            walking &= ~close
+        if i == max_td or not walking.any():
+            break
+        r = at(rewards, p)
+        total = np.where(walking, total + disc * r, total)
+        disc = np.where(walking, disc * discount, disc)
+        term = walking & at(terminated, p)
+        trunc = walking & at(truncated, p)
+        reward_sum[term] = total[term]
+        value_mask[term] = 1.0
+        boot_pos[trunc] = p[trunc]
+        boot_final[trunc] = True
+        boot_discount[trunc] = disc[trunc]
+        reward_sum[trunc] = total[trunc]
+        value_mask[trunc] = 1.0
+        walking &= ~(term | trunc)
     return TargetPlan(
         reward_sum=reward_sum,
         boot_pos=boot_pos,
