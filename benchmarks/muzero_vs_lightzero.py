@@ -3,7 +3,8 @@
     python benchmarks/muzero_vs_lightzero.py --peer-python P [--env CartPole-v1|lobzero]
         [--steps N] [--seeds 0,1,2] [--eval-interval N] [--eval-episodes 20]
         [--simulations 16] [--lightzero-policy muzero|gumbel_muzero] [--lightzero-ssl]
-        [--lightzero-latent 128] [--lightzero-collectors 8] [--only lobzero|lightzero]
+        [--lightzero-latent 128] [--lightzero-collectors 8] [--lightzero-td-steps N]
+        [--only lobzero|lightzero]
         [--out DIR] [--json]
 
 For every seed it trains lobzero's MuZero in this process, then LightZero's MuZero (``lzero``
@@ -12,8 +13,9 @@ For every seed it trains lobzero's MuZero in this process, then LightZero's MuZe
 scoring code come from lobzero; the peer's numpy 1.26 loads lobzero's extension, and lobzero's
 pure-Python dependencies must be there: ``P -m pip install tomli-w polars pyarrow``).
 
-Both sides get the same env steps, simulations per search, discount, TD and unroll steps,
-batch size, updates per env step and learning rate, and are scored by the same code
+Both sides get the same env steps, simulations per search, discount, TD and unroll steps
+(``--lightzero-td-steps`` gives LightZero its own), batch size, updates per env step and
+learning rate, and are scored by the same code
 (``_lightzero_runner.evaluate``) at the same env-step marks (every ``--eval-interval``, by
 default a tenth of the budget, and at the end): the greedy return (search without noise, the
 preferred action) over
@@ -198,6 +200,7 @@ def run_lightzero(
     ssl: bool,
     latent: int,
     collectors: int,
+    td_steps: int | None = None,
 ) -> Curve:
     """Trains LightZero's MuZero in the peer venv (``_lightzero_runner.py``), reading its JSON
     lines; its log goes to a temporary file, shown when the run fails."""
@@ -210,7 +213,7 @@ def run_lightzero(
         "eval_episodes": episodes,
         "num_simulations": sims,
         "discount": lob.get("discount", 0.97),
-        "td_steps": lob["td_steps"],
+        "td_steps": lob["td_steps"] if td_steps is None else td_steps,
         "unroll_steps": 5,
         "batch_size": lob["batch_size"],
         "replay_ratio": lob["replay_ratio"],
@@ -271,6 +274,7 @@ def summary(
         "lightzero_ssl": args.lightzero_ssl,
         "lightzero_latent": args.lightzero_latent,
         "lightzero_collectors": args.lightzero_collectors,
+        "lightzero_td_steps": args.lightzero_td_steps,
         "lobzero_return": float(np.mean(lob_final)),
         "lightzero_return": target,
         "lobzero_seconds": float(np.mean([c.final["train_seconds"] for c in lob])),
@@ -399,6 +403,13 @@ def main() -> None:
         default=8,
         help="LightZero's collector envs (= episodes per collect; its zoo's 8)",
     )
+    parser.add_argument(
+        "--lightzero-td-steps",
+        type=int,
+        default=None,
+        help="LightZero's TD steps, where its own recipe differs (its zoo's CartPole: 5); by "
+        "default lobzero's",
+    )
     parser.add_argument("--only", choices=("lobzero", "lightzero"), default=None)
     parser.add_argument("--out", default=None, help="folder for result.json and curves.png")
     parser.add_argument("--json", action="store_true", help="one JSON line")
@@ -433,6 +444,7 @@ def main() -> None:
                     args.lightzero_ssl,
                     args.lightzero_latent,
                     args.lightzero_collectors,
+                    args.lightzero_td_steps,
                 )
             )
             if not args.json:
