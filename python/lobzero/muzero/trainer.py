@@ -514,41 +514,30 @@ class _ScaleWarnings:
         self.said: set[str] = set()
 
     def check(self, stats: dict[str, float]) -> None:
+        p01 = stats.get("value_target_p01", float("nan"))
+        p99 = stats.get("value_target_p99", float("nan"))
         clipped = stats.get("value_target_clipped", 0.0)
-        used = stats.get("support_used", 1.0)
-        if clipped > self.CLIPPED and "clipped" not in self.said:
-            self.said.add("clipped")
-            warnings.warn(
-                f"{clipped:.1%} of the value targets lie beyond the support's ends (p01 "
-                f"{stats.get('value_target_p01', float('nan')):.4g}, p99 "
-                f"{stats.get('value_target_p99', float('nan')):.4g}, scale "
-                f"{stats.get('value_scale', float('nan')):.4g}): raise support_size or "
-                "value_scale (0 fits it to the warm-up data)",
-                UserWarning,
-                stacklevel=2,
-            )
         obs_clipped = stats.get("obs_clipped", 0.0)
-        if obs_clipped > self.OBS_CLIPPED and "obs" not in self.said:
-            self.said.add("obs")
-            warnings.warn(
-                f"{obs_clipped:.1%} of the sampled observations have feature "
-                f"{int(stats.get('obs_clipped_feature', 0))} beyond the observation "
-                "normaliser's ±10 sd of its warm-up statistics, where the network sees them all "
-                "as one value: use obs_scaling 'bounds' (the feature's bounds, where the "
-                "environment declares them) or a longer warm-up (warmup_steps)",
-                UserWarning,
-                stacklevel=2,
-            )
-        if used < self.UNUSED and "unused" not in self.said:
-            self.said.add("unused")
-            warnings.warn(
-                f"the value targets use {used:.1%} of the support (p01 "
-                f"{stats.get('value_target_p01', float('nan')):.4g}, p99 "
-                f"{stats.get('value_target_p99', float('nan')):.4g}): lower support_size or "
-                "value_scale (0 fits it to the warm-up data)",
-                UserWarning,
-                stacklevel=2,
-            )
+        used = stats.get("support_used", 1.0)
+        found = {
+            "clipped": clipped > self.CLIPPED
+            and f"{clipped:.1%} of the value targets lie beyond the support's ends (p01 "
+            f"{p01:.4g}, p99 {p99:.4g}, scale {stats.get('value_scale', float('nan')):.4g}): "
+            "raise support_size or value_scale (0 fits it to the warm-up data)",
+            "obs": obs_clipped > self.OBS_CLIPPED
+            and f"{obs_clipped:.1%} of the sampled observations have feature "
+            f"{int(stats.get('obs_clipped_feature', 0))} beyond the observation normaliser's "
+            "±10 sd of its warm-up statistics, where the network sees them all as one value: "
+            "use obs_scaling 'bounds' (the feature's bounds, where the environment declares "
+            "them) or a longer warm-up (warmup_steps)",
+            "unused": used < self.UNUSED
+            and f"the value targets use {used:.1%} of the support (p01 {p01:.4g}, p99 "
+            f"{p99:.4g}): lower support_size or value_scale (0 fits it to the warm-up data)",
+        }
+        for key, message in found.items():
+            if message and key not in self.said:
+                self.said.add(key)
+                warnings.warn(message, UserWarning, stacklevel=2)
 
 
 def evaluate_gym(
