@@ -25,12 +25,16 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from lobzero.exceptions import ConfigError
-from lobzero.muzero import MuZeroAgent, MuZeroConfig, evaluate_gym, train_muzero
+
+if TYPE_CHECKING:
+    from lobzero.muzero import MuZeroAgent
+
+# torch and lobzero.muzero are imported where they are used: muzero_vs_lightzero.py reads
+# this file's settings (config_fields) and its --help should not wait ~3 s for torch
 
 
 @dataclass
@@ -89,6 +93,13 @@ class Args:
 
 def config_fields(args: Args) -> dict[str, Any]:
     """The :class:`MuZeroConfig` fields of a CartPole run with ``args``."""
+    try:
+        temperature_steps = tuple(float(x) for x in args.temperature_steps.split(",") if x)
+        temperatures = tuple(float(x) for x in args.temperatures.split(","))
+    except ValueError as e:
+        raise ConfigError(
+            f"--temperature-steps and --temperatures are comma-separated numbers: {e}"
+        ) from None
     return {
         "total_env_steps": args.total_env_steps,
         "num_envs": args.num_envs,
@@ -106,8 +117,8 @@ def config_fields(args: Args) -> dict[str, Any]:
         "obs_scaling": args.obs_scaling,
         "priority_scale": args.priority_scale,
         "gumbel_value_bounds": args.gumbel_value_bounds,
-        "temperature_steps": tuple(float(x) for x in args.temperature_steps.split(",") if x),
-        "temperatures": tuple(float(x) for x in args.temperatures.split(",")),
+        "temperature_steps": temperature_steps,
+        "temperatures": temperatures,
         "consistency_weight": args.consistency_weight,
         "unvisited_value": args.unvisited_value,
         "value_prefix": args.value_prefix,
@@ -128,6 +139,9 @@ def evaluate_saved(args: Args) -> None:
     """Prints one JSON line: the mean and min greedy return of the agent saved in
     ``args.evaluate`` over ``args.eval_episodes`` episodes, its search under
     ``args.unvisited_value``."""
+    import torch
+    from lobzero.muzero import MuZeroAgent, evaluate_gym
+
     torch.set_num_threads(args.torch_threads)
     saved = MuZeroAgent.load(args.evaluate)
     config = saved.config.replace(unvisited_value=args.unvisited_value)
@@ -154,6 +168,9 @@ def main() -> None:
     if args.evaluate:
         evaluate_saved(args)
         return
+    import torch
+    from lobzero.muzero import MuZeroConfig, evaluate_gym, train_muzero
+
     config = MuZeroConfig.from_dict(config_fields(args))
     torch.manual_seed(args.seed)
     history: list[dict[str, float]] = []

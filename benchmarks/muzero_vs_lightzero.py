@@ -414,6 +414,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="folder for result.json and curves.png")
     parser.add_argument("--json", action="store_true", help="one JSON line")
     args = parser.parse_args()
+    if args.lightzero_td_steps is not None and args.lightzero_td_steps < 1:
+        parser.error(f"--lightzero-td-steps must be >= 1, got {args.lightzero_td_steps}")
     if args.steps is None:
         args.steps = 30_000 if args.env == "CartPole-v1" else 20_000
     interval = args.eval_interval or max(1, args.steps // 10)

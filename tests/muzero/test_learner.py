@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -345,8 +347,6 @@ def test_the_learner_reports_features_the_frozen_normaliser_clips() -> None:
     warn = _ScaleWarnings()
     with pytest.warns(UserWarning, match="feature 0 beyond the observation normaliser"):
         warn.check(stats["running"])
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn.check(stats["bounds"])

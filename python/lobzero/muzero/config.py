@@ -45,7 +45,8 @@ class MuZeroConfig(TomlConfig):
       ±10 sd: CartPole's cart position (sd 0.055 over a 200-step random warm-up) past 0.55
       of its 2.4 track, so the network could not see the cart leave it: benchmarks/
       muzero_cartpole.py reached 475 on 2 seeds of 3 within 30,000 steps (at 17,504 and
-      25,008), on all 3 with the space's bounds (at 2,512, 12,512 and 25,008). The learner
+      25,008), on the same 3 with the space's bounds (at 25,008, 2,512 and 12,512; 4 of 5
+      seeds in all, the README's table). The learner
       logs the clipped share (``obs_clipped``) and the trainer warns past 5 %.
     - ``time_limit`` "auto": when the observation carries the time left (``time_fraction``),
       the end of an episode by its length is the end of the MDP, so it is not bootstrapped

@@ -299,12 +299,12 @@ class Learner:
             torch.as_tensor(batch.obs, dtype=torch.float32, device=self.device)
         )
         # averaged over ~100 updates: one batch of a fat-tailed feature clips a row or two
-        self.obs_clipped = (
+        obs_clipped = (
             clipped_now
             if self.obs_clipped is None
             else 0.99 * self.obs_clipped + 0.01 * clipped_now
         )
-        obs_clipped = self.obs_clipped
+        self.obs_clipped = obs_clipped
         if self.updates % self.config.target_update_interval == 0:
             self.refresh_target()
         stats = {
