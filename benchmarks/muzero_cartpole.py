@@ -4,7 +4,7 @@ prioritized replay, n-step targets, K-step unroll) learns before it is trusted o
     python benchmarks/muzero_cartpole.py [--total-env-steps 30000] [--seed 0] [--out DIR]
         [--save-checkpoints]
     python benchmarks/muzero_cartpole.py --evaluate DIR/checkpoints/steps_10000
-        [--unvisited-value zero|parent] [--eval-episodes 20]
+        [--unvisited-value zero|parent] [--eval-episodes 20] [--eval-simulations N] [--trace]
 
 Trains with the settings below (every field of `Args` is a flag; the defaults are the best
 measured, the README's CartPole table), evaluates 20 greedy episodes (search without noise)
@@ -13,7 +13,9 @@ target (475, the CartPole-v1 threshold). Prints the environment steps and time i
 all, and training alone: without the evaluations) and writes `result.json` in the output
 folder; `--save-checkpoints` also saves the agent of every evaluation in
 `checkpoints/steps_N`. `--evaluate` trains nothing: it plays the saved agent with the search
-settings of its `muzero.toml`, except PUCT's unvisited rule, which is the flag's.
+settings of its `muzero.toml`, except PUCT's unvisited rule, which is the flag's (and the
+simulations, with `--eval-simulations`); `--trace` prints one greedy episode step by step
+(observation, the model's value and each action's Q).
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ class Args:
     save_checkpoints: bool = False
     # a saved agent to evaluate instead of training (its unvisited rule: --unvisited-value)
     evaluate: str = ""
+    # --evaluate: simulations per search (0: the saved agent's)
+    eval_simulations: int = 0
+    # --evaluate: play one greedy episode and print each step (observation, V, Q per action)
+    trace: bool = False
 
 
 def config_fields(args: Args) -> dict[str, Any]:
@@ -138,22 +144,63 @@ class _SolvedError(Exception):
 def evaluate_saved(args: Args) -> None:
     """Prints one JSON line: the mean and min greedy return of the agent saved in
     ``args.evaluate`` over ``args.eval_episodes`` episodes, its search under
-    ``args.unvisited_value``."""
+    ``args.unvisited_value`` (and ``args.eval_simulations``, where not 0). With
+    ``args.trace``, one greedy episode instead, one JSON line a step: the observation, the
+    value V(s) and Q(s, a) = r + γ V(g(s, a)) per action of the learned model, the action."""
     import torch
     from lobzero.muzero import MuZeroAgent, evaluate_gym
 
     torch.set_num_threads(args.torch_threads)
     saved = MuZeroAgent.load(args.evaluate)
-    config = saved.config.replace(unvisited_value=args.unvisited_value)
+    simulations = args.eval_simulations or saved.config.num_simulations
+    config = saved.config.replace(unvisited_value=args.unvisited_value, num_simulations=simulations)
     agent = MuZeroAgent(saved.net, config, action_mode=saved.action_mode, env=saved.env)
+    if args.trace:
+        trace_episode(agent, args.env_id)
+        return
     returns = evaluate_gym(agent, args.env_id, episodes=args.eval_episodes, seed=10_000)
     row = {
         "agent": args.evaluate,
         "unvisited_value": args.unvisited_value,
+        "num_simulations": simulations,
         "mean_return": float(np.mean(returns)),
         "min_return": float(np.min(returns)),
     }
     print(json.dumps(row), flush=True)
+
+
+def trace_episode(agent: MuZeroAgent, env_id: str) -> None:
+    """One greedy episode (seeded 10000, the first evaluation episode), one JSON line a step."""
+    import gymnasium as gym
+    import torch
+
+    net, to_scalar = agent.net, agent.net.codec.to_scalar
+    env = gym.make(env_id)
+    obs, _ = env.reset(seed=10_000)
+    done, step = False, 0
+    while not done:
+        batch = np.asarray(obs, np.float32)[None]
+        with torch.inference_mode():
+            latent, value, _ = net.initial_inference(torch.as_tensor(batch))
+            q = []
+            for a in range(net.num_actions):
+                _, reward, next_value, _ = net.recurrent_inference(latent, torch.tensor([a]))
+                q.append(
+                    float(to_scalar(reward)[0])
+                    + agent.config.discount * float(to_scalar(next_value)[0])
+                )
+        action = int(agent.act(batch)[0])
+        row = {
+            "step": step,
+            "obs": [round(float(x), 4) for x in batch[0]],
+            "value": float(to_scalar(value)[0]),
+            "q": q,
+            "action": action,
+        }
+        print(json.dumps(row), flush=True)
+        obs, _, terminated, truncated, _ = env.step(action)
+        done, step = bool(terminated or truncated), step + 1
+    env.close()
 
 
 def main() -> None:
