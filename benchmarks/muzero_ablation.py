@@ -11,10 +11,11 @@ demo's comparison: 1 s decisions, 5-minute episodes, 1 BTC at most, a 1 bps take
 - "path 1": 16 episodes of ``signal_market(seed=1)``, another path of the same market, unseen.
 
 It prints, per variant, the mean return per episode (% of the starting cash) for every seed,
-and the trainer's value-scale diagnostics. The variants "PPO" and "SAC" train lobzero's SB3
-baselines with their defaults on the same range and score them the same way. A variant is a
-set of :class:`MuZeroConfig` fields on top of :data:`BASE` (MuZeroConfig's defaults, spelled
-out).
+the trainer's value-scale diagnostics, and what the final model knows on the test episodes
+(:func:`model_diagnostics`: how its Q follow the signal). The variants "PPO" and "SAC" train
+lobzero's SB3 baselines with their defaults on the same range and score them the same way. A
+variant is a set of :class:`MuZeroConfig` fields on top of :data:`BASE` (MuZeroConfig's
+defaults, spelled out).
 ``--jobs N`` runs N trainings at once (one torch thread each).
 """
 
@@ -60,6 +61,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "gumbel noise fixed": {"gumbel_noise": "fixed"},
     "puct 50 sims": {"algorithm": "muzero", "num_simulations": 50},
     "stochastic": {"algorithm": "stochastic"},
+    "stochastic codebook usage": {"algorithm": "stochastic", "chance_diversity_weight": 1.0},
     "consistency": {"consistency_weight": 2.0},
     "off-policy correction": {"off_policy_tau": 0.3},
     "value prefix": {"value_prefix": True},
@@ -77,14 +79,17 @@ class RunResult:
     flat_share: float
     seconds: float
     diagnostics: dict[str, float]
+    model: dict[str, float]
 
 
-def _mean_return_pct(agent: Any, market: Any, env_config: Any, starts: list[int]) -> tuple:
+def _mean_return_pct(
+    agent: Any, market: Any, env_config: Any, starts: list[int], record: bool = False
+) -> tuple:
     from lobzero.envs import TradingEnv
     from lobzero.evaluation.robustness import run_episodes
 
     envs = [TradingEnv(market, env_config) for _ in starts]
-    results = run_episodes(agent, envs, [0] * len(starts), starts)
+    results = run_episodes(agent, envs, [0] * len(starts), starts, record=record)
     returns = [100.0 * (r.equity[-1] / r.equity[0] - 1.0) for r in results]
     return float(np.mean(returns)), results
 
@@ -135,7 +140,7 @@ def run_one(variant: str, seed: int, steps: int) -> RunResult:
     seconds = time.perf_counter() - started
     test_env = test_range.env_config(env)
     test_pct, test_results = _mean_return_pct(
-        agent, market, test_env, episode_starts(test_range, env, 8)
+        agent, market, test_env, episode_starts(test_range, env, 8), record=True
     )
     o_first, o_last = int(other.stream.start_ns), int(other.stream.end_ns)
     other_range = TimeRange(o_first, o_last + 1)
@@ -143,13 +148,81 @@ def run_one(variant: str, seed: int, steps: int) -> RunResult:
         agent, other, other_range.env_config(env), episode_starts(other_range, env, 16)
     )
     flat = float(np.mean([r.metrics.exposure == 0.0 for r in test_results]))
-    return RunResult(variant, seed, test_pct, path_pct, flat, seconds, diagnostics)
+    model = model_diagnostics(agent, test_results) if variant not in PEERS else {}
+    return RunResult(variant, seed, test_pct, path_pct, flat, seconds, diagnostics, model)
+
+
+def model_diagnostics(agent: Any, results: list[Any], horizon: int = 10) -> dict[str, float]:
+    """What the learned model knows, on the test episodes it played (``results`` recorded):
+    ``q_signal_corr``, the correlation of Q(longest) − Q(shortest) with the mid's return over
+    the next ``horizon`` decisions; ``q_spread``, the sd of the actions' Q about their mean at
+    a state (quote currency). Q is r + γ V(g(s, a)) for MuZero; for Stochastic MuZero the
+    afterstate's Q (what a chance node's first visit reads), with ``expected_q_signal_corr``
+    for E_σ[r + γ V(g(as, c))] over the chance prior, and ``codes_used``, the exponential of
+    the entropy of the encoder's codes of the observations (1: the codebook collapsed)."""
+    import torch
+    from lobzero.models.stochastic_net import StochasticMuZeroNet
+    from lobzero.muzero.learner import codebook_usage
+
+    net, to_scalar, discount = agent.net, agent.net.codec.to_scalar, agent.config.discount
+    obs = torch.as_tensor(np.concatenate([r.trace[0] for r in results]))
+    forward = []
+    for r in results:
+        steps = len(r.trace[0])
+        mid = np.asarray(r.path.mid, float)[:steps]
+        ahead = np.full(steps, np.nan)
+        ahead[: steps - horizon] = mid[horizon:] / mid[: steps - horizon] - 1.0
+        forward.append(ahead)
+    ahead = np.concatenate(forward)
+    stochastic = isinstance(net, StochasticMuZeroNet)
+    q = np.zeros((len(obs), net.num_actions))
+    expected = np.zeros_like(q)
+    out: dict[str, float] = {}
+    was_training = net.training
+    net.eval()
+    with torch.inference_mode():
+        latent, _, _ = net.initial_inference(obs)
+        for a in range(net.num_actions):
+            action = torch.full((len(obs),), a, dtype=torch.int64)
+            if stochastic:
+                after, q_out, chance_logits = net.afterstate(latent, action)
+                q[:, a] = to_scalar(q_out).numpy()
+                prior = torch.softmax(chance_logits, -1)
+                for c in range(net.chance_outcomes):
+                    code = torch.full((len(obs),), c, dtype=torch.int64)
+                    _, reward, value, _ = net.chance_step(after, code)
+                    outcome = to_scalar(reward) + discount * to_scalar(value)
+                    expected[:, a] += (prior[:, c] * outcome).numpy()
+            else:
+                _, reward, value, _ = net.recurrent_inference(latent, action)
+                q[:, a] = (to_scalar(reward) + discount * to_scalar(value)).numpy()
+        if stochastic:
+            codes, probs = net.encode_chance(obs)
+            _, out["codes_used"] = codebook_usage(probs, codes, torch.ones(len(obs)))
+    net.train(was_training)
+    known = ~np.isnan(ahead)
+
+    def corr(values: np.ndarray) -> float:
+        edge = values[:, -1] - values[:, 0]
+        return float(np.corrcoef(edge[known], ahead[known])[0, 1])
+
+    out["q_signal_corr"] = corr(q)
+    out["q_spread"] = float(np.std(q - q.mean(1, keepdims=True)))
+    if stochastic:
+        out["expected_q_signal_corr"] = corr(expected)
+    return {k: round(v, 3) for k, v in out.items()}
 
 
 def _last_row(path: str) -> dict[str, float]:
     import csv
 
-    keys = ("value_target_clipped", "value_target_p01", "value_target_p99", "value_scale")
+    keys = (
+        "value_target_clipped",
+        "value_target_p01",
+        "value_target_p99",
+        "value_scale",
+        "chance_codes_used",
+    )
     with open(path) as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
@@ -183,7 +256,7 @@ def main() -> None:
                 print(
                     f"{r.variant:24s} seed {r.seed}: test {r.test_return_pct:+.2f} %  "
                     f"path 1 {r.path1_return_pct:+.2f} %  flat {r.flat_share:.0%}  "
-                    f"{r.seconds:.0f} s  {r.diagnostics}",
+                    f"{r.seconds:.0f} s  {r.diagnostics}  model {r.model}",
                     flush=True,
                 )
     print(f"\n{'variant':24s} {'test % (per seed)':>28s} {'path 1 % (per seed)':>28s}")

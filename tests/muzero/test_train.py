@@ -136,6 +136,7 @@ def test_trains_on_the_trading_environment_and_loads_back(
     # head was invisible in train_log.csv)
     header = (tmp_path / "train_log.csv").read_text().splitlines()[0].split(",")
     assert ("chance_loss" in header) == (overrides["algorithm"] == "stochastic")
+    assert ("chance_codes_used" in header) == (overrides["algorithm"] == "stochastic")
     assert ("consistency_loss" in header) == ("consistency_weight" in overrides)
 
 

@@ -13,7 +13,9 @@ step through its afterstate: ``as_k = φ(s_k, a_k)``, ``(σ_k, Q_k) = ψ(as_k)``
 ``c_k = e(o_{t+k+1})`` of the observed next observation, ``s_{k+1} = g(as_k, c_k)``; it adds
 to step k's loss (k < K) ``value_loss_weight·CE(Q_k, z_k) + CE(σ_k, c_k) +
 commitment_weight·‖c_k − e(·)‖²`` (the chance terms masked where the next observation is
-unknown), so the root's afterstate terms have the root's gradient scale 1, the others 1/K.
+unknown), so the root's afterstate terms have the root's gradient scale 1, the others 1/K;
+with ``chance_diversity_weight`` > 0 the batch loss adds that weight times the codebook-usage
+term of :func:`codebook_usage` (the encoder's codes spread over the codebook).
 
 With ``consistency_weight`` > 0 each unrolled step adds EfficientZero's temporal consistency
 term (:meth:`~lobzero.models.muzero_net.MuZeroNet.consistency_loss`) against the real next
@@ -67,6 +69,9 @@ class LossParts:
     """Stochastic MuZero: the chance prior's cross-entropy against the encoder's codes."""
     consistency: float = 0.0
     """EfficientZero's temporal consistency loss (negative cosine similarity, summed over K)."""
+    chance_codes_used: float = 0.0
+    """Stochastic MuZero: how many chance codes the encoder uses on the batch's observed
+    outcomes (the exponential of their entropy; 1 when the codebook has collapsed)."""
 
 
 def muzero_loss(
@@ -109,6 +114,11 @@ def muzero_loss(
         u = torch.cat([torch.zeros_like(u[:, :1]), torch.cumsum(u[:, 1:], dim=1)], dim=1)
         rmask = torch.cat([rmask[:, :1], torch.cumprod(rmask[:, 1:], dim=1)], dim=1)
     sums = dict.fromkeys(("afterstate_value", "chance", "consistency"), 0.0)
+    # Stochastic MuZero: the encoder's softmax and hard codes [B, C] of each step, for the
+    # codebook-usage term and its report
+    code_probs: list[torch.Tensor] = []
+    code_hard: list[torch.Tensor] = []
+    code_known: list[torch.Tensor] = []
     if stochastic:
         assert isinstance(net, StochasticMuZeroNet)
         logits0, value0 = net.prediction(latent)
@@ -132,6 +142,9 @@ def muzero_loss(
             )
             sums["afterstate_value"] += float(q_loss.detach().mean())
             sums["chance"] += float((sigma_loss * known).detach().mean())
+            code_probs.append(probs)
+            code_hard.append(code.detach())
+            code_known.append(known)
             # where the next observation is unknown the model's most likely code stands in
             fallback = functional.one_hot(chance_logits.argmax(-1), net.chance_outcomes)
             code = torch.where(known[:, None] > 0, code, fallback.to(code.dtype))
@@ -179,6 +192,13 @@ def muzero_loss(
     grad_scales[0] = 1.0
     per_sample = scale_gradient(step_loss, grad_scales).sum(1)
     total = (per_sample * t(batch.weights)).mean()
+    codes_used = 0.0
+    if code_probs:
+        diversity, codes_used = codebook_usage(
+            torch.cat(code_probs), torch.cat(code_hard), torch.cat(code_known)
+        )
+        if config.chance_diversity_weight > 0.0:
+            total = total + config.chance_diversity_weight * diversity
     with torch.no_grad():
         first_value = codec.to_scalar(value_out[:, 0])
         if config.priority_scale == "transformed":
@@ -198,7 +218,25 @@ def muzero_loss(
         sums["afterstate_value"],
         sums["chance"],
         sums["consistency"],
+        codes_used,
     )
+
+
+def codebook_usage(
+    probs: torch.Tensor, hard: torch.Tensor, known: torch.Tensor
+) -> tuple[torch.Tensor, float]:
+    """Of the chance encoder's softmax ``probs [N, C]`` and one-hot codes ``hard [N, C]`` over
+    rows with ``known [N]`` > 0: the usage term ``1 − H(p̄) / ln C`` (p̄ the mean softmax; 0
+    when every code is equally used on average, 1 when one code takes all; differentiable),
+    and the number of codes in use, ``exp(H)`` of the hard codes' frequencies (1: collapsed)."""
+    weight = known[:, None]
+    rows = weight.sum().clamp_min(1.0)
+    mean_probs = (probs * weight).sum(0) / rows
+    entropy = -(mean_probs * torch.log(mean_probs.clamp_min(1e-12))).sum()
+    usage_term = 1.0 - entropy / math.log(probs.shape[1])
+    freq = (hard * weight).sum(0) / rows
+    hard_entropy = -(freq * torch.log(freq.clamp_min(1e-12))).sum()
+    return usage_term, float(torch.exp(hard_entropy))
 
 
 def value_target_stats(codec: ValueCodec, targets: torch.Tensor) -> dict[str, float]:
@@ -313,7 +351,11 @@ class Learner:
             "reward_loss": parts.reward,
             "policy_loss": parts.policy,
             **(
-                {"afterstate_value_loss": parts.afterstate_value, "chance_loss": parts.chance}
+                {
+                    "afterstate_value_loss": parts.afterstate_value,
+                    "chance_loss": parts.chance,
+                    "chance_codes_used": parts.chance_codes_used,
+                }
                 if isinstance(self.net, StochasticMuZeroNet)
                 else {}
             ),

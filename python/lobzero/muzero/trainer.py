@@ -77,7 +77,7 @@ def log_fields(config: MuZeroConfig) -> tuple[str, ...]:
     consistency), so that a run whose extra terms misbehave shows it in its log."""
     extra: tuple[str, ...] = ()
     if config.algorithm == "stochastic":
-        extra += ("afterstate_value_loss", "chance_loss")
+        extra += ("afterstate_value_loss", "chance_loss", "chance_codes_used")
     if config.consistency_weight > 0.0:
         extra += ("consistency_loss",)
     return LOG_FIELDS + extra
