@@ -62,6 +62,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "puct 50 sims": {"algorithm": "muzero", "num_simulations": 50},
     "stochastic": {"algorithm": "stochastic"},
     "stochastic codebook usage": {"algorithm": "stochastic", "chance_diversity_weight": 1.0},
+    "stochastic 50 sims": {"algorithm": "stochastic", "num_simulations": 50},
     "consistency": {"consistency_weight": 2.0},
     "off-policy correction": {"off_policy_tau": 0.3},
     "value prefix": {"value_prefix": True},
