@@ -59,6 +59,35 @@ def coin_batch(rng: np.random.Generator, b: int = 64, k: int = 2) -> Batch:
     )
 
 
+def small_config(**fields: object) -> MuZeroConfig:
+    """A small Stochastic MuZero with a scalar value codec, for the learning tests below."""
+    base: dict[str, object] = {
+        "algorithm": "stochastic",
+        "support_size": 0,
+        "value_scale": 1.0,
+        "latent_dim": 8,
+        "hidden": 32,
+        "blocks": 1,
+        "learning_rate": 3e-3,
+    }
+    return MuZeroConfig.from_dict({**base, **fields})
+
+
+def first_step(
+    net: StochasticMuZeroNet, batch: Batch
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The encoder's codes ``[B, C]`` of the first observed outcome, the reward ``[B]`` the
+    model predicts with them for action 0, and the chance logits ``[B, C]`` of that action."""
+    assert batch.next_obs is not None
+    with torch.no_grad():
+        code, _ = net.encode_chance(torch.as_tensor(batch.next_obs[:, 0]))
+        latent, _, _ = net.initial_inference(torch.as_tensor(batch.obs))
+        action = torch.zeros(len(batch.obs), dtype=torch.int64)
+        after, _, chance_logits = net.afterstate(latent, action)
+        _, reward, _, _ = net.chance_step(after, code)
+    return code, net.codec.to_scalar(reward), chance_logits
+
+
 def die_batch(rng: np.random.Generator, faces: int, b: int = 64, k: int = 2) -> Batch:
     """:func:`coin_batch` with a fair die of ``faces`` faces: the next observation's feature 0
     is the face, centred (−(faces − 1)/2 … (faces − 1)/2), and it is the step's reward."""
@@ -91,17 +120,7 @@ def test_the_codebook_usage_term_keeps_the_codebook_from_collapsing() -> None:
 
     def train(weight: float) -> tuple[float, float]:
         torch.manual_seed(0)
-        config = MuZeroConfig(
-            algorithm="stochastic",
-            chance_outcomes=8,
-            support_size=0,
-            value_scale=1.0,
-            latent_dim=8,
-            hidden=32,
-            blocks=1,
-            learning_rate=3e-3,
-            chance_diversity_weight=weight,
-        )
+        config = small_config(chance_outcomes=8, chance_diversity_weight=weight)
         net = build_network(config, 3, 2)
         assert isinstance(net, StochasticMuZeroNet)
         learner = Learner(net, config, total_updates=300)
@@ -109,13 +128,8 @@ def test_the_codebook_usage_term_keeps_the_codebook_from_collapsing() -> None:
         for _ in range(300):
             stats, _ = learner.update(die_batch(rng, 6))
         batch = die_batch(rng, 6)
-        assert batch.next_obs is not None
-        with torch.no_grad():
-            code, _ = net.encode_chance(torch.as_tensor(batch.next_obs[:, 0]))
-            latent, _, _ = net.initial_inference(torch.as_tensor(batch.obs))
-            after, _, _ = net.afterstate(latent, torch.zeros(64, dtype=torch.int64))
-            _, reward, _, _ = net.chance_step(after, code)
-        error = np.abs(net.codec.to_scalar(reward).numpy() - batch.reward_target[:, 1]).mean()
+        _, reward, _ = first_step(net, batch)
+        error = np.abs(reward.numpy() - batch.reward_target[:, 1]).mean()
         return stats["chance_codes_used"], float(error)
 
     used, error = train(1.0)
@@ -130,16 +144,7 @@ def test_the_chance_code_explains_the_reward_the_dynamics_cannot() -> None:
     the observed outcome the reward is predictable, the encoder splits heads from tails, and
     the chance prior learns the coin's odds."""
     torch.manual_seed(0)
-    config = MuZeroConfig(
-        algorithm="stochastic",
-        chance_outcomes=2,
-        support_size=0,
-        value_scale=1.0,
-        latent_dim=8,
-        hidden=32,
-        blocks=1,
-        learning_rate=3e-3,
-    )
+    config = small_config(chance_outcomes=2)
     net = build_network(config, 3, 2)
     assert isinstance(net, StochasticMuZeroNet)
     learner = Learner(net, config, total_updates=200)
@@ -147,16 +152,13 @@ def test_the_chance_code_explains_the_reward_the_dynamics_cannot() -> None:
     for _ in range(200):
         stats, _ = learner.update(coin_batch(rng))
     batch = coin_batch(rng)
-    with torch.no_grad():
-        code, _ = net.encode_chance(torch.as_tensor(batch.next_obs[:, 0]))
-        latent, _, _ = net.initial_inference(torch.as_tensor(batch.obs))
-        after, _, chance_logits = net.afterstate(latent, torch.zeros(64, dtype=torch.int64))
-        _, reward, _, _ = net.chance_step(after, code)
+    code, reward, chance_logits = first_step(net, batch)
+    assert batch.next_obs is not None
     heads = batch.next_obs[:, 0, 0] > 0
     codes = code.argmax(-1).numpy()
     assert len(set(codes[heads])) == 1 and len(set(codes[~heads])) == 1
     assert codes[heads][0] != codes[~heads][0]
-    predicted = net.codec.to_scalar(reward).numpy()
+    predicted = reward.numpy()
     np.testing.assert_allclose(predicted, batch.reward_target[:, 1], atol=0.2)
     prior = torch.softmax(chance_logits, -1).numpy()
     np.testing.assert_allclose(prior, 0.5, atol=0.1)
