@@ -1,7 +1,7 @@
 """MuZero on the trading environment: each fix and option on and off, same seeds and budget.
 
     python benchmarks/muzero_ablation.py [--variants defaults,no-bounds,...] [--seeds 0,1,2]
-        [--steps 8000] [--jobs 1] [--json]
+        [--steps 8000] [--jobs 1] [--json] [--keep DIR]
 
 Every run trains MuZero on the first 80 % of ``signal_market(seed=0)`` (the environment of the
 demo's comparison: 1 s decisions, 5-minute episodes, 1 BTC at most, a 1 bps taker fee) for
@@ -16,18 +16,21 @@ the trainer's value-scale diagnostics, and what the final model knows on the tes
 lobzero's SB3 baselines with their defaults on the same range and score them the same way. A
 variant is a set of :class:`MuZeroConfig` fields on top of :data:`BASE` (MuZeroConfig's
 defaults, spelled out).
-``--jobs N`` runs N trainings at once (one torch thread each).
+``--jobs N`` runs N trainings at once (one torch thread each); ``--keep DIR`` keeps each
+run's folder (its whole ``train_log.csv`` and final agent) in ``DIR/VARIANT_seedK``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,7 +98,9 @@ def _mean_return_pct(
     return float(np.mean(returns)), results
 
 
-def run_one(variant: str, seed: int, steps: int) -> RunResult:
+def run_one(variant: str, seed: int, steps: int, keep: str = "") -> RunResult:
+    """One training and its scores; ``keep``: a folder to keep the run's output in (its
+    ``train_log.csv`` and agent) under ``VARIANT_seedK``, instead of a temporary one."""
     import torch
 
     torch.set_num_threads(1)
@@ -112,7 +117,8 @@ def run_one(variant: str, seed: int, steps: int) -> RunResult:
     train_range, test_range = TimeRange(first, cut), TimeRange(cut, last + 1)
     started = time.perf_counter()
     diagnostics: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as out:
+    kept = Path(keep) / f"{variant.replace(' ', '_')}_seed{seed}" if keep else None
+    with contextlib.nullcontext(str(kept)) if kept else tempfile.TemporaryDirectory() as out:
         if variant in PEERS:
             from lobzero.baselines.sb3 import train_sb3
 
@@ -222,6 +228,8 @@ def _last_row(path: str) -> dict[str, float]:
         "value_target_p01",
         "value_target_p99",
         "value_scale",
+        "reward_loss",
+        "chance_loss",
         "chance_codes_used",
     )
     with open(path) as fh:
@@ -238,16 +246,25 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8000)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="one JSON line per run")
+    parser.add_argument(
+        "--keep",
+        default="",
+        metavar="DIR",
+        help="keep each run's folder (train_log.csv, agent) under DIR",
+    )
     args = parser.parse_args()
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS and v not in PEERS]
     if unknown:
         sys.exit(f"unknown variants {unknown}; known: {', '.join([*VARIANTS, *PEERS])}")
-    seeds = [int(s) for s in args.seeds.split(",")]
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        sys.exit(f"--seeds takes comma-separated integers, got {args.seeds!r}")
     jobs = [(v, s) for v in variants for s in seeds]
     results: list[RunResult] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_one, v, s, args.steps) for v, s in jobs]
+        futures = [pool.submit(run_one, v, s, args.steps, args.keep) for v, s in jobs]
         for future in futures:
             r = future.result()
             results.append(r)
